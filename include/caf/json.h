@@ -1,0 +1,27 @@
+/* JSON files through jansson: load with a message naming file, line and column; save atomically with
+ * sorted keys so that equal content gives equal bytes. */
+#ifndef CAF_JSON_H
+#define CAF_JSON_H
+
+#include <jansson.h>
+
+#include "caf/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Loads the JSON file at path into *out (a new reference, caller json_decref's it). A syntax error is
+ * CAF_ERR_FORMAT with "PATH:LINE:COLUMN: reason". */
+caf_status caf_json_load_file(const char *path, json_t **out, caf_error *err);
+
+/* Writes value to path atomically, indented, keys sorted, with a trailing newline. */
+caf_status caf_json_save_file(const char *path, const json_t *value, caf_error *err);
+
+/* Returns value as compact text with sorted keys (malloc'd, caller frees), or NULL when out of memory. */
+char *caf_json_dump_compact(const json_t *value);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
