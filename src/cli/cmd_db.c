@@ -1,0 +1,415 @@
+/* caf db: list, query, add to, merge, check and find the gaps of local conditions databases. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "caf/dbchain.h"
+#include "caf/hash.h"
+#include "caf/localdb.h"
+#include "cli/cli.h"
+
+static const char db_help[] =
+    "usage: caf db list DB [--name NAME] [--json]\n"
+    "       caf db query DB... NAME EXP RUN [--json]\n"
+    "       caf db add DB --iov e1,r1,e2,r2 NAME=FILE... [--json]\n"
+    "       caf db gaps DB NAME --span e1,r1,e2,r2 [--json]\n"
+    "       caf db merge OUT DB... [--json]\n"
+    "       caf db check DB [--json]\n"
+    "\n"
+    "Local conditions databases in the basf2 format: a folder with database.txt, whose lines read\n"
+    "'dbstore/NAME REVISION e1,r1,e2,r2', and payload files dbstore_NAME_rev_REVISION.EXT beside it.\n"
+    "\n"
+    "  list    every entry: name, revision and IoV, in file order\n"
+    "  query   the payload that applies to NAME at run EXP,RUN; with several databases (a chain), the\n"
+    "          first database with a match wins, and within one the last matching line; exit 1 if none\n"
+    "  add     commit payload files with one IoV, all together or not at all; the revision is the first\n"
+    "          6 hex digits of the file's MD5, as basf2 writes it; identical content reuses its file\n"
+    "  gaps    the IoVs inside the span that no payload of NAME covers\n"
+    "  merge   one database from several; later databases override earlier ones where they overlap\n"
+    "  check   every line parses, every payload file exists, every hash revision matches its file\n"
+    "\n"
+    "Options:\n"
+    "  --json         print machine-readable JSON\n"
+    "  --name NAME    (list) only entries of this payload\n"
+    "  --iov IOV      (add) the interval of validity of the payloads\n"
+    "  --span IOV     (gaps) the interval to look for gaps in\n"
+    "\n"
+    "Exit codes: 0 success, 1 failure (bad data, nothing applies, problems found), 2 usage error.\n";
+
+enum { OPT_JSON = 1000, OPT_NAME, OPT_IOV, OPT_SPAN };
+
+static const struct option db_longopts[] = {
+    {"json", no_argument, NULL, OPT_JSON},
+    {"name", required_argument, NULL, OPT_NAME},
+    {"iov", required_argument, NULL, OPT_IOV},
+    {"span", required_argument, NULL, OPT_SPAN},
+    {0},
+};
+
+struct db_args {
+    const char *where;
+    bool json;
+    const char *name;
+    const char *iov_text;
+    const char *span_text;
+    int operand_count;
+    char **operands;
+};
+
+/* Parses options anywhere on the line (operands may come first, as in 'caf db gaps DB NAME --span S'). */
+static int parse_db_args(const char *where, int argc, char **argv, struct db_args *args)
+{
+    memset(args, 0, sizeof *args);
+    args->where = where;
+    args->operands = calloc((size_t)argc + 1, sizeof *args->operands);
+    if (!args->operands)
+        return cli_failf("out of memory");
+    struct cli_options opts = {.where = where, .help = db_help, .shortopts = "", .longopts = db_longopts};
+    cli_options_begin();
+    int index = 1;
+    for (;;) {
+        int c = cli_next_option(&opts, argc, argv);
+        if (c == CLI_OPT_HELP)
+            return -1;
+        if (c == CLI_OPT_ERROR)
+            return CLI_EXIT_USAGE;
+        if (c == CLI_OPT_END) {
+            if (optind >= argc)
+                break;
+            if (strcmp(argv[optind - 1], "--") == 0 && optind > index) {
+                while (optind < argc)
+                    args->operands[args->operand_count++] = argv[optind++];
+                break;
+            }
+            args->operands[args->operand_count++] = argv[optind++];
+            index = optind;
+            continue;
+        }
+        switch (c) {
+        case OPT_JSON: args->json = true; break;
+        case OPT_NAME: args->name = optarg; break;
+        case OPT_IOV: args->iov_text = optarg; break;
+        case OPT_SPAN: args->span_text = optarg; break;
+        default: return cli_usage_error(where, "option '%s' does not apply here", argv[optind - 1]);
+        }
+    }
+    return 0;
+}
+
+static json_t *iov_json(caf_iov iov)
+{
+    return json_pack("[iiii]", iov.exp_low, iov.run_low, iov.exp_high, iov.run_high);
+}
+
+static void print_json(json_t *value)
+{
+    char *text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (text)
+        puts(text);
+    free(text);
+    json_decref(value);
+}
+
+static int open_db(const char *path, unsigned flags, caf_localdb **db)
+{
+    caf_error err = {0};
+    if (caf_localdb_open(path, flags, db, &err) != CAF_OK)
+        return cli_fail(&err);
+    return CLI_EXIT_OK;
+}
+
+static int db_list(struct db_args *a)
+{
+    if (a->operand_count != 1)
+        return cli_usage_error(a->where, "expects one database");
+    caf_localdb *db;
+    int rc = open_db(a->operands[0], 0, &db);
+    if (rc)
+        return rc;
+    json_t *list = json_array();
+    for (size_t i = 0; i < caf_localdb_entry_count(db); i++) {
+        const caf_db_entry *e = caf_localdb_entry(db, i);
+        if (a->name && strcmp(a->name, e->name) != 0)
+            continue;
+        if (a->json) {
+            json_array_append_new(list, json_pack("{s:s, s:s, s:o, s:i}", "name", e->name, "revision", e->revision,
+                                                  "iov", iov_json(e->iov), "line", e->line));
+        } else {
+            char iov[CAF_IOV_TEXT_MAX];
+            printf("%-32s %-10s %s\n", e->name, e->revision, caf_iov_format(e->iov, iov, sizeof iov));
+        }
+    }
+    if (a->json)
+        print_json(list);
+    else
+        json_decref(list);
+    caf_localdb_close(db);
+    return CLI_EXIT_OK;
+}
+
+static int db_query(struct db_args *a)
+{
+    if (a->operand_count < 4)
+        return cli_usage_error(a->where, "expects DB... NAME EXP RUN");
+    int n_db = a->operand_count - 3;
+    const char *name = a->operands[n_db];
+    caf_exprun r;
+    if (!cli_parse_int(a->where, "EXP", a->operands[n_db + 1], &r.exp) ||
+        !cli_parse_int(a->where, "RUN", a->operands[n_db + 2], &r.run))
+        return CLI_EXIT_USAGE;
+    if (r.exp < 0 || r.run < 0)
+        return cli_usage_error(a->where, "EXP and RUN must not be negative");
+    caf_error err = {0};
+    if (caf_payload_name_check(name, &err) != CAF_OK)
+        return cli_usage_error(a->where, "%s", err.message);
+    caf_dbchain *chain;
+    if (caf_dbchain_open((const char *const *)a->operands, (size_t)n_db, &chain, &err) != CAF_OK)
+        return cli_fail(&err);
+    caf_localdb *where;
+    const caf_db_entry *e = caf_dbchain_find(chain, name, r, &where);
+    int rc = CLI_EXIT_OK;
+    if (!e) {
+        rc = cli_failf("no payload '%s' applies to run %d,%d in %s%s", name, r.exp, r.run, a->operands[0],
+                       n_db > 1 ? " or the databases after it" : "");
+    } else {
+        char *file = caf_localdb_payload_path(where, e, &err);
+        if (!file) {
+            rc = cli_fail(&err);
+        } else if (a->json) {
+            print_json(json_pack("{s:s, s:s, s:o, s:s, s:s}", "name", e->name, "revision", e->revision, "iov",
+                                 iov_json(e->iov), "database", caf_localdb_dir(where), "file", file));
+        } else {
+            char iov[CAF_IOV_TEXT_MAX];
+            printf("%s %s %s %s\n", e->name, e->revision, caf_iov_format(e->iov, iov, sizeof iov), file);
+        }
+        free(file);
+    }
+    caf_dbchain_close(chain);
+    return rc;
+}
+
+static int parse_iov_option(const char *where, const char *option, const char *text, caf_iov *iov)
+{
+    caf_error err = {0};
+    if (!text)
+        return cli_usage_error(where, "needs %s e1,r1,e2,r2", option);
+    if (caf_iov_parse(text, iov, &err) != CAF_OK)
+        return cli_usage_error(where, "%s: %s", option, err.message);
+    return CLI_EXIT_OK;
+}
+
+static int db_add(struct db_args *a)
+{
+    if (a->operand_count < 2)
+        return cli_usage_error(a->where, "expects DB NAME=FILE...");
+    caf_iov iov;
+    int rc = parse_iov_option(a->where, "--iov", a->iov_text, &iov);
+    if (rc)
+        return rc;
+    for (int i = 1; i < a->operand_count; i++)
+        if (!strchr(a->operands[i], '=') || a->operands[i][0] == '=')
+            return cli_usage_error(a->where, "'%s' is not NAME=FILE", a->operands[i]);
+    caf_localdb *db;
+    if ((rc = open_db(a->operands[0], CAF_LOCALDB_CREATE, &db)))
+        return rc;
+    caf_error err = {0};
+    caf_db_commit *commit;
+    caf_status st = caf_db_commit_begin(db, &commit, &err);
+    size_t before = caf_localdb_entry_count(db);
+    for (int i = 1; st == CAF_OK && i < a->operand_count; i++) {
+        char *name = strdup(a->operands[i]);
+        char *eq = strchr(name, '=');
+        *eq = '\0';
+        st = caf_db_commit_add_file(commit, name, eq + 1, iov, &err);
+        free(name);
+    }
+    if (st == CAF_OK) {
+        st = caf_db_commit_finish(commit, &err);
+    } else {
+        caf_db_commit_abort(commit);
+    }
+    if (st != CAF_OK) {
+        caf_localdb_close(db);
+        return cli_fail(&err);
+    }
+    json_t *added = json_array();
+    for (size_t i = before; i < caf_localdb_entry_count(db); i++) {
+        const caf_db_entry *e = caf_localdb_entry(db, i);
+        char text[CAF_IOV_TEXT_MAX];
+        if (a->json)
+            json_array_append_new(added, json_pack("{s:s, s:s, s:o}", "name", e->name, "revision", e->revision,
+                                                   "iov", iov_json(e->iov)));
+        else
+            printf("added %s revision %s for %s\n", e->name, e->revision, caf_iov_format(e->iov, text, sizeof text));
+    }
+    if (a->json)
+        print_json(added);
+    else
+        json_decref(added);
+    caf_localdb_close(db);
+    return CLI_EXIT_OK;
+}
+
+static int db_gaps(struct db_args *a)
+{
+    if (a->operand_count != 2)
+        return cli_usage_error(a->where, "expects DB NAME");
+    caf_iov span;
+    int rc = parse_iov_option(a->where, "--span", a->span_text, &span);
+    if (rc)
+        return rc;
+    caf_localdb *db;
+    if ((rc = open_db(a->operands[0], 0, &db)))
+        return rc;
+    const char *name = a->operands[1];
+    size_t n = caf_localdb_entry_count(db);
+    caf_iov *covered = malloc((n ? n : 1) * sizeof *covered);
+    size_t m = 0;
+    for (size_t i = 0; covered && i < n; i++)
+        if (strcmp(caf_localdb_entry(db, i)->name, name) == 0)
+            covered[m++] = caf_localdb_entry(db, i)->iov;
+    caf_iov *gaps = NULL;
+    size_t gap_count = 0;
+    caf_error err = {0};
+    caf_status st = covered ? caf_iov_gaps(covered, m, span, &gaps, &gap_count, &err)
+                            : caf_error_set(&err, CAF_ERR_NOMEM, "out of memory");
+    free(covered);
+    caf_localdb_close(db);
+    if (st != CAF_OK)
+        return cli_fail(&err);
+    json_t *list = json_array();
+    for (size_t i = 0; i < gap_count; i++) {
+        char text[CAF_IOV_TEXT_MAX];
+        if (a->json)
+            json_array_append_new(list, iov_json(gaps[i]));
+        else
+            puts(caf_iov_format(gaps[i], text, sizeof text));
+    }
+    if (a->json)
+        print_json(list);
+    else
+        json_decref(list);
+    free(gaps);
+    return CLI_EXIT_OK;
+}
+
+static int db_merge(struct db_args *a)
+{
+    if (a->operand_count < 2)
+        return cli_usage_error(a->where, "expects OUT DB...");
+    caf_error err = {0};
+    caf_dbchain *inputs;
+    /* All inputs are read (and checked) before OUT is touched. */
+    if (caf_dbchain_open((const char *const *)a->operands + 1, (size_t)a->operand_count - 1, &inputs, &err) != CAF_OK)
+        return cli_fail(&err);
+    caf_localdb *out;
+    int rc = open_db(a->operands[0], CAF_LOCALDB_CREATE, &out);
+    if (rc) {
+        caf_dbchain_close(inputs);
+        return rc;
+    }
+    caf_db_commit *commit;
+    caf_status st = caf_db_commit_begin(out, &commit, &err);
+    size_t total = 0;
+    /* Appending in input order makes later inputs win: lookups take the last matching line. */
+    for (size_t d = 0; st == CAF_OK && d < caf_dbchain_size(inputs); d++) {
+        caf_localdb *db = caf_dbchain_database(inputs, d);
+        for (size_t i = 0; st == CAF_OK && i < caf_localdb_entry_count(db); i++) {
+            const caf_db_entry *e = caf_localdb_entry(db, i);
+            char *file = caf_localdb_payload_path(db, e, &err);
+            st = file ? caf_db_commit_add_file(commit, e->name, file, e->iov, &err) : err.code;
+            free(file);
+            total++;
+        }
+    }
+    if (st == CAF_OK)
+        st = caf_db_commit_finish(commit, &err);
+    else
+        caf_db_commit_abort(commit);
+    caf_localdb_close(out);
+    caf_dbchain_close(inputs);
+    if (st != CAF_OK)
+        return cli_fail(&err);
+    if (a->json)
+        print_json(json_pack("{s:s, s:i}", "database", a->operands[0], "entries", (int)total));
+    else
+        printf("merged %zu entries into %s\n", total, a->operands[0]);
+    return CLI_EXIT_OK;
+}
+
+struct check_report {
+    bool json;
+    json_t *problems;
+};
+
+static void report_problem(const char *problem, void *userdata)
+{
+    struct check_report *r = userdata;
+    if (r->json)
+        json_array_append_new(r->problems, json_string(problem));
+    else
+        printf("%s\n", problem);
+}
+
+static int db_check(struct db_args *a)
+{
+    if (a->operand_count != 1)
+        return cli_usage_error(a->where, "expects one database");
+    struct check_report report = {.json = a->json, .problems = json_array()};
+    size_t problems = 0;
+    caf_error err = {0};
+    if (caf_localdb_check(a->operands[0], report_problem, &report, &problems, &err) != CAF_OK) {
+        json_decref(report.problems);
+        return cli_fail(&err);
+    }
+    if (a->json)
+        print_json(json_pack("{s:s, s:b, s:o}", "database", a->operands[0], "ok", problems == 0, "problems",
+                             report.problems));
+    else
+        json_decref(report.problems);
+    if (problems) {
+        fprintf(stderr, "caf: error: %s: %zu problem%s\n", a->operands[0], problems, problems == 1 ? "" : "s");
+        return CLI_EXIT_FAILURE;
+    }
+    if (!a->json)
+        printf("%s: ok\n", a->operands[0]);
+    return CLI_EXIT_OK;
+}
+
+static int run_db(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        fputs(db_help, argc < 2 ? stderr : stdout);
+        return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
+    }
+    static const struct {
+        const char *name;
+        int (*run)(struct db_args *);
+    } subcommands[] = {
+        {"list", db_list}, {"query", db_query}, {"add", db_add},
+        {"gaps", db_gaps}, {"merge", db_merge}, {"check", db_check},
+    };
+    for (size_t i = 0; i < sizeof subcommands / sizeof *subcommands; i++) {
+        if (strcmp(argv[1], subcommands[i].name) != 0)
+            continue;
+        char where[32];
+        snprintf(where, sizeof where, "db %s", subcommands[i].name);
+        struct db_args args;
+        int rc = parse_db_args(where, argc - 1, argv + 1, &args);
+        if (rc == 0)
+            rc = subcommands[i].run(&args);
+        else if (rc < 0)
+            rc = CLI_EXIT_OK;
+        free(args.operands);
+        return rc;
+    }
+    return cli_usage_error("db", "unknown subcommand '%s'", argv[1]);
+}
+
+const struct cli_command cli_command_db = {
+    .name = "db",
+    .summary = "list, query, add to, merge and check local conditions databases",
+    .help = db_help,
+    .run = run_db,
+};

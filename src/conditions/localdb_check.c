@@ -1,0 +1,92 @@
+/* caf_localdb_check: the whole database examined, every problem reported, none fatal but unreadability. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "caf/file.h"
+#include "caf/hash.h"
+#include "conditions/localdb_internal.h"
+
+static void report_entry_problems(caf_localdb *db, const caf_db_entry *e, caf_localdb_problem_fn report,
+                                  void *userdata, size_t *problems)
+{
+    char message[CAF_ERROR_MESSAGE_MAX + 64];
+    caf_error err = {0};
+    char *file = localdb_find_payload_file(db, e->name, e->revision, &err);
+    if (!file) {
+        snprintf(message, sizeof message, "%s:%d: %s", db->text_path, e->line, err.message);
+        if (report)
+            report(message, userdata);
+        (*problems)++;
+        return;
+    }
+    if (caf_db_revision_is_hash(e->revision)) {
+        char digest[CAF_MD5_HEX_SIZE];
+        if (caf_md5_file_hex(file, digest, &err) != CAF_OK) {
+            snprintf(message, sizeof message, "%s:%d: %s", db->text_path, e->line, err.message);
+            if (report)
+            report(message, userdata);
+            (*problems)++;
+        } else if (strncasecmp(digest, e->revision, strlen(e->revision)) != 0) {
+            snprintf(message, sizeof message, "%s:%d: revision %s does not match the MD5 %s of %s", db->text_path,
+                     e->line, e->revision, digest, file);
+            if (report)
+            report(message, userdata);
+            (*problems)++;
+        }
+    }
+    free(file);
+}
+
+caf_status caf_localdb_check(const char *path, caf_localdb_problem_fn report, void *userdata, size_t *problems,
+                             caf_error *err)
+{
+    *problems = 0;
+    caf_localdb *db;
+    caf_status rc = localdb_new_handle(path, &db, err);
+    if (rc != CAF_OK)
+        return rc;
+    char *text = NULL;
+    size_t size = 0;
+    rc = caf_file_read(db->text_path, &text, &size, err);
+    if (rc != CAF_OK) {
+        caf_localdb_close(db);
+        return rc;
+    }
+    char message[CAF_ERROR_MESSAGE_MAX + 64];
+    if (memchr(text, '\0', size)) {
+        snprintf(message, sizeof message, "%s: contains NUL bytes; not a database.txt", db->text_path);
+        if (report)
+            report(message, userdata);
+        (*problems)++;
+    }
+    int line_no = 0;
+    char *save = NULL;
+    /* strtok_r would skip empty lines and so miscount; split by hand. */
+    for (char *line = text; line && *line; line = save) {
+        line_no++;
+        char *nl = strchr(line, '\n');
+        save = nl ? nl + 1 : NULL;
+        if (nl)
+            *nl = '\0';
+        caf_db_entry entry;
+        bool is_entry;
+        caf_error line_err = {0};
+        if (caf_db_line_parse(line, &entry, &is_entry, &line_err) != CAF_OK) {
+            snprintf(message, sizeof message, "%s:%d: %s", db->text_path, line_no, line_err.message);
+            if (report)
+            report(message, userdata);
+            (*problems)++;
+            continue;
+        }
+        if (!is_entry)
+            continue;
+        entry.line = line_no;
+        report_entry_problems(db, &entry, report, userdata, problems);
+        caf_db_entry_clear(&entry);
+    }
+    free(text);
+    caf_localdb_close(db);
+    return CAF_OK;
+}
