@@ -1,0 +1,269 @@
+/* A campaign: global settings plus the calibrations to run, each with its collector, pre-collector path,
+ * algorithms and strategies, input files and limits, database chain and dependencies. The same model is
+ * built by the YAML loader (docs/configuration.md lists every key) or directly through the C API below, and
+ * one validator checks it either way, listing every problem found, each with FILE:LINE:COLUMN when the
+ * campaign came from a file. */
+#ifndef CAF_CAMPAIGN_H
+#define CAF_CAMPAIGN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "caf/error.h"
+#include "caf/iov.h"
+#include "caf/strategy.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Where a value was written: 1-based line and column in the campaign file; 0, 0 when built in C. */
+typedef struct caf_mark {
+    int line;
+    int column;
+} caf_mark;
+
+/* ---- problems ---- */
+
+typedef struct caf_config_problem {
+    caf_mark mark;
+    char *message; /* without the location */
+} caf_config_problem;
+
+/* Every problem found in a campaign, in the order found. Zero-initialise; free with _clear. */
+typedef struct caf_config_problems {
+    caf_config_problem *items;
+    size_t count;
+} caf_config_problems;
+
+/* Appends a problem at mark (printf-style message); returns false only when out of memory. */
+bool caf_config_problems_add(caf_config_problems *problems, caf_mark mark, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Orders the problems by line and column (problems without a location first). */
+void caf_config_problems_sort(caf_config_problems *problems);
+
+/* Frees every problem and empties the list. */
+void caf_config_problems_clear(caf_config_problems *problems);
+
+/* Formats problem i as "FILE:LINE:COLUMN: message" (or "FILE: message" / "message" without a location)
+ * into buf; returns buf. */
+char *caf_config_problem_format(const caf_config_problems *problems, size_t i, const char *file, char *buf,
+                                size_t size);
+
+/* ---- the model ---- */
+
+/* A list of strings with the mark of each (marks are 0 when added from C). */
+typedef struct caf_string_list {
+    char **items;
+    caf_mark *marks;
+    size_t count;
+} caf_string_list;
+
+/* Appends a copy of text with its mark. */
+caf_status caf_string_list_add(caf_string_list *list, const char *text, caf_mark mark, caf_error *err);
+
+/* A module of the pre-collector path (e.g. TriggerSkim) and its parameters. */
+typedef struct caf_module_config {
+    char *module;
+    json_t *parameters; /* an object, owned */
+    caf_mark mark;
+} caf_module_config;
+
+/* An algorithm plugin, its parameters, and the strategy that decides its runs and IoVs. */
+typedef struct caf_algorithm_config {
+    char *plugin;
+    json_t *parameters; /* an object, owned */
+    caf_strategy_params strategy;
+    caf_mark mark;
+    caf_mark strategy_mark;
+} caf_algorithm_config;
+
+typedef enum caf_granularity {
+    CAF_GRANULARITY_RUN = 0, /* the collector keeps one object per run */
+    CAF_GRANULARITY_ALL = 1, /* the collector merges all runs into one object */
+} caf_granularity;
+
+/* The calibration keys, in documentation order; marks[] of a calibration is indexed by them. */
+typedef enum caf_calibration_key {
+    CAF_CAL_NAME,
+    CAF_CAL_COLLECTOR,
+    CAF_CAL_PRE_COLLECTOR,
+    CAF_CAL_ALGORITHMS,
+    CAF_CAL_INPUT_FILES,
+    CAF_CAL_INPUT_FILE_LISTS,
+    CAF_CAL_GRANULARITY,
+    CAF_CAL_MAX_FILES_PER_COLLECTOR_JOB,
+    CAF_CAL_MAX_COLLECTOR_JOBS,
+    CAF_CAL_MAX_FILES_PER_RUN,
+    CAF_CAL_FILES_PER_RUN_SEED,
+    CAF_CAL_BACKEND_ARGS,
+    CAF_CAL_DATABASE_CHAIN,
+    CAF_CAL_DEPENDS_ON,
+    CAF_CAL_IGNORED_RUNS,
+    CAF_CAL_MAX_ITERATIONS,
+    CAF_CAL_OUTPUT_PATTERNS,
+    CAF_CAL_KEY_COUNT
+} caf_calibration_key;
+
+/* Returns the YAML name of a calibration key ("max_iterations", ...); never NULL. */
+const char *caf_calibration_key_name(caf_calibration_key key);
+
+typedef struct caf_calibration_config {
+    char *name;
+    char *collector;              /* collector plugin name */
+    json_t *collector_parameters; /* an object, owned */
+    caf_module_config *pre_collector;
+    size_t pre_collector_count;
+    caf_algorithm_config *algorithms;
+    size_t algorithm_count;
+    caf_string_list input_files;      /* paths and glob(3) patterns */
+    caf_string_list input_file_lists; /* text files naming one input file per line */
+    caf_granularity granularity;      /* default run */
+    int max_files_per_collector_job;  /* default 1 */
+    int max_collector_jobs;           /* 0: no limit (default) */
+    int max_files_per_run;            /* 0: every file (default); else a random subset per run */
+    uint64_t files_per_run_seed;      /* the subset's fixed seed, default 0 */
+    json_t *backend_args;             /* an object, owned: per-calibration backend settings */
+    caf_string_list database_chain;   /* local databases, searched first to last */
+    caf_string_list depends_on;       /* names of calibrations whose output this one needs */
+    caf_exprun *ignored_runs;
+    size_t ignored_run_count;
+    int max_iterations;              /* default 5 */
+    caf_string_list output_patterns; /* collector output files to collect (glob patterns) */
+    caf_mark mark;                   /* the calibration's mapping */
+    caf_mark marks[CAF_CAL_KEY_COUNT]; /* each key's value; line 0 when the key was not given */
+} caf_calibration_config;
+
+/* Campaign-level keys; marks[] of a campaign is indexed by them. */
+typedef enum caf_campaign_key {
+    CAF_CAMPAIGN_OUTPUT_DIR,
+    CAF_CAMPAIGN_BACKEND,
+    CAF_CAMPAIGN_BACKEND_SETTINGS,
+    CAF_CAMPAIGN_HEARTBEAT,
+    CAF_CAMPAIGN_POLL_INTERVAL,
+    CAF_CAMPAIGN_CALIBRATIONS,
+    CAF_CAMPAIGN_KEY_COUNT
+} caf_campaign_key;
+
+/* Returns the YAML name of a campaign key; never NULL. */
+const char *caf_campaign_key_name(caf_campaign_key key);
+
+typedef struct caf_campaign {
+    char *source;            /* the file it was loaded from; NULL when built in C */
+    char *output_dir;        /* required */
+    char *backend;           /* local (default), slurm, htcondor, lsf or pbs */
+    json_t *backend_settings; /* an object, owned */
+    double heartbeat;        /* seconds between state saves and progress lines, default 5 */
+    double poll_interval;    /* seconds between job status checks when nothing wakes the loop, default 1 */
+    caf_calibration_config **calibrations; /* owned; pointers stay valid while calibrations are added */
+    size_t calibration_count;
+    caf_mark marks[CAF_CAMPAIGN_KEY_COUNT];
+} caf_campaign;
+
+/* Initialises an empty campaign with the defaults above. */
+caf_status caf_campaign_init(caf_campaign *campaign, caf_error *err);
+
+/* Frees everything the campaign owns. */
+void caf_campaign_close(caf_campaign *campaign);
+
+/* Replaces *field (a char * owned by the model) with a copy of value (NULL clears it). */
+caf_status caf_config_set_string(char **field, const char *value, caf_error *err);
+
+/* Adds a calibration called name with default settings; *out points into the campaign. */
+caf_status caf_campaign_add_calibration(caf_campaign *campaign, const char *name, caf_calibration_config **out,
+                                        caf_error *err);
+
+/* Returns the calibration called name, or NULL. */
+caf_calibration_config *caf_campaign_find(const caf_campaign *campaign, const char *name);
+
+/* Returns the index of the calibration called name, or SIZE_MAX. */
+size_t caf_campaign_index(const caf_campaign *campaign, const char *name);
+
+/* Sets the collector plugin and its parameters (an object or NULL; a new reference is taken). */
+caf_status caf_calibration_set_collector(caf_calibration_config *cal, const char *plugin, json_t *parameters,
+                                         caf_error *err);
+
+/* Appends a pre-collector module with its parameters (an object or NULL; a new reference is taken). */
+caf_status caf_calibration_add_module(caf_calibration_config *cal, const char *module, json_t *parameters,
+                                      caf_mark mark, caf_error *err);
+
+/* Appends an algorithm with its parameters (object or NULL, new reference taken) and strategy (copied);
+ * *out (may be NULL) points to it until the next algorithm is added. */
+caf_status caf_calibration_add_algorithm(caf_calibration_config *cal, const char *plugin, json_t *parameters,
+                                         const caf_strategy_params *strategy, caf_mark mark,
+                                         caf_algorithm_config **out, caf_error *err);
+
+/* Appends an ignored run. */
+caf_status caf_calibration_add_ignored_run(caf_calibration_config *cal, caf_exprun run, caf_error *err);
+
+/* Checks the whole campaign and appends every problem found to problems: required keys, values out of
+ * range, strategies and their parameters, strategies refusing granularity "all", duplicate or unsafe
+ * names, unknown depends_on names, dependency cycles (named). Returns the number of problems added. */
+size_t caf_campaign_validate(const caf_campaign *campaign, caf_config_problems *problems);
+
+/* ---- YAML ---- */
+
+/* Loads and validates the campaign in the YAML file at path. Every problem (syntax, unknown keys, wrong
+ * types, missing keys, and everything caf_campaign_validate finds) is appended to problems with its
+ * location. Returns CAF_OK only when there is none; otherwise CAF_ERR_INVALID (or CAF_ERR_IO when the
+ * file cannot be read) with err naming the first problem. *campaign is initialised in every case (holding
+ * what could be read) and must be closed. */
+caf_status caf_campaign_load_yaml(const char *path, caf_campaign *campaign, caf_config_problems *problems,
+                                  caf_error *err);
+
+/* ---- dependency order ---- */
+
+/* Writes the calibrations' indices into order (calibration_count entries) so that every calibration comes
+ * after those it depends on (ties in file order). A cycle or an unknown name is CAF_ERR_INVALID naming it
+ * ("dependency cycle: a -> b -> a"). */
+caf_status caf_campaign_order(const caf_campaign *campaign, size_t *order, caf_error *err);
+
+/* Finds a dependency cycle; when there is one writes "a -> b -> a" into buf and returns true. */
+bool caf_campaign_find_cycle(const caf_campaign *campaign, char *buf, size_t size);
+
+/* The calibrations that may start now: not started, and every dependency completed. completed and
+ * started have calibration_count entries. Writes their indices (file order) into ready and returns how
+ * many. */
+size_t caf_campaign_ready(const caf_campaign *campaign, const bool *completed, const bool *started, size_t *ready);
+
+/* The wave of each calibration: 0 without dependencies, else 1 + the highest wave it depends on; the
+ * calibrations of one wave can run concurrently. Needs an acyclic campaign (else CAF_ERR_INVALID). */
+caf_status caf_campaign_waves(const caf_campaign *campaign, int *wave, caf_error *err);
+
+/* ---- input files ---- */
+
+/* Expands the calibration's input_files (glob(3); relative ones below base_dir, or the working folder when
+ * NULL) and input_file_lists into a sorted list without duplicates (*files malloc'd; free each string and
+ * the array). A pattern matching nothing or an unreadable list is a problem (appended); returns the number
+ * of problems added. */
+size_t caf_calibration_expand_inputs(const caf_calibration_config *cal, const char *base_dir, char ***files,
+                                     size_t *count, caf_config_problems *problems);
+
+/* Checks what the campaign names on disk: every calibration's inputs expand to at least one file, and
+ * every database of a chain is a folder with a database.txt. Returns the number of problems added. */
+size_t caf_campaign_check_files(const caf_campaign *campaign, const char *base_dir, caf_config_problems *problems);
+
+/* For files that each hold one run (file_runs[i]), keeps at most max_per_run files of every run, chosen at
+ * random with seed: the same input and seed keep the same files. keep[i] is set for kept files; max_per_run
+ * 0 keeps all. */
+caf_status caf_select_files_per_run(const caf_exprun *file_runs, size_t count, int max_per_run, uint64_t seed,
+                                    bool *keep, caf_error *err);
+
+/* ---- plugins ---- */
+
+/* Finds NAME.so in the colon-separated search_path; *found is its path (malloc'd) or NULL. */
+caf_status caf_plugin_search(const char *name, const char *search_path, char **found, caf_error *err);
+
+/* Appends a problem for every collector and algorithm plugin not found on search_path (NULL: the
+ * folders in $CAF_PLUGIN_PATH, else the installed plugin folder). Returns the number of problems added. */
+size_t caf_campaign_check_plugins(const caf_campaign *campaign, const char *search_path,
+                                  caf_config_problems *problems);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

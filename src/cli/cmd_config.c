@@ -1,0 +1,219 @@
+/* caf config check: validate a campaign file and summarise it, listing every problem found. */
+#include <jansson.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "caf/campaign.h"
+#include "cli/cli.h"
+
+static const char config_help[] =
+    "usage: caf config check FILE [--json] [--plugin-path PATH]\n"
+    "\n"
+    "Checks a campaign file (docs/configuration.md) without running anything: YAML syntax, unknown keys,\n"
+    "wrong types, missing keys, strategies and their parameters, strategies that refuse collector\n"
+    "granularity \"all\", depends_on names and cycles, input files that match nothing, database chains\n"
+    "that are not local databases, and collector and algorithm plugins not found. Every problem is\n"
+    "printed as FILE:LINE:COLUMN: message. A valid campaign is summarised, with the order in which its\n"
+    "calibrations can run (calibrations of one wave can run at the same time).\n"
+    "\n"
+    "Relative input files, file lists and databases are taken relative to the campaign file's folder.\n"
+    "\n"
+    "Options:\n"
+    "  --json              print machine-readable JSON (also for problems)\n"
+    "  --plugin-path PATH  folders to look for NAME.so plugins in (default $CAF_PLUGIN_PATH, else the\n"
+    "                      installed plugin folder)\n"
+    "\n"
+    "Exit codes: 0 valid, 1 problems found or the file cannot be read, 2 usage error.\n";
+
+enum { OPT_JSON = 1000, OPT_PLUGIN_PATH };
+
+static const struct option config_longopts[] = {
+    {"json", no_argument, NULL, OPT_JSON},
+    {"plugin-path", required_argument, NULL, OPT_PLUGIN_PATH},
+    {0},
+};
+
+static void print_json(json_t *value)
+{
+    char *text = json_dumps(value, JSON_INDENT(2) | JSON_ENCODE_ANY);
+    if (text)
+        puts(text);
+    free(text);
+    json_decref(value);
+}
+
+static int report_problems(const char *path, const caf_config_problems *problems, bool json)
+{
+    if (json) {
+        json_t *list = json_array();
+        for (size_t i = 0; i < problems->count; i++) {
+            char text[1200];
+            const caf_config_problem *p = &problems->items[i];
+            json_array_append_new(list, json_pack("{s:i, s:i, s:s, s:s}", "line", p->mark.line, "column",
+                                                  p->mark.column, "message", p->message, "text",
+                                                  caf_config_problem_format(problems, i, path, text, sizeof text)));
+        }
+        print_json(json_pack("{s:s, s:b, s:o}", "file", path, "valid", 0, "problems", list));
+        return CLI_EXIT_FAILURE;
+    }
+    for (size_t i = 0; i < problems->count; i++) {
+        char text[1200];
+        fprintf(stderr, "%s\n", caf_config_problem_format(problems, i, path, text, sizeof text));
+    }
+    return cli_failf("%s: %zu problem%s found", path, problems->count, problems->count == 1 ? "" : "s");
+}
+
+static json_t *string_list_json(const caf_string_list *list)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < list->count; i++)
+        json_array_append_new(a, json_string(list->items[i]));
+    return a;
+}
+
+static json_t *calibration_json(const caf_calibration_config *cal, size_t input_count, int wave)
+{
+    json_t *algorithms = json_array(), *modules = json_array();
+    for (size_t i = 0; i < cal->algorithm_count; i++)
+        json_array_append_new(algorithms, json_pack("{s:s, s:s}", "plugin", cal->algorithms[i].plugin, "strategy",
+                                                    caf_strategy_kind_name(cal->algorithms[i].strategy.kind)));
+    for (size_t i = 0; i < cal->pre_collector_count; i++)
+        json_array_append_new(modules, json_string(cal->pre_collector[i].module));
+    return json_pack("{s:s, s:s, s:o, s:o, s:s, s:I, s:o, s:i, s:i}", "name", cal->name, "collector", cal->collector,
+                     "pre_collector", modules, "algorithms", algorithms, "granularity",
+                     cal->granularity == CAF_GRANULARITY_ALL ? "all" : "run", "input_files", (json_int_t)input_count,
+                     "depends_on", string_list_json(&cal->depends_on), "max_iterations", cal->max_iterations, "wave",
+                     wave);
+}
+
+static void print_summary_text(const char *path, const caf_campaign *c, const size_t *inputs, const int *wave)
+{
+    printf("%s: valid campaign with %zu calibration%s\n", path, c->calibration_count,
+           c->calibration_count == 1 ? "" : "s");
+    printf("output_dir: %s\nbackend: %s (heartbeat %g s, poll_interval %g s)\n", c->output_dir, c->backend,
+           c->heartbeat, c->poll_interval);
+    int waves = 0;
+    for (size_t i = 0; i < c->calibration_count; i++) {
+        const caf_calibration_config *cal = c->calibrations[i];
+        printf("calibration %s: collector %s, granularity %s, %zu input file%s, max_iterations %d\n", cal->name,
+               cal->collector, cal->granularity == CAF_GRANULARITY_ALL ? "all" : "run", inputs[i],
+               inputs[i] == 1 ? "" : "s", cal->max_iterations);
+        for (size_t a = 0; a < cal->algorithm_count; a++)
+            printf("  algorithm %s: %s\n", cal->algorithms[a].plugin,
+                   caf_strategy_kind_name(cal->algorithms[a].strategy.kind));
+        for (size_t d = 0; d < cal->depends_on.count; d++)
+            printf("  depends on %s\n", cal->depends_on.items[d]);
+        if (wave[i] + 1 > waves)
+            waves = wave[i] + 1;
+    }
+    for (int w = 0; w < waves; w++) {
+        printf("wave %d:", w);
+        for (size_t i = 0; i < c->calibration_count; i++)
+            if (wave[i] == w)
+                printf(" %s", c->calibrations[i]->name);
+        printf("\n");
+    }
+}
+
+static int summarise(const char *path, const caf_campaign *c, const char *base, bool json)
+{
+    size_t n = c->calibration_count;
+    size_t *inputs = calloc(n, sizeof *inputs);
+    int *wave = calloc(n, sizeof *wave);
+    caf_error err = {0};
+    if (!inputs || !wave || caf_campaign_waves(c, wave, &err) != CAF_OK) {
+        free(inputs);
+        free(wave);
+        return err.code ? cli_fail(&err) : cli_failf("out of memory");
+    }
+    caf_config_problems ignored = {0};
+    for (size_t i = 0; i < n; i++) {
+        char **files;
+        caf_calibration_expand_inputs(c->calibrations[i], base, &files, &inputs[i], &ignored);
+        for (size_t f = 0; f < inputs[i]; f++)
+            free(files[f]);
+        free(files);
+    }
+    caf_config_problems_clear(&ignored);
+    if (json) {
+        json_t *cals = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(cals, calibration_json(c->calibrations[i], inputs[i], wave[i]));
+        print_json(json_pack("{s:s, s:b, s:[], s:s, s:s, s:f, s:f, s:o}", "file", path, "valid", 1, "problems",
+                             "output_dir", c->output_dir, "backend", c->backend, "heartbeat", c->heartbeat,
+                             "poll_interval", c->poll_interval, "calibrations", cals));
+    } else {
+        print_summary_text(path, c, inputs, wave);
+    }
+    free(inputs);
+    free(wave);
+    return CLI_EXIT_OK;
+}
+
+static int config_check(const char *path, bool json, const char *plugin_path)
+{
+    caf_campaign campaign;
+    caf_config_problems problems = {0};
+    caf_error err = {0};
+    caf_status rc = caf_campaign_load_yaml(path, &campaign, &problems, &err);
+    if (rc != CAF_OK && rc != CAF_ERR_INVALID) {
+        caf_campaign_close(&campaign);
+        caf_config_problems_clear(&problems);
+        return cli_fail(&err);
+    }
+    char *copy = strdup(path);
+    const char *base = copy ? dirname(copy) : ".";
+    caf_campaign_check_files(&campaign, base, &problems);
+    caf_campaign_check_plugins(&campaign, plugin_path, &problems);
+    caf_config_problems_sort(&problems);
+    int code = problems.count ? report_problems(path, &problems, json) : summarise(path, &campaign, base, json);
+    free(copy);
+    caf_config_problems_clear(&problems);
+    caf_campaign_close(&campaign);
+    return code;
+}
+
+static int config_run(int argc, char **argv)
+{
+    struct cli_options opts = {.where = "config", .help = config_help, .shortopts = "", .longopts = config_longopts};
+    bool json = false;
+    const char *plugin_path = NULL;
+    const char *operands[3] = {NULL, NULL, NULL};
+    int operand_count = 0;
+    cli_options_begin();
+    for (;;) { /* options may follow the operands: "caf config check FILE --json" */
+        int c = cli_next_option(&opts, argc, argv);
+        if (c == CLI_OPT_HELP)
+            return CLI_EXIT_OK;
+        if (c == CLI_OPT_ERROR)
+            return CLI_EXIT_USAGE;
+        if (c == CLI_OPT_END) {
+            if (optind >= argc)
+                break;
+            if (operand_count == 3)
+                return cli_usage_error("config check", "expected one campaign FILE");
+            operands[operand_count++] = argv[optind++];
+            continue;
+        }
+        if (c == OPT_JSON)
+            json = true;
+        else if (c == OPT_PLUGIN_PATH)
+            plugin_path = optarg;
+    }
+    if (operand_count == 0)
+        return cli_usage_error("config", "missing subcommand (check)");
+    if (strcmp(operands[0], "check") != 0)
+        return cli_usage_error("config", "unknown subcommand '%s' (check)", operands[0]);
+    if (operand_count != 2)
+        return cli_usage_error("config check", "expected one campaign FILE");
+    return config_check(operands[1], json, plugin_path);
+}
+
+const struct cli_command cli_command_config = {
+    .name = "config",
+    .summary = "check a campaign configuration file",
+    .help = config_help,
+    .run = config_run,
+};

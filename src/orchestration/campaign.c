@@ -1,0 +1,223 @@
+/* The campaign model and its C builder API. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "caf/campaign.h"
+
+static const char *const calibration_keys[CAF_CAL_KEY_COUNT] = {
+    "name", "collector", "pre_collector", "algorithms", "input_files", "input_file_lists", "granularity",
+    "max_files_per_collector_job", "max_collector_jobs", "max_files_per_run", "files_per_run_seed",
+    "backend_args", "database_chain", "depends_on", "ignored_runs", "max_iterations", "output_patterns",
+};
+
+static const char *const campaign_keys[CAF_CAMPAIGN_KEY_COUNT] = {
+    "output_dir", "backend", "backend_settings", "heartbeat", "poll_interval", "calibrations",
+};
+
+const char *caf_calibration_key_name(caf_calibration_key key)
+{
+    return (unsigned)key < CAF_CAL_KEY_COUNT ? calibration_keys[key] : "unknown";
+}
+
+const char *caf_campaign_key_name(caf_campaign_key key)
+{
+    return (unsigned)key < CAF_CAMPAIGN_KEY_COUNT ? campaign_keys[key] : "unknown";
+}
+
+caf_status caf_config_set_string(char **field, const char *value, caf_error *err)
+{
+    char *copy = NULL;
+    if (value && !(copy = strdup(value)))
+        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    free(*field);
+    *field = copy;
+    return CAF_OK;
+}
+
+caf_status caf_string_list_add(caf_string_list *list, const char *text, caf_mark mark, caf_error *err)
+{
+    char **items = realloc(list->items, (list->count + 1) * sizeof *items);
+    if (items)
+        list->items = items;
+    caf_mark *marks = realloc(list->marks, (list->count + 1) * sizeof *marks);
+    if (marks)
+        list->marks = marks;
+    char *copy = strdup(text);
+    if (!items || !marks || !copy) {
+        free(copy);
+        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    }
+    list->items[list->count] = copy;
+    list->marks[list->count++] = mark;
+    return CAF_OK;
+}
+
+static void string_list_clear(caf_string_list *list)
+{
+    for (size_t i = 0; i < list->count; i++)
+        free(list->items[i]);
+    free(list->items);
+    free(list->marks);
+    memset(list, 0, sizeof *list);
+}
+
+/* A new reference to parameters, or a new empty object when NULL. */
+static json_t *object_or_empty(json_t *parameters)
+{
+    return parameters ? json_incref(parameters) : json_object();
+}
+
+caf_status caf_campaign_init(caf_campaign *c, caf_error *err)
+{
+    memset(c, 0, sizeof *c);
+    c->heartbeat = 5;
+    c->poll_interval = 1;
+    c->backend_settings = json_object();
+    if (!c->backend_settings || caf_config_set_string(&c->backend, "local", err) != CAF_OK) {
+        caf_campaign_close(c);
+        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    }
+    return CAF_OK;
+}
+
+static void calibration_free(caf_calibration_config *cal)
+{
+    if (!cal)
+        return;
+    free(cal->name);
+    free(cal->collector);
+    json_decref(cal->collector_parameters);
+    for (size_t i = 0; i < cal->pre_collector_count; i++) {
+        free(cal->pre_collector[i].module);
+        json_decref(cal->pre_collector[i].parameters);
+    }
+    free(cal->pre_collector);
+    for (size_t i = 0; i < cal->algorithm_count; i++) {
+        free(cal->algorithms[i].plugin);
+        json_decref(cal->algorithms[i].parameters);
+        caf_strategy_params_clear(&cal->algorithms[i].strategy);
+    }
+    free(cal->algorithms);
+    string_list_clear(&cal->input_files);
+    string_list_clear(&cal->input_file_lists);
+    json_decref(cal->backend_args);
+    string_list_clear(&cal->database_chain);
+    string_list_clear(&cal->depends_on);
+    free(cal->ignored_runs);
+    string_list_clear(&cal->output_patterns);
+    free(cal);
+}
+
+void caf_campaign_close(caf_campaign *c)
+{
+    for (size_t i = 0; i < c->calibration_count; i++)
+        calibration_free(c->calibrations[i]);
+    free(c->calibrations);
+    free(c->source);
+    free(c->output_dir);
+    free(c->backend);
+    json_decref(c->backend_settings);
+    memset(c, 0, sizeof *c);
+}
+
+caf_status caf_campaign_add_calibration(caf_campaign *c, const char *name, caf_calibration_config **out,
+                                        caf_error *err)
+{
+    caf_calibration_config **grown = realloc(c->calibrations, (c->calibration_count + 1) * sizeof *grown);
+    if (!grown)
+        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    c->calibrations = grown;
+    caf_calibration_config *cal = calloc(1, sizeof *cal);
+    if (!cal || !(cal->name = strdup(name ? name : "")) || !(cal->collector_parameters = json_object()) ||
+        !(cal->backend_args = json_object())) {
+        calibration_free(cal);
+        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    }
+    cal->granularity = CAF_GRANULARITY_RUN;
+    cal->max_files_per_collector_job = 1;
+    cal->max_iterations = 5;
+    c->calibrations[c->calibration_count++] = cal;
+    if (out)
+        *out = cal;
+    return CAF_OK;
+}
+
+size_t caf_campaign_index(const caf_campaign *c, const char *name)
+{
+    for (size_t i = 0; i < c->calibration_count; i++)
+        if (strcmp(c->calibrations[i]->name, name) == 0)
+            return i;
+    return SIZE_MAX;
+}
+
+caf_calibration_config *caf_campaign_find(const caf_campaign *c, const char *name)
+{
+    size_t i = caf_campaign_index(c, name);
+    return i == SIZE_MAX ? NULL : c->calibrations[i];
+}
+
+caf_status caf_calibration_set_collector(caf_calibration_config *cal, const char *plugin, json_t *parameters,
+                                         caf_error *err)
+{
+    json_t *params = object_or_empty(parameters);
+    if (!params || caf_config_set_string(&cal->collector, plugin, err) != CAF_OK) {
+        json_decref(params);
+        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    }
+    json_decref(cal->collector_parameters);
+    cal->collector_parameters = params;
+    return CAF_OK;
+}
+
+caf_status caf_calibration_add_module(caf_calibration_config *cal, const char *module, json_t *parameters,
+                                      caf_mark mark, caf_error *err)
+{
+    caf_module_config *grown = realloc(cal->pre_collector, (cal->pre_collector_count + 1) * sizeof *grown);
+    if (!grown)
+        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    cal->pre_collector = grown;
+    caf_module_config m = {.module = strdup(module), .parameters = object_or_empty(parameters), .mark = mark};
+    if (!m.module || !m.parameters) {
+        free(m.module);
+        json_decref(m.parameters);
+        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    }
+    cal->pre_collector[cal->pre_collector_count++] = m;
+    return CAF_OK;
+}
+
+caf_status caf_calibration_add_algorithm(caf_calibration_config *cal, const char *plugin, json_t *parameters,
+                                         const caf_strategy_params *strategy, caf_mark mark,
+                                         caf_algorithm_config **out, caf_error *err)
+{
+    caf_algorithm_config *grown = realloc(cal->algorithms, (cal->algorithm_count + 1) * sizeof *grown);
+    if (!grown)
+        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    cal->algorithms = grown;
+    caf_algorithm_config a = {.plugin = strdup(plugin), .parameters = object_or_empty(parameters), .mark = mark,
+                              .strategy_mark = mark};
+    caf_strategy_params_init(&a.strategy, CAF_STRATEGY_SINGLE_IOV);
+    caf_status rc = a.plugin && a.parameters ? CAF_OK : caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    if (rc == CAF_OK && strategy)
+        rc = caf_strategy_params_copy(&a.strategy, strategy, err);
+    if (rc != CAF_OK) {
+        free(a.plugin);
+        json_decref(a.parameters);
+        return rc;
+    }
+    cal->algorithms[cal->algorithm_count++] = a;
+    if (out)
+        *out = &cal->algorithms[cal->algorithm_count - 1];
+    return CAF_OK;
+}
+
+caf_status caf_calibration_add_ignored_run(caf_calibration_config *cal, caf_exprun run, caf_error *err)
+{
+    caf_exprun *grown = realloc(cal->ignored_runs, (cal->ignored_run_count + 1) * sizeof *grown);
+    if (!grown)
+        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    cal->ignored_runs = grown;
+    cal->ignored_runs[cal->ignored_run_count++] = run;
+    return CAF_OK;
+}

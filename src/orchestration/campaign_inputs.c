@@ -1,0 +1,199 @@
+/* A calibration's input files: glob patterns and file lists expanded into one sorted list, checks of what
+ * the campaign names on disk, and the random but reproducible choice of at most N files per run. */
+#include <errno.h>
+#include <glob.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "caf/campaign.h"
+#include "caf/file.h"
+
+typedef struct file_set {
+    char **items;
+    size_t count, capacity;
+} file_set;
+
+static bool add_file(file_set *set, const char *path)
+{
+    if (set->count == set->capacity) {
+        size_t cap = set->capacity ? 2 * set->capacity : 16;
+        char **grown = realloc(set->items, cap * sizeof *grown);
+        if (!grown)
+            return false;
+        set->items = grown;
+        set->capacity = cap;
+    }
+    return (set->items[set->count] = strdup(path)) && ++set->count;
+}
+
+/* path itself when absolute or without base, else "base/path" (malloc'd). */
+static char *resolve(const char *base, const char *path)
+{
+    return base && path[0] != '/' && strcmp(base, ".") != 0 ? caf_path_join(base, path) : strdup(path);
+}
+
+static int compare_strings(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* pattern is as written (for messages), path the same below the base folder. */
+static void expand_pattern(const char *pattern, const char *path, caf_mark mark, const char *cal, file_set *set,
+                           caf_config_problems *p)
+{
+    glob_t g;
+    int rc = glob(path, 0, NULL, &g);
+    if (rc == GLOB_NOMATCH)
+        caf_config_problems_add(p, mark, "calibration '%s': input_files: '%s' matches no file", cal, pattern);
+    else if (rc != 0)
+        caf_config_problems_add(p, mark, "calibration '%s': input_files: cannot expand '%s'", cal, pattern);
+    for (size_t i = 0; rc == 0 && i < g.gl_pathc; i++)
+        if (!add_file(set, g.gl_pathv[i]))
+            caf_config_problems_add(p, mark, "out of memory");
+    if (rc == 0 || rc == GLOB_NOMATCH)
+        globfree(&g);
+}
+
+/* Each non-blank line not starting with '#' names a file, relative to the list's folder. */
+static void read_list(const char *path, caf_mark mark, const char *cal, file_set *set, caf_config_problems *p)
+{
+    char *text;
+    size_t size;
+    caf_error err = {0};
+    if (caf_file_read(path, &text, &size, &err) != CAF_OK) {
+        caf_config_problems_add(p, mark, "calibration '%s': input_file_lists: %s", cal, err.message);
+        return;
+    }
+    char *dir = strdup(path), *slash = dir ? strrchr(dir, '/') : NULL;
+    if (slash)
+        *slash = '\0';
+    int line = 0;
+    for (char *save = NULL, *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        line++;
+        while (*l == ' ' || *l == '\t')
+            l++;
+        size_t n = strlen(l);
+        while (n && (l[n - 1] == ' ' || l[n - 1] == '\t' || l[n - 1] == '\r'))
+            l[--n] = '\0';
+        if (!n || *l == '#')
+            continue;
+        char *file = resolve(slash ? dir : NULL, l);
+        if (file && !caf_path_exists(file))
+            caf_config_problems_add(p, mark, "calibration '%s': input_file_lists: %s names '%s', which does not "
+                                    "exist", cal, path, l);
+        else if (!file || !add_file(set, file))
+            caf_config_problems_add(p, mark, "out of memory");
+        free(file);
+    }
+    free(dir);
+    free(text);
+}
+
+size_t caf_calibration_expand_inputs(const caf_calibration_config *cal, const char *base_dir, char ***files,
+                                     size_t *count, caf_config_problems *problems)
+{
+    size_t before = problems->count;
+    file_set set = {0};
+    for (size_t i = 0; i < cal->input_files.count; i++) {
+        char *pattern = resolve(base_dir, cal->input_files.items[i]);
+        if (pattern)
+            expand_pattern(cal->input_files.items[i], pattern, cal->input_files.marks[i], cal->name, &set, problems);
+        free(pattern);
+    }
+    for (size_t i = 0; i < cal->input_file_lists.count; i++) {
+        char *path = resolve(base_dir, cal->input_file_lists.items[i]);
+        if (path)
+            read_list(path, cal->input_file_lists.marks[i], cal->name, &set, problems);
+        free(path);
+    }
+    if (set.count > 1)
+        qsort(set.items, set.count, sizeof *set.items, compare_strings);
+    size_t kept = 0;
+    for (size_t i = 0; i < set.count; i++) {
+        if (kept && strcmp(set.items[kept - 1], set.items[i]) == 0)
+            free(set.items[i]);
+        else
+            set.items[kept++] = set.items[i];
+    }
+    *files = set.items;
+    *count = kept;
+    return problems->count - before;
+}
+
+size_t caf_campaign_check_files(const caf_campaign *c, const char *base_dir, caf_config_problems *problems)
+{
+    size_t before = problems->count;
+    for (size_t i = 0; i < c->calibration_count; i++) {
+        const caf_calibration_config *cal = c->calibrations[i];
+        char **files;
+        size_t n;
+        size_t found = caf_calibration_expand_inputs(cal, base_dir, &files, &n, problems);
+        if (found == 0 && n == 0 && (cal->input_files.count || cal->input_file_lists.count))
+            caf_config_problems_add(problems, cal->mark, "calibration '%s': no input files", cal->name);
+        for (size_t f = 0; f < n; f++)
+            free(files[f]);
+        free(files);
+        for (size_t d = 0; d < cal->database_chain.count; d++) {
+            char *db = resolve(base_dir, cal->database_chain.items[d]);
+            char *txt = db ? caf_path_join(db, "database.txt") : NULL;
+            if (txt && !caf_path_exists(txt))
+                caf_config_problems_add(problems, cal->database_chain.marks[d],
+                                        "calibration '%s': database_chain: '%s' is not a local database (no "
+                                        "database.txt)", cal->name, cal->database_chain.items[d]);
+            free(txt);
+            free(db);
+        }
+    }
+    return problems->count - before;
+}
+
+/* splitmix64: a small, well-mixed generator, so the same seed picks the same files on every platform. */
+static uint64_t next_random(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+caf_status caf_select_files_per_run(const caf_exprun *file_runs, size_t count, int max_per_run, uint64_t seed,
+                                    bool *keep, caf_error *err)
+{
+    if (max_per_run < 0)
+        return caf_error_set(err, CAF_ERR_INVALID, "max_files_per_run must not be negative, not %d", max_per_run);
+    for (size_t i = 0; i < count; i++)
+        keep[i] = max_per_run == 0;
+    if (max_per_run == 0 || count == 0)
+        return CAF_OK;
+    size_t *group = malloc(count * sizeof *group);
+    bool *seen = calloc(count, sizeof *seen);
+    if (!group || !seen) {
+        free(group);
+        free(seen);
+        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory choosing files per run");
+    }
+    uint64_t state = seed;
+    /* Runs in order of first appearance; within a run, a partial Fisher-Yates shuffle picks the files. */
+    for (size_t i = 0; i < count; i++) {
+        if (seen[i])
+            continue;
+        size_t n = 0;
+        for (size_t j = i; j < count; j++)
+            if (!seen[j] && caf_exprun_compare(file_runs[j], file_runs[i]) == 0) {
+                seen[j] = true;
+                group[n++] = j;
+            }
+        size_t take = (size_t)max_per_run < n ? (size_t)max_per_run : n;
+        for (size_t k = 0; k < take; k++) {
+            size_t pick = k + (size_t)(next_random(&state) % (n - k));
+            size_t tmp = group[k];
+            group[k] = group[pick];
+            group[pick] = tmp;
+            keep[group[k]] = true;
+        }
+    }
+    free(group);
+    free(seen);
+    return CAF_OK;
+}

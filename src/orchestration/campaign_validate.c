@@ -1,0 +1,180 @@
+/* Checks a campaign, however it was built, and lists every problem with the best location known. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "caf/campaign.h"
+
+static const char *const backends[] = {"local", "slurm", "htcondor", "lsf", "pbs"};
+
+/* Where to report a problem of the campaign as a whole: the start of the file, or nowhere. */
+static caf_mark top(const caf_campaign *c)
+{
+    return c->source ? (caf_mark){1, 1} : (caf_mark){0, 0};
+}
+
+/* Where to report a problem of key k of cal: its value, else the calibration. */
+static caf_mark at(const caf_calibration_config *cal, caf_calibration_key k)
+{
+    return cal->marks[k].line > 0 ? cal->marks[k] : cal->mark;
+}
+
+/* Calibration names become folder names: letters, digits, '_', '-', '.', not starting with '.'. */
+static bool safe_name(const char *name)
+{
+    if (!*name || name[0] == '.')
+        return false;
+    for (const char *p = name; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-' && *p != '.')
+            return false;
+    return true;
+}
+
+static void check_global(const caf_campaign *c, caf_config_problems *p)
+{
+    if (!c->output_dir || !*c->output_dir) {
+        if (c->marks[CAF_CAMPAIGN_OUTPUT_DIR].line == 0)
+            caf_config_problems_add(p, top(c), "missing required key 'output_dir'");
+    }
+    bool known = false;
+    for (size_t i = 0; c->backend && i < sizeof backends / sizeof *backends; i++)
+        known = known || strcmp(c->backend, backends[i]) == 0;
+    if (!known)
+        caf_config_problems_add(p, c->marks[CAF_CAMPAIGN_BACKEND].line ? c->marks[CAF_CAMPAIGN_BACKEND] : top(c),
+                                "backend: unknown backend '%s' (local, slurm, htcondor, lsf or pbs)",
+                                c->backend ? c->backend : "");
+    if (!(c->heartbeat > 0))
+        caf_config_problems_add(p, c->marks[CAF_CAMPAIGN_HEARTBEAT], "heartbeat must be more than 0 seconds");
+    if (!(c->poll_interval > 0))
+        caf_config_problems_add(p, c->marks[CAF_CAMPAIGN_POLL_INTERVAL], "poll_interval must be more than 0 seconds");
+    if (c->calibration_count == 0 && c->marks[CAF_CAMPAIGN_CALIBRATIONS].line == 0)
+        caf_config_problems_add(p, top(c), "missing required key 'calibrations'");
+    else if (c->calibration_count == 0)
+        caf_config_problems_add(p, c->marks[CAF_CAMPAIGN_CALIBRATIONS], "calibrations: the list is empty");
+}
+
+static void check_algorithms(const caf_calibration_config *cal, caf_config_problems *p)
+{
+    const char *granularity = cal->granularity == CAF_GRANULARITY_ALL ? "all" : "run";
+    for (size_t i = 0; i < cal->algorithm_count; i++) {
+        const caf_algorithm_config *a = &cal->algorithms[i];
+        caf_mark m = a->mark.line ? a->mark : cal->mark;
+        caf_mark sm = a->strategy_mark.line ? a->strategy_mark : m;
+        if (!a->plugin || !*a->plugin) {
+            caf_config_problems_add(p, m, "calibration '%s': algorithm %zu: missing required key 'plugin'",
+                                    cal->name, i + 1);
+            continue;
+        }
+        caf_error err = {0};
+        if (caf_strategy_params_validate(&a->strategy, &err) != CAF_OK)
+            caf_config_problems_add(p, sm, "calibration '%s': algorithm '%s': %s", cal->name, a->plugin,
+                                    err.message);
+        if (caf_strategy_check_granularity(a->strategy.kind, granularity, &err) != CAF_OK)
+            caf_config_problems_add(p, sm, "calibration '%s': algorithm '%s': %s", cal->name, a->plugin,
+                                    err.message);
+    }
+}
+
+static void check_numbers(const caf_calibration_config *cal, caf_config_problems *p)
+{
+    static const struct {
+        caf_calibration_key key;
+        size_t offset;
+        int minimum;
+    } limits[] = {
+        {CAF_CAL_MAX_FILES_PER_COLLECTOR_JOB, offsetof(caf_calibration_config, max_files_per_collector_job), 1},
+        {CAF_CAL_MAX_COLLECTOR_JOBS, offsetof(caf_calibration_config, max_collector_jobs), 0},
+        {CAF_CAL_MAX_FILES_PER_RUN, offsetof(caf_calibration_config, max_files_per_run), 0},
+        {CAF_CAL_MAX_ITERATIONS, offsetof(caf_calibration_config, max_iterations), 1},
+    };
+    for (size_t i = 0; i < sizeof limits / sizeof *limits; i++) {
+        int value = *(const int *)((const char *)cal + limits[i].offset);
+        if (value < limits[i].minimum)
+            caf_config_problems_add(p, at(cal, limits[i].key), "calibration '%s': %s must be at least %d, not %d",
+                                    cal->name, caf_calibration_key_name(limits[i].key), limits[i].minimum, value);
+    }
+    for (size_t i = 0; i < cal->ignored_run_count; i++)
+        if (cal->ignored_runs[i].exp < 0 || cal->ignored_runs[i].run < 0)
+            caf_config_problems_add(p, at(cal, CAF_CAL_IGNORED_RUNS), "calibration '%s': ignored run %d,%d is negative",
+                                    cal->name, cal->ignored_runs[i].exp, cal->ignored_runs[i].run);
+}
+
+static void check_required(const caf_calibration_config *cal, size_t index, caf_config_problems *p)
+{
+    if (!*cal->name) {
+        if (cal->marks[CAF_CAL_NAME].line == 0)
+            caf_config_problems_add(p, cal->mark, "calibration %zu: missing required key 'name'", index + 1);
+        return;
+    }
+    if (!safe_name(cal->name))
+        caf_config_problems_add(p, at(cal, CAF_CAL_NAME),
+                                "calibration '%s': a name may hold only letters, digits, '_', '-' and '.', and "
+                                "not start with '.'", cal->name);
+    if ((!cal->collector || !*cal->collector) && cal->marks[CAF_CAL_COLLECTOR].line == 0)
+        caf_config_problems_add(p, cal->mark, "calibration '%s': missing required key 'collector'", cal->name);
+    if (cal->algorithm_count == 0 && cal->marks[CAF_CAL_ALGORITHMS].line == 0)
+        caf_config_problems_add(p, cal->mark, "calibration '%s': missing required key 'algorithms'", cal->name);
+    if (cal->input_files.count == 0 && cal->input_file_lists.count == 0 && cal->marks[CAF_CAL_INPUT_FILES].line == 0 &&
+        cal->marks[CAF_CAL_INPUT_FILE_LISTS].line == 0)
+        caf_config_problems_add(p, cal->mark, "calibration '%s': missing required key 'input_files' (or "
+                                "'input_file_lists')", cal->name);
+}
+
+static void check_dependencies(const caf_campaign *c, caf_config_problems *p, bool *all_known)
+{
+    *all_known = true;
+    for (size_t i = 0; i < c->calibration_count; i++) {
+        const caf_calibration_config *cal = c->calibrations[i];
+        for (size_t d = 0; d < cal->depends_on.count; d++) {
+            const char *dep = cal->depends_on.items[d];
+            caf_mark m = cal->depends_on.marks[d].line ? cal->depends_on.marks[d] : at(cal, CAF_CAL_DEPENDS_ON);
+            if (strcmp(dep, cal->name) == 0) {
+                caf_config_problems_add(p, m, "calibration '%s': depends_on: a calibration cannot depend on itself",
+                                        cal->name);
+                *all_known = false;
+            } else if (caf_campaign_index(c, dep) == SIZE_MAX) {
+                caf_config_problems_add(p, m, "calibration '%s': depends_on: unknown calibration '%s'", cal->name,
+                                        dep);
+                *all_known = false;
+            }
+        }
+    }
+}
+
+size_t caf_campaign_validate(const caf_campaign *c, caf_config_problems *p)
+{
+    size_t before = p->count;
+    check_global(c, p);
+    for (size_t i = 0; i < c->calibration_count; i++) {
+        const caf_calibration_config *cal = c->calibrations[i];
+        check_required(cal, i, p);
+        for (size_t j = 0; j < i && *cal->name; j++)
+            if (strcmp(c->calibrations[j]->name, cal->name) == 0) {
+                caf_mark first = at(c->calibrations[j], CAF_CAL_NAME);
+                if (first.line)
+                    caf_config_problems_add(p, at(cal, CAF_CAL_NAME),
+                                            "calibration '%s' is defined twice (first at line %d)", cal->name,
+                                            first.line);
+                else
+                    caf_config_problems_add(p, at(cal, CAF_CAL_NAME), "calibration '%s' is defined twice",
+                                            cal->name);
+                break;
+            }
+        check_algorithms(cal, p);
+        check_numbers(cal, p);
+    }
+    bool all_known;
+    check_dependencies(c, p, &all_known);
+    char cycle[512];
+    if (all_known && caf_campaign_find_cycle(c, cycle, sizeof cycle)) {
+        char first[256];
+        snprintf(first, sizeof first, "%s", cycle);
+        char *arrow = strstr(first, " -> ");
+        if (arrow)
+            *arrow = '\0';
+        const caf_calibration_config *cal = caf_campaign_find(c, first);
+        caf_config_problems_add(p, cal ? at(cal, CAF_CAL_DEPENDS_ON) : top(c), "dependency cycle: %s", cycle);
+    }
+    return p->count - before;
+}

@@ -1,0 +1,649 @@
+/* The campaign's YAML form (docs/configuration.md). libyaml builds the document with a mark on every
+ * node; this file walks it into the campaign model, reporting every unknown key, wrong type and bad value
+ * with FILE:LINE:COLUMN and carrying on, so that one run of `caf config check` shows all problems. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <yaml.h>
+
+#include "caf/campaign.h"
+
+typedef struct loader {
+    yaml_document_t doc;
+    caf_campaign *c;
+    caf_config_problems *p;
+} loader;
+
+static caf_mark mark_of(const yaml_node_t *n)
+{
+    return (caf_mark){(int)n->start_mark.line + 1, (int)n->start_mark.column + 1};
+}
+
+static yaml_node_t *node_at(loader *l, int id)
+{
+    return yaml_document_get_node(&l->doc, id);
+}
+
+static void problem(loader *l, const yaml_node_t *n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void problem(loader *l, const yaml_node_t *n, const char *fmt, ...)
+{
+    char message[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    caf_config_problems_add(l->p, mark_of(n), "%s", message);
+}
+
+/* "a list", "a mapping" or "'text'" for messages. */
+static void describe(const yaml_node_t *n, char *buf, size_t size)
+{
+    if (n->type == YAML_SEQUENCE_NODE)
+        snprintf(buf, size, "a list");
+    else if (n->type == YAML_MAPPING_NODE)
+        snprintf(buf, size, "a mapping");
+    else
+        snprintf(buf, size, "'%.60s'", (const char *)n->data.scalar.value);
+}
+
+static bool wrong_type(loader *l, const yaml_node_t *n, const char *what, const char *expected)
+{
+    char found[80];
+    describe(n, found, sizeof found);
+    problem(l, n, "%s: expected %s, found %s", what, expected, found);
+    return false;
+}
+
+static bool get_string(loader *l, const yaml_node_t *n, const char *what, const char **out)
+{
+    if (n->type != YAML_SCALAR_NODE)
+        return wrong_type(l, n, what, "a string");
+    *out = (const char *)n->data.scalar.value;
+    return true;
+}
+
+static bool is_plain(const yaml_node_t *n)
+{
+    return n->type == YAML_SCALAR_NODE && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+}
+
+static bool parse_long(const char *text, long long *out)
+{
+    char *end;
+    errno = 0;
+    *out = strtoll(text, &end, 10);
+    return *text && !*end && errno == 0;
+}
+
+static bool get_int(loader *l, const yaml_node_t *n, const char *what, int *out)
+{
+    long long v;
+    if (!is_plain(n) || !parse_long((const char *)n->data.scalar.value, &v) || v < -2147483647LL || v > 2147483647LL)
+        return wrong_type(l, n, what, "an integer");
+    *out = (int)v;
+    return true;
+}
+
+static bool get_double(loader *l, const yaml_node_t *n, const char *what, double *out)
+{
+    if (!is_plain(n))
+        return wrong_type(l, n, what, "a number");
+    char *end;
+    const char *text = (const char *)n->data.scalar.value;
+    double value = strtod(text, &end);
+    if (!*text || *end)
+        return wrong_type(l, n, what, "a number");
+    *out = value;
+    return true;
+}
+
+static bool scalar_is(const yaml_node_t *n, const char *const *words)
+{
+    for (; *words; words++)
+        if (strcasecmp((const char *)n->data.scalar.value, *words) == 0)
+            return true;
+    return false;
+}
+
+static const char *const true_words[] = {"true", "yes", "on", NULL};
+static const char *const false_words[] = {"false", "no", "off", NULL};
+
+static bool get_bool(loader *l, const yaml_node_t *n, const char *what, bool *out)
+{
+    if (is_plain(n) && scalar_is(n, true_words))
+        *out = true;
+    else if (is_plain(n) && scalar_is(n, false_words))
+        *out = false;
+    else
+        return wrong_type(l, n, what, "true or false");
+    return true;
+}
+
+/* A plugin's parameters: YAML as JSON, plain scalars typed (null, booleans, integers, numbers). */
+static json_t *to_json(loader *l, yaml_node_t *n, int depth)
+{
+    if (depth > 64) {
+        problem(l, n, "parameters nest deeper than 64 levels");
+        return NULL;
+    }
+    if (n->type == YAML_SCALAR_NODE) {
+        const char *text = (const char *)n->data.scalar.value;
+        long long i;
+        char *end;
+        if (!is_plain(n))
+            return json_string(text);
+        if (!*text || strcmp(text, "~") == 0 || strcasecmp(text, "null") == 0)
+            return json_null();
+        if (scalar_is(n, true_words) || scalar_is(n, false_words))
+            return json_boolean(scalar_is(n, true_words));
+        if (parse_long(text, &i))
+            return json_integer(i);
+        double d = strtod(text, &end);
+        if (!*end)
+            return json_real(d);
+        return json_string(text);
+    }
+    if (n->type == YAML_SEQUENCE_NODE) {
+        json_t *list = json_array();
+        for (yaml_node_item_t *it = n->data.sequence.items.start; list && it < n->data.sequence.items.top; it++) {
+            json_t *v = to_json(l, node_at(l, *it), depth + 1);
+            if (!v || json_array_append_new(list, v) != 0) {
+                json_decref(list);
+                return NULL;
+            }
+        }
+        return list;
+    }
+    json_t *object = json_object();
+    for (yaml_node_pair_t *pr = n->data.mapping.pairs.start; object && pr < n->data.mapping.pairs.top; pr++) {
+        yaml_node_t *key = node_at(l, pr->key);
+        if (key->type != YAML_SCALAR_NODE) {
+            problem(l, key, "parameter names must be strings");
+            json_decref(object);
+            return NULL;
+        }
+        json_t *v = to_json(l, node_at(l, pr->value), depth + 1);
+        if (!v || json_object_set_new(object, (const char *)key->data.scalar.value, v) != 0) {
+            json_decref(object);
+            return NULL;
+        }
+    }
+    return object;
+}
+
+static bool get_object(loader *l, yaml_node_t *n, const char *what, json_t **out)
+{
+    if (n->type != YAML_MAPPING_NODE)
+        return wrong_type(l, n, what, "a mapping");
+    json_t *object = to_json(l, n, 0);
+    if (!object)
+        return false;
+    json_decref(*out);
+    *out = object;
+    return true;
+}
+
+/* A string, or a list of strings. */
+static bool get_string_list(loader *l, yaml_node_t *n, const char *what, caf_string_list *list)
+{
+    if (n->type == YAML_SCALAR_NODE)
+        return caf_string_list_add(list, (const char *)n->data.scalar.value, mark_of(n), NULL) == CAF_OK;
+    if (n->type != YAML_SEQUENCE_NODE)
+        return wrong_type(l, n, what, "a string or a list of strings");
+    bool ok = true;
+    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
+        yaml_node_t *item = node_at(l, *it);
+        const char *text = NULL;
+        if (get_string(l, item, what, &text))
+            ok = caf_string_list_add(list, text, mark_of(item), NULL) == CAF_OK && ok;
+        else
+            ok = false;
+    }
+    return ok;
+}
+
+/* A list of count integers. */
+static bool get_int_list(loader *l, yaml_node_t *n, const char *what, int *values, size_t count)
+{
+    if (n->type != YAML_SEQUENCE_NODE || (size_t)(n->data.sequence.items.top - n->data.sequence.items.start) != count)
+        return false;
+    for (size_t i = 0; i < count; i++)
+        if (!get_int(l, node_at(l, n->data.sequence.items.start[i]), what, &values[i]))
+            return false;
+    return true;
+}
+
+/* [exp, run] or "exp:run" / "exp.run". */
+static bool get_exprun(loader *l, yaml_node_t *n, const char *what, caf_exprun *out)
+{
+    int v[2];
+    if (n->type == YAML_SCALAR_NODE) {
+        caf_error err = {0};
+        if (caf_exprun_parse((const char *)n->data.scalar.value, out, &err) == CAF_OK)
+            return true;
+        problem(l, n, "%s: %s", what, err.message);
+        return false;
+    }
+    if (!get_int_list(l, n, what, v, 2))
+        return wrong_type(l, n, what, "[exp, run]");
+    *out = (caf_exprun){v[0], v[1]};
+    return true;
+}
+
+/* [e1, r1, e2, r2] or "e1,r1,e2,r2", valid. */
+static bool get_iov(loader *l, yaml_node_t *n, const char *what, caf_iov *out)
+{
+    caf_error err = {0};
+    int v[4];
+    if (n->type == YAML_SCALAR_NODE) {
+        if (caf_iov_parse((const char *)n->data.scalar.value, out, &err) == CAF_OK)
+            return true;
+        problem(l, n, "%s: %s", what, err.message);
+        return false;
+    }
+    if (!get_int_list(l, n, what, v, 4))
+        return wrong_type(l, n, what, "[e1, r1, e2, r2]");
+    *out = (caf_iov){v[0], v[1], v[2], v[3]};
+    if (caf_iov_validate(*out, &err) == CAF_OK)
+        return true;
+    problem(l, n, "%s: %s", what, err.message);
+    return false;
+}
+
+/* Calls visit for each key of a mapping, after reporting non-string and duplicate keys. */
+typedef void (*pair_visitor)(loader *l, const char *key, yaml_node_t *key_node, yaml_node_t *value, void *ctx);
+
+static bool each_pair(loader *l, yaml_node_t *n, const char *what, pair_visitor visit, void *ctx)
+{
+    if (n->type != YAML_MAPPING_NODE)
+        return wrong_type(l, n, what, "a mapping");
+    for (yaml_node_pair_t *pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top; pr++) {
+        yaml_node_t *key = node_at(l, pr->key);
+        if (key->type != YAML_SCALAR_NODE) {
+            problem(l, key, "%s: keys must be strings", what);
+            continue;
+        }
+        const char *name = (const char *)key->data.scalar.value;
+        bool duplicate = false;
+        for (yaml_node_pair_t *q = n->data.mapping.pairs.start; q < pr && !duplicate; q++) {
+            yaml_node_t *other = node_at(l, q->key);
+            duplicate = other->type == YAML_SCALAR_NODE && strcmp((const char *)other->data.scalar.value, name) == 0;
+        }
+        if (duplicate) {
+            problem(l, key, "%s: duplicate key '%s'", what, name);
+            continue;
+        }
+        visit(l, name, key, node_at(l, pr->value), ctx);
+    }
+    return true;
+}
+
+/* The value of key in a mapping, or NULL. */
+static yaml_node_t *lookup(loader *l, yaml_node_t *n, const char *key)
+{
+    if (n->type != YAML_MAPPING_NODE)
+        return NULL;
+    for (yaml_node_pair_t *pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top; pr++) {
+        yaml_node_t *k = node_at(l, pr->key);
+        if (k->type == YAML_SCALAR_NODE && strcmp((const char *)k->data.scalar.value, key) == 0)
+            return node_at(l, pr->value);
+    }
+    return NULL;
+}
+
+/* ---- strategies and plugins ---- */
+
+typedef struct plugin_ctx {
+    const char *what;       /* "calibration 'gain': algorithm 1" */
+    const char *name_key;   /* "plugin" or "module" */
+    const char **name;
+    json_t **parameters;
+    caf_strategy_params *strategy; /* algorithms only */
+    caf_mark *strategy_mark;
+} plugin_ctx;
+
+static void visit_strategy_parameter(loader *l, const char *key, yaml_node_t *key_node, yaml_node_t *v, void *ctx)
+{
+    plugin_ctx *pc = ctx;
+    caf_strategy_params *s = pc->strategy;
+    char what[300];
+    snprintf(what, sizeof what, "%s: strategy_parameters: %s", pc->what, key);
+    static const char *const known[] = {"apply_iov", "step_size", "iov_coverage", "has_experiment_settings",
+                                        "payload_boundaries"};
+    bool is_known = false;
+    for (size_t i = 0; i < sizeof known / sizeof *known; i++)
+        is_known = is_known || strcmp(key, known[i]) == 0;
+    if (!is_known) {
+        problem(l, key_node, "%s: unknown strategy parameter '%s'", pc->what, key);
+        return;
+    }
+    if (!caf_strategy_param_applies(s->kind, key)) {
+        problem(l, key_node, "%s: strategy parameter '%s' does not apply to %s", pc->what, key,
+                caf_strategy_kind_name(s->kind));
+        return;
+    }
+    if (strcmp(key, "apply_iov") == 0)
+        s->has_apply_iov = get_iov(l, v, what, &s->apply_iov);
+    else if (strcmp(key, "iov_coverage") == 0)
+        s->has_iov_coverage = get_iov(l, v, what, &s->iov_coverage);
+    else if (strcmp(key, "step_size") == 0)
+        get_int(l, v, what, &s->step_size);
+    else if (strcmp(key, "has_experiment_settings") == 0)
+        get_bool(l, v, what, &s->has_experiment_settings);
+    else if (v->type != YAML_SEQUENCE_NODE)
+        wrong_type(l, v, what, "a list of [exp, run]");
+    else {
+        size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+        caf_exprun *b = calloc(n ? n : 1, sizeof *b);
+        size_t ok = 0;
+        for (size_t i = 0; b && i < n; i++)
+            ok += get_exprun(l, node_at(l, v->data.sequence.items.start[i]), what, &b[ok]);
+        if (b)
+            caf_strategy_params_set_boundaries(s, b, ok, NULL);
+        free(b);
+    }
+}
+
+static void visit_plugin_key(loader *l, const char *key, yaml_node_t *key_node, yaml_node_t *v, void *ctx)
+{
+    plugin_ctx *pc = ctx;
+    char what[300];
+    snprintf(what, sizeof what, "%s: %s", pc->what, key);
+    if (strcmp(key, pc->name_key) == 0) {
+        get_string(l, v, what, pc->name);
+    } else if (strcmp(key, "parameters") == 0) {
+        get_object(l, v, what, pc->parameters);
+    } else if (pc->strategy && strcmp(key, "strategy") == 0) {
+        const char *name = NULL;
+        *pc->strategy_mark = mark_of(v);
+        if (get_string(l, v, what, &name) && !caf_strategy_kind_parse(name, &pc->strategy->kind))
+            problem(l, v, "%s: unknown strategy '%s' (SingleIOV, SimpleRunByRun, SequentialRunByRun or "
+                          "SequentialBoundaries)", what, name);
+    } else if (pc->strategy && strcmp(key, "strategy_parameters") == 0) {
+        each_pair(l, v, what, visit_strategy_parameter, pc); /* after "strategy": see load_plugin */
+    } else {
+        problem(l, key_node, "%s: unknown key '%s'", pc->what, key);
+    }
+}
+
+/* A plugin given as NAME or as a mapping {plugin|module: NAME, parameters: {...}, ...}. Strategy
+ * parameters are read after the strategy itself, wherever they are written. */
+static bool load_plugin(loader *l, yaml_node_t *n, plugin_ctx *pc)
+{
+    if (n->type == YAML_SCALAR_NODE) {
+        *pc->name = (const char *)n->data.scalar.value;
+        return true;
+    }
+    if (n->type != YAML_MAPPING_NODE)
+        return wrong_type(l, n, pc->what, "a name or a mapping");
+    caf_strategy_params *strategy = pc->strategy;
+    yaml_node_t *strategy_node = strategy ? lookup(l, n, "strategy") : NULL;
+    if (strategy_node && strategy_node->type == YAML_SCALAR_NODE)
+        caf_strategy_kind_parse((const char *)strategy_node->data.scalar.value, &strategy->kind);
+    each_pair(l, n, pc->what, visit_plugin_key, pc);
+    if (!*pc->name) {
+        problem(l, n, "%s: missing required key '%s'", pc->what, pc->name_key);
+        return false;
+    }
+    return true;
+}
+
+/* ---- calibrations ---- */
+
+typedef struct calibration_ctx {
+    caf_calibration_config *cal;
+    char what[300]; /* "calibration 'gain'" */
+} calibration_ctx;
+
+static void load_algorithms(loader *l, yaml_node_t *v, calibration_ctx *cc)
+{
+    char what[360];
+    snprintf(what, sizeof what, "%s: algorithms", cc->what);
+    if (v->type != YAML_SEQUENCE_NODE) {
+        wrong_type(l, v, what, "a list");
+        return;
+    }
+    if (v->data.sequence.items.top == v->data.sequence.items.start)
+        problem(l, v, "%s: the list is empty", what);
+    size_t index = 0;
+    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+        yaml_node_t *item = node_at(l, *it);
+        snprintf(what, sizeof what, "%s: algorithm %zu", cc->what, ++index);
+        const char *plugin = NULL;
+        json_t *parameters = NULL;
+        caf_strategy_params strategy;
+        caf_strategy_params_init(&strategy, CAF_STRATEGY_SINGLE_IOV);
+        caf_mark strategy_mark = mark_of(item);
+        plugin_ctx pc = {.what = what, .name_key = "plugin", .name = &plugin, .parameters = &parameters,
+                         .strategy = &strategy, .strategy_mark = &strategy_mark};
+        caf_algorithm_config *a;
+        if (load_plugin(l, item, &pc) &&
+            caf_calibration_add_algorithm(cc->cal, plugin, parameters, &strategy, mark_of(item), &a, NULL) == CAF_OK)
+            a->strategy_mark = strategy_mark;
+        json_decref(parameters);
+        caf_strategy_params_clear(&strategy);
+    }
+}
+
+static void load_modules(loader *l, yaml_node_t *v, calibration_ctx *cc)
+{
+    char what[360];
+    snprintf(what, sizeof what, "%s: pre_collector", cc->what);
+    if (v->type != YAML_SEQUENCE_NODE) {
+        wrong_type(l, v, what, "a list of modules");
+        return;
+    }
+    size_t index = 0;
+    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+        yaml_node_t *item = node_at(l, *it);
+        snprintf(what, sizeof what, "%s: pre_collector module %zu", cc->what, ++index);
+        const char *module = NULL;
+        json_t *parameters = NULL;
+        plugin_ctx pc = {.what = what, .name_key = "module", .name = &module, .parameters = &parameters};
+        if (load_plugin(l, item, &pc))
+            caf_calibration_add_module(cc->cal, module, parameters, mark_of(item), NULL);
+        json_decref(parameters);
+    }
+}
+
+static void load_ignored_runs(loader *l, yaml_node_t *v, calibration_ctx *cc)
+{
+    char what[360];
+    snprintf(what, sizeof what, "%s: ignored_runs", cc->what);
+    if (v->type != YAML_SEQUENCE_NODE) {
+        wrong_type(l, v, what, "a list of [exp, run]");
+        return;
+    }
+    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+        caf_exprun r;
+        if (get_exprun(l, node_at(l, *it), what, &r))
+            caf_calibration_add_ignored_run(cc->cal, r, NULL);
+    }
+}
+
+static bool find_calibration_key(const char *key, caf_calibration_key *out)
+{
+    for (int k = 0; k < CAF_CAL_KEY_COUNT; k++)
+        if (strcmp(key, caf_calibration_key_name((caf_calibration_key)k)) == 0) {
+            *out = (caf_calibration_key)k;
+            return true;
+        }
+    return false;
+}
+
+static void visit_calibration_key(loader *l, const char *key, yaml_node_t *key_node, yaml_node_t *v, void *ctx)
+{
+    calibration_ctx *cc = ctx;
+    caf_calibration_config *cal = cc->cal;
+    caf_calibration_key k;
+    if (!find_calibration_key(key, &k)) {
+        problem(l, key_node, "%s: unknown key '%s'", cc->what, key);
+        return;
+    }
+    cal->marks[k] = mark_of(v);
+    char what[360];
+    snprintf(what, sizeof what, "%s: %s", cc->what, key);
+    const char *text = NULL;
+    switch (k) {
+    case CAF_CAL_NAME: break; /* read first, in load_calibration */
+    case CAF_CAL_COLLECTOR: {
+        const char *plugin = NULL;
+        json_t *parameters = NULL;
+        plugin_ctx pc = {.what = what, .name_key = "plugin", .name = &plugin, .parameters = &parameters};
+        if (load_plugin(l, v, &pc))
+            caf_calibration_set_collector(cal, plugin, parameters, NULL);
+        json_decref(parameters);
+        break;
+    }
+    case CAF_CAL_PRE_COLLECTOR: load_modules(l, v, cc); break;
+    case CAF_CAL_ALGORITHMS: load_algorithms(l, v, cc); break;
+    case CAF_CAL_INPUT_FILES: get_string_list(l, v, what, &cal->input_files); break;
+    case CAF_CAL_INPUT_FILE_LISTS: get_string_list(l, v, what, &cal->input_file_lists); break;
+    case CAF_CAL_GRANULARITY:
+        if (!get_string(l, v, what, &text))
+            break;
+        if (strcmp(text, "run") == 0 || strcmp(text, "all") == 0)
+            cal->granularity = strcmp(text, "all") == 0 ? CAF_GRANULARITY_ALL : CAF_GRANULARITY_RUN;
+        else
+            problem(l, v, "%s: must be \"run\" or \"all\", not \"%s\"", what, text);
+        break;
+    case CAF_CAL_MAX_FILES_PER_COLLECTOR_JOB: get_int(l, v, what, &cal->max_files_per_collector_job); break;
+    case CAF_CAL_MAX_COLLECTOR_JOBS: get_int(l, v, what, &cal->max_collector_jobs); break;
+    case CAF_CAL_MAX_FILES_PER_RUN: get_int(l, v, what, &cal->max_files_per_run); break;
+    case CAF_CAL_FILES_PER_RUN_SEED: {
+        long long seed;
+        if (!is_plain(v) || !parse_long((const char *)v->data.scalar.value, &seed) || seed < 0)
+            wrong_type(l, v, what, "a non-negative integer");
+        else
+            cal->files_per_run_seed = (uint64_t)seed;
+        break;
+    }
+    case CAF_CAL_BACKEND_ARGS: get_object(l, v, what, &cal->backend_args); break;
+    case CAF_CAL_DATABASE_CHAIN: get_string_list(l, v, what, &cal->database_chain); break;
+    case CAF_CAL_DEPENDS_ON: get_string_list(l, v, what, &cal->depends_on); break;
+    case CAF_CAL_IGNORED_RUNS: load_ignored_runs(l, v, cc); break;
+    case CAF_CAL_MAX_ITERATIONS: get_int(l, v, what, &cal->max_iterations); break;
+    case CAF_CAL_OUTPUT_PATTERNS: get_string_list(l, v, what, &cal->output_patterns); break;
+    case CAF_CAL_KEY_COUNT: break;
+    }
+}
+
+static void load_calibration(loader *l, yaml_node_t *n, size_t index)
+{
+    calibration_ctx cc;
+    snprintf(cc.what, sizeof cc.what, "calibration %zu", index + 1);
+    if (n->type != YAML_MAPPING_NODE) {
+        wrong_type(l, n, cc.what, "a mapping");
+        return;
+    }
+    yaml_node_t *name_node = lookup(l, n, "name");
+    const char *name = "";
+    if (name_node && !get_string(l, name_node, "calibration name", &name))
+        name = "";
+    if (caf_campaign_add_calibration(l->c, name, &cc.cal, NULL) != CAF_OK)
+        return;
+    cc.cal->mark = mark_of(n);
+    if (*name)
+        snprintf(cc.what, sizeof cc.what, "calibration '%s'", name);
+    each_pair(l, n, cc.what, visit_calibration_key, &cc);
+    if (name_node)
+        cc.cal->marks[CAF_CAL_NAME] = mark_of(name_node);
+}
+
+/* ---- the campaign ---- */
+
+static void visit_campaign_key(loader *l, const char *key, yaml_node_t *key_node, yaml_node_t *v, void *ctx)
+{
+    (void)ctx;
+    caf_campaign *c = l->c;
+    int k = 0;
+    while (k < CAF_CAMPAIGN_KEY_COUNT && strcmp(key, caf_campaign_key_name((caf_campaign_key)k)) != 0)
+        k++;
+    if (k == CAF_CAMPAIGN_KEY_COUNT) {
+        problem(l, key_node, "unknown key '%s'", key);
+        return;
+    }
+    c->marks[k] = mark_of(v);
+    const char *text = NULL;
+    switch ((caf_campaign_key)k) {
+    case CAF_CAMPAIGN_OUTPUT_DIR:
+        if (get_string(l, v, key, &text))
+            caf_config_set_string(&c->output_dir, text, NULL);
+        break;
+    case CAF_CAMPAIGN_BACKEND:
+        if (get_string(l, v, key, &text))
+            caf_config_set_string(&c->backend, text, NULL);
+        break;
+    case CAF_CAMPAIGN_BACKEND_SETTINGS: get_object(l, v, key, &c->backend_settings); break;
+    case CAF_CAMPAIGN_HEARTBEAT: get_double(l, v, key, &c->heartbeat); break;
+    case CAF_CAMPAIGN_POLL_INTERVAL: get_double(l, v, key, &c->poll_interval); break;
+    case CAF_CAMPAIGN_CALIBRATIONS:
+        if (v->type != YAML_SEQUENCE_NODE) {
+            wrong_type(l, v, key, "a list of calibrations");
+            break;
+        }
+        for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++)
+            load_calibration(l, node_at(l, *it), (size_t)(it - v->data.sequence.items.start));
+        break;
+    case CAF_CAMPAIGN_KEY_COUNT: break;
+    }
+}
+
+/* Parses the file into l->doc; a syntax error is one problem at its mark. */
+static caf_status parse_file(loader *l, const char *path, bool *parsed, caf_error *err)
+{
+    *parsed = false;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return caf_error_errno(err, errno, "%s", path);
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser)) {
+        fclose(f);
+        return caf_error_set(err, CAF_ERR_NOMEM, "%s: cannot start the YAML parser", path);
+    }
+    yaml_parser_set_input_file(&parser, f);
+    if (yaml_parser_load(&parser, &l->doc)) {
+        *parsed = true;
+    } else {
+        caf_mark m = {(int)parser.problem_mark.line + 1, (int)parser.problem_mark.column + 1};
+        caf_config_problems_add(l->p, m, "YAML syntax error: %s%s%s", parser.problem ? parser.problem : "unknown",
+                                parser.context ? " " : "", parser.context ? parser.context : "");
+    }
+    yaml_parser_delete(&parser);
+    fclose(f);
+    return CAF_OK;
+}
+
+caf_status caf_campaign_load_yaml(const char *path, caf_campaign *campaign, caf_config_problems *problems,
+                                  caf_error *err)
+{
+    caf_status rc = caf_campaign_init(campaign, err);
+    if (rc != CAF_OK)
+        return rc;
+    if ((rc = caf_config_set_string(&campaign->source, path, err)) != CAF_OK)
+        return rc;
+    size_t before = problems->count;
+    loader l = {.c = campaign, .p = problems};
+    bool parsed;
+    if ((rc = parse_file(&l, path, &parsed, err)) != CAF_OK)
+        return rc;
+    if (parsed) {
+        yaml_node_t *root = yaml_document_get_root_node(&l.doc);
+        if (!root)
+            caf_config_problems_add(problems, (caf_mark){1, 1}, "the file is empty");
+        else if (each_pair(&l, root, "the campaign", visit_campaign_key, NULL))
+            caf_campaign_validate(campaign, problems);
+        yaml_document_delete(&l.doc);
+    }
+    if (problems->count == before)
+        return CAF_OK;
+    char first[1024];
+    caf_config_problem_format(problems, before, path, first, sizeof first);
+    size_t more = problems->count - before - 1;
+    if (more)
+        return caf_error_set(err, CAF_ERR_INVALID, "%s (and %zu more problem%s)", first, more, more == 1 ? "" : "s");
+    return caf_error_set(err, CAF_ERR_INVALID, "%s", first);
+}
