@@ -205,29 +205,38 @@ static bool get_string_list(loader *l, yaml_node_t *n, const char *what, caf_str
     return ok;
 }
 
-/* A list of count integers. */
-static bool get_int_list(loader *l, yaml_node_t *n, const char *what, int *values, size_t count)
+/* Reads a list of exactly count plain integers into values; false (nothing reported) otherwise. */
+static bool read_ints(loader *l, yaml_node_t *n, int *values, size_t count)
 {
     if (n->type != YAML_SEQUENCE_NODE || (size_t)(n->data.sequence.items.top - n->data.sequence.items.start) != count)
         return false;
-    for (size_t i = 0; i < count; i++)
-        if (!get_int(l, node_at(l, n->data.sequence.items.start[i]), what, &values[i]))
+    for (size_t i = 0; i < count; i++) {
+        yaml_node_t *item = node_at(l, n->data.sequence.items.start[i]);
+        long long v;
+        if (!is_plain(item) || !parse_long((const char *)item->data.scalar.value, &v) || v < -2147483647LL ||
+            v > 2147483647LL)
             return false;
+        values[i] = (int)v;
+    }
     return true;
+}
+
+/* Turns the result of parsing a scalar's text into a problem at n when it failed. */
+static bool parsed(loader *l, yaml_node_t *n, const char *what, caf_status rc, const caf_error *err)
+{
+    if (rc != CAF_OK)
+        problem(l, n, "%s: %s", what, err->message);
+    return rc == CAF_OK;
 }
 
 /* [exp, run] or "exp:run" / "exp.run". */
 static bool get_exprun(loader *l, yaml_node_t *n, const char *what, caf_exprun *out)
 {
+    caf_error err = {0};
     int v[2];
-    if (n->type == YAML_SCALAR_NODE) {
-        caf_error err = {0};
-        if (caf_exprun_parse((const char *)n->data.scalar.value, out, &err) == CAF_OK)
-            return true;
-        problem(l, n, "%s: %s", what, err.message);
-        return false;
-    }
-    if (!get_int_list(l, n, what, v, 2))
+    if (n->type == YAML_SCALAR_NODE)
+        return parsed(l, n, what, caf_exprun_parse((const char *)n->data.scalar.value, out, &err), &err);
+    if (!read_ints(l, n, v, 2))
         return wrong_type(l, n, what, "[exp, run]");
     *out = (caf_exprun){v[0], v[1]};
     return true;
@@ -238,19 +247,12 @@ static bool get_iov(loader *l, yaml_node_t *n, const char *what, caf_iov *out)
 {
     caf_error err = {0};
     int v[4];
-    if (n->type == YAML_SCALAR_NODE) {
-        if (caf_iov_parse((const char *)n->data.scalar.value, out, &err) == CAF_OK)
-            return true;
-        problem(l, n, "%s: %s", what, err.message);
-        return false;
-    }
-    if (!get_int_list(l, n, what, v, 4))
+    if (n->type == YAML_SCALAR_NODE)
+        return parsed(l, n, what, caf_iov_parse((const char *)n->data.scalar.value, out, &err), &err);
+    if (!read_ints(l, n, v, 4))
         return wrong_type(l, n, what, "[e1, r1, e2, r2]");
     *out = (caf_iov){v[0], v[1], v[2], v[3]};
-    if (caf_iov_validate(*out, &err) == CAF_OK)
-        return true;
-    problem(l, n, "%s: %s", what, err.message);
-    return false;
+    return parsed(l, n, what, caf_iov_validate(*out, &err), &err);
 }
 
 /* Calls visit for each key of a mapping, after reporting non-string and duplicate keys. */

@@ -10,6 +10,15 @@ static const char *const kind_names[] = {"SingleIOV", "SimpleRunByRun", "Sequent
 static const char *const result_names[] = {"ok", "not_enough_data", "iterate", "failure"};
 static const char *const outcome_names[] = {"none", "completed", "iterate", "failed"};
 
+/* The index of name in a table of n names, or -1. */
+static int find_name(const char *const *table, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(name, table[i]) == 0)
+            return i;
+    return -1;
+}
+
 const char *caf_strategy_kind_name(caf_strategy_kind kind)
 {
     return (unsigned)kind < 4 ? kind_names[kind] : "unknown";
@@ -17,12 +26,10 @@ const char *caf_strategy_kind_name(caf_strategy_kind kind)
 
 bool caf_strategy_kind_parse(const char *name, caf_strategy_kind *out)
 {
-    for (unsigned i = 0; i < 4; i++)
-        if (strcmp(name, kind_names[i]) == 0) {
-            *out = (caf_strategy_kind)i;
-            return true;
-        }
-    return false;
+    int i = find_name(kind_names, 4, name);
+    if (i >= 0)
+        *out = (caf_strategy_kind)i;
+    return i >= 0;
 }
 
 const char *caf_algorithm_result_name(caf_algorithm_result result)
@@ -32,12 +39,10 @@ const char *caf_algorithm_result_name(caf_algorithm_result result)
 
 bool caf_algorithm_result_parse(const char *name, caf_algorithm_result *out)
 {
-    for (unsigned i = 0; i < 4; i++)
-        if (strcmp(name, result_names[i]) == 0) {
-            *out = (caf_algorithm_result)i;
-            return true;
-        }
-    return false;
+    int i = find_name(result_names, 4, name);
+    if (i >= 0)
+        *out = (caf_algorithm_result)i;
+    return i >= 0;
 }
 
 const char *caf_strategy_outcome_name(caf_strategy_outcome outcome)
