@@ -305,6 +305,7 @@ typedef struct plugin_ctx {
     json_t **parameters;
     caf_strategy_params *strategy; /* algorithms only */
     caf_mark *strategy_mark;
+    bool strategy_unknown; /* its parameters cannot be checked against it */
 } plugin_ctx;
 
 static void visit_strategy_parameter(loader *l, const char *key, yaml_node_t *key_node, yaml_node_t *v, void *ctx)
@@ -365,7 +366,8 @@ static void visit_plugin_key(loader *l, const char *key, yaml_node_t *key_node, 
             problem(l, v, "%s: unknown strategy '%s' (SingleIOV, SimpleRunByRun, SequentialRunByRun or "
                           "SequentialBoundaries)", what, name);
     } else if (pc->strategy && strcmp(key, "strategy_parameters") == 0) {
-        each_pair(l, v, what, visit_strategy_parameter, pc); /* after "strategy": see load_plugin */
+        if (!pc->strategy_unknown) /* the strategy itself was read first: see load_plugin */
+            each_pair(l, v, what, visit_strategy_parameter, pc);
     } else {
         problem(l, key_node, "%s: unknown key '%s'", pc->what, key);
     }
@@ -383,8 +385,10 @@ static bool load_plugin(loader *l, yaml_node_t *n, plugin_ctx *pc)
         return wrong_type(l, n, pc->what, "a name or a mapping");
     caf_strategy_params *strategy = pc->strategy;
     yaml_node_t *strategy_node = strategy ? lookup(l, n, "strategy") : NULL;
-    if (strategy_node && strategy_node->type == YAML_SCALAR_NODE)
-        caf_strategy_kind_parse((const char *)strategy_node->data.scalar.value, &strategy->kind);
+    if (strategy_node)
+        pc->strategy_unknown = strategy_node->type != YAML_SCALAR_NODE ||
+                               !caf_strategy_kind_parse((const char *)strategy_node->data.scalar.value,
+                                                        &strategy->kind);
     each_pair(l, n, pc->what, visit_plugin_key, pc);
     if (!*pc->name) {
         problem(l, n, "%s: missing required key '%s'", pc->what, pc->name_key);

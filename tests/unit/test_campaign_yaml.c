@@ -221,6 +221,28 @@ static void cycles_and_syntax_errors(void **unused)
     free(problems);
     caf_campaign_close(&c);
 
+    /* One problem per bad value, and no guessing about parameters of a strategy that does not exist. */
+    assert_int_equal(load("output_dir: out\n"
+                          "calibrations:\n"
+                          "  - name: a\n"
+                          "    collector: C\n"
+                          "    algorithms:\n"
+                          "      - {plugin: A, strategy: Sequential, strategy_parameters: {step_size: 2}}\n"
+                          "      - {plugin: B, strategy: SingleIOV, strategy_parameters: {apply_iov: [1, x, 2, 3]}}\n"
+                          "    input_files: x\n"
+                          "    ignored_runs: [[1, \"2\"], \"4.5\"]\n",
+                          &c, &problems),
+                     CAF_ERR_INVALID);
+    assert_string_equal(problems,
+                        "campaign.yaml:6:31: calibration 'a': algorithm 1: strategy: unknown strategy 'Sequential' "
+                        "(SingleIOV, SimpleRunByRun, SequentialRunByRun or SequentialBoundaries)\n"
+                        "campaign.yaml:7:75: calibration 'a': algorithm 2: strategy_parameters: apply_iov: expected "
+                        "[e1, r1, e2, r2], found a list\n"
+                        "campaign.yaml:9:20: calibration 'a': ignored_runs: expected [exp, run], found a list\n");
+    free(problems);
+    assert_int_equal(c.calibrations[0]->ignored_run_count, 1);
+    caf_campaign_close(&c);
+
     assert_int_equal(load("", &c, &problems), CAF_ERR_INVALID);
     assert_string_equal(problems, "campaign.yaml:1:1: the file is empty\n");
     free(problems);

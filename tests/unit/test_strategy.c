@@ -410,6 +410,25 @@ static void no_runs_left_is_a_failure(void **unused)
     caf_strategy_state_clear(&s);
 }
 
+static void experiment_settings_need_the_hook(void **unused)
+{
+    (void)unused;
+    scripted_algorithm a = {.needed = 100, .default_entries = 100};
+    caf_strategy_callbacks cb = scripted_callbacks(&a);
+    cb.apply_experiment_settings = NULL;
+    caf_strategy_params p;
+    caf_strategy_params_init(&p, CAF_STRATEGY_SEQUENTIAL_RUN_BY_RUN);
+    p.has_experiment_settings = true;
+    caf_strategy_state s;
+    caf_strategy_state_init(&s);
+    caf_error err = {0};
+    assert_int_equal(caf_strategy_run(&p, 0, runs_1_to_5, 5, NULL, 0, &cb, &s, &err), CAF_ERR_INVALID);
+    assert_string_equal(err.message, "has_experiment_settings is set but the algorithm has no experiment settings hook");
+    assert_int_equal(a.executions, 0);
+    assert_int_equal(s.outcome, CAF_OUTCOME_NONE);
+    caf_strategy_state_clear(&s);
+}
+
 /* ---- configuration checks and the gaps file ---- */
 
 static void run_based_strategies_refuse_granularity_all(void **unused)
@@ -490,6 +509,7 @@ int main(void)
         cmocka_unit_test(simple_run_by_run_records_failures_and_goes_on),
         cmocka_unit_test(single_iov_span_apply_iov_and_failure),
         cmocka_unit_test(no_runs_left_is_a_failure),
+        cmocka_unit_test(experiment_settings_need_the_hook),
         cmocka_unit_test(run_based_strategies_refuse_granularity_all),
         cmocka_unit_test(gaps_file_is_written),
     };
