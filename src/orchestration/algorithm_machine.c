@@ -2,7 +2,7 @@
  * execution. */
 #include <stdio.h>
 
-#include "caf/state_machine.h"
+#include "orchestration/state_machine_internal.h"
 
 caf_status caf_algorithm_machine_open(caf_machine **out, const char *algorithm, caf_error *err)
 {
@@ -18,11 +18,9 @@ caf_status caf_algorithm_machine_open(caf_machine **out, const char *algorithm, 
     char name[256];
     snprintf(name, sizeof name, "algorithm %s", algorithm);
     caf_status rc = caf_machine_open(out, name, err);
-    for (size_t i = 0; rc == CAF_OK && i < sizeof states / sizeof *states; i++)
-        rc = caf_machine_add_state(*out, states[i], err);
-    for (size_t i = 0; rc == CAF_OK && i < sizeof transitions / sizeof *transitions; i++)
-        rc = caf_machine_add_transition(*out, transitions[i][0], transitions[i][1], transitions[i][2], NULL, NULL,
-                                        err);
+    if (rc == CAF_OK)
+        rc = machine_add_tables(*out, states, sizeof states / sizeof *states, transitions,
+                                sizeof transitions / sizeof *transitions, err);
     if (rc != CAF_OK) {
         caf_machine_close(*out);
         *out = NULL;

@@ -3,16 +3,14 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "caf/state_machine.h"
+#include "orchestration/state_machine_internal.h"
 
 static const char *const calibration_states[] = {
     "init", "running_collector", "collector_completed", "collector_failed", "running_algorithms",
     "algorithms_completed", "algorithms_failed", "completed", "failed",
 };
 
-static const struct {
-    const char *name, *source, *dest;
-} calibration_transitions[] = {
+static const char *const calibration_transitions[][3] = {
     {"submit_collector", "init", "running_collector"},
     {"complete", "running_collector", "collector_completed"},
     {"fail", "running_collector", "collector_failed"},
@@ -59,12 +57,10 @@ caf_status caf_calibration_machine_init(caf_calibration_machine *cm, const char 
     char name[256];
     snprintf(name, sizeof name, "calibration %s", calibration);
     caf_status rc = caf_machine_open(&cm->machine, name, err);
-    for (size_t i = 0; rc == CAF_OK && i < sizeof calibration_states / sizeof *calibration_states; i++)
-        rc = caf_machine_add_state(cm->machine, calibration_states[i], err);
-    for (size_t i = 0; rc == CAF_OK && i < sizeof calibration_transitions / sizeof *calibration_transitions; i++)
-        rc = caf_machine_add_transition(cm->machine, calibration_transitions[i].name,
-                                        calibration_transitions[i].source, calibration_transitions[i].dest, NULL,
-                                        NULL, err);
+    if (rc == CAF_OK)
+        rc = machine_add_tables(cm->machine, calibration_states,
+                                sizeof calibration_states / sizeof *calibration_states, calibration_transitions,
+                                sizeof calibration_transitions / sizeof *calibration_transitions, err);
     if (rc == CAF_OK)
         rc = caf_machine_add_transition(cm->machine, "iterate", "algorithms_completed", "running_collector",
                                         below_max_iterations, cm, err);

@@ -57,6 +57,17 @@ caf_status caf_machine_add_state(caf_machine *m, const char *state, caf_error *e
     return CAF_OK;
 }
 
+caf_status machine_add_tables(caf_machine *m, const char *const *states, size_t state_count,
+                              const char *const (*transitions)[3], size_t transition_count, caf_error *err)
+{
+    caf_status rc = CAF_OK;
+    for (size_t i = 0; rc == CAF_OK && i < state_count; i++)
+        rc = caf_machine_add_state(m, states[i], err);
+    for (size_t i = 0; rc == CAF_OK && i < transition_count; i++)
+        rc = caf_machine_add_transition(m, transitions[i][0], transitions[i][1], transitions[i][2], NULL, NULL, err);
+    return rc;
+}
+
 static caf_status state_index(const caf_machine *m, const char *state, size_t *index, caf_error *err)
 {
     *index = machine_find_state(m, state);

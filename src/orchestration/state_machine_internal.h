@@ -36,6 +36,10 @@ struct caf_machine {
     size_t current;
 };
 
+/* Adds states and unconditional transitions ({name, source, dest} triples) from tables. */
+caf_status machine_add_tables(caf_machine *m, const char *const *states, size_t state_count,
+                              const char *const (*transitions)[3], size_t transition_count, caf_error *err);
+
 /* Index of state, or MACHINE_NONE. */
 size_t machine_find_state(const caf_machine *m, const char *state);
 

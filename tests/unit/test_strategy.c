@@ -423,7 +423,8 @@ static void experiment_settings_need_the_hook(void **unused)
     caf_strategy_state_init(&s);
     caf_error err = {0};
     assert_int_equal(caf_strategy_run(&p, 0, runs_1_to_5, 5, NULL, 0, &cb, &s, &err), CAF_ERR_INVALID);
-    assert_string_equal(err.message, "has_experiment_settings is set but the algorithm has no experiment settings hook");
+    assert_string_equal(err.message,
+                        "has_experiment_settings is set but the algorithm has no experiment settings hook");
     assert_int_equal(a.executions, 0);
     assert_int_equal(s.outcome, CAF_OUTCOME_NONE);
     caf_strategy_state_clear(&s);

@@ -159,8 +159,8 @@ static void every_strategy_resumes_at_every_execution(void **unused)
 
     sc[2].name = "found-boundaries";
     caf_strategy_params_init(&sc[2].params, CAF_STRATEGY_SEQUENTIAL_BOUNDARIES);
-    sc[2].algorithm = (scripted_algorithm){.needed = 100, .default_entries = 60, .found = {ER(1, 5), ER(1, 8), ER(1, 10), ER(2, 3)},
-                                          .found_count = 4};
+    sc[2].algorithm = (scripted_algorithm){.needed = 100, .default_entries = 60,
+                                           .found = {ER(1, 5), ER(1, 8), ER(1, 10), ER(2, 3)}, .found_count = 4};
     sc[2].runs = two_experiments;
     sc[2].run_count = N_OF(two_experiments);
 
