@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "caf/json.h"
 #include "caf/strategy.h"
 #include "scripted_algorithm.h"
 #include "test_support.h"
@@ -111,6 +112,8 @@ static void check_resume_everywhere(const scenario *sc, const char *dir)
         assert_int_equal(run_scenario(sc, &second, &loaded, &err), CAF_OK);
         assert_int_equal(second.algorithm.executions, total - k);
         assert_int_equal(first.algorithm.commits + second.algorithm.commits, whole.algorithm.commits);
+        /* Boundaries found before the interruption come from the state, not from the algorithm again. */
+        assert_int_equal(first.algorithm.find_calls + second.algorithm.find_calls, whole.algorithm.find_calls);
         char *got = committed_text(&loaded);
         assert_string_equal(got, expected);
         assert_int_equal(loaded.outcome, reference.outcome);
@@ -176,6 +179,36 @@ static void every_strategy_resumes_at_every_execution(void **unused)
     free(dir);
 }
 
+static void saved_state_round_trips_byte_for_byte(void **unused)
+{
+    (void)unused;
+    char *dir = test_make_temp_dir("resume-roundtrip");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/state.json", dir);
+    scenario sc = {.name = "x", .runs = two_experiments, .run_count = N_OF(two_experiments),
+                   .algorithm = {.needed = 100, .default_entries = 60, .found = {ER(1, 6)}, .found_count = 1}};
+    caf_strategy_params_init(&sc.params, CAF_STRATEGY_SEQUENTIAL_BOUNDARIES);
+    interrupting it = {.algorithm = sc.algorithm, .state_path = path};
+    caf_strategy_state s, loaded;
+    caf_strategy_state_init(&s);
+    caf_strategy_state_init(&loaded);
+    assert_int_equal(run_scenario(&sc, &it, &s, NULL), CAF_OK);
+    assert_int_equal(caf_strategy_state_load(path, &loaded, NULL), CAF_OK);
+    json_t *a = caf_strategy_state_to_json(&s), *b = caf_strategy_state_to_json(&loaded);
+    char *ta = caf_json_dump_compact(a), *tb = caf_json_dump_compact(b);
+    assert_string_equal(ta, tb);
+    assert_non_null(strstr(ta, "\"found_boundaries\":[{\"boundaries\":[[1,6]],\"exp\":1},{\"boundaries\":[[1,6]],"
+                               "\"exp\":2}]"));
+    free(ta);
+    free(tb);
+    json_decref(a);
+    json_decref(b);
+    caf_strategy_state_clear(&s);
+    caf_strategy_state_clear(&loaded);
+    test_remove_tree(dir);
+    free(dir);
+}
+
 static void changed_input_is_detected_not_mixed(void **unused)
 {
     (void)unused;
@@ -235,6 +268,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_strategy_resumes_at_every_execution),
+        cmocka_unit_test(saved_state_round_trips_byte_for_byte),
         cmocka_unit_test(changed_input_is_detected_not_mixed),
         cmocka_unit_test(malformed_state_files_name_the_key),
     };
