@@ -228,7 +228,7 @@ typedef struct caf_event_writer_options {
     int deflate_level;   /* 0 = no compression, 1..9 = gzip level */
 } caf_event_writer_options;
 
-#define CAF_EVENT_DEFAULT_CHUNK 16384
+#define CAF_EVENT_DEFAULT_CHUNK 8192
 
 /* Creates a writer for a new event file at path with the given schema (copied; options may be NULL).
  * Events go to a temporary file beside path; path appears only at caf_event_writer_close, so a crash

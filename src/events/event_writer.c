@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "caf/file.h"
@@ -59,7 +60,7 @@ static hid_t create_extendible(hid_t loc, const char *name, hid_t type, int rank
 {
     hsize_t dims[2] = {0, width}, maxdims[2] = {H5S_UNLIMITED, width}, chunks[2] = {chunk, width};
     hid_t space = H5Screate_simple(rank, dims, maxdims);
-    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    hid_t dcpl = caf_h5_untimed_dcpl(); /* equal content gives equal bytes */
     H5Pset_chunk(dcpl, rank, chunks);
     if (deflate > 0) {
         H5Pset_shuffle(dcpl);
@@ -147,9 +148,9 @@ static caf_status create_layout(caf_event_writer *w, const caf_event_schema *s, 
     if ((rc = caf_h5_write_attr_string(w->file, CAF_EF_ATTR_FORMAT, fmt, w->final_path, err)) ||
         (rc = caf_h5_write_attr(w->file, CAF_EF_ATTR_VERSION, H5T_NATIVE_INT32, &version, 0, w->final_path, err)))
         return rc;
-    hid_t events = H5Gcreate2(w->file, CAF_EF_EVENTS, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    hid_t columns = H5Gcreate2(w->file, CAF_EF_COLUMNS, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    hid_t arrays = H5Gcreate2(w->file, CAF_EF_ARRAYS, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t events = caf_h5_create_group(w->file, CAF_EF_EVENTS);
+    hid_t columns = caf_h5_create_group(w->file, CAF_EF_COLUMNS);
+    hid_t arrays = caf_h5_create_group(w->file, CAF_EF_ARRAYS);
     if (events < 0 || columns < 0 || arrays < 0)
         rc = writer_fail(w, err, "cannot create groups");
     if (!rc) {
@@ -168,7 +169,7 @@ static caf_status create_layout(caf_event_writer *w, const caf_event_schema *s, 
     }
     for (size_t a = 0; !rc && a < s->n_arrays; a++) {
         warray *wa = &w->arrays[a];
-        hid_t g = H5Gcreate2(arrays, s->arrays[a].name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        hid_t g = caf_h5_create_group(arrays, s->arrays[a].name);
         if (g < 0) {
             rc = writer_fail(w, err, "cannot create array group");
             break;
@@ -187,7 +188,7 @@ static caf_status create_layout(caf_event_writer *w, const caf_event_schema *s, 
         H5Gclose(g);
     }
     if (!rc && s->has_trigger) {
-        hid_t g = H5Gcreate2(w->file, CAF_EF_TRIGGER, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        hid_t g = caf_h5_create_group(w->file, CAF_EF_TRIGGER);
         int32_t *prescales = malloc(s->n_trigger_lines * sizeof *prescales);
         for (size_t l = 0; prescales && l < s->n_trigger_lines; l++)
             prescales[l] = s->trigger_prescales ? s->trigger_prescales[l] : 1;
@@ -318,6 +319,8 @@ caf_status caf_event_writer_open(caf_event_writer **out, const char *path, const
         return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
     }
     int fd = mkstemp(w->temp_path);
+    if (fd >= 0)
+        fchmod(fd, 0644); /* mkstemp makes 0600; event files are meant to be shared */
     if (fd < 0) {
         rc = caf_error_errno(err, errno, "%s: cannot create temporary file", path);
         free(w->temp_path);
@@ -576,7 +579,7 @@ int64_t caf_event_writer_count(const caf_event_writer *w)
 static caf_status write_meta(caf_event_writer *w, caf_error *err)
 {
     const char *p = w->final_path;
-    hid_t g = H5Gcreate2(w->file, CAF_EF_META, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t g = caf_h5_create_group(w->file, CAF_EF_META);
     if (g < 0)
         return writer_fail(w, err, "cannot create '/meta'");
     size_t n = w->n_runs;

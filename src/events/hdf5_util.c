@@ -371,7 +371,9 @@ caf_status caf_h5_write_strings(hid_t loc, const char *name, const char *const *
     H5Tset_cset(type, H5T_CSET_UTF8);
     hsize_t dim = n;
     hid_t space = H5Screate_simple(1, &dim, NULL);
-    hid_t d = H5Dcreate2(loc, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t dcpl = caf_h5_untimed_dcpl();
+    hid_t d = H5Dcreate2(loc, name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    H5Pclose(dcpl);
     caf_status rc = CAF_OK;
     if (d < 0 || (n && H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, values) < 0))
         rc = caf_h5_fail(err, CAF_ERR_IO, path, "cannot write string dataset");
@@ -387,7 +389,9 @@ caf_status caf_h5_write_array(hid_t loc, const char *name, hid_t memtype, const 
 {
     hsize_t dim = n;
     hid_t space = H5Screate_simple(1, &dim, NULL);
-    hid_t d = H5Dcreate2(loc, name, memtype, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t dcpl = caf_h5_untimed_dcpl();
+    hid_t d = H5Dcreate2(loc, name, memtype, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    H5Pclose(dcpl);
     caf_status rc = CAF_OK;
     if (d < 0 || (n && H5Dwrite(d, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, values) < 0))
         rc = caf_h5_fail(err, CAF_ERR_IO, path, "cannot write dataset");
@@ -395,4 +399,20 @@ caf_status caf_h5_write_array(hid_t loc, const char *name, hid_t memtype, const 
         H5Dclose(d);
     H5Sclose(space);
     return rc;
+}
+
+hid_t caf_h5_create_group(hid_t loc, const char *name)
+{
+    hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
+    H5Pset_obj_track_times(gcpl, false);
+    hid_t g = H5Gcreate2(loc, name, H5P_DEFAULT, gcpl, H5P_DEFAULT);
+    H5Pclose(gcpl);
+    return g;
+}
+
+hid_t caf_h5_untimed_dcpl(void)
+{
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_obj_track_times(dcpl, false);
+    return dcpl;
 }
