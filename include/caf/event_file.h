@@ -183,7 +183,8 @@ typedef struct caf_event_reader caf_event_reader;
 typedef struct caf_event_reader_options {
     size_t batch_size; /* events per batch; 0 = CAF_EVENT_DEFAULT_BATCH */
     /* Names of what to read (see CAF_EVENT_SELECT_*, schema columns, arrays, "array/field"); NULL reads
-     * everything. An unknown name is CAF_ERR_NOT_FOUND naming it and the file. */
+     * everything. An unknown name is CAF_ERR_NOT_FOUND naming it and the file. "trigger" is always
+     * accepted: on a file without trigger data the batch's trigger pointers stay NULL. */
     const char *const *select;
     size_t n_select;
 } caf_event_reader_options;

@@ -367,8 +367,8 @@ static caf_status apply_selection(caf_event_reader *r, const caf_event_reader_op
             r->run.selected = true;
         else if (strcmp(name, CAF_EVENT_SELECT_EVENT) == 0)
             r->event.selected = true;
-        else if (strcmp(name, CAF_EVENT_SELECT_TRIGGER) == 0 && r->schema.has_trigger)
-            r->trigger_selected = true;
+        else if (strcmp(name, CAF_EVENT_SELECT_TRIGGER) == 0)
+            r->trigger_selected = r->schema.has_trigger; /* no trigger data: batches keep NULL pointers */
         else if ((i = caf_event_schema_find_column(&r->schema, name)) >= 0)
             r->columns[i].selected = true;
         else if ((i = caf_event_schema_find_array(&r->schema, name)) >= 0) {

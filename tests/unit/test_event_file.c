@@ -282,6 +282,29 @@ static void selection_reads_only_what_is_named(void **state)
     assert_int_equal(seen, 2500);
     caf_event_reader_close(r);
     const char *bad[] = {"no_such_column"};
+    /* "trigger" on a file without trigger data is accepted and yields NULL trigger pointers */
+    {
+        char *plain = caf_path_join(dir, "plain.h5");
+        caf_event_schema none = {0};
+        caf_event_writer *w;
+        assert_int_equal(caf_event_writer_open(&w, plain, &none, NULL, &err), CAF_OK);
+        int32_t e1 = 1, r1 = 2;
+        uint32_t n1 = 3;
+        caf_event_batch one = {.count = 1, .exp = &e1, .run = &r1, .event = &n1};
+        assert_int_equal(caf_event_writer_append(w, &one, &err), CAF_OK);
+        assert_int_equal(caf_event_writer_close(w, &err), CAF_OK);
+        const char *trig_only[] = {"trigger", "run"};
+        caf_event_reader_options to = {.select = trig_only, .n_select = 2};
+        assert_int_equal(caf_event_reader_open(&r, plain, &to, &err), CAF_OK);
+        assert_false(caf_event_reader_schema(r)->has_trigger);
+        assert_int_equal(caf_event_reader_next(r, &b, &err), CAF_OK);
+        assert_non_null(b);
+        assert_int_equal(b->run[0], 2);
+        assert_null(b->trigger_result);
+        assert_null(b->trigger_present);
+        caf_event_reader_close(r);
+        free(plain);
+    }
     o.select = bad;
     o.n_select = 1;
     assert_int_equal(caf_event_reader_open(&r, path, &o, &err), CAF_ERR_NOT_FOUND);
