@@ -322,19 +322,6 @@ static caf_status run_file(caf_engine *e, const char *file, bool *in_run, caf_ex
                                    .select = e->read_all ? NULL : (const char *const *)e->select,
                                    .n_select = e->read_all ? 0 : e->n_select};
     caf_status st = caf_event_reader_open(&e->reader, file, &ro, err);
-    if (st == CAF_ERR_NOT_FOUND && !e->read_all && strstr(err ? err->message : "", "'" CAF_EVENT_SELECT_TRIGGER "'")) {
-        /* a file without trigger data: modules that asked for it see no trigger result (the reader
-         * refuses to select what the file lacks) */
-        const char **fewer = calloc(e->n_select, sizeof *fewer);
-        size_t n = 0;
-        for (size_t i = 0; fewer && i < e->n_select; i++)
-            if (strcmp(e->select[i], CAF_EVENT_SELECT_TRIGGER))
-                fewer[n++] = e->select[i];
-        ro.select = fewer;
-        ro.n_select = n;
-        st = fewer ? caf_event_reader_open(&e->reader, file, &ro, err) : caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
-        free(fewer);
-    }
     if (st != CAF_OK)
         return st;
     e->current_file = file;
