@@ -12,15 +12,20 @@
 
 static const char help_text[] =
     "usage: caf file info FILE... [--json]\n"
-    "       caf file index DIR|FILE... [--cache PATH] [--json]\n\n"
+    "       caf file index DIR|FILE... [--cache PATH] [--json]\n"
+    "       caf file dump FILE [-n MAX]\n\n"
     "info   prints the metadata of event files (experiments, runs with their event counts, lowest and\n"
     "       highest run, creator, version, random seed, parents) without reading events.\n"
     "index  maps event files (*.h5, *.hdf5 below each DIR, or the FILEs) to the runs they hold. With\n"
     "       --cache PATH the metadata is kept in an SQLite database keyed by path, size and mtime, so\n"
-    "       unchanged files are not opened again.\n\n"
+    "       unchanged files are not opened again.\n"
+    "dump   prints the events of FILE, one JSON object per line: exp, run, event, columns, arrays\n"
+    "       (per array its fields, per field the event's entries) and trigger (per line [result after\n"
+    "       prescale, result without prescale], or null when the event has no trigger result).\n\n"
     "options:\n"
     "  --json         print JSON instead of text\n"
-    "  --cache PATH   (index) the cache database\n";
+    "  --cache PATH   (index) the cache database\n"
+    "  -n, --max N    (dump) print at most N events\n";
 
 static void print_runs_text(const caf_run_count *runs, size_t n)
 {
@@ -105,11 +110,82 @@ static int run_index(int argc, char **argv, bool json, const char *cache)
     return rc;
 }
 
+static json_t *value_json(caf_column_type type, const void *data, size_t i)
+{
+    switch (type) {
+    case CAF_COLUMN_INT8: return json_integer(((const int8_t *)data)[i]);
+    case CAF_COLUMN_UINT8: return json_integer(((const uint8_t *)data)[i]);
+    case CAF_COLUMN_INT16: return json_integer(((const int16_t *)data)[i]);
+    case CAF_COLUMN_UINT16: return json_integer(((const uint16_t *)data)[i]);
+    case CAF_COLUMN_INT32: return json_integer(((const int32_t *)data)[i]);
+    case CAF_COLUMN_UINT32: return json_integer(((const uint32_t *)data)[i]);
+    case CAF_COLUMN_INT64: return json_integer(((const int64_t *)data)[i]);
+    case CAF_COLUMN_UINT64: return json_integer((json_int_t)((const uint64_t *)data)[i]);
+    case CAF_COLUMN_FLOAT32: return json_real(((const float *)data)[i]);
+    case CAF_COLUMN_FLOAT64: return json_real(((const double *)data)[i]);
+    }
+    return json_null();
+}
+
+static json_t *event_json(const caf_event_schema *s, const caf_event_batch *b, size_t i)
+{
+    json_t *cols = json_object(), *arrays = json_object(), *trig = json_null();
+    for (size_t c = 0; c < s->n_columns; c++)
+        json_object_set_new(cols, s->columns[c].name, value_json(s->columns[c].type, b->columns[c], i));
+    for (size_t a = 0; a < s->n_arrays; a++) {
+        json_t *fields = json_object();
+        for (size_t f = 0; f < s->arrays[a].n_fields; f++) {
+            json_t *values = json_array();
+            for (int64_t k = b->array_offsets[a][i]; k < b->array_offsets[a][i + 1]; k++)
+                json_array_append_new(values, value_json(s->arrays[a].fields[f].type, b->array_fields[a][f], (size_t)k));
+            json_object_set_new(fields, s->arrays[a].fields[f].name, values);
+        }
+        json_object_set_new(arrays, s->arrays[a].name, fields);
+    }
+    if (s->has_trigger && (!b->trigger_present || b->trigger_present[i])) {
+        json_decref(trig);
+        trig = json_object();
+        for (size_t l = 0; l < s->n_trigger_lines; l++)
+            json_object_set_new(trig, s->trigger_lines[l],
+                                json_pack("[i, i]", b->trigger_result[i * s->n_trigger_lines + l],
+                                          b->trigger_result_nonprescaled[i * s->n_trigger_lines + l]));
+    }
+    return json_pack("{s:i, s:i, s:I, s:o, s:o, s:o}", "exp", b->exp[i], "run", b->run[i], "event",
+                     (json_int_t)b->event[i], "columns", cols, "arrays", arrays, "trigger", trig);
+}
+
+static int run_dump(const char *path, long long max)
+{
+    caf_event_reader *r;
+    caf_error err = {0};
+    if (caf_event_reader_open(&r, path, NULL, &err))
+        return cli_fail(&err);
+    const caf_event_schema *s = caf_event_reader_schema(r);
+    const caf_event_batch *b;
+    long long printed = 0;
+    caf_status rc;
+    while ((rc = caf_event_reader_next(r, &b, &err)) == CAF_OK && b && (max < 0 || printed < max))
+        for (size_t i = 0; i < b->count && (max < 0 || printed < max); i++, printed++) {
+            json_t *j = event_json(s, b, i);
+            char *text = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+            json_decref(j);
+            if (!text) {
+                caf_event_reader_close(r);
+                return cli_failf("out of memory");
+            }
+            puts(text);
+            free(text);
+        }
+    caf_event_reader_close(r);
+    return rc ? cli_fail(&err) : CLI_EXIT_OK;
+}
+
 static int run_file(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"json", no_argument, NULL, 'j'},
         {"cache", required_argument, NULL, 'c'},
+        {"max", required_argument, NULL, 'n'},
         {0},
     };
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
@@ -120,10 +196,12 @@ static int run_file(int argc, char **argv)
         return cli_usage_error("file", "expects 'info' or 'index'");
     const char *sub = argv[1];
     bool is_info = strcmp(sub, "info") == 0, is_index = strcmp(sub, "index") == 0;
-    if (!is_info && !is_index)
-        return cli_usage_error("file", "unknown subcommand '%s' (known: info, index)", sub);
-    const struct cli_options opts = {.where = is_info ? "file info" : "file index", .help = help_text,
-                                     .longopts = longopts};
+    bool is_dump = strcmp(sub, "dump") == 0;
+    if (!is_info && !is_index && !is_dump)
+        return cli_usage_error("file", "unknown subcommand '%s' (known: info, index, dump)", sub);
+    const struct cli_options opts = {.where = is_info ? "file info" : is_index ? "file index" : "file dump",
+                                     .help = help_text, .shortopts = "n:", .longopts = longopts};
+    long long max = -1;
     argc--, argv++;
     bool json = false;
     const char *cache = NULL;
@@ -138,10 +216,24 @@ static int run_file(int argc, char **argv)
         if (c == 'j')
             json = true;
         else if (c == 'c') {
-            if (is_info)
+            if (!is_index)
                 return cli_usage_error(opts.where, "--cache applies to 'file index' only");
             cache = optarg;
+        } else if (c == 'n') {
+            int v;
+            if (!is_dump)
+                return cli_usage_error(opts.where, "--max applies to 'file dump' only");
+            if (!cli_parse_int(opts.where, "--max", optarg, &v) || v < 0)
+                return v < 0 ? cli_usage_error(opts.where, "--max must not be negative") : CLI_EXIT_USAGE;
+            max = v;
         }
+    }
+    if (is_dump) {
+        if (n_operands != 1)
+            return cli_usage_error(opts.where, "expects one FILE");
+        if (json)
+            return cli_usage_error(opts.where, "prints JSON lines already; --json does not apply");
+        return run_dump(argv[0], max);
     }
     if (n_operands == 0)
         return cli_usage_error(opts.where, "expects at least one %s", is_info ? "FILE" : "DIR or FILE");
