@@ -81,7 +81,7 @@ int main(int argc, char **argv)
             rc = 1;
             break;
         }
-        printf("  batch %6zu: bare HDF5 loop %.3e events/s | caf reader (x) %.3e events/s, ratio %.2f | "
+        printf("  batch %6zu: bare HDF5 loop %.3e events/s | caf reader (x, runs from segments) %.3e events/s, ratio %.2f | "
                "caf reader (x + exp, run, event) %.3e events/s, ratio %.2f\n",
                batches[k], bare, caf, caf / bare, ids, ids / bare);
     }

@@ -48,6 +48,8 @@ struct caf_event_writer {
     caf_run_count *runs; /* sorted */
     size_t n_runs, cap_runs;
     size_t last_run; /* index of the run of the previous event: events usually come in runs */
+    int64_t (*segments)[4]; /* (exp, run, first event, events) of each stretch of one run */
+    size_t n_segments, cap_segments;
 };
 
 static caf_status writer_fail(caf_event_writer *w, caf_error *err, const char *what)
@@ -252,6 +254,7 @@ static void writer_free(caf_event_writer *w)
     free(w->creator);
     free(w->creator_version);
     free(w->runs);
+    free(w->segments);
     free(w->final_path);
     free(w->temp_path);
     free(w);
@@ -378,6 +381,27 @@ static caf_status count_run(caf_event_writer *w, int exp, int run, caf_error *er
     return CAF_OK;
 }
 
+/* Extends the last run segment with the event being counted (number w->n_events), or starts one. */
+static caf_status extend_segments(caf_event_writer *w, int exp, int run, caf_error *err)
+{
+    int64_t(*last)[4] = w->n_segments ? &w->segments[w->n_segments - 1] : NULL;
+    if (last && (*last)[0] == exp && (*last)[1] == run) {
+        (*last)[3]++;
+        return CAF_OK;
+    }
+    if (w->n_segments == w->cap_segments) {
+        size_t cap = w->cap_segments ? 2 * w->cap_segments : 16;
+        int64_t(*grown)[4] = realloc(w->segments, cap * sizeof *grown);
+        if (!grown)
+            return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+        w->segments = grown;
+        w->cap_segments = cap;
+    }
+    int64_t *seg = w->segments[w->n_segments++];
+    seg[0] = exp, seg[1] = run, seg[2] = w->n_events, seg[3] = 1;
+    return CAF_OK;
+}
+
 caf_status caf_event_writer_append(caf_event_writer *w, const caf_event_batch *b, caf_error *err)
 {
     size_t n = b->count;
@@ -463,10 +487,11 @@ caf_status caf_event_writer_append(caf_event_writer *w, const caf_event_batch *b
         if (rc)
             return rc;
     }
-    for (size_t i = 0; i < n; i++)
-        if ((rc = count_run(w, b->exp[i], b->run[i], err)))
+    for (size_t i = 0; i < n; i++) {
+        if ((rc = count_run(w, b->exp[i], b->run[i], err)) || (rc = extend_segments(w, b->exp[i], b->run[i], err)))
             return rc;
-    w->n_events += (int64_t)n;
+        w->n_events++;
+    }
     return CAF_OK;
 }
 
@@ -576,6 +601,24 @@ int64_t caf_event_writer_count(const caf_event_writer *w)
     return w->n_events;
 }
 
+/* /events/segments: (exp, run, first, count) per stretch of one run, so readers know run boundaries
+ * without reading the exp and run columns. */
+static caf_status write_segments(caf_event_writer *w, caf_error *err)
+{
+    hsize_t dims[2] = {w->n_segments, 4};
+    hid_t space = H5Screate_simple(2, dims, NULL);
+    hid_t dcpl = caf_h5_untimed_dcpl();
+    hid_t d = H5Dcreate2(w->file, "events/segments", H5T_STD_I64LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    caf_status rc = CAF_OK;
+    if (d < 0 || (w->n_segments && H5Dwrite(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, w->segments) < 0))
+        rc = writer_fail(w, err, "cannot write run segments");
+    if (d >= 0)
+        H5Dclose(d);
+    H5Pclose(dcpl);
+    H5Sclose(space);
+    return rc;
+}
+
 static caf_status write_meta(caf_event_writer *w, caf_error *err)
 {
     const char *p = w->final_path;
@@ -629,6 +672,8 @@ static caf_status write_meta(caf_event_writer *w, caf_error *err)
     free(experiments);
     free(counts);
     H5Gclose(g);
+    if (!rc)
+        rc = write_segments(w, err);
     return rc;
 }
 
