@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <math.h>
 
+#include "caf/log.h"
 #include "module_fixture.h"
 #include "test_support.h"
 
@@ -407,6 +408,57 @@ static void output_leaves_no_file_when_processing_fails(void **state)
     free(out);
 }
 
+static char captured[8192];
+
+static void capture(caf_log_level level, const char *line, void *userdata)
+{
+    (void)level, (void)userdata;
+    size_t used = strlen(captured);
+    snprintf(captured + used, sizeof captured - used, "%s\n", line);
+}
+
+static void bulk_modules_take_stretches_and_single_events(void **state)
+{
+    struct env *e = *state;
+    caf_error err = {0};
+    caf_log_set_sink(capture, NULL);
+    /* no conditions: ColumnSum gets stretches of a run; the sum covers every event */
+    captured[0] = '\0';
+    assert_int_equal(run(e, "- {module: ColumnSum, params: {column: energy}}\n"
+                            "- {module: TestRecorder, params: {log: LOG}}\n",
+                         0, &err),
+                     CAF_OK);
+    double sum = 0;
+    for (size_t i = 0; i < 12; i++)
+        sum += e->ev[i].energy;
+    char want[128];
+    snprintf(want, sizeof want, "module ColumnSum: 12 events, sum of energy %.17g,", sum);
+    assert_non_null(strstr(captured, want));
+    assert_events(e, "TestRecorder", "1 2 3 4 5 6 7 8 9 10 11 12");
+    /* a condition before it: events one by one, only those that reach it */
+    captured[0] = '\0';
+    assert_int_equal(run(e, "- {module: TestRecorder, params: {log: LOG, returnModulo: 2}, conditions: [{if: false}]}\n"
+                            "- {module: ColumnSum, params: {column: energy}}\n",
+                         0, &err),
+                     CAF_OK);
+    sum = 0;
+    for (size_t i = 0; i < 12; i += 2)
+        sum += e->ev[i].energy;
+    snprintf(want, sizeof want, "module ColumnSum: 6 events, sum of energy %.17g,", sum);
+    assert_non_null(strstr(captured, want));
+    /* -n cuts a stretch */
+    captured[0] = '\0';
+    assert_int_equal(run(e, "- {module: ColumnSum, params: {column: energy}}\n", 7, &err), CAF_OK);
+    sum = 0;
+    for (size_t i = 0; i < 7; i++)
+        sum += e->ev[i].energy;
+    snprintf(want, sizeof want, "module ColumnSum: 7 events, sum of energy %.17g,", sum);
+    assert_non_null(strstr(captured, want));
+    caf_log_set_sink(NULL, NULL);
+    expect_failure(e, "- {module: ColumnSum, params: {column: nothing}}\n", CAF_ERR_NOT_FOUND,
+                   (const char *[]){"ColumnSum", "nothing", NULL});
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -424,6 +476,7 @@ int main(void)
         cmocka_unit_test(prescale_keeps_all_none_or_a_reproducible_fraction),
         cmocka_unit_test(output_writes_the_events_reaching_it_with_metadata_and_parents),
         cmocka_unit_test(output_leaves_no_file_when_processing_fails),
+        cmocka_unit_test(bulk_modules_take_stretches_and_single_events),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
