@@ -3,8 +3,8 @@
  * amplitude = gain * energy + noise and time = t0 + jitter. Gains and t0 drift slowly from run to run and
  * jump at one run (a high-voltage change), so a per-run peak fit recovers the gains with a known
  * uncertainty and a calibration must split its intervals of validity at the jump. Every random number
- * comes from a xoshiro256** state seeded from (seed, purpose, exp, run), so the output depends on the
- * options only, not on the order of work or the platform's rand(). */
+ * comes from caf's xoshiro256** generator (caf_random) seeded from (seed, purpose, exp, run), so the
+ * output depends on the options only, not on the order of work or the platform's rand(). */
 #include "caf/toy_generator.h"
 
 #include <math.h>
@@ -15,6 +15,7 @@
 #include "caf/event_file.h"
 #include "caf/file.h"
 #include "caf/json.h"
+#include "caf/module.h"
 #include "caf/version.h"
 
 #define ENERGY_RESOLUTION 3.0 /* sigma of the peak energy, same units as CAF_TOY_PEAK_ENERGY */
@@ -23,43 +24,17 @@
 #define PEAK_FRACTION 0.6     /* share of hits that deposit the peak energy */
 #define N_LINES 4
 
-typedef struct rng {
-    uint64_t s[4];
-} rng;
+typedef caf_random rng;
 
-static uint64_t splitmix64(uint64_t *x)
+/* The toy's streams: one for the constants (purpose "constants") and one per run ("events"). */
+static void rng_seed(rng *r, uint64_t seed, const char *purpose, int exp, int run)
 {
-    uint64_t z = (*x += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
+    caf_random_seed_for_run(r, seed, purpose, (caf_exprun){exp, run});
 }
 
-static void rng_seed(rng *r, uint64_t seed, uint64_t purpose, int exp, int run)
-{
-    uint64_t x = seed ^ (purpose * 0xD1B54A32D192ED03ULL) ^ ((uint64_t)(uint32_t)exp << 32) ^ (uint32_t)run;
-    for (int i = 0; i < 4; i++)
-        r->s[i] = splitmix64(&x);
-}
-
-static uint64_t rng_next(rng *r)
-{
-    uint64_t *s = r->s;
-    uint64_t result = ((s[1] * 5) << 7 | (s[1] * 5) >> 57) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = (s[3] << 45) | (s[3] >> 19);
-    return result;
-}
-
-/* Uniform in [0, 1). */
 static double rng_uniform(rng *r)
 {
-    return (double)(rng_next(r) >> 11) * 0x1.0p-53;
+    return caf_random_uniform(r);
 }
 
 static int rng_int(rng *r, int lo, int hi) /* inclusive */
@@ -117,7 +92,7 @@ static int events_of_run(const toy *t, rng *r, int k)
 static void make_constants(toy *t)
 {
     rng r;
-    rng_seed(&r, t->o.seed, 1, 0, 0);
+    rng_seed(&r, t->o.seed, "toy constants", 0, 0);
     int n = t->o.n_channels;
     for (int c = 0; c < n; c++) {
         t->base_gain[c] = 0.85 + 0.3 * rng_uniform(&r);
@@ -299,7 +274,7 @@ static json_t *generate_run(const toy *t, const char *outdir, int k, caf_error *
 {
     caf_exprun er = run_of_index(t, k);
     rng r;
-    rng_seed(&r, t->o.seed, 2, er.exp, er.run);
+    rng_seed(&r, t->o.seed, "toy events", er.exp, er.run);
     int n = events_of_run(t, &r, k);
     int nc = t->o.n_channels;
     run_stats st = {.peak_hits = calloc((size_t)nc, sizeof(int))};
