@@ -51,4 +51,22 @@ expect_fail "dump truncated" truncated.h5 "truncated" "$CAF" file dump truncated
 expect_fail "info missing" nowhere.h5 "No such file" "$CAF" file info nowhere.h5
 mkdir dir && cp "$good" dir/ && cp text.h5 dir/
 expect_fail "index" text.h5 "not an HDF5 file" "$CAF" file index dir --cache index.sqlite
+
+# usage errors exit 2
+expect_usage() {
+  local rc=0
+  "$@" > /dev/null 2> err.txt || rc=$?
+  if [ "$rc" -ne 2 ]; then echo "usage error expected from: $*, got exit $rc"; cat err.txt; exit 1; fi
+}
+expect_usage "$CAF" file
+expect_usage "$CAF" file frobnicate x.h5
+expect_usage "$CAF" file info
+expect_usage "$CAF" file info --cache c.sqlite "$good"
+expect_usage "$CAF" file dump "$good" "$good"
+expect_usage "$CAF" gen
+expect_usage "$CAF" gen toy
+expect_usage "$CAF" gen toy out --seed -3
+expect_usage "$CAF" gen toy out --events zero
+"$CAF" file --help | grep -q 'caf file info'
+"$CAF" gen toy --help | grep -q 'truth.json'
 echo ok
