@@ -5,3 +5,5 @@ set -euo pipefail
 build=${1:-build}
 
 "$build/bench/bench_event_read"
+"$build/bench/bench_engine"
+"$build/bench/bench_file_index"
