@@ -636,6 +636,52 @@ static void inconsistent_metadata_is_refused(void **state)
     free(dir);
 }
 
+/* Reads path to the end; returns the status and leaves the message in err. */
+static caf_status read_all(const char *path, caf_error *err)
+{
+    caf_event_reader *r;
+    caf_status rc = caf_event_reader_open(&r, path, NULL, err);
+    if (rc)
+        return rc;
+    const caf_event_batch *b;
+    while ((rc = caf_event_reader_next(r, &b, err)) == CAF_OK && b)
+        ;
+    caf_event_reader_close(r);
+    return rc;
+}
+
+static void run_columns_that_disagree_with_metadata_are_refused(void **state)
+{
+    (void)state;
+    char *dir = test_make_temp_dir("evfile");
+    char *path = write_test_file(dir, "runs.h5", 3000, 1000);
+    caf_error err = {0};
+    assert_int_equal(read_all(path, &err), CAF_OK);
+    /* event 1500 claims run 7 */
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t d = H5Dopen2(f, "events/run", H5P_DEFAULT);
+    hid_t space = H5Dget_space(d);
+    hsize_t at = 1500, one = 1;
+    H5Sselect_hyperslab(space, H5S_SELECT_SET, &at, NULL, &one, NULL);
+    hid_t mem = H5Screate_simple(1, &one, NULL);
+    int32_t seven = 7;
+    assert_true(H5Dwrite(d, H5T_NATIVE_INT32, mem, space, H5P_DEFAULT, &seven) >= 0);
+    H5Sclose(mem), H5Sclose(space), H5Dclose(d);
+    H5Fclose(f);
+    assert_int_equal(read_all(path, &err), CAF_ERR_FORMAT);
+    assert_non_null(strstr(err.message, "event 1500"));
+    assert_non_null(strstr(err.message, path));
+    /* without the segment table the run table check catches it */
+    f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    assert_true(H5Ldelete(f, "events/segments", H5P_DEFAULT) >= 0);
+    H5Fclose(f);
+    assert_int_equal(read_all(path, &err), CAF_ERR_FORMAT);
+    assert_non_null(strstr(err.message, "run 1.7"));
+    free(path);
+    test_remove_tree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     caf_hdf5_silence();
@@ -652,6 +698,7 @@ int main(void)
         cmocka_unit_test(truncated_file_is_refused),
         cmocka_unit_test(missing_column_or_metadata_is_named),
         cmocka_unit_test(inconsistent_metadata_is_refused),
+        cmocka_unit_test(run_columns_that_disagree_with_metadata_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
