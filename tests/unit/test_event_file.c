@@ -384,7 +384,8 @@ static void append_rows_copies_selected_events(void **state)
     caf_event_reader_options ro = {.batch_size = 700};
     assert_int_equal(caf_event_reader_open(&r, in, &ro, &err), CAF_OK);
     const char *parents[] = {in};
-    caf_event_writer_options wo = {.creator = "skim", .parents = parents, .n_parents = 1, .chunk_events = 256};
+    caf_event_writer_options wo = {.creator = "skim", .parents = parents, .n_parents = 1, .chunk_events = 256,
+                                   .deflate_level = 4}; /* compressed chunks read back the same */
     caf_event_writer *w;
     assert_int_equal(caf_event_writer_open(&w, out, caf_event_reader_schema(r), &wo, &err), CAF_OK);
     const caf_event_batch *b;
@@ -400,6 +401,11 @@ static void append_rows_copies_selected_events(void **state)
     caf_event_reader_close(r);
     assert_int_equal(caf_event_writer_close(w, &err), CAF_OK);
 
+    hid_t f = H5Fopen(out, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t d = H5Dopen2(f, "events/columns/energy", H5P_DEFAULT);
+    hid_t dcpl = H5Dget_create_plist(d);
+    assert_int_equal(H5Pget_nfilters(dcpl), 2); /* shuffle + deflate */
+    H5Pclose(dcpl), H5Dclose(d), H5Fclose(f);
     assert_int_equal(caf_event_reader_open(&r, out, NULL, &err), CAF_OK);
     assert_int_equal(caf_event_reader_meta(r)->n_events, 1500);
     assert_string_equal(caf_event_reader_meta(r)->parents[0], in);
