@@ -163,4 +163,12 @@ for m in TriggerSkim Prescale EventSelector Output; do grep -q "^   $m " "$W/mod
 "$CAF" modules Output --json | $PY -c 'import json,sys; d=json.load(sys.stdin); assert d["name"]=="Output" and d["parameters"][0]["required"]'
 "$CAF" modules --json | $PY -c 'import json,sys; assert {"TriggerSkim","Output"} <= {m["name"] for m in json.load(sys.stdin)}'
 expect_error 1 "NoSuchModule" modules NoSuchModule
+# shared objects that are not modules are left out of the list, and named when asked for
+export CAF_PLUGIN_PATH="$CAF_BUILD_DIR/tests/plugins:$CAF_PLUGIN_PATH"
+"$CAF" modules > "$W/modules.txt"
+grep -q "^   TestRecorder " "$W/modules.txt" || fail "caf modules lacks the test plugin"
+! grep -q "NoEntryPoint\|WrongName" "$W/modules.txt" || fail "caf modules lists a broken plugin"
+expect_error 1 "caf_module_plugin_v1" modules NoEntryPoint
+printf -- '- module: NoEntryPoint\n' > "$W/noentry.yaml"
+expect_error 1 "noentry.yaml:1:3: module NoEntryPoint" process "$W/noentry.yaml" -i "${inputs[0]}"
 echo "process_skim: ok"
