@@ -78,6 +78,28 @@ with h5py.File(out, "r") as f:
 print("kept", n, "of", total)
 PYEOF
 "$CAF" file info "$W/skim.h5" --json > /dev/null
+# -n: the first 500 events only; Output still writes what it got
+"$CAF" -q process "$W/skim.yaml" -i "${inputs[@]}" -o "$W/first500.h5" -n 500 --seed 5 >/dev/null
+$PY - "$W/first500.h5" "${inputs[@]}" <<'PYEOF'
+import sys
+import h5py, numpy as np
+out, inputs = sys.argv[1], sys.argv[2:]
+ids, left = [], 500
+for path in inputs:
+    with h5py.File(path, "r") as f:
+        t = f["events/trigger"]
+        lines = [l.decode() if isinstance(l, bytes) else l for l in t["lines"][:]]
+        r = t["result"][:left]
+        p = t["present"][:left] if "present" in t else np.ones(len(r), dtype=np.uint8)
+        keep = (p == 1) & ((r[:, lines.index("software_trigger_cut&hlt&accept_mu_mu")] == 1) |
+                           (r[:, lines.index("software_trigger_cut&hlt&accept_bhabha")] == 1))
+        ids += f["events/event"][:left][keep].tolist()
+        left -= len(r)
+    if left <= 0:
+        break
+with h5py.File(out, "r") as g:
+    assert g["events/event"][:].tolist() == ids, "-n 500 kept other events"
+PYEOF
 
 # 2. a random prescale is reproducible with --seed: every mu-mu event, about 1 in 4 hadron-only events
 cat > "$W/prescaled.yaml" <<'YAML'
