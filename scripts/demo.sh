@@ -34,4 +34,25 @@ show "$caf" db query recal localdb ChannelGains 1 25
 show "$caf" db merge final localdb recal
 show "$caf" db check final
 
-printf '\nDone: the databases are in %s/.\n' "$(pwd)"
+step "toy detector data: two experiments, short runs, a high-voltage change, dead and hot channels"
+show "$caf" gen toy toy --seed 7 --files-per-run 2
+show "$caf" file index toy
+show "$caf" file info toy/toy_e0002_r00003_f00.h5
+
+step "a skim with TriggerSkim: keep di-muon events and every 10th Bhabha"
+cat >skim.yaml <<'YAML'
+- module: TriggerSkim
+  params:
+    triggerLines: [software_trigger_cut&hlt&accept_mu_mu, [software_trigger_cut&hlt&accept_bhabha, 10]]
+    useRandomNumbersForPreScale: false
+    resultOnMissing: 0   # events without trigger data are dropped
+  conditions:
+    - if: false          # not accepted: the event goes no further
+- module: Output
+  params: {outputFileName: skim.h5}
+YAML
+show cat skim.yaml
+show "$caf" process skim.yaml -i toy/*.h5 --seed 1
+show "$caf" file info skim.h5
+
+printf '\nDone: everything is in %s/.\n' "$(pwd)"
