@@ -86,7 +86,7 @@ void caf_object_free(caf_object *obj);
 /* Receives one chunk of a written object; the data are only valid during the call. */
 typedef caf_status (*caf_chunk_sink)(void *userdata, const void *data, size_t size, caf_error *err);
 
-/* Delivers the next chunk into *data/*size (valid until the next call); sets *size = 0 and *data = NULL
+/* Delivers the next chunk into *data and *size (valid until the next call); sets *size = 0 and *data = NULL
  * after the last one. */
 typedef caf_status (*caf_chunk_source)(void *userdata, const void **data, size_t *size, caf_error *err);
 
