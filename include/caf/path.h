@@ -69,7 +69,8 @@ void caf_path_set_free(caf_path_set *set);
 caf_status caf_path_set_add_module(caf_path_set *set, const char *path, const char *module, const char *instance,
                                    size_t *index, caf_error *err);
 
-/* Gives the module at index of path a parameter value in YAML flow syntax ("[mumu, [bhabha, 10]]"). */
+/* Gives the module at index of path a parameter value in YAML flow syntax ("[mumu, [bhabha, 10]]"),
+ * replacing a value the module had for it. */
 caf_status caf_path_set_set_param(caf_path_set *set, const char *path, size_t index, const char *name,
                                   const char *yaml_value, caf_error *err);
 

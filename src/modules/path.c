@@ -181,11 +181,18 @@ caf_status caf_path_set_set_param(caf_path_set *set, const char *path, size_t in
     caf_status st = caf_path_set_adopt_document(set, doc, err);
     if (st != CAF_OK)
         return st;
-    caf_path_param *param = grow(&m->params, &m->param_count, sizeof *param);
-    if (!param || !(param->name = strdup(name)))
-        return nomem(err);
+    caf_path_param *param = NULL;
+    for (size_t i = 0; i < m->param_count && !param; i++)
+        if (!strcmp(m->params[i].name, name))
+            param = &m->params[i]; /* a value set in code replaces the file's */
+    if (!param) {
+        param = grow(&m->params, &m->param_count, sizeof *param);
+        if (!param || !(param->name = strdup(name)))
+            return nomem(err);
+    }
     param->doc = doc;
     param->node = 1; /* the root of a freshly loaded document */
+    param->key_line = param->key_column = 0;
     return CAF_OK;
 }
 
