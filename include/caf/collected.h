@@ -27,6 +27,7 @@
 #include <stdio.h>
 
 #include "caf/error.h"
+#include "caf/event_file.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -217,29 +218,28 @@ double caf_counter_sum(const caf_object *c);
 
 /* ---- Ntuples ---- */
 
-typedef enum caf_column_type {
-    CAF_COLUMN_I32 = 1,
-    CAF_COLUMN_I64 = 2,
-    CAF_COLUMN_F32 = 3,
-    CAF_COLUMN_F64 = 4,
-} caf_column_type;
-
 /* One column: a name (letters, digits, '_'; unique in the ntuple) and a type. */
-typedef struct caf_column_spec {
+typedef struct caf_ntuple_column {
     const char *name;
-    caf_column_type type;
-} caf_column_spec;
+    caf_column_type type; /* the event-file column types (caf/event_file.h) */
+} caf_ntuple_column;
 
 /* One value of a row, in the member matching its column's type. */
 typedef union caf_cell {
+    int8_t i8;
+    uint8_t u8;
+    int16_t i16;
+    uint16_t u16;
     int32_t i32;
+    uint32_t u32;
     int64_t i64;
+    uint64_t u64;
     float f32;
     double f64;
 } caf_cell;
 
 /* An ntuple with ncols (1..1024) columns (names copied). */
-caf_status caf_ntuple_new(const char *title, const caf_column_spec *cols, size_t ncols, caf_object **out,
+caf_status caf_ntuple_new(const char *title, const caf_ntuple_column *cols, size_t ncols, caf_object **out,
                           caf_error *err);
 
 /* Appends a row of ncols cells (cell i in the member matching column i's type). Fails only when out
@@ -264,9 +264,6 @@ const void *caf_ntuple_column_data(const caf_object *t, size_t col);
 /* Value at (row, col) converted to double / to int64 (floats truncated toward zero). */
 double caf_ntuple_get_f64(const caf_object *t, size_t row, size_t col);
 int64_t caf_ntuple_get_i64(const caf_object *t, size_t row, size_t col);
-
-/* The static name of a column type ("i32", "i64", "f32", "f64"). */
-const char *caf_column_type_name(caf_column_type type);
 
 /* ---- User objects ---- */
 
