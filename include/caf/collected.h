@@ -224,6 +224,13 @@ typedef struct caf_ntuple_column {
     caf_column_type type; /* the event-file column types (caf/event_file.h) */
 } caf_ntuple_column;
 
+/* Names from the first version of this header, kept so that code written against it still builds. */
+typedef caf_ntuple_column caf_column_spec;
+#define CAF_COLUMN_I32 CAF_COLUMN_INT32
+#define CAF_COLUMN_I64 CAF_COLUMN_INT64
+#define CAF_COLUMN_F32 CAF_COLUMN_FLOAT32
+#define CAF_COLUMN_F64 CAF_COLUMN_FLOAT64
+
 /* One value of a row, in the member matching its column's type. */
 typedef union caf_cell {
     int8_t i8;

@@ -422,6 +422,7 @@ caf_status caf_object_read(caf_chunk_source source, void *userdata, caf_object *
     caf_object *o = NULL;
     if ((st = read_header(data, size, &o, err)) != CAF_OK)
         return st;
+    size_t content_chunks = 0;
     for (;;) {
         if ((st = source(userdata, &data, &size, err)) != CAF_OK)
             break;
@@ -429,7 +430,13 @@ caf_status caf_object_read(caf_chunk_source source, void *userdata, caf_object *
             break;
         if ((st = o->vt->read_content(o, data, size, err)) != CAF_OK)
             break;
+        content_chunks++;
     }
+    /* Fixed-size types always write exactly one content chunk; ntuples and user objects any number. */
+    bool fixed = o->vt->kind != CAF_OBJECT_NTUPLE && o->vt->kind != CAF_OBJECT_USER;
+    if (st == CAF_OK && fixed && content_chunks != 1)
+        st = caf_error_set(err, CAF_ERR_FORMAT, "%s has %zu content chunks, not 1", caf_object_type_name(o),
+                           content_chunks);
     if (st != CAF_OK) {
         caf_object_free(o);
         return st;
