@@ -17,12 +17,16 @@
 extern "C" {
 #endif
 
+/* Events per batch unless the options say otherwise: large enough that per-batch costs vanish
+ * against per-event work, small enough that a batch of full events stays in a few MB. */
+#define CAF_ENGINE_DEFAULT_BATCH 16384
+
 typedef struct caf_engine_options {
     const char *const *inputs; /* event files, processed in this order */
     size_t n_inputs;
     int64_t max_events; /* stop after this many events; <= 0 = all */
     uint64_t seed;      /* the process seed the modules' random generators derive from */
-    size_t batch_size;  /* events per reader batch; 0 = the reader's default */
+    size_t batch_size;  /* events per reader batch; 0 = CAF_ENGINE_DEFAULT_BATCH */
 } caf_engine_options;
 
 /* Counts kept while running. */

@@ -139,6 +139,14 @@ ptrdiff_t caf_event_schema_find_trigger_line(const caf_event_schema *schema, con
 /* Trigger decision values, as Belle II's SoftwareTriggerCutResult. */
 enum { CAF_TRIGGER_REJECT = -1, CAF_TRIGGER_NO_RESULT = 0, CAF_TRIGGER_ACCEPT = 1 };
 
+/* Consecutive events of one run within a batch: events begin .. end-1 of the batch belong to (exp, run). */
+typedef struct caf_run_segment {
+    int exp;
+    int run;
+    size_t begin;
+    size_t end;
+} caf_run_segment;
+
 /* count consecutive events, column-wise. Every pointer of a batch returned by a reader points into the
  * reader's buffers and stays valid until the next caf_event_reader_next/seek/close; a column that was
  * not selected when the reader was opened is NULL. Indices follow the reader's schema.
@@ -161,6 +169,11 @@ typedef struct caf_event_batch {
     /* [count] 1 when the event has a trigger result at all, 0 when it is missing (Belle II: no
      * SoftwareTriggerResult object); NULL means every event has one (if the schema has trigger data). */
     const uint8_t *trigger_present;
+    /* Reader only (a writer ignores them): the batch's events split into runs, in order, always set even
+     * when exp and run are not selected. From the file's /events/segments table when it has one, so a
+     * consumer learns run boundaries without reading the exp and run columns. */
+    const caf_run_segment *segments;
+    size_t n_segments;
 } caf_event_batch;
 
 /* Returns value i of a float32 column of a batch (no checks: the caller knows the type). */
@@ -183,7 +196,8 @@ typedef struct caf_event_reader caf_event_reader;
 typedef struct caf_event_reader_options {
     size_t batch_size; /* events per batch; 0 = CAF_EVENT_DEFAULT_BATCH */
     /* Names of what to read (see CAF_EVENT_SELECT_*, schema columns, arrays, "array/field"); NULL reads
-     * everything. An unknown name is CAF_ERR_NOT_FOUND naming it and the file. */
+     * everything. An unknown name is CAF_ERR_NOT_FOUND naming it and the file. "trigger" is always
+     * accepted: on a file without trigger data the batch's trigger pointers stay NULL. */
     const char *const *select;
     size_t n_select;
 } caf_event_reader_options;
@@ -228,7 +242,7 @@ typedef struct caf_event_writer_options {
     int deflate_level;   /* 0 = no compression, 1..9 = gzip level */
 } caf_event_writer_options;
 
-#define CAF_EVENT_DEFAULT_CHUNK 16384
+#define CAF_EVENT_DEFAULT_CHUNK 8192
 
 /* Creates a writer for a new event file at path with the given schema (copied; options may be NULL).
  * Events go to a temporary file beside path; path appears only at caf_event_writer_close, so a crash

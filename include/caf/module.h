@@ -193,6 +193,12 @@ typedef struct caf_module_descriptor {
     caf_status (*begin_file)(caf_module_context *ctx, void *state, const caf_event_reader *reader, caf_error *err);
     caf_status (*begin_run)(caf_module_context *ctx, void *state, caf_exprun run, caf_error *err);
     caf_status (*event)(caf_module_context *ctx, void *state, const caf_event *event, caf_error *err);
+    /* Optional bulk form of event: rows first .. first+count-1 of batch, all of run `run`, reached the
+     * module. The engine uses it when no condition in the main path can divert events (then modules
+     * see a stretch one after the other, not event by event); a module with only `event` gets a loop,
+     * one with only `events` gets count 1. Return values are not used in that case. */
+    caf_status (*events)(caf_module_context *ctx, void *state, const caf_event_batch *batch, size_t first,
+                         size_t count, caf_exprun run, caf_error *err);
     /* The engine is done with a batch (called before the reader reuses its buffers, for every module,
      * whether or not events of the batch reached it): the place to flush rows kept from it. */
     caf_status (*end_batch)(caf_module_context *ctx, void *state, const caf_event_batch *batch, caf_error *err);

@@ -69,21 +69,28 @@ static int run_modules(int argc, char **argv)
     static const struct option longopts[] = {{"json", no_argument, 0, 'J'}, {0, 0, 0, 0}};
     const struct cli_options opts = {"modules", help_text, "", longopts};
     bool json = false;
-    int c;
+    const char *name = NULL;
     cli_options_begin();
-    while ((c = cli_next_option(&opts, argc, argv)) != CLI_OPT_END) {
+    for (;;) {
+        int c = cli_next_option(&opts, argc, argv);
+        if (c == CLI_OPT_END && optind < argc) { /* an operand; options may follow it */
+            if (name)
+                return cli_usage_error("modules", "expects at most one module name");
+            name = argv[optind++];
+            continue;
+        }
+        if (c == CLI_OPT_END)
+            break;
         if (c == CLI_OPT_HELP)
             return CLI_EXIT_OK;
         if (c != 'J')
             return CLI_EXIT_USAGE;
         json = true;
     }
-    if (argc - optind > 1)
-        return cli_usage_error("modules", "expects at most one module name");
     caf_error err = {0};
-    if (optind < argc) {
+    if (name) {
         caf_module_plugin m;
-        if (caf_module_plugin_load(&m, argv[optind], &err) != CAF_OK)
+        if (caf_module_plugin_load(&m, name, &err) != CAF_OK)
             return cli_fail(&err);
         if (json) {
             json_t *o = module_json(&m);

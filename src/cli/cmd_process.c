@@ -153,12 +153,6 @@ static int run_process(int argc, char **argv)
         free(inputs);
         return cli_usage_error("process", "expects input files (-i FILE...)");
     }
-    if (!have_seed) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        seed = ((uint64_t)ts.tv_sec * 1000000007u) ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 40);
-        caf_info("random seed %" PRIu64 " (pass --seed %" PRIu64 " to repeat this process)", seed, seed);
-    }
     caf_error err = {0};
     caf_path_set *set = NULL;
     caf_engine *engine = NULL;
@@ -168,6 +162,12 @@ static int run_process(int argc, char **argv)
     }
     if (output && (rc = set_output(set, output)) != CLI_EXIT_OK)
         goto done;
+    if (!have_seed) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        seed = ((uint64_t)ts.tv_sec * 1000000007u) ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 40);
+        caf_info("random seed %" PRIu64 " (pass --seed %" PRIu64 " to repeat this process)", seed, seed);
+    }
     caf_engine_options eo = {.inputs = inputs, .n_inputs = n_inputs, .max_events = max_events, .seed = seed};
     if (caf_engine_open(&engine, set, &eo, &err) != CAF_OK || caf_engine_run(engine, &err) != CAF_OK) {
         rc = cli_fail(&err);

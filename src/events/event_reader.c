@@ -2,6 +2,7 @@
  * H5Dread per batch straight into a buffer the reader owns, and the batch hands out const pointers to
  * those buffers, so a consumer touches the data without another copy. Only selected columns are read:
  * a module that needs one float column costs one dataset read per batch. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,6 +49,12 @@ struct caf_event_reader {
     const void **column_ptrs;
     const int64_t **offset_ptrs;
     const void ***field_ptr_arrays;
+    /* run segments of the whole file (from /events/segments), or NULL: then exp and run are always read
+     * and the batch segments are found from them */
+    int64_t (*file_segments)[4];
+    size_t n_file_segments;
+    size_t segment_cursor; /* a segment at or before the next batch's first event */
+    caf_run_segment *batch_segments;
     caf_event_batch batch;
 };
 
@@ -99,6 +106,8 @@ void caf_event_reader_close(caf_event_reader *r)
     free(r->column_ptrs);
     free(r->offset_ptrs);
     free(r->field_ptr_arrays);
+    free(r->file_segments);
+    free(r->batch_segments);
     caf_event_file_meta_free(&r->meta);
     if (r->file > 0)
         H5Fclose(r->file);
@@ -344,6 +353,76 @@ static caf_status open_trigger(caf_event_reader *r, caf_error *err)
     return rc;
 }
 
+static int compare_counts(const void *a, const void *b)
+{
+    const caf_run_count *x = a, *y = b;
+    return caf_ef_exprun_cmp((caf_exprun){x->exp, x->run}, (caf_exprun){y->exp, y->run});
+}
+
+/* Reads /events/segments if the file has it and checks it covers the events in order and agrees with
+ * the run table. */
+static caf_status open_segments(caf_event_reader *r, caf_error *err)
+{
+    const char *name = CAF_EF_EVENTS "/segments";
+    if (!caf_h5_exists(r->file, name))
+        return CAF_OK;
+    hid_t d = H5Dopen2(r->file, name, H5P_DEFAULT);
+    if (d < 0)
+        return caf_h5_fail(err, CAF_ERR_FORMAT, r->path, "cannot open events/segments");
+    hid_t space = H5Dget_space(d);
+    hid_t type = H5Dget_type(d);
+    hsize_t dims[2] = {0, 0};
+    caf_status rc = CAF_OK;
+    if (H5Sget_simple_extent_ndims(space) != 2 || H5Tget_class(type) != H5T_INTEGER ||
+        (H5Sget_simple_extent_dims(space, dims, NULL), dims[1] != 4))
+        rc = caf_error_set(err, CAF_ERR_FORMAT, "%s: 'events/segments' must be integers of shape (S, 4)", r->path);
+    else if (!(r->file_segments = malloc((dims[0] + 1) * sizeof *r->file_segments)))
+        rc = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    else if (dims[0] && H5Dread(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, r->file_segments) < 0)
+        rc = caf_h5_fail(err, CAF_ERR_FORMAT, r->path, "cannot read events/segments");
+    H5Tclose(type);
+    H5Sclose(space);
+    H5Dclose(d);
+    if (rc)
+        return rc;
+    size_t n = (size_t)dims[0];
+    r->n_file_segments = n;
+    int64_t next = 0;
+    caf_run_count *counts = malloc((n + 1) * sizeof *counts);
+    if (!counts)
+        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; !rc && i < n; i++) {
+        const int64_t *seg = r->file_segments[i];
+        if (seg[0] < 0 || seg[1] < 0 || seg[0] > INT32_MAX || seg[1] > INT32_MAX || seg[2] != next || seg[3] <= 0)
+            rc = caf_error_set(err, CAF_ERR_FORMAT,
+                               "%s: 'events/segments' row %zu does not continue the events in order", r->path, i);
+        next += seg[3];
+        counts[i] = (caf_run_count){(int)seg[0], (int)seg[1], seg[3]};
+    }
+    if (!rc && next != r->meta.n_events)
+        rc = caf_error_set(err, CAF_ERR_FORMAT, "%s: 'events/segments' covers %lld events, the file has %lld",
+                           r->path, (long long)next, (long long)r->meta.n_events);
+    if (!rc) {
+        qsort(counts, n, sizeof *counts, compare_counts);
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (m && counts[m - 1].exp == counts[i].exp && counts[m - 1].run == counts[i].run)
+                counts[m - 1].events += counts[i].events;
+            else
+                counts[m++] = counts[i];
+        }
+        bool same = m == r->meta.n_runs;
+        for (size_t i = 0; same && i < m; i++)
+            same = counts[i].exp == r->meta.runs[i].exp && counts[i].run == r->meta.runs[i].run &&
+                   counts[i].events == r->meta.runs[i].events;
+        if (!same)
+            rc = caf_error_set(err, CAF_ERR_FORMAT, "%s: 'events/segments' disagrees with the run table in /meta",
+                               r->path);
+    }
+    free(counts);
+    return rc;
+}
+
 /* Marks what options->select names; everything when there is no selection. */
 static caf_status apply_selection(caf_event_reader *r, const caf_event_reader_options *o, caf_error *err)
 {
@@ -367,8 +446,8 @@ static caf_status apply_selection(caf_event_reader *r, const caf_event_reader_op
             r->run.selected = true;
         else if (strcmp(name, CAF_EVENT_SELECT_EVENT) == 0)
             r->event.selected = true;
-        else if (strcmp(name, CAF_EVENT_SELECT_TRIGGER) == 0 && r->schema.has_trigger)
-            r->trigger_selected = true;
+        else if (strcmp(name, CAF_EVENT_SELECT_TRIGGER) == 0)
+            r->trigger_selected = r->schema.has_trigger; /* no trigger data: batches keep NULL pointers */
         else if ((i = caf_event_schema_find_column(&r->schema, name)) >= 0)
             r->columns[i].selected = true;
         else if ((i = caf_event_schema_find_array(&r->schema, name)) >= 0) {
@@ -397,8 +476,9 @@ static caf_status allocate_buffers(caf_event_reader *r, caf_error *err)
     bool ok = true;
     rcol *ids[] = {&r->exp, &r->run, &r->event};
     for (size_t i = 0; i < 3; i++)
-        if (ids[i]->selected)
+        if (ids[i]->selected || (i < 2 && !r->file_segments))
             ok = ok && (ids[i]->buf = malloc(n * 4));
+    ok = ok && (r->batch_segments = malloc(n * sizeof *r->batch_segments));
     for (size_t i = 0; i < r->schema.n_columns; i++)
         if (r->columns[i].selected)
             ok = ok && (r->columns[i].buf = malloc(n * caf_column_type_size(r->columns[i].type)));
@@ -447,6 +527,8 @@ caf_status caf_event_reader_open(caf_event_reader **out, const char *path, const
     if (!rc)
         rc = open_col(r, r->file, "events/event", "events/event", 1, n, 0, &r->event, err);
     if (!rc)
+        rc = open_segments(r, err);
+    if (!rc)
         rc = open_columns(r, err);
     if (!rc)
         rc = open_arrays(r, err);
@@ -485,6 +567,7 @@ caf_status caf_event_reader_seek(caf_event_reader *r, int64_t index, caf_error *
         return caf_error_set(err, CAF_ERR_INVALID, "%s: event index %lld is outside 0..%lld", r->path,
                              (long long)index, (long long)r->meta.n_events);
     r->pos = index;
+    r->segment_cursor = 0; /* found again from the start; seeks are rare */
     return CAF_OK;
 }
 
@@ -536,6 +619,34 @@ static caf_status read_array(caf_event_reader *r, rarray *ra, const char *name, 
     return CAF_OK;
 }
 
+/* Splits the batch [pos, pos + count) into runs, from the file's segment table or the exp/run buffers. */
+static void find_segments(caf_event_reader *r, int64_t pos, size_t count)
+{
+    size_t n = 0;
+    if (r->file_segments) {
+        size_t k = r->segment_cursor;
+        while (k + 1 < r->n_file_segments && r->file_segments[k][2] + r->file_segments[k][3] <= pos)
+            k++;
+        r->segment_cursor = k;
+        for (; k < r->n_file_segments && r->file_segments[k][2] < pos + (int64_t)count; k++) {
+            const int64_t *seg = r->file_segments[k];
+            int64_t begin = seg[2] > pos ? seg[2] - pos : 0;
+            int64_t end = seg[2] + seg[3] - pos < (int64_t)count ? seg[2] + seg[3] - pos : (int64_t)count;
+            r->batch_segments[n++] = (caf_run_segment){(int)seg[0], (int)seg[1], (size_t)begin, (size_t)end};
+        }
+    } else {
+        const int32_t *exp = r->exp.buf, *run = r->run.buf;
+        for (size_t i = 0; i < count; i++) {
+            if (n && r->batch_segments[n - 1].exp == exp[i] && r->batch_segments[n - 1].run == run[i])
+                r->batch_segments[n - 1].end = i + 1;
+            else
+                r->batch_segments[n++] = (caf_run_segment){exp[i], run[i], i, i + 1};
+        }
+    }
+    r->batch.segments = r->batch_segments;
+    r->batch.n_segments = n;
+}
+
 caf_status caf_event_reader_next(caf_event_reader *r, const caf_event_batch **batch, caf_error *err)
 {
     *batch = NULL;
@@ -550,16 +661,17 @@ caf_status caf_event_reader_next(caf_event_reader *r, const caf_event_batch **ba
     b->first = r->pos;
     b->exp = b->run = NULL;
     b->event = NULL;
-    if (r->exp.selected) {
+    if (r->exp.buf) {
         if (read_slab(&r->exp, H5T_NATIVE_INT32, pos, count, 0, r->exp.buf) < 0)
             return read_fail(r, err, "cannot read events/exp");
-        b->exp = r->exp.buf;
+        b->exp = r->exp.selected ? r->exp.buf : NULL;
     }
-    if (r->run.selected) {
+    if (r->run.buf) {
         if (read_slab(&r->run, H5T_NATIVE_INT32, pos, count, 0, r->run.buf) < 0)
             return read_fail(r, err, "cannot read events/run");
-        b->run = r->run.buf;
+        b->run = r->run.selected ? r->run.buf : NULL;
     }
+    find_segments(r, (int64_t)pos, (size_t)count);
     if (r->event.selected) {
         if (read_slab(&r->event, H5T_NATIVE_UINT32, pos, count, 0, r->event.buf) < 0)
             return read_fail(r, err, "cannot read events/event");

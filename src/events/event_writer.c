@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "caf/file.h"
@@ -47,6 +48,8 @@ struct caf_event_writer {
     caf_run_count *runs; /* sorted */
     size_t n_runs, cap_runs;
     size_t last_run; /* index of the run of the previous event: events usually come in runs */
+    int64_t (*segments)[4]; /* (exp, run, first event, events) of each stretch of one run */
+    size_t n_segments, cap_segments;
 };
 
 static caf_status writer_fail(caf_event_writer *w, caf_error *err, const char *what)
@@ -59,7 +62,7 @@ static hid_t create_extendible(hid_t loc, const char *name, hid_t type, int rank
 {
     hsize_t dims[2] = {0, width}, maxdims[2] = {H5S_UNLIMITED, width}, chunks[2] = {chunk, width};
     hid_t space = H5Screate_simple(rank, dims, maxdims);
-    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    hid_t dcpl = caf_h5_untimed_dcpl(); /* equal content gives equal bytes */
     H5Pset_chunk(dcpl, rank, chunks);
     if (deflate > 0) {
         H5Pset_shuffle(dcpl);
@@ -147,9 +150,9 @@ static caf_status create_layout(caf_event_writer *w, const caf_event_schema *s, 
     if ((rc = caf_h5_write_attr_string(w->file, CAF_EF_ATTR_FORMAT, fmt, w->final_path, err)) ||
         (rc = caf_h5_write_attr(w->file, CAF_EF_ATTR_VERSION, H5T_NATIVE_INT32, &version, 0, w->final_path, err)))
         return rc;
-    hid_t events = H5Gcreate2(w->file, CAF_EF_EVENTS, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    hid_t columns = H5Gcreate2(w->file, CAF_EF_COLUMNS, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    hid_t arrays = H5Gcreate2(w->file, CAF_EF_ARRAYS, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t events = caf_h5_create_group(w->file, CAF_EF_EVENTS);
+    hid_t columns = caf_h5_create_group(w->file, CAF_EF_COLUMNS);
+    hid_t arrays = caf_h5_create_group(w->file, CAF_EF_ARRAYS);
     if (events < 0 || columns < 0 || arrays < 0)
         rc = writer_fail(w, err, "cannot create groups");
     if (!rc) {
@@ -168,7 +171,7 @@ static caf_status create_layout(caf_event_writer *w, const caf_event_schema *s, 
     }
     for (size_t a = 0; !rc && a < s->n_arrays; a++) {
         warray *wa = &w->arrays[a];
-        hid_t g = H5Gcreate2(arrays, s->arrays[a].name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        hid_t g = caf_h5_create_group(arrays, s->arrays[a].name);
         if (g < 0) {
             rc = writer_fail(w, err, "cannot create array group");
             break;
@@ -187,7 +190,7 @@ static caf_status create_layout(caf_event_writer *w, const caf_event_schema *s, 
         H5Gclose(g);
     }
     if (!rc && s->has_trigger) {
-        hid_t g = H5Gcreate2(w->file, CAF_EF_TRIGGER, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        hid_t g = caf_h5_create_group(w->file, CAF_EF_TRIGGER);
         int32_t *prescales = malloc(s->n_trigger_lines * sizeof *prescales);
         for (size_t l = 0; prescales && l < s->n_trigger_lines; l++)
             prescales[l] = s->trigger_prescales ? s->trigger_prescales[l] : 1;
@@ -251,6 +254,7 @@ static void writer_free(caf_event_writer *w)
     free(w->creator);
     free(w->creator_version);
     free(w->runs);
+    free(w->segments);
     free(w->final_path);
     free(w->temp_path);
     free(w);
@@ -318,6 +322,8 @@ caf_status caf_event_writer_open(caf_event_writer **out, const char *path, const
         return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
     }
     int fd = mkstemp(w->temp_path);
+    if (fd >= 0)
+        fchmod(fd, 0644); /* mkstemp makes 0600; event files are meant to be shared */
     if (fd < 0) {
         rc = caf_error_errno(err, errno, "%s: cannot create temporary file", path);
         free(w->temp_path);
@@ -372,6 +378,27 @@ static caf_status count_run(caf_event_writer *w, int exp, int run, caf_error *er
     w->runs[lo] = (caf_run_count){exp, run, 1};
     w->n_runs++;
     w->last_run = lo;
+    return CAF_OK;
+}
+
+/* Extends the last run segment with the event being counted (number w->n_events), or starts one. */
+static caf_status extend_segments(caf_event_writer *w, int exp, int run, caf_error *err)
+{
+    int64_t(*last)[4] = w->n_segments ? &w->segments[w->n_segments - 1] : NULL;
+    if (last && (*last)[0] == exp && (*last)[1] == run) {
+        (*last)[3]++;
+        return CAF_OK;
+    }
+    if (w->n_segments == w->cap_segments) {
+        size_t cap = w->cap_segments ? 2 * w->cap_segments : 16;
+        int64_t(*grown)[4] = realloc(w->segments, cap * sizeof *grown);
+        if (!grown)
+            return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+        w->segments = grown;
+        w->cap_segments = cap;
+    }
+    int64_t *seg = w->segments[w->n_segments++];
+    seg[0] = exp, seg[1] = run, seg[2] = w->n_events, seg[3] = 1;
     return CAF_OK;
 }
 
@@ -460,10 +487,11 @@ caf_status caf_event_writer_append(caf_event_writer *w, const caf_event_batch *b
         if (rc)
             return rc;
     }
-    for (size_t i = 0; i < n; i++)
-        if ((rc = count_run(w, b->exp[i], b->run[i], err)))
+    for (size_t i = 0; i < n; i++) {
+        if ((rc = count_run(w, b->exp[i], b->run[i], err)) || (rc = extend_segments(w, b->exp[i], b->run[i], err)))
             return rc;
-    w->n_events += (int64_t)n;
+        w->n_events++;
+    }
     return CAF_OK;
 }
 
@@ -573,10 +601,28 @@ int64_t caf_event_writer_count(const caf_event_writer *w)
     return w->n_events;
 }
 
+/* /events/segments: (exp, run, first, count) per stretch of one run, so readers know run boundaries
+ * without reading the exp and run columns. */
+static caf_status write_segments(caf_event_writer *w, caf_error *err)
+{
+    hsize_t dims[2] = {w->n_segments, 4};
+    hid_t space = H5Screate_simple(2, dims, NULL);
+    hid_t dcpl = caf_h5_untimed_dcpl();
+    hid_t d = H5Dcreate2(w->file, "events/segments", H5T_STD_I64LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    caf_status rc = CAF_OK;
+    if (d < 0 || (w->n_segments && H5Dwrite(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, w->segments) < 0))
+        rc = writer_fail(w, err, "cannot write run segments");
+    if (d >= 0)
+        H5Dclose(d);
+    H5Pclose(dcpl);
+    H5Sclose(space);
+    return rc;
+}
+
 static caf_status write_meta(caf_event_writer *w, caf_error *err)
 {
     const char *p = w->final_path;
-    hid_t g = H5Gcreate2(w->file, CAF_EF_META, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t g = caf_h5_create_group(w->file, CAF_EF_META);
     if (g < 0)
         return writer_fail(w, err, "cannot create '/meta'");
     size_t n = w->n_runs;
@@ -626,6 +672,8 @@ static caf_status write_meta(caf_event_writer *w, caf_error *err)
     free(experiments);
     free(counts);
     H5Gclose(g);
+    if (!rc)
+        rc = write_segments(w, err);
     return rc;
 }
 

@@ -207,20 +207,20 @@ caf_status caf_h5_attr_int64(hid_t obj, const char *attr, int64_t *out, const ch
     return caf_h5_attr_int_array(obj, attr, out, 1, path, where, err);
 }
 
-caf_status caf_h5_write_attr_string(hid_t obj, const char *attr, const char *value, const char *path,
-                                    caf_error *err)
+/* A variable-length UTF-8 string type, as h5py writes str (caller closes it). */
+static hid_t vlen_utf8_type(void)
 {
     hid_t type = H5Tcopy(H5T_C_S1);
     H5Tset_size(type, H5T_VARIABLE);
     H5Tset_cset(type, H5T_CSET_UTF8);
-    hid_t space = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(obj, attr, type, space, H5P_DEFAULT, H5P_DEFAULT);
-    caf_status rc = CAF_OK;
-    if (a < 0 || H5Awrite(a, type, &value) < 0)
-        rc = caf_h5_fail(err, CAF_ERR_IO, path, "cannot write string attribute");
-    if (a >= 0)
-        H5Aclose(a);
-    H5Sclose(space);
+    return type;
+}
+
+caf_status caf_h5_write_attr_string(hid_t obj, const char *attr, const char *value, const char *path,
+                                    caf_error *err)
+{
+    hid_t type = vlen_utf8_type();
+    caf_status rc = caf_h5_write_attr(obj, attr, type, &value, 0, path, err);
     H5Tclose(type);
     return rc;
 }
@@ -366,18 +366,8 @@ caf_status caf_h5_read_strings(hid_t loc, const char *name, char ***out, size_t 
 caf_status caf_h5_write_strings(hid_t loc, const char *name, const char *const *values, size_t n,
                                 const char *path, caf_error *err)
 {
-    hid_t type = H5Tcopy(H5T_C_S1);
-    H5Tset_size(type, H5T_VARIABLE);
-    H5Tset_cset(type, H5T_CSET_UTF8);
-    hsize_t dim = n;
-    hid_t space = H5Screate_simple(1, &dim, NULL);
-    hid_t d = H5Dcreate2(loc, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    caf_status rc = CAF_OK;
-    if (d < 0 || (n && H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, values) < 0))
-        rc = caf_h5_fail(err, CAF_ERR_IO, path, "cannot write string dataset");
-    if (d >= 0)
-        H5Dclose(d);
-    H5Sclose(space);
+    hid_t type = vlen_utf8_type();
+    caf_status rc = caf_h5_write_array(loc, name, type, values, n, path, err);
     H5Tclose(type);
     return rc;
 }
@@ -387,7 +377,9 @@ caf_status caf_h5_write_array(hid_t loc, const char *name, hid_t memtype, const 
 {
     hsize_t dim = n;
     hid_t space = H5Screate_simple(1, &dim, NULL);
-    hid_t d = H5Dcreate2(loc, name, memtype, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t dcpl = caf_h5_untimed_dcpl();
+    hid_t d = H5Dcreate2(loc, name, memtype, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    H5Pclose(dcpl);
     caf_status rc = CAF_OK;
     if (d < 0 || (n && H5Dwrite(d, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, values) < 0))
         rc = caf_h5_fail(err, CAF_ERR_IO, path, "cannot write dataset");
@@ -395,4 +387,20 @@ caf_status caf_h5_write_array(hid_t loc, const char *name, hid_t memtype, const 
         H5Dclose(d);
     H5Sclose(space);
     return rc;
+}
+
+hid_t caf_h5_create_group(hid_t loc, const char *name)
+{
+    hid_t gcpl = H5Pcreate(H5P_GROUP_CREATE);
+    H5Pset_obj_track_times(gcpl, false);
+    hid_t g = H5Gcreate2(loc, name, H5P_DEFAULT, gcpl, H5P_DEFAULT);
+    H5Pclose(gcpl);
+    return g;
+}
+
+hid_t caf_h5_untimed_dcpl(void)
+{
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_obj_track_times(dcpl, false);
+    return dcpl;
 }

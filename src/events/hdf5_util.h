@@ -65,6 +65,12 @@ caf_status caf_h5_write_strings(hid_t loc, const char *name, const char *const *
 caf_status caf_h5_write_array(hid_t loc, const char *name, hid_t memtype, const void *values, size_t n,
                               const char *path, caf_error *err);
 
+/* Creates group name below loc without modification times (equal content gives equal bytes); -1 on failure. */
+hid_t caf_h5_create_group(hid_t loc, const char *name);
+
+/* A new dataset-creation property list without modification times (caller closes it). */
+hid_t caf_h5_untimed_dcpl(void);
+
 /* Frees an array of n malloc'd strings. */
 void caf_h5_free_strings(char **strings, size_t n);
 

@@ -1,4 +1,5 @@
 /* The engine: loads a path set's modules and streams event files through them (see caf/engine.h). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,9 +29,11 @@ struct caf_engine {
     size_t n_modules;
     size_t *path_first; /* index in modules of each path's first module */
     char **select;      /* what the reader reads; NULL = everything */
+    const char **select_by; /* the instance that asked for each */
     size_t n_select;
     bool read_all;
     bool read_event;
+    bool bulk; /* the main path has no conditions: modules may take stretches of events */
     bool ran;
     caf_event_reader *reader;
     const char *current_file;
@@ -94,9 +97,13 @@ caf_status caf_module_require(caf_module_context *ctx, const char *what, caf_err
         if (!strcmp(e->select[i], what))
             return CAF_OK;
     char **n = realloc(e->select, (e->n_select + 1) * sizeof *n);
-    if (!n)
+    if (n)
+        e->select = n;
+    const char **by = n ? realloc(e->select_by, (e->n_select + 1) * sizeof *by) : NULL;
+    if (!by)
         return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
-    e->select = n;
+    e->select_by = by;
+    by[e->n_select] = ctx->entry->instance;
     if (!(e->select[e->n_select] = strdup(what)))
         return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
     e->n_select++;
@@ -183,11 +190,10 @@ caf_status caf_engine_open(caf_engine **out, const caf_path_set *paths, const ca
     }
     for (size_t i = 0; st == CAF_OK && i < e->n_modules; i++)
         st = load_module(e, &e->modules[i], err);
-    if (st == CAF_OK) {
-        st = caf_module_require(&e->modules[0], CAF_EVENT_SELECT_EXP, err);
-        if (st == CAF_OK)
-            st = caf_module_require(&e->modules[0], CAF_EVENT_SELECT_RUN, err);
-    }
+    e->bulk = st == CAF_OK;
+    for (size_t i = 0; st == CAF_OK && i < paths->paths[paths->main_index].count; i++)
+        if (paths->paths[paths->main_index].modules[i].condition_count)
+            e->bulk = false;
     for (size_t i = 0; st == CAF_OK && i < e->n_modules; i++) {
         caf_module_context *m = &e->modules[i];
         caf_random_seed_for_run(&m->rng, e->options.seed, m->entry->instance, (caf_exprun){-1, -1});
@@ -221,6 +227,7 @@ void caf_engine_close(caf_engine *e)
     for (size_t i = 0; i < e->n_select; i++)
         free(e->select[i]);
     free(e->select);
+    free(e->select_by);
     free(e->modules);
     free(e->path_first);
     free(e);
@@ -233,6 +240,41 @@ caf_engine_stats caf_engine_get_stats(const caf_engine *engine)
 
 /* ---- Running ---- */
 
+/* Calls the module's event hook, or its bulk hook for one event. */
+static caf_status call_event(caf_module_context *m, const caf_event *ev, caf_error *err)
+{
+    caf_status st = CAF_OK;
+    if (m->d->event)
+        st = m->d->event(m, m->state, ev, err);
+    else if (m->d->events)
+        st = m->d->events(m, m->state, ev->batch, ev->row, 1, ev->exprun, err);
+    return st == CAF_OK ? CAF_OK : blame(m, "event", st, err);
+}
+
+/* Sends rows first .. first+count-1 (of run) through the main path module by module; only for paths
+ * without conditions, where no module can keep an event from the next. */
+static caf_status run_stretch(caf_engine *e, const caf_event_batch *batch, size_t first, size_t count,
+                              caf_exprun run, caf_error *err)
+{
+    const caf_path *path = &e->set->paths[e->set->main_index];
+    for (size_t i = 0; i < path->count; i++) {
+        caf_module_context *m = &e->modules[e->path_first[e->set->main_index] + i];
+        if (m->d->events) {
+            caf_status st = m->d->events(m, m->state, batch, first, count, run, err);
+            if (st != CAF_OK)
+                return blame(m, "event", st, err);
+            continue;
+        }
+        for (size_t r = first; r < first + count && m->d->event; r++) {
+            caf_event ev = {run, e->read_event && batch->event ? (int64_t)batch->event[r] : -1, batch, r};
+            caf_status st = call_event(m, &ev, err);
+            if (st != CAF_OK)
+                return st;
+        }
+    }
+    return CAF_OK;
+}
+
 /* Sends ev through path p. *end becomes true when a condition ended the event's processing. */
 static caf_status run_path(caf_engine *e, size_t p, const caf_event *ev, bool *end, caf_error *err)
 {
@@ -240,11 +282,9 @@ static caf_status run_path(caf_engine *e, size_t p, const caf_event *ev, bool *e
     for (size_t i = 0; i < path->count; i++) {
         caf_module_context *m = &e->modules[e->path_first[p] + i];
         m->has_return_value = false;
-        if (m->d->event) {
-            caf_status st = m->d->event(m, m->state, ev, err);
-            if (st != CAF_OK)
-                return blame(m, "event", st, err);
-        }
+        caf_status st = call_event(m, ev, err);
+        if (st != CAF_OK)
+            return st;
         const caf_path_module *entry = m->entry;
         if (!entry->condition_count)
             continue;
@@ -314,14 +354,63 @@ static caf_status call_begin_file(caf_module_context *m, void *a)
     return m->d->begin_file ? m->d->begin_file(m, m->state, m->engine->reader, arg->err) : CAF_OK;
 }
 
+/* Calls end_run for the current run (if any) and begin_run for run when they differ. */
+static caf_status switch_run(caf_engine *e, caf_exprun run, bool *in_run, caf_exprun *current, caf_error *err)
+{
+    if (*in_run && current->exp == run.exp && current->run == run.run)
+        return CAF_OK;
+    struct hook_arg arg = {.run = *current, .err = err};
+    caf_status st = *in_run ? for_each_module(e, "end_run", call_end_run, &arg, err) : CAF_OK;
+    if (st != CAF_OK)
+        return st;
+    *current = run;
+    *in_run = true;
+    e->stats.runs++;
+    arg.run = run;
+    return for_each_module(e, "begin_run", call_begin_run, &arg, err);
+}
+
+/* Opens file reading what the modules asked for, plus exp and run unless the file holds one run only
+ * (then its metadata says which, and a path that reads one column reads one column). */
+static caf_status open_reader(caf_engine *e, const char *file, caf_exprun *only_run, caf_error *err)
+{
+    caf_event_file_meta meta = {0};
+    caf_status st = caf_event_file_meta_read(file, &meta, err);
+    if (st != CAF_OK)
+        return st;
+    bool one_run = meta.n_runs <= 1;
+    *only_run = meta.n_runs == 1 ? (caf_exprun){meta.runs[0].exp, meta.runs[0].run} : (caf_exprun){-1, -1};
+    caf_event_file_meta_free(&meta);
+    const char **select = calloc(e->n_select + 2, sizeof *select);
+    if (!select)
+        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    size_t n = 0;
+    for (size_t i = 0; i < e->n_select; i++)
+        select[n++] = e->select[i];
+    if (!one_run) {
+        select[n++] = CAF_EVENT_SELECT_EXP;
+        select[n++] = CAF_EVENT_SELECT_RUN;
+    }
+    caf_event_reader_options ro = {.batch_size = e->options.batch_size ? e->options.batch_size : CAF_ENGINE_DEFAULT_BATCH,
+                                   .select = e->read_all ? NULL : select,
+                                   .n_select = e->read_all ? 0 : n};
+    st = caf_event_reader_open(&e->reader, file, &ro, err);
+    free(select);
+    for (size_t i = 0; st == CAF_ERR_NOT_FOUND && err && i < e->n_select; i++) {
+        char quoted[300];
+        snprintf(quoted, sizeof quoted, "'%s'", e->select[i]);
+        if (strstr(err->message, quoted))
+            return caf_error_prefix(err, "module %s: ", e->select_by[i]); /* who needs what the file lacks */
+    }
+    return st;
+}
+
 /* Streams one file through the main path; *in_run / *current carry the run across files. */
 static caf_status run_file(caf_engine *e, const char *file, bool *in_run, caf_exprun *current, bool *done,
                            caf_error *err)
 {
-    caf_event_reader_options ro = {.batch_size = e->options.batch_size,
-                                   .select = e->read_all ? NULL : (const char *const *)e->select,
-                                   .n_select = e->read_all ? 0 : e->n_select};
-    caf_status st = caf_event_reader_open(&e->reader, file, &ro, err);
+    caf_exprun only_run;
+    caf_status st = open_reader(e, file, &only_run, err);
     if (st != CAF_OK)
         return st;
     e->current_file = file;
@@ -330,29 +419,33 @@ static caf_status run_file(caf_engine *e, const char *file, bool *in_run, caf_ex
     st = for_each_module(e, "begin_file", call_begin_file, &arg, err);
     const caf_event_batch *batch = NULL;
     while (st == CAF_OK && !*done && (st = caf_event_reader_next(e->reader, &batch, err)) == CAF_OK && batch) {
-        for (size_t i = 0; i < batch->count && st == CAF_OK; i++) {
-            caf_event ev = {{batch->exp[i], batch->run[i]},
-                            e->read_event && batch->event ? (int64_t)batch->event[i] : -1, batch, i};
-            if (!*in_run || current->exp != ev.exprun.exp || current->run != ev.exprun.run) {
-                if (*in_run) {
-                    arg.run = *current;
-                    if ((st = for_each_module(e, "end_run", call_end_run, &arg, err)) != CAF_OK)
-                        break;
-                }
-                *current = ev.exprun;
-                *in_run = true;
-                e->stats.runs++;
-                arg.run = *current;
-                if ((st = for_each_module(e, "begin_run", call_begin_run, &arg, err)) != CAF_OK)
-                    break;
-            }
-            bool end = false;
-            e->stats.events++;
-            st = run_path(e, (size_t)e->set->main_index, &ev, &end, err);
-            if (e->options.max_events > 0 && e->stats.events >= e->options.max_events)
+        bool ids = batch->exp && batch->run;
+        for (size_t i = 0; i < batch->count && st == CAF_OK && !*done;) {
+            /* a stretch of events of one run */
+            caf_exprun run = ids ? (caf_exprun){batch->exp[i], batch->run[i]} : only_run;
+            size_t end = i + 1;
+            if (!ids)
+                end = batch->count;
+            else
+                while (end < batch->count && batch->exp[end] == run.exp && batch->run[end] == run.run)
+                    end++;
+            if (e->options.max_events > 0 && (int64_t)(end - i) >= e->options.max_events - e->stats.events) {
+                end = i + (size_t)(e->options.max_events - e->stats.events);
                 *done = true;
-            if (*done)
+            }
+            if ((st = switch_run(e, run, in_run, current, err)) != CAF_OK)
                 break;
+            if (e->bulk) {
+                st = run_stretch(e, batch, i, end - i, run, err);
+            } else {
+                for (size_t r = i; r < end && st == CAF_OK; r++) {
+                    caf_event ev = {run, e->read_event && batch->event ? (int64_t)batch->event[r] : -1, batch, r};
+                    bool stop = false;
+                    st = run_path(e, (size_t)e->set->main_index, &ev, &stop, err);
+                }
+            }
+            e->stats.events += (int64_t)(end - i);
+            i = end;
         }
         if (st == CAF_OK) {
             arg.batch = batch;

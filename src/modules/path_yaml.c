@@ -73,7 +73,7 @@ static caf_status load_condition(const struct loader *l, const char *path, size_
 {
     if (n->type != YAML_MAPPING_NODE)
         return at(l, n, CAF_ERR_FORMAT, "a condition must be a mapping with 'if', and optionally 'path' and 'after'");
-    const yaml_node_t *expr = NULL;
+    const yaml_node_t *expr = NULL, *target_node = NULL;
     const char *target = NULL, *after_text = "end";
     for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
         const yaml_node_t *k = node(l, p->key), *v = node(l, p->value);
@@ -91,6 +91,7 @@ static caf_status load_condition(const struct loader *l, const char *path, size_
             if (!(v->type == YAML_SCALAR_NODE && v->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
                   (!strcmp(scalar(v), "~") || !strcmp(scalar(v), "null") || !*scalar(v))))
                 st = want_scalar(l, v, "path", &target);
+            target_node = v;
         } else if (key && !strcmp(key, "after")) {
             st = want_scalar(l, v, "after", &after_text);
             if (st == CAF_OK && strcmp(after_text, "end") && strcmp(after_text, "continue"))
@@ -113,7 +114,7 @@ static caf_status load_condition(const struct loader *l, const char *path, size_
     caf_path *p = caf_path_set_find(l->set, path, NULL);
     caf_path_module *m = &p->modules[index];
     caf_path_condition *c = &m->conditions[m->condition_count - 1];
-    if (!(c->where = where_of(l, expr)))
+    if (!(c->where = where_of(l, target_node ? target_node : expr))) /* validate blames the target */
         return caf_error_set(l->err, CAF_ERR_NOMEM, "out of memory");
     return CAF_OK;
 }

@@ -156,6 +156,23 @@ static void check_event(const caf_event_reader *r, const caf_event_batch *b, siz
     assert_int_equal(b->trigger_present[j], trig_present(i));
 }
 
+/* The batch's run segments cover it in order and match each event's (exp, run). */
+static void check_segments(const caf_event_batch *b)
+{
+    assert_true(b->n_segments >= 1);
+    assert_int_equal(b->segments[0].begin, 0);
+    assert_int_equal(b->segments[b->n_segments - 1].end, b->count);
+    for (size_t s = 0; s < b->n_segments; s++) {
+        if (s)
+            assert_int_equal(b->segments[s].begin, b->segments[s - 1].end);
+        assert_true(b->segments[s].end > b->segments[s].begin);
+        for (size_t j = b->segments[s].begin; j < b->segments[s].end; j++) {
+            assert_int_equal(b->segments[s].exp, ev_exp((size_t)b->first + j));
+            assert_int_equal(b->segments[s].run, ev_run((size_t)b->first + j));
+        }
+    }
+}
+
 static void round_trip_every_column_kind_across_chunks(void **state)
 {
     (void)state;
@@ -179,6 +196,7 @@ static void round_trip_every_column_kind_across_chunks(void **state)
         assert_int_equal(b->first, (int64_t)seen);
         for (size_t j = 0; j < b->count; j++)
             check_event(r, b, j);
+        check_segments(b);
         seen += b->count;
         batches++;
     }
@@ -193,6 +211,46 @@ static void round_trip_every_column_kind_across_chunks(void **state)
         check_event(r, b, j);
     assert_int_equal(caf_event_reader_seek(r, 10001, &err), CAF_ERR_INVALID);
     caf_event_reader_close(r);
+    free(path);
+    test_remove_tree(dir);
+    free(dir);
+}
+
+/* Run segments come from the file's table without reading exp and run, and from the columns when a file
+ * (say, one written by h5py) has no table. */
+static void run_segments_with_and_without_table(void **state)
+{
+    (void)state;
+    char *dir = test_make_temp_dir("evfile");
+    char *path = write_test_file(dir, "seg.h5", 9000, 1000);
+    const char *only_energy[] = {"energy"};
+    caf_event_reader_options o = {.batch_size = 700, .select = only_energy, .n_select = 1};
+    for (int pass = 0; pass < 2; pass++) {
+        caf_event_reader *r;
+        caf_error err = {0};
+        assert_int_equal(caf_event_reader_open(&r, path, &o, &err), CAF_OK);
+        const caf_event_batch *b;
+        size_t seen = 0, segments = 0;
+        while (caf_event_reader_next(r, &b, &err) == CAF_OK && b) {
+            assert_null(b->exp);
+            assert_null(b->run);
+            check_segments(b);
+            seen += b->count;
+            segments += b->n_segments;
+        }
+        assert_int_equal(seen, 9000);
+        assert_true(segments >= 9); /* a new run every 1000 events */
+        /* after a seek into the middle of a run */
+        assert_int_equal(caf_event_reader_seek(r, 2500, &err), CAF_OK);
+        assert_int_equal(caf_event_reader_next(r, &b, &err), CAF_OK);
+        check_segments(b);
+        assert_int_equal(b->segments[0].run, ev_run(2500));
+        caf_event_reader_close(r);
+        /* second pass: the same file without its segment table */
+        hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+        assert_true(H5Ldelete(f, "events/segments", H5P_DEFAULT) >= 0 || pass == 1);
+        H5Fclose(f);
+    }
     free(path);
     test_remove_tree(dir);
     free(dir);
@@ -282,6 +340,29 @@ static void selection_reads_only_what_is_named(void **state)
     assert_int_equal(seen, 2500);
     caf_event_reader_close(r);
     const char *bad[] = {"no_such_column"};
+    /* "trigger" on a file without trigger data is accepted and yields NULL trigger pointers */
+    {
+        char *plain = caf_path_join(dir, "plain.h5");
+        caf_event_schema none = {0};
+        caf_event_writer *w;
+        assert_int_equal(caf_event_writer_open(&w, plain, &none, NULL, &err), CAF_OK);
+        int32_t e1 = 1, r1 = 2;
+        uint32_t n1 = 3;
+        caf_event_batch one = {.count = 1, .exp = &e1, .run = &r1, .event = &n1};
+        assert_int_equal(caf_event_writer_append(w, &one, &err), CAF_OK);
+        assert_int_equal(caf_event_writer_close(w, &err), CAF_OK);
+        const char *trig_only[] = {"trigger", "run"};
+        caf_event_reader_options to = {.select = trig_only, .n_select = 2};
+        assert_int_equal(caf_event_reader_open(&r, plain, &to, &err), CAF_OK);
+        assert_false(caf_event_reader_schema(r)->has_trigger);
+        assert_int_equal(caf_event_reader_next(r, &b, &err), CAF_OK);
+        assert_non_null(b);
+        assert_int_equal(b->run[0], 2);
+        assert_null(b->trigger_result);
+        assert_null(b->trigger_present);
+        caf_event_reader_close(r);
+        free(plain);
+    }
     o.select = bad;
     o.n_select = 1;
     assert_int_equal(caf_event_reader_open(&r, path, &o, &err), CAF_ERR_NOT_FOUND);
@@ -561,6 +642,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(round_trip_every_column_kind_across_chunks),
         cmocka_unit_test(metadata_is_computed_and_read_back),
+        cmocka_unit_test(run_segments_with_and_without_table),
         cmocka_unit_test(selection_reads_only_what_is_named),
         cmocka_unit_test(append_rows_copies_selected_events),
         cmocka_unit_test(empty_file_has_no_runs_and_no_batches),
