@@ -78,9 +78,23 @@ static void apply_memory_limit(size_t limit)
         caf_warning("cannot limit the address space to %zu bytes: %s", limit, strerror(errno));
 }
 
+/* The caller's signal handlers (a test harness catching SIGSEGV, a program's cleanup handler) must not
+ * run in the child: a crash there has to end the child so the parent sees the signal. */
+static void default_signals(void)
+{
+    static const int fatal[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTERM, SIGINT, SIGHUP, SIGQUIT,
+                                SIGALRM, SIGCHLD};
+    for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++)
+        signal(fatal[i], SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
 static _Noreturn void child_main(const caf_algo_run_spec *spec, int fd, int log_fd)
 {
     setpgid(0, 0);
+    default_signals();
     signal(SIGPIPE, SIG_IGN);
     if (log_fd >= 0) {
         dup2(log_fd, STDOUT_FILENO);

@@ -26,6 +26,7 @@ static const caf_param_spec test_params[] = {
     {"value", CAF_PARAM_DOUBLE, CAF_PARAM_DEFAULTED, "1.0", "the value the payloads hold"},
     {"payload_iov", CAF_PARAM_STRING, CAF_PARAM_DEFAULTED, "''", "explicit IoV e1,r1,e2,r2 of the payloads "
      "(empty: the default IoV)"},
+    {"blob_mb", CAF_PARAM_INT, CAF_PARAM_DEFAULTED, "0", "also save TestBlob.bin of this many MiB (bytes i % 251)"},
     {"per_run", CAF_PARAM_BOOL, CAF_PARAM_DEFAULTED, "false", "also save TestPerRun once per requested run"},
     {"read_payload", CAF_PARAM_STRING, CAF_PARAM_DEFAULTED, "''", "constants payload to read at the first "
      "requested run; its 'value' is added to value"},
@@ -150,6 +151,21 @@ static caf_algo_result save_payloads(caf_algo_context *ctx, const caf_params *p,
         else
             snprintf(name, sizeof name, "TestConstants%lld", (long long)i);
         if (save_constants(ctx, name, value + (double)i, entries, mean, iov_ptr, err) != CAF_OK)
+            return CAF_ALGO_FAILURE;
+    }
+    int64_t blob_mb = caf_params_int(p, "blob_mb", 0);
+    if (blob_mb > 0) {
+        size_t size = (size_t)blob_mb << 20;
+        unsigned char *blob = malloc(size);
+        if (!blob) {
+            caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+            return CAF_ALGO_FAILURE;
+        }
+        for (size_t i = 0; i < size; i++)
+            blob[i] = (unsigned char)(i % 251);
+        caf_status st = caf_algo_save_bytes(ctx, "TestBlob", "bin", blob, size, iov_ptr, err);
+        free(blob);
+        if (st != CAF_OK)
             return CAF_ALGO_FAILURE;
     }
     if (caf_params_bool(p, "per_run", false)) {
