@@ -163,7 +163,7 @@ caf_status caf_collector_writer_open(const char *path, const caf_collector_info 
     caf_status st = rc == SQLITE_OK ? CAF_OK
                                     : output_sqlite_error(err, w->db, rc, "collector %s: creating %s", w->collector, path);
     if (st == CAF_OK)
-        st = exec(w, "PRAGMA journal_mode=MEMORY; PRAGMA synchronous=OFF; PRAGMA page_size=65536;", err);
+        st = exec(w, "PRAGMA journal_mode=MEMORY; PRAGMA synchronous=OFF;", err);
     if (st == CAF_OK)
         st = begin(w, err);
     if (st == CAF_OK)

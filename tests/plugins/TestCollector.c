@@ -30,6 +30,7 @@ static caf_status eventlist_merge(caf_user_bytes *acc, const caf_user_bytes *oth
 static const caf_user_type user_types[] = {{"test.eventlist", eventlist_merge, NULL, NULL}};
 
 static const caf_param_spec params[] = {
+    {"energyBins", CAF_PARAM_INT, CAF_PARAM_DEFAULTED, "20", "bins of the energy histogram over [0, 10)"},
     {"registerTwice", CAF_PARAM_BOOL, CAF_PARAM_DEFAULTED, "false", "register 'energy' twice in prepare"},
     {"askFor", CAF_PARAM_STRING, CAF_PARAM_OPTIONAL, NULL, "an object name to ask for in every collect"},
     {"failIn", CAF_PARAM_STRING, CAF_PARAM_OPTIONAL, NULL, "a hook that fails: prepare, start_run, collect, close_run"},
@@ -56,7 +57,7 @@ static caf_status prepare(caf_collector *c, void **state, caf_error *err)
     caf_object *o;
     static const caf_ntuple_column cols[] = {{"exp", CAF_COLUMN_INT32}, {"run", CAF_COLUMN_INT32},
                                              {"event", CAF_COLUMN_INT64}, {"energy", CAF_COLUMN_FLOAT32}};
-    if (st == CAF_OK && (st = caf_hist1d_new("energy", 20, 0, 10, &o, err)) == CAF_OK)
+    if (st == CAF_OK && (st = caf_hist1d_new("energy", (int)caf_params_int(p, "energyBins", 20), 0, 10, &o, err)) == CAF_OK)
         st = caf_collector_register(c, "energy", o, err);
     if (st == CAF_OK && caf_params_bool(p, "registerTwice", false) &&
         (st = caf_hist1d_new("energy again", 5, 0, 10, &o, err)) == CAF_OK)
