@@ -128,8 +128,6 @@ static _Noreturn void child_main(const caf_algo_run_spec *spec, int fd, int log_
             caf_info("%s with %zu payload(s)%s%s", caf_algo_result_name(result), payload_count,
                      *caf_algorithm_message(alg) ? ": " : "", caf_algorithm_message(alg));
     }
-    if (st != CAF_OK)
-        caf_log_error("%s", err.message);
     fflush(stdout);
     fflush(stderr);
     bool sent = caf_runner_send(fd, name, st == CAF_OK ? alg : NULL, st, &err, boundaries, boundary_count);
