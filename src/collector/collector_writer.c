@@ -38,6 +38,7 @@ struct caf_collector_writer {
     declared *objects;
     size_t n_objects;
     bool in_transaction;
+    char pending[256]; /* the objects put since the last flush, for messages: "'a' for 1.2, ..." */
     sqlite3_stmt *next_idx, *insert_piece, *insert_chunk, *update_piece;
     /* the piece being written */
     sqlite3_int64 piece;
@@ -59,6 +60,9 @@ caf_status output_sqlite_error(caf_error *err, sqlite3 *db, int rc, const char *
                       : primary == SQLITE_NOTADB || primary == SQLITE_CORRUPT ? CAF_ERR_FORMAT
                                                                            : CAF_ERR_EXTERNAL;
     const char *msg = db && sqlite3_errcode(db) == rc ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    int sys = db && code == CAF_ERR_IO ? sqlite3_system_errno(db) : 0;
+    if (sys)
+        return caf_error_set(err, code, "%s: %s (%s)", what, msg, strerror(sys));
     return caf_error_set(err, code, "%s: %s", what, msg);
 }
 
@@ -310,10 +314,15 @@ caf_status caf_collector_writer_put(caf_collector_writer *w, const char *name, c
         sqlite3_bind_int64(s, 3, w->piece);
         st = step_done(w, s, err);
     }
+    char key_text[CAF_EXPRUN_TEXT_MAX];
+    caf_exprun_format(key, key_text, sizeof key_text);
     if (st != CAF_OK) {
-        char key_text[CAF_EXPRUN_TEXT_MAX];
-        caf_error_prefix(err, "collector %s: writing object '%s' for %s into %s: ", w->collector, name,
-                         caf_exprun_format(key, key_text, sizeof key_text), w->path);
+        caf_error_prefix(err, "collector %s: writing object '%s' for %s into %s: ", w->collector, name, key_text,
+                         w->path);
+    } else {
+        size_t used = strlen(w->pending);
+        if (used + 8 < sizeof w->pending)
+            snprintf(w->pending + used, sizeof w->pending - used, "%s'%s' for %s", used ? ", " : "", name, key_text);
     }
     return st;
 }
@@ -328,9 +337,12 @@ caf_status caf_collector_writer_flush(caf_collector_writer *w, caf_error *err)
     if (!w->in_transaction)
         return CAF_OK;
     w->in_transaction = false;
-    caf_status st = exec(w, "COMMIT", err);
-    if (st != CAF_OK)
-        caf_error_prefix(err, "flushing: ");
+    int rc = sqlite3_exec(w->db, "COMMIT", NULL, NULL, NULL);
+    caf_status st = CAF_OK;
+    if (rc != SQLITE_OK)
+        st = output_sqlite_error(err, w->db, rc, "collector %s: writing object %s into %s", w->collector,
+                                 w->pending[0] ? w->pending : "metadata", w->path);
+    w->pending[0] = '\0';
     return st;
 }
 
