@@ -1,9 +1,9 @@
 /* The module engine: a path with one trivial module (ColumnSum, summing one float32 column) against the
  * bare HDF5 read loop of bench/event_read_baseline.h over the same column of the same file, measured in
- * the same run, interleaved, best of 9 passes each. Two files: one run (the usual layout: caf gen toy
- * and Belle II write a run per file, so the engine needs no exp/run column) and runs of 100,000 events
- * (the engine reads exp and run to find run boundaries). Also a path whose condition forces the
- * event-by-event mode (Prescale 1.0 + ColumnSum). Prints events/s and ratios.
+ * the same run, interleaved, best of 9 passes each. Two files: one run, and runs of 100,000 events
+ * (run boundaries come from the reader's run segments, so neither needs the exp/run columns). Also a
+ * path whose condition forces the event-by-event mode (Prescale 1.0 + ColumnSum). Prints events/s and
+ * ratios.
  *
  * usage: bench_engine [EVENTS]   (default 8,000,000; plugins from $CAF_PLUGIN_PATH or ../plugins) */
 #include <libgen.h>

@@ -58,14 +58,15 @@ static inline double bench_bare_hdf5_float_rate(const char *path, const char *da
     return best;
 }
 
-/* Writes a benchmark event file: n events in runs of 100,000, a float32 column "x" (= i % 1000) and a
- * hits array of 4 float32 amplitudes per event. Returns 0 on success. */
-static inline int bench_write_event_file(const char *path, size_t n)
+/* Writes a benchmark event file: n events of experiment 1 in runs of per_run events, a float32 column
+ * "x" (= i % 1000) and, if hits, an array "hits" of 4 float32 amplitudes per event. Returns 0 on
+ * success. */
+static inline int bench_write_event_file_runs(const char *path, size_t n, size_t per_run, int hits)
 {
     static const caf_column_desc columns[] = {{"x", CAF_COLUMN_FLOAT32}};
     static const caf_column_desc fields[] = {{"amplitude", CAF_COLUMN_FLOAT32}};
     static const caf_array_desc arrays[] = {{"hits", fields, 1}};
-    caf_event_schema s = {.columns = columns, .n_columns = 1, .arrays = arrays, .n_arrays = 1};
+    caf_event_schema s = {.columns = columns, .n_columns = 1, .arrays = arrays, .n_arrays = hits ? 1 : 0};
     caf_event_writer *w;
     caf_error err = {0};
     if (caf_event_writer_open(&w, path, &s, NULL, &err)) {
@@ -83,7 +84,7 @@ static inline int bench_write_event_file(const char *path, size_t n)
         off[0] = 0;
         for (size_t j = 0; j < m; j++) {
             size_t i = first + j;
-            exp[j] = 1, run[j] = (int32_t)(i / 100000), evt[j] = (uint32_t)i, x[j] = (float)(i % 1000);
+            exp[j] = 1, run[j] = (int32_t)(i / per_run), evt[j] = (uint32_t)i, x[j] = (float)(i % 1000);
             for (int k = 0; k < 4; k++)
                 amp[4 * j + (size_t)k] = (float)k;
             off[j + 1] = off[j] + 4;
@@ -108,6 +109,12 @@ static inline int bench_write_event_file(const char *path, size_t n)
         return -1;
     }
     return 0;
+}
+
+/* bench_write_event_file_runs with runs of 100,000 events and hits. */
+static inline int bench_write_event_file(const char *path, size_t n)
+{
+    return bench_write_event_file_runs(path, n, 100000, 1);
 }
 
 #endif

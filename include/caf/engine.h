@@ -38,8 +38,9 @@ typedef struct caf_engine_stats {
 
 typedef struct caf_engine caf_engine;
 
-/* Loads every module of paths, parses its parameters and initializes it. paths and options (with the
- * input names) must outlive the engine. On failure nothing stays loaded, and the message names the
+/* Loads every module of paths, parses its parameters and initializes it. paths must be validated
+ * (caf_path_set_load does it; call caf_path_set_validate after building or changing conditions in
+ * code); paths and options (with the input names) must outlive the engine. On failure nothing stays loaded, and the message names the
  * module (and FILE:LINE:COLUMN when the path came from a file). Close with caf_engine_close. */
 caf_status caf_engine_open(caf_engine **out, const caf_path_set *paths, const caf_engine_options *options,
                            caf_error *err);

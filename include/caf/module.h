@@ -187,7 +187,8 @@ typedef struct caf_module_descriptor {
     const char *name;            /* equal to the plugin file name without .so */
     const char *description;     /* a paragraph for `caf modules NAME` */
     const caf_param_spec *params; /* terminated by an entry with name NULL; may be NULL */
-    /* Each hook may be NULL. initialize allocates the instance state into *state. */
+    /* Each hook may be NULL. initialize allocates the instance state into *state; when it fails it
+     * must keep nothing, as terminate is then not called. */
     caf_status (*initialize)(caf_module_context *ctx, void **state, caf_error *err);
     /* A new input file was opened: look up column indices in its schema here. */
     caf_status (*begin_file)(caf_module_context *ctx, void *state, const caf_event_reader *reader, caf_error *err);

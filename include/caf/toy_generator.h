@@ -34,7 +34,11 @@ typedef struct caf_toy_options {
  * noise, so a per-channel peak fit recovers gain = peak / CAF_TOY_PEAK_ENERGY. */
 #define CAF_TOY_PEAK_ENERGY 100.0
 
-/* Writes OUTDIR/e<exp>_r<run>_f<file>.h5 event files and OUTDIR/truth.json (creating outdir).
+/* Writes OUTDIR/toy_eEEEE_rRRRRR_fFF.h5 event files and OUTDIR/truth.json (creating outdir). truth.json:
+ * seed, n_channels, peak_energy, energy_resolution, noise, time_resolution, peak_fraction, hv_change
+ * {exp, run}, dead_channels, hot_channels, trigger_lines [{name, prescale}], and per run: exp, run,
+ * events, hits, after_hv_change, gain[c], t0[c], peak_hits[c], gain_stat_error[c] (the statistical error
+ * of a gain from the mean of that run's peak hits), accepted {line: events}, files [{name, events}].
  * Columns: per event "n_tracks" (int32), "total_energy" (float32); array "hits" with fields "channel"
  * (int32), "amplitude" (float32), "time" (float32); trigger lines CAF_TOY_LINE_*. */
 caf_status caf_toy_generate(const char *outdir, const caf_toy_options *options, caf_error *err);

@@ -21,12 +21,16 @@ struct column_sum {
 
 static caf_status initialize(caf_module_context *ctx, void **state, caf_error *err)
 {
+    const char *column = caf_params_string(caf_module_params(ctx), "column", "");
+    caf_status st = caf_module_require(ctx, column, err); /* the engine reads only what modules ask for */
+    if (st != CAF_OK)
+        return st;
     struct column_sum *s = calloc(1, sizeof *s);
     if (!s)
         return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
-    s->column = caf_params_string(caf_module_params(ctx), "column", "");
+    s->column = column;
     *state = s;
-    return caf_module_require(ctx, s->column, err); /* the engine reads this column, and exp/run as needed */
+    return CAF_OK;
 }
 
 static caf_status begin_file(caf_module_context *ctx, void *state, const caf_event_reader *reader, caf_error *err)

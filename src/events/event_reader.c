@@ -41,6 +41,10 @@ struct caf_event_reader {
     int32_t *prescales;
     size_t batch_size;
     int64_t pos;
+    /* events counted per run-table row while the file is read from its start with exp and run, to check
+     * the columns against /meta at the end; checking stops at a seek */
+    int64_t *seen_per_run;
+    int64_t counted_to;
     rcol exp, run, event;
     rcol *columns;
     rarray *arrays;
@@ -108,6 +112,7 @@ void caf_event_reader_close(caf_event_reader *r)
     free(r->field_ptr_arrays);
     free(r->file_segments);
     free(r->batch_segments);
+    free(r->seen_per_run);
     caf_event_file_meta_free(&r->meta);
     if (r->file > 0)
         H5Fclose(r->file);
@@ -479,6 +484,8 @@ static caf_status allocate_buffers(caf_event_reader *r, caf_error *err)
         if (ids[i]->selected || (i < 2 && !r->file_segments))
             ok = ok && (ids[i]->buf = malloc(n * 4));
     ok = ok && (r->batch_segments = malloc(n * sizeof *r->batch_segments));
+    if (r->exp.buf && r->run.buf)
+        ok = ok && (r->seen_per_run = calloc(r->meta.n_runs + 1, sizeof *r->seen_per_run));
     for (size_t i = 0; i < r->schema.n_columns; i++)
         if (r->columns[i].selected)
             ok = ok && (r->columns[i].buf = malloc(n * caf_column_type_size(r->columns[i].type)));
@@ -647,6 +654,42 @@ static void find_segments(caf_event_reader *r, int64_t pos, size_t count)
     r->batch.n_segments = n;
 }
 
+/* Checks the batch's exp and run columns against its segments (when they came from the table) and, while
+ * the file is read in order from the start, counts them against the run table; a file whose columns
+ * disagree with its metadata is refused rather than processed with wrong run boundaries. */
+static caf_status check_runs(caf_event_reader *r, int64_t pos, size_t count, caf_error *err)
+{
+    const int32_t *exp = r->exp.buf, *run = r->run.buf;
+    for (size_t s = 0; s < r->batch.n_segments; s++) {
+        const caf_run_segment *seg = &r->batch.segments[s];
+        for (size_t i = seg->begin; r->file_segments && i < seg->end; i++)
+            if (exp[i] != seg->exp || run[i] != seg->run)
+                return caf_error_set(err, CAF_ERR_FORMAT,
+                                     "%s: 'events/segments' says event %lld is of run %d.%d, events/exp and "
+                                     "events/run say %d.%d",
+                                     r->path, (long long)(pos + (int64_t)i), seg->exp, seg->run, exp[i], run[i]);
+        if (r->counted_to != pos)
+            continue;
+        caf_run_count key = {seg->exp, seg->run, 0};
+        const caf_run_count *row = bsearch(&key, r->meta.runs, r->meta.n_runs, sizeof key, compare_counts);
+        if (!row)
+            return caf_error_set(err, CAF_ERR_FORMAT, "%s: event %lld is of run %d.%d, which /meta does not list",
+                                 r->path, (long long)(pos + (int64_t)seg->begin), seg->exp, seg->run);
+        r->seen_per_run[row - r->meta.runs] += (int64_t)(seg->end - seg->begin);
+    }
+    if (r->counted_to != pos)
+        return CAF_OK;
+    r->counted_to = pos + (int64_t)count;
+    if (r->counted_to < r->meta.n_events)
+        return CAF_OK;
+    for (size_t i = 0; i < r->meta.n_runs; i++)
+        if (r->seen_per_run[i] != r->meta.runs[i].events)
+            return caf_error_set(err, CAF_ERR_FORMAT, "%s: run %d.%d has %lld events in events/run, /meta says %lld",
+                                 r->path, r->meta.runs[i].exp, r->meta.runs[i].run, (long long)r->seen_per_run[i],
+                                 (long long)r->meta.runs[i].events);
+    return CAF_OK;
+}
+
 caf_status caf_event_reader_next(caf_event_reader *r, const caf_event_batch **batch, caf_error *err)
 {
     *batch = NULL;
@@ -672,6 +715,11 @@ caf_status caf_event_reader_next(caf_event_reader *r, const caf_event_batch **ba
         b->run = r->run.selected ? r->run.buf : NULL;
     }
     find_segments(r, (int64_t)pos, (size_t)count);
+    if (r->exp.buf && r->run.buf) {
+        caf_status rc = check_runs(r, (int64_t)pos, (size_t)count, err);
+        if (rc)
+            return rc;
+    }
     if (r->event.selected) {
         if (read_slab(&r->event, H5T_NATIVE_UINT32, pos, count, 0, r->event.buf) < 0)
             return read_fail(r, err, "cannot read events/event");

@@ -301,18 +301,23 @@ static json_t *generate_run(const toy *t, const char *outdir, int k, caf_error *
     }
     json_t *entry = NULL;
     if (!rc) {
-        json_t *peaks = json_array(), *accepted = json_object();
+        json_t *peaks = json_array(), *accepted = json_object(), *errors = json_array();
         for (int c = 0; c < nc; c++) {
             gains[c] = gain_at(t, c, k);
             t0s[c] = t0_at(t, c, k);
             json_array_append_new(peaks, json_integer(st.peak_hits[c]));
+            /* the statistical error of a gain from the mean of this run's peak hits of channel c: the
+             * amplitude width over sqrt(hits), in units of the peak energy (null without peak hits) */
+            double width = hypot(gains[c] * ENERGY_RESOLUTION, NOISE);
+            json_array_append_new(errors, st.peak_hits[c] ? json_real(width / sqrt(st.peak_hits[c]) / CAF_TOY_PEAK_ENERGY)
+                                                          : json_null());
         }
         for (int l = 0; l < N_LINES; l++)
             json_object_set_new(accepted, line_names[l], json_integer(st.accepted[l]));
-        entry = json_pack("{s:i, s:i, s:i, s:I, s:b, s:o, s:o, s:o, s:o, s:o}", "exp", er.exp, "run", er.run,
+        entry = json_pack("{s:i, s:i, s:i, s:I, s:b, s:o, s:o, s:o, s:o, s:o, s:o}", "exp", er.exp, "run", er.run,
                           "events", n, "hits", (json_int_t)st.hits, "after_hv_change", k >= t->jump_index, "gain",
-                          doubles_json(gains, nc), "t0", doubles_json(t0s, nc), "peak_hits", peaks, "accepted",
-                          accepted, "files", files);
+                          doubles_json(gains, nc), "t0", doubles_json(t0s, nc), "peak_hits", peaks,
+                          "gain_stat_error", errors, "accepted", accepted, "files", files);
         files = NULL;
     }
     json_decref(files);

@@ -370,32 +370,14 @@ static caf_status switch_run(caf_engine *e, caf_exprun run, bool *in_run, caf_ex
     return for_each_module(e, "begin_run", call_begin_run, &arg, err);
 }
 
-/* Opens file reading what the modules asked for, plus exp and run unless the file holds one run only
- * (then its metadata says which, and a path that reads one column reads one column). */
-static caf_status open_reader(caf_engine *e, const char *file, caf_exprun *only_run, caf_error *err)
+/* Opens file reading what the modules asked for: run boundaries come with every batch (its segments),
+ * so a path that reads one column reads one column. */
+static caf_status open_reader(caf_engine *e, const char *file, caf_error *err)
 {
-    caf_event_file_meta meta = {0};
-    caf_status st = caf_event_file_meta_read(file, &meta, err);
-    if (st != CAF_OK)
-        return st;
-    bool one_run = meta.n_runs <= 1;
-    *only_run = meta.n_runs == 1 ? (caf_exprun){meta.runs[0].exp, meta.runs[0].run} : (caf_exprun){-1, -1};
-    caf_event_file_meta_free(&meta);
-    const char **select = calloc(e->n_select + 2, sizeof *select);
-    if (!select)
-        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
-    size_t n = 0;
-    for (size_t i = 0; i < e->n_select; i++)
-        select[n++] = e->select[i];
-    if (!one_run) {
-        select[n++] = CAF_EVENT_SELECT_EXP;
-        select[n++] = CAF_EVENT_SELECT_RUN;
-    }
     caf_event_reader_options ro = {.batch_size = e->options.batch_size ? e->options.batch_size : CAF_ENGINE_DEFAULT_BATCH,
-                                   .select = e->read_all ? NULL : select,
-                                   .n_select = e->read_all ? 0 : n};
-    st = caf_event_reader_open(&e->reader, file, &ro, err);
-    free(select);
+                                   .select = e->read_all ? NULL : (const char *const *)e->select,
+                                   .n_select = e->read_all ? 0 : e->n_select};
+    caf_status st = caf_event_reader_open(&e->reader, file, &ro, err);
     for (size_t i = 0; st == CAF_ERR_NOT_FOUND && err && i < e->n_select; i++) {
         char quoted[300];
         snprintf(quoted, sizeof quoted, "'%s'", e->select[i]);
@@ -409,8 +391,7 @@ static caf_status open_reader(caf_engine *e, const char *file, caf_exprun *only_
 static caf_status run_file(caf_engine *e, const char *file, bool *in_run, caf_exprun *current, bool *done,
                            caf_error *err)
 {
-    caf_exprun only_run;
-    caf_status st = open_reader(e, file, &only_run, err);
+    caf_status st = open_reader(e, file, err);
     if (st != CAF_OK)
         return st;
     e->current_file = file;
@@ -419,16 +400,11 @@ static caf_status run_file(caf_engine *e, const char *file, bool *in_run, caf_ex
     st = for_each_module(e, "begin_file", call_begin_file, &arg, err);
     const caf_event_batch *batch = NULL;
     while (st == CAF_OK && !*done && (st = caf_event_reader_next(e->reader, &batch, err)) == CAF_OK && batch) {
-        bool ids = batch->exp && batch->run;
-        for (size_t i = 0; i < batch->count && st == CAF_OK && !*done;) {
+        for (size_t g = 0; g < batch->n_segments && st == CAF_OK && !*done; g++) {
             /* a stretch of events of one run */
-            caf_exprun run = ids ? (caf_exprun){batch->exp[i], batch->run[i]} : only_run;
-            size_t end = i + 1;
-            if (!ids)
-                end = batch->count;
-            else
-                while (end < batch->count && batch->exp[end] == run.exp && batch->run[end] == run.run)
-                    end++;
+            const caf_run_segment *seg = &batch->segments[g];
+            caf_exprun run = {seg->exp, seg->run};
+            size_t i = seg->begin, end = seg->end;
             if (e->options.max_events > 0 && (int64_t)(end - i) >= e->options.max_events - e->stats.events) {
                 end = i + (size_t)(e->options.max_events - e->stats.events);
                 *done = true;
@@ -445,7 +421,6 @@ static caf_status run_file(caf_engine *e, const char *file, bool *in_run, caf_ex
                 }
             }
             e->stats.events += (int64_t)(end - i);
-            i = end;
         }
         if (st == CAF_OK) {
             arg.batch = batch;

@@ -51,7 +51,13 @@ idx = {(r["exp"], r["run"]): r["events"] for r in index["runs"]}
 for key, r in runs.items():
     assert idx[key] == r["events"], (key, idx[key], r["events"])
     assert sum(f["events"] for f in r["files"]) == r["events"]
-    assert len(r["gain"]) == nc and len(r["t0"]) == nc
+    assert len(r["gain"]) == nc and len(r["t0"]) == nc and len(r["gain_stat_error"]) == nc
+    for c in range(nc):
+        if c in truth["dead_channels"]:
+            assert r["peak_hits"][c] == 0 and r["gain_stat_error"][c] is None
+        elif r["peak_hits"][c]:
+            w = np.hypot(r["gain"][c] * truth["energy_resolution"], truth["noise"])
+            assert abs(r["gain_stat_error"][c] - w / np.sqrt(r["peak_hits"][c]) / truth["peak_energy"]) < 1e-12
     assert r["after_hv_change"] == (key >= (2, 2)), key
 # short runs exist
 assert min(r["events"] for r in runs.values()) < 50, [r["events"] for r in runs.values()]

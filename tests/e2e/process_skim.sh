@@ -39,7 +39,7 @@ $PY - "$W/skim.h5" "$W/summary.json" "${inputs[@]}" <<'PYEOF'
 import json, os, sys
 import h5py, numpy as np
 out, summary, inputs = sys.argv[1], sys.argv[2], sys.argv[3:]
-want = {"exp": [], "run": [], "event": [], "result": [], "total_energy": []}
+want = {"exp": [], "run": [], "event": [], "result": [], "total_energy": [], "hits": []}
 total = 0
 for path in inputs:
     with h5py.File(path, "r") as f:
@@ -54,6 +54,8 @@ for path in inputs:
             want[k].append(ev[k][:][keep])
         want["result"].append(res[keep])
         want["total_energy"].append(ev["columns/total_energy"][:][keep])
+        off, amp, ch = ev["arrays/hits/offsets"][:], ev["arrays/hits/amplitude"][:], ev["arrays/hits/channel"][:]
+        want["hits"] += [(ch[off[i]:off[i + 1]].tolist(), amp[off[i]:off[i + 1]].tolist()) for i in np.nonzero(keep)[0]]
 with h5py.File(out, "r") as f:
     ev, meta = f["events"], f["meta"]
     n = int(meta.attrs["n_events"])
@@ -63,6 +65,10 @@ with h5py.File(out, "r") as f:
     assert np.array_equal(f["events/trigger/result"][:], np.concatenate(want["result"]))
     assert np.array_equal(ev["columns/total_energy"][:], np.concatenate(want["total_energy"]))
     assert n == len(np.concatenate(want["event"])) and 0 < n < total, (n, total)
+    off, amp, ch = ev["arrays/hits/offsets"][:], ev["arrays/hits/amplitude"][:], ev["arrays/hits/channel"][:]
+    got = [(ch[off[i]:off[i + 1]].tolist(), amp[off[i]:off[i + 1]].tolist()) for i in range(n)]
+    assert got == want["hits"], "the hits of a kept event differ"
+    assert sum(len(h[0]) for h in got) > 0
     parents = [p.decode() if isinstance(p, bytes) else p for p in f["meta/parents"][:]]
     assert parents == [os.path.realpath(p) for p in inputs], parents
     assert int(meta.attrs["random_seed"]) == 5
@@ -157,4 +163,12 @@ for m in TriggerSkim Prescale EventSelector Output; do grep -q "^   $m " "$W/mod
 "$CAF" modules Output --json | $PY -c 'import json,sys; d=json.load(sys.stdin); assert d["name"]=="Output" and d["parameters"][0]["required"]'
 "$CAF" modules --json | $PY -c 'import json,sys; assert {"TriggerSkim","Output"} <= {m["name"] for m in json.load(sys.stdin)}'
 expect_error 1 "NoSuchModule" modules NoSuchModule
+# shared objects that are not modules are left out of the list, and named when asked for
+export CAF_PLUGIN_PATH="$CAF_BUILD_DIR/tests/plugins:$CAF_PLUGIN_PATH"
+"$CAF" modules > "$W/modules.txt"
+grep -q "^   TestRecorder " "$W/modules.txt" || fail "caf modules lacks the test plugin"
+! grep -q "NoEntryPoint\|WrongName" "$W/modules.txt" || fail "caf modules lists a broken plugin"
+expect_error 1 "caf_module_plugin_v1" modules NoEntryPoint
+printf -- '- module: NoEntryPoint\n' > "$W/noentry.yaml"
+expect_error 1 "noentry.yaml:1:3: module NoEntryPoint" process "$W/noentry.yaml" -i "${inputs[0]}"
 echo "process_skim: ok"

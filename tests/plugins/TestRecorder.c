@@ -48,9 +48,14 @@ static caf_status initialize(caf_module_context *ctx, void **state, caf_error *e
     const char *column = caf_params_string(caf_module_params(ctx), "column", NULL);
     if (st == CAF_OK && column)
         st = caf_module_require(ctx, column, err);
+    if (st != CAF_OK) { /* a failed initialize keeps nothing: terminate will not be called */
+        fclose(r->log);
+        free(r);
+        return st;
+    }
     *state = r;
     note(ctx, r, "initialize");
-    return st;
+    return CAF_OK;
 }
 
 static caf_status begin_file(caf_module_context *ctx, void *state, const caf_event_reader *reader, caf_error *err)

@@ -401,6 +401,16 @@ static void output_leaves_no_file_when_processing_fails(void **state)
     assert_false(caf_path_exists(out));
     /* only the log was added: no temporary file stays behind */
     assert_int_equal(count_entries(e->dir), before + 1);
+    /* inputs with other columns or trigger lines cannot share one output */
+    char *plain = fx_write(e->dir, "plain.h5", e->ev, 3, NULL, 0, false);
+    const char *inputs[] = {e->a, plain};
+    snprintf(yaml, sizeof yaml, "- {module: Output, params: {outputFileName: \"%s\"}}\n", out);
+    assert_int_equal(fx_run(yaml, inputs, 2, 1, 0, &err), CAF_ERR_INVALID);
+    assert_non_null(strstr(err.message, "plain.h5"));
+    assert_non_null(strstr(err.message, "cannot go into one output"));
+    assert_false(caf_path_exists(out));
+    remove(plain);
+    free(plain);
     /* and an output that would overwrite an input is refused before anything runs */
     snprintf(yaml, sizeof yaml, "- {module: Output, params: {outputFileName: \"%s\"}}\n", e->a);
     assert_int_equal(run(e, yaml, 0, &err), CAF_ERR_INVALID);

@@ -384,7 +384,8 @@ static void append_rows_copies_selected_events(void **state)
     caf_event_reader_options ro = {.batch_size = 700};
     assert_int_equal(caf_event_reader_open(&r, in, &ro, &err), CAF_OK);
     const char *parents[] = {in};
-    caf_event_writer_options wo = {.creator = "skim", .parents = parents, .n_parents = 1, .chunk_events = 256};
+    caf_event_writer_options wo = {.creator = "skim", .parents = parents, .n_parents = 1, .chunk_events = 256,
+                                   .deflate_level = 4}; /* compressed chunks read back the same */
     caf_event_writer *w;
     assert_int_equal(caf_event_writer_open(&w, out, caf_event_reader_schema(r), &wo, &err), CAF_OK);
     const caf_event_batch *b;
@@ -400,6 +401,11 @@ static void append_rows_copies_selected_events(void **state)
     caf_event_reader_close(r);
     assert_int_equal(caf_event_writer_close(w, &err), CAF_OK);
 
+    hid_t f = H5Fopen(out, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t d = H5Dopen2(f, "events/columns/energy", H5P_DEFAULT);
+    hid_t dcpl = H5Dget_create_plist(d);
+    assert_int_equal(H5Pget_nfilters(dcpl), 2); /* shuffle + deflate */
+    H5Pclose(dcpl), H5Dclose(d), H5Fclose(f);
     assert_int_equal(caf_event_reader_open(&r, out, NULL, &err), CAF_OK);
     assert_int_equal(caf_event_reader_meta(r)->n_events, 1500);
     assert_string_equal(caf_event_reader_meta(r)->parents[0], in);
@@ -636,6 +642,52 @@ static void inconsistent_metadata_is_refused(void **state)
     free(dir);
 }
 
+/* Reads path to the end; returns the status and leaves the message in err. */
+static caf_status read_all(const char *path, caf_error *err)
+{
+    caf_event_reader *r;
+    caf_status rc = caf_event_reader_open(&r, path, NULL, err);
+    if (rc)
+        return rc;
+    const caf_event_batch *b;
+    while ((rc = caf_event_reader_next(r, &b, err)) == CAF_OK && b)
+        ;
+    caf_event_reader_close(r);
+    return rc;
+}
+
+static void run_columns_that_disagree_with_metadata_are_refused(void **state)
+{
+    (void)state;
+    char *dir = test_make_temp_dir("evfile");
+    char *path = write_test_file(dir, "runs.h5", 3000, 1000);
+    caf_error err = {0};
+    assert_int_equal(read_all(path, &err), CAF_OK);
+    /* event 1500 claims run 7 */
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t d = H5Dopen2(f, "events/run", H5P_DEFAULT);
+    hid_t space = H5Dget_space(d);
+    hsize_t at = 1500, one = 1;
+    H5Sselect_hyperslab(space, H5S_SELECT_SET, &at, NULL, &one, NULL);
+    hid_t mem = H5Screate_simple(1, &one, NULL);
+    int32_t seven = 7;
+    assert_true(H5Dwrite(d, H5T_NATIVE_INT32, mem, space, H5P_DEFAULT, &seven) >= 0);
+    H5Sclose(mem), H5Sclose(space), H5Dclose(d);
+    H5Fclose(f);
+    assert_int_equal(read_all(path, &err), CAF_ERR_FORMAT);
+    assert_non_null(strstr(err.message, "event 1500"));
+    assert_non_null(strstr(err.message, path));
+    /* without the segment table the run table check catches it */
+    f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    assert_true(H5Ldelete(f, "events/segments", H5P_DEFAULT) >= 0);
+    H5Fclose(f);
+    assert_int_equal(read_all(path, &err), CAF_ERR_FORMAT);
+    assert_non_null(strstr(err.message, "run 1.7"));
+    free(path);
+    test_remove_tree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     caf_hdf5_silence();
@@ -652,6 +704,7 @@ int main(void)
         cmocka_unit_test(truncated_file_is_refused),
         cmocka_unit_test(missing_column_or_metadata_is_named),
         cmocka_unit_test(inconsistent_metadata_is_refused),
+        cmocka_unit_test(run_columns_that_disagree_with_metadata_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
