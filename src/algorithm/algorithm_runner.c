@@ -150,7 +150,7 @@ typedef struct child_watch {
     bool exited;
     int status;
     child_end end;
-    size_t resident; /* bytes, at the last look */
+    size_t resident; /* bytes, the most seen */
 } child_watch;
 
 static int open_pidfd(pid_t pid)
@@ -256,8 +256,9 @@ static caf_status watch_child(child_watch *w, const caf_algo_run_spec *spec, caf
         if (w->exited && exited_at == 0)
             exited_at = now_seconds();
         if (!w->exited && spec->memory_limit) {
-            w->resident = resident_bytes(w->pid);
-            if (w->resident > spec->memory_limit) {
+            size_t resident = resident_bytes(w->pid);
+            w->resident = resident > w->resident ? resident : w->resident;
+            if (resident > spec->memory_limit && w->end == END_EXITED) {
                 w->end = END_MEMORY;
                 kill_group(w);
             }
