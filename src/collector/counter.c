@@ -91,7 +91,7 @@ static void counter_to_json(const caf_object *obj, json_t *o, long max_rows)
     json_object_set_new(o, "sum", json_real(c->sum));
 }
 
-const struct obj_vtable caf_counter_vtable = {
+static const struct obj_vtable counter_vtable = {
     .kind = CAF_OBJECT_COUNTER,
     .type_name = "counter",
     .size = sizeof(counter),
@@ -111,7 +111,7 @@ const struct obj_vtable caf_counter_vtable = {
 
 caf_status caf_counter_new(const char *title, caf_object **out, caf_error *err)
 {
-    *out = obj_alloc(&caf_counter_vtable, title);
+    *out = obj_alloc(&counter_vtable, title);
     return *out ? CAF_OK : caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
 }
 
@@ -133,4 +133,9 @@ double caf_counter_sum(const caf_object *obj)
 {
     obj_expect(obj, CAF_OBJECT_COUNTER, __func__);
     return ((const counter *)obj)->sum;
+}
+
+const struct obj_vtable *obj_counter_vtable(void)
+{
+    return &counter_vtable;
 }

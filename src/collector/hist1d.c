@@ -12,7 +12,7 @@ static void hist1d_print(const caf_object *obj, FILE *out, long max_rows)
     obj_print_bins(out, h->nx, h->xlow, h->xhigh, h->a[BINNED_SUMW], h->a[BINNED_SUMW2]);
 }
 
-const struct obj_vtable caf_hist1d_vtable = {
+static const struct obj_vtable hist1d_vtable = {
     .kind = CAF_OBJECT_HIST1D,
     .type_name = "hist1d",
     .size = sizeof(binned),
@@ -38,7 +38,7 @@ static const binned *h1(const caf_object *h, const char *fn)
 
 caf_status caf_hist1d_new(const char *title, int nbins, double low, double high, caf_object **out, caf_error *err)
 {
-    return binned_new(&caf_hist1d_vtable, title, nbins, low, high, 0, 0, 0, 2, out, err);
+    return binned_new(&hist1d_vtable, title, nbins, low, high, 0, 0, 0, 2, out, err);
 }
 
 void caf_hist1d_fill(caf_object *obj, double x, double w)
@@ -115,4 +115,9 @@ double caf_hist1d_stddev(const caf_object *obj)
     double m = h->stats[STAT_WX] / h->stats[STAT_W];
     double v = h->stats[STAT_WX2] / h->stats[STAT_W] - m * m;
     return v > 0 ? sqrt(v) : 0;
+}
+
+const struct obj_vtable *obj_hist1d_vtable(void)
+{
+    return &hist1d_vtable;
 }

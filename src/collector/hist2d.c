@@ -21,7 +21,7 @@ static void hist2d_print(const caf_object *obj, FILE *out, long max_rows)
         }
 }
 
-const struct obj_vtable caf_hist2d_vtable = {
+static const struct obj_vtable hist2d_vtable = {
     .kind = CAF_OBJECT_HIST2D,
     .type_name = "hist2d",
     .size = sizeof(binned),
@@ -48,7 +48,7 @@ static const binned *h2(const caf_object *h, const char *fn)
 caf_status caf_hist2d_new(const char *title, int nx, double xlow, double xhigh, int ny, double ylow, double yhigh,
                           caf_object **out, caf_error *err)
 {
-    return binned_new(&caf_hist2d_vtable, title, nx, xlow, xhigh, ny, ylow, yhigh, 2, out, err);
+    return binned_new(&hist2d_vtable, title, nx, xlow, xhigh, ny, ylow, yhigh, 2, out, err);
 }
 
 void caf_hist2d_fill(caf_object *obj, double x, double y, double w)
@@ -112,4 +112,9 @@ double caf_hist2d_sumw2(const caf_object *obj, int ix, int iy)
 int64_t caf_hist2d_entries(const caf_object *h)
 {
     return h2(h, __func__)->entries;
+}
+
+const struct obj_vtable *obj_hist2d_vtable(void)
+{
+    return &hist2d_vtable;
 }

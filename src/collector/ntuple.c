@@ -279,7 +279,7 @@ static void ntuple_to_json(const caf_object *obj, json_t *o, long max_rows)
     json_object_set_new(o, "data", data);
 }
 
-const struct obj_vtable caf_ntuple_vtable = {
+static const struct obj_vtable ntuple_vtable = {
     .kind = CAF_OBJECT_NTUPLE,
     .type_name = "ntuple",
     .size = sizeof(ntuple),
@@ -301,7 +301,7 @@ caf_status caf_ntuple_new(const char *title, const caf_ntuple_column *cols, size
                           caf_error *err)
 {
     *out = NULL;
-    ntuple *t = (ntuple *)obj_alloc(&caf_ntuple_vtable, title);
+    ntuple *t = (ntuple *)obj_alloc(&ntuple_vtable, title);
     if (!t)
         return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
     caf_status st = ntuple_setup(t, cols, ncols, err);
@@ -419,4 +419,9 @@ int64_t caf_ntuple_get_i64(const caf_object *obj, size_t row, size_t col)
     case CAF_COLUMN_FLOAT64: return float_to_i64(c.f64);
     }
     return 0;
+}
+
+const struct obj_vtable *obj_ntuple_vtable(void)
+{
+    return &ntuple_vtable;
 }

@@ -242,12 +242,12 @@ void obj_print_bins(FILE *out, int n, double low, double high, const double *w, 
 const struct obj_vtable *obj_vtable_of_kind(uint32_t kind)
 {
     switch (kind) {
-    case CAF_OBJECT_HIST1D: return &caf_hist1d_vtable;
-    case CAF_OBJECT_HIST2D: return &caf_hist2d_vtable;
-    case CAF_OBJECT_PROFILE: return &caf_profile_vtable;
-    case CAF_OBJECT_COUNTER: return &caf_counter_vtable;
-    case CAF_OBJECT_NTUPLE: return &caf_ntuple_vtable;
-    case CAF_OBJECT_USER: return &caf_user_object_vtable;
+    case CAF_OBJECT_HIST1D: return obj_hist1d_vtable();
+    case CAF_OBJECT_HIST2D: return obj_hist2d_vtable();
+    case CAF_OBJECT_PROFILE: return obj_profile_vtable();
+    case CAF_OBJECT_COUNTER: return obj_counter_vtable();
+    case CAF_OBJECT_NTUPLE: return obj_ntuple_vtable();
+    case CAF_OBJECT_USER: return obj_user_object_vtable();
     default: return NULL;
     }
 }
@@ -335,7 +335,7 @@ bool caf_object_is_empty(const caf_object *obj)
 
 bool caf_object_compatible(const caf_object *a, const caf_object *b, caf_error *err)
 {
-    if (a->vt != b->vt) {
+    if (a->vt->kind != b->vt->kind) {
         caf_error_set(err, CAF_ERR_INVALID, "type differs: %s vs %s", caf_object_type_name(a), caf_object_type_name(b));
         return false;
     }

@@ -69,9 +69,14 @@ struct caf_object {
     char *title;
 };
 
-/* The built-in and user vtables. */
-extern const struct obj_vtable caf_hist1d_vtable, caf_hist2d_vtable, caf_profile_vtable, caf_counter_vtable,
-    caf_ntuple_vtable, caf_user_object_vtable;
+/* The vtable of each type (functions, not exported globals: plugins carry their own copy of libcaf, and
+ * two definitions of one global would be an ODR violation). */
+const struct obj_vtable *obj_hist1d_vtable(void);
+const struct obj_vtable *obj_hist2d_vtable(void);
+const struct obj_vtable *obj_profile_vtable(void);
+const struct obj_vtable *obj_counter_vtable(void);
+const struct obj_vtable *obj_ntuple_vtable(void);
+const struct obj_vtable *obj_user_object_vtable(void);
 
 /* The vtable of kind, or NULL. */
 const struct obj_vtable *obj_vtable_of_kind(uint32_t kind);

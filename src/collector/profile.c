@@ -14,7 +14,7 @@ static void profile_print(const caf_object *obj, FILE *out, long max_rows)
                     caf_profile_error(obj, b));
 }
 
-const struct obj_vtable caf_profile_vtable = {
+static const struct obj_vtable profile_vtable = {
     .kind = CAF_OBJECT_PROFILE,
     .type_name = "profile",
     .size = sizeof(binned),
@@ -40,7 +40,7 @@ static const binned *pr(const caf_object *p, const char *fn)
 
 caf_status caf_profile_new(const char *title, int nbins, double low, double high, caf_object **out, caf_error *err)
 {
-    return binned_new(&caf_profile_vtable, title, nbins, low, high, 0, 0, 0, 4, out, err);
+    return binned_new(&profile_vtable, title, nbins, low, high, 0, 0, 0, 4, out, err);
 }
 
 void caf_profile_fill(caf_object *obj, double x, double y, double w)
@@ -104,4 +104,9 @@ double caf_profile_error(const caf_object *obj, int bin)
 int64_t caf_profile_entries(const caf_object *p)
 {
     return pr(p, __func__)->entries;
+}
+
+const struct obj_vtable *obj_profile_vtable(void)
+{
+    return &profile_vtable;
 }

@@ -144,7 +144,7 @@ static void user_to_json(const caf_object *obj, json_t *o, long max_rows)
     free(hex);
 }
 
-const struct obj_vtable caf_user_object_vtable = {
+static const struct obj_vtable user_object_vtable = {
     .kind = CAF_OBJECT_USER,
     .type_name = NULL,
     .size = sizeof(user_object),
@@ -173,7 +173,7 @@ caf_status caf_user_object_new(const char *type_name, const char *title, caf_obj
     if (!registry_valid_user_type_name(type_name))
         return caf_error_set(err, CAF_ERR_INVALID, "user type name '%s' is not letters, digits, '_', '.', ':' or is taken "
                              "by a built-in type", type_name ? type_name : "");
-    user_object *u = (user_object *)obj_alloc(&caf_user_object_vtable, title);
+    user_object *u = (user_object *)obj_alloc(&user_object_vtable, title);
     if (!u)
         return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
     if (!(u->type_name = strdup(type_name))) {
@@ -214,4 +214,9 @@ caf_status caf_user_object_append(caf_object *obj, const void *data, size_t size
     u->bytes.data = n;
     u->bytes.size += size;
     return CAF_OK;
+}
+
+const struct obj_vtable *obj_user_object_vtable(void)
+{
+    return &user_object_vtable;
 }
