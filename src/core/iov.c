@@ -6,7 +6,6 @@
 #include "caf/iov.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>

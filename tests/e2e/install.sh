@@ -37,12 +37,19 @@ int main(int argc, char **argv)
     return 0;
 }
 C
+# A consumer of the sanitizer build must itself load the sanitizer runtimes first.
+cflags=(-std=c17 -Wall -Werror)
+cmake_flags=()
+if [ "${CAF_SANITIZE:-OFF}" = ON ]; then
+  cflags+=(-fsanitize=address,undefined)
+  cmake_flags+=(-DCMAKE_C_FLAGS=-fsanitize=address,undefined)
+fi
 # pkg-config, shared library
 export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
-cc -std=c17 -Wall -Werror -o "$work/with-pkgconfig" "$work/consumer/main.c" $(pkg-config --cflags --libs caf)
+cc "${cflags[@]}" -o "$work/with-pkgconfig" "$work/consumer/main.c" $(pkg-config --cflags --libs caf)
 LD_LIBRARY_PATH="$prefix/lib" "$work/with-pkgconfig" "$work/db1" | grep -q ' 1$'
 # pkg-config, static library
-cc -std=c17 -Wall -Werror -o "$work/with-pkgconfig-static" "$work/consumer/main.c" \
+cc "${cflags[@]}" -o "$work/with-pkgconfig-static" "$work/consumer/main.c" \
   $(pkg-config --cflags caf) "$prefix/lib/libcaf.a" $(pkg-config --static --libs caf | sed 's/-lcaf//')
 "$work/with-pkgconfig-static" "$work/db2" | grep -q ' 1$'
 # CMake package, both libraries
@@ -55,7 +62,7 @@ target_link_libraries(consumer_shared PRIVATE caf::caf)
 add_executable(consumer_static main.c)
 target_link_libraries(consumer_static PRIVATE caf::caf_static)
 CM
-cmake -S "$work/consumer" -B "$work/consumer-build" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
+cmake -S "$work/consumer" -B "$work/consumer-build" -DCMAKE_PREFIX_PATH="$prefix" "${cmake_flags[@]}" >/dev/null
 cmake --build "$work/consumer-build" >/dev/null
 "$work/consumer-build/consumer_static" "$work/db3" | grep -q ' 1$'
 LD_LIBRARY_PATH="$prefix/lib" "$work/consumer-build/consumer_shared" "$work/db3" | grep -q ' 2$'
