@@ -191,6 +191,22 @@ static void runaway_memory_is_a_failure(void **state)
     assert_non_null(strstr(out.log, "eating memory on purpose"));
     assert_null(strstr(out.message, "nobody stopped me"));
     caf_algo_run_result_clear(&out);
+
+    /* the limit counts what the algorithm adds: a caller holding more than the limit itself does not
+     * make a modest algorithm fail */
+    const size_t ballast_size = 384u << 20;
+    char *ballast = malloc(ballast_size);
+    assert_non_null(ballast);
+    memset(ballast, 1, ballast_size);
+    const char *modest_names[] = {"blob_mb"}, *modest_values[] = {"16"};
+    s = spec_for(f, modest_names, modest_values, 1);
+    s.memory_limit = limit;
+    assert_int_equal(caf_algo_run(&s, &out, NULL), CAF_OK);
+    assert_int_equal(out.result, CAF_ALGO_OK);
+    assert_false(out.crashed);
+    assert_int_equal(ballast[ballast_size - 1], 1); /* keeps the ballast (and its memset) alive */
+    free(ballast);
+    caf_algo_run_result_clear(&out);
 }
 
 static void state_runs_iov_and_large_payloads(void **state)
