@@ -8,3 +8,4 @@ build=${1:-build}
 "$build/bench/bench_engine"
 "$build/bench/bench_file_index"
 "$build/bench/bench_algorithm" "$build"
+"$build/bench/bench_collector"
