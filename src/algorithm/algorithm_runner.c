@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -109,10 +110,14 @@ static void default_signals(void)
     sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-static _Noreturn void child_main(const caf_algo_run_spec *spec, int fd, int log_fd)
+static _Noreturn void child_main(const caf_algo_run_spec *spec, int fd, int log_fd, pid_t parent)
 {
     setpgid(0, 0);
     default_signals();
+    /* an algorithm must not outlive the calibration that started it */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent)
+        _exit(1);
     signal(SIGPIPE, SIG_IGN);
     if (log_fd >= 0) {
         dup2(log_fd, STDOUT_FILENO);
@@ -415,6 +420,7 @@ caf_status caf_algo_run(const caf_algo_run_spec *spec, caf_algo_run_result *out,
         return caf_error_errno(err, errno, "algorithm %s: pipe", out->algorithm);
     }
     fflush(NULL); /* buffered output must not be written twice, once by each process */
+    pid_t parent = getpid();
     size_t resident_at_start = spec->memory_limit ? memory_of(getpid(), true) : 0;
     double start = now_seconds();
     pid_t pid = fork();
@@ -432,7 +438,7 @@ caf_status caf_algo_run(const caf_algo_run_spec *spec, caf_algo_run_result *out,
             dup2(devnull, STDIN_FILENO);
             close(devnull);
         }
-        child_main(spec, fds[1], log_fd);
+        child_main(spec, fds[1], log_fd, parent);
     }
     setpgid(pid, pid); /* also done by the child; whichever runs first wins the race, both agree */
     close(fds[1]);
