@@ -61,7 +61,8 @@ typedef struct caf_collector_descriptor {
     caf_status (*start_run)(caf_collector *c, void *state, caf_exprun run, caf_error *err);
     caf_status (*collect)(caf_collector *c, void *state, const caf_event *event, caf_error *err);
     caf_status (*close_run)(caf_collector *c, void *state, caf_exprun run, caf_error *err);
-    /* success is false when the job failed (the output is then discarded). Frees state. */
+    /* success is false when the job failed (the output is then discarded). Frees state. Also called
+     * when prepare failed after setting *state, so it must cope with a half-prepared state. */
     caf_status (*finish)(caf_collector *c, void *state, bool success, caf_error *err);
     /* Optional bulk form of collect: rows first .. first+count-1 of batch, all of run `run`, all past the
      * gates. Used when the engine hands the module stretches of events (no condition in the path can

@@ -357,7 +357,8 @@ caf_status caf_collector_module_initialize(const caf_collector_descriptor *desc,
     for (size_t i = 0; st == CAF_OK && i < c->n_objects; i++)
         st = caf_collector_writer_declare(c->writer, c->objects[i].name, c->objects[i].tmpl, err);
     if (st != CAF_OK) {
-        if (c->prepared && desc->finish) {
+        /* finish frees what prepare allocated, also when prepare failed half way */
+        if ((c->prepared || c->state) && desc->finish) {
             caf_error ignored = {0};
             desc->finish(c, c->state, false, &ignored);
         }

@@ -108,12 +108,18 @@ static caf_status begin(caf_collector_writer *w, caf_error *err)
     return st;
 }
 
-static void writer_free(caf_collector_writer *w)
+static void writer_finalize(caf_collector_writer *w)
 {
     sqlite3_finalize(w->next_idx);
     sqlite3_finalize(w->insert_piece);
     sqlite3_finalize(w->insert_chunk);
     sqlite3_finalize(w->update_piece);
+    w->next_idx = w->insert_piece = w->insert_chunk = w->update_piece = NULL;
+}
+
+static void writer_free(caf_collector_writer *w)
+{
+    writer_finalize(w);
     sqlite3_close(w->db);
     for (size_t i = 0; i < w->n_objects; i++) {
         free(w->objects[i].name);
@@ -131,6 +137,7 @@ void caf_collector_writer_abort(caf_collector_writer *w)
 {
     if (!w)
         return;
+    writer_finalize(w); /* a connection with live statements would not close */
     sqlite3_close(w->db);
     w->db = NULL;
     if (w->temp_path)
@@ -377,11 +384,7 @@ static caf_status finish_content(caf_collector_writer *w, caf_error *err)
 caf_status caf_collector_writer_commit(caf_collector_writer *w, caf_error *err)
 {
     caf_status st = finish_content(w, err);
-    sqlite3_finalize(w->next_idx);
-    sqlite3_finalize(w->insert_piece);
-    sqlite3_finalize(w->insert_chunk);
-    sqlite3_finalize(w->update_piece);
-    w->next_idx = w->insert_piece = w->insert_chunk = w->update_piece = NULL;
+    writer_finalize(w);
     int rc = sqlite3_close(w->db);
     w->db = NULL;
     if (st == CAF_OK && rc != SQLITE_OK)
