@@ -58,69 +58,62 @@ void caf_hist1d_fill(caf_object *obj, double x, double w)
         binned_stats_fill(h, w, x, 0);
 }
 
-/* Bins of a stretch of values: four interleaved count arrays, so that runs of values in one bin do not
- * make every increment wait for the previous one (a store-to-load dependency on the same cell). */
-enum { FILL_LANES = 4, FILL_MAX_CELLS = 2048 };
+/* Bulk filling in two passes over blocks of values: the first computes bins and sums without branches
+ * (so the compiler can vectorise it), the second counts, spreading a block over four count arrays so
+ * that runs of values in one bin do not make each increment wait for the previous one. */
+enum { FILL_LANES = 4, FILL_MAX_CELLS = 2048, FILL_BLOCK = 1024 };
 
 void caf_hist1d_fill_floats(caf_object *obj, const float *x, size_t n, double w)
 {
     binned *h = (binned *)h1(obj, __func__);
-    const double low = h->xlow, high = h->xhigh, scale = h->nx / (h->xhigh - h->xlow);
     const int nx = h->nx;
-    double sx[FILL_LANES] = {0}, sx2[FILL_LANES] = {0};
-    size_t inside = 0;
-    if (nx + 2 > FILL_MAX_CELLS) {
+    if (nx + 3 > FILL_MAX_CELLS) {
         for (size_t i = 0; i < n; i++)
             caf_hist1d_fill(obj, x[i], w);
         return;
     }
-    uint32_t counts[FILL_LANES][FILL_MAX_CELLS];
+    const double low = h->xlow, high = h->xhigh, scale = nx / (high - low);
+    double sx = 0, sx2 = 0, inside = 0;
+    uint32_t counts[FILL_LANES][FILL_MAX_CELLS]; /* cell nx+2 collects NaN, which goes nowhere */
     for (int k = 0; k < FILL_LANES; k++)
-        memset(counts[k], 0, (size_t)(nx + 2) * sizeof counts[k][0]);
-    for (size_t first = 0; first < n; first += UINT32_MAX / 2) { /* counts cannot overflow */
-        size_t end = n - first > UINT32_MAX / 2 ? first + UINT32_MAX / 2 : n;
-        size_t i = first;
-        /* four values per step, each with its own lane: no two updates of a step depend on each other */
-        for (; i + FILL_LANES <= end; i += FILL_LANES)
-            for (int k = 0; k < FILL_LANES; k++) {
-                double v = x[i + (size_t)k];
-                bool in = v >= low && v < high;
-                int b = in ? 1 + (int)((v - low) * scale) : v < low ? 0 : nx + 1;
-                if (in && b > nx)
-                    b = nx;
-                if (v != v)
-                    continue; /* NaN goes nowhere */
-                double vi = in ? v : 0.0;
-                sx[k] += vi;
-                sx2[k] += vi * vi;
-                inside += in;
-                counts[k][b]++;
-            }
-        for (; i < end; i++) {
-            double v = x[i];
-            if (v != v)
-                continue;
-            bool in = v >= low && v < high;
-            int b = in ? 1 + (int)((v - low) * scale) : v < low ? 0 : nx + 1;
-            if (in && b > nx)
-                b = nx;
-            sx[0] += in ? v : 0.0;
-            sx2[0] += in ? v * v : 0.0;
-            inside += in;
-            counts[0][b]++;
+        memset(counts[k], 0, (size_t)(nx + 3) * sizeof counts[k][0]);
+    int32_t bins[FILL_BLOCK];
+    for (size_t first = 0; first < n; first += FILL_BLOCK) {
+        size_t m = n - first < FILL_BLOCK ? n - first : FILL_BLOCK;
+        const float *v = x + first;
+        for (size_t j = 0; j < m; j++) {
+            double d = v[j];
+            bool in = d >= low && d < high;
+            double t = in ? (d - low) * scale : 0.0;
+            int32_t b = 1 + (int32_t)t;
+            b = b > nx ? nx : b;
+            int32_t out = d < low ? 0 : d >= high ? nx + 1 : nx + 2;
+            bins[j] = in ? b : out;
+            double di = in ? d : 0.0;
+            sx += di;
+            sx2 += di * di;
+            inside += in ? 1.0 : 0.0;
         }
-        for (int b = 0; b < nx + 2; b++) {
-            double c = (double)counts[0][b] + counts[1][b] + counts[2][b] + counts[3][b];
-            h->a[BINNED_SUMW][b] += w * c;
-            h->a[BINNED_SUMW2][b] += w * w * c;
+        size_t j = 0;
+        for (; j + FILL_LANES <= m; j += FILL_LANES)
             for (int k = 0; k < FILL_LANES; k++)
-                counts[k][b] = 0;
+                counts[k][bins[j + (size_t)k]]++;
+        for (; j < m; j++)
+            counts[0][bins[j]]++;
+        if ((first / FILL_BLOCK) % 1000000 == 999999 || first + m == n) { /* before any count can overflow */
+            for (int b = 0; b < nx + 2; b++) {
+                double c = (double)counts[0][b] + counts[1][b] + counts[2][b] + counts[3][b];
+                h->a[BINNED_SUMW][b] += w * c;
+                h->a[BINNED_SUMW2][b] += w * w * c;
+            }
+            for (int k = 0; k < FILL_LANES; k++)
+                memset(counts[k], 0, (size_t)(nx + 3) * sizeof counts[k][0]);
         }
     }
     h->entries += (int64_t)n;
-    h->stats[STAT_W] += w * (double)inside;
-    h->stats[STAT_WX] += w * (sx[0] + sx[1] + sx[2] + sx[3]);
-    h->stats[STAT_WX2] += w * (sx2[0] + sx2[1] + sx2[2] + sx2[3]);
+    h->stats[STAT_W] += w * inside;
+    h->stats[STAT_WX] += w * sx;
+    h->stats[STAT_WX2] += w * sx2;
 }
 
 int caf_hist1d_find_bin(const caf_object *obj, double x)
