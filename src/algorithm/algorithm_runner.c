@@ -289,33 +289,6 @@ static caf_status watch_child(child_watch *w, const caf_algo_run_spec *spec, caf
     return CAF_OK;
 }
 
-/* Length of the valid UTF-8 sequence at p (at most n bytes), or 0 when it is not one. */
-static size_t utf8_sequence(const unsigned char *p, size_t n)
-{
-    size_t len = p[0] < 0x80 ? 1 : (p[0] & 0xe0) == 0xc0 ? 2 : (p[0] & 0xf0) == 0xe0 ? 3 : (p[0] & 0xf8) == 0xf0 ? 4 : 0;
-    if (len == 0 || len > n || (len == 2 && p[0] < 0xc2))
-        return 0;
-    for (size_t i = 1; i < len; i++)
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-    return len;
-}
-
-/* A log is text for people and for JSON: bytes that are not UTF-8 (a plugin printing binary, a tail cut
- * inside a character) and NULs become '?'. */
-static void make_printable(char *text, size_t size)
-{
-    unsigned char *p = (unsigned char *)text;
-    for (size_t i = 0; i < size;) {
-        size_t len = p[i] ? utf8_sequence(p + i, size - i) : 0;
-        if (len == 0) {
-            p[i++] = '?';
-            continue;
-        }
-        i += len;
-    }
-}
-
 /* The last LOG_TAIL_MAX bytes of the log file (malloc'd), made printable. */
 static char *read_log_tail(int fd)
 {
@@ -328,7 +301,7 @@ static char *read_log_tail(int fd)
         return NULL;
     ssize_t got = want ? pread(fd, text, want, end - (off_t)want) : 0;
     size_t size = got > 0 ? (size_t)got : 0;
-    make_printable(text, size);
+    caf_runner_make_printable(text, size);
     text[size] = '\0';
     return text;
 }

@@ -230,6 +230,7 @@ static void state_runs_iov_and_large_payloads(void **state)
     assert_int_equal(out.runs[0].run, 2);
     /* what the algorithm printed is in the log, made valid UTF-8 (the micro sign stays) */
     assert_non_null(strstr(out.log, "binary ??? \xc2\xb5s ??\n"));
+    assert_string_equal(out.message, "a message with a ? byte");
     json_t *log = json_string(out.log);
     assert_non_null(log);
     json_decref(log);
