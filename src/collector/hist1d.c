@@ -73,27 +73,29 @@ void caf_hist1d_fill_floats(caf_object *obj, const float *x, size_t n, double w)
         return;
     }
     const double low = h->xlow, high = h->xhigh, scale = nx / (high - low);
-    double sx = 0, sx2 = 0, inside = 0;
+    /* four partial sums each: one chain of additions would make every value wait for the last */
+    double sx[FILL_LANES] = {0}, sx2[FILL_LANES] = {0}, inside[FILL_LANES] = {0};
     uint32_t counts[FILL_LANES][FILL_MAX_CELLS]; /* cell nx+2 collects NaN, which goes nowhere */
     for (int k = 0; k < FILL_LANES; k++)
         memset(counts[k], 0, (size_t)(nx + 3) * sizeof counts[k][0]);
-    int32_t bins[FILL_BLOCK];
+    int32_t bins[FILL_BLOCK + FILL_LANES];
     for (size_t first = 0; first < n; first += FILL_BLOCK) {
         size_t m = n - first < FILL_BLOCK ? n - first : FILL_BLOCK;
         const float *v = x + first;
-        for (size_t j = 0; j < m; j++) {
-            double d = v[j];
-            bool in = d >= low && d < high;
-            double t = in ? (d - low) * scale : 0.0;
-            int32_t b = 1 + (int32_t)t;
-            b = b > nx ? nx : b;
-            int32_t out = d < low ? 0 : d >= high ? nx + 1 : nx + 2;
-            bins[j] = in ? b : out;
-            double di = in ? d : 0.0;
-            sx += di;
-            sx2 += di * di;
-            inside += in ? 1.0 : 0.0;
-        }
+        for (size_t j = 0; j < m; j += FILL_LANES)
+            for (int k = 0; k < FILL_LANES; k++) {
+                double d = j + (size_t)k < m ? v[j + (size_t)k] : NAN;
+                bool in = d >= low && d < high;
+                double t = in ? (d - low) * scale : 0.0;
+                int32_t b = 1 + (int32_t)t;
+                b = b > nx ? nx : b;
+                int32_t out = d < low ? 0 : d >= high ? nx + 1 : nx + 2;
+                bins[j + (size_t)k] = in ? b : out;
+                double di = in ? d : 0.0;
+                sx[k] += di;
+                sx2[k] += di * di;
+                inside[k] += in ? 1.0 : 0.0;
+            }
         size_t j = 0;
         for (; j + FILL_LANES <= m; j += FILL_LANES)
             for (int k = 0; k < FILL_LANES; k++)
@@ -111,9 +113,9 @@ void caf_hist1d_fill_floats(caf_object *obj, const float *x, size_t n, double w)
         }
     }
     h->entries += (int64_t)n;
-    h->stats[STAT_W] += w * inside;
-    h->stats[STAT_WX] += w * sx;
-    h->stats[STAT_WX2] += w * sx2;
+    h->stats[STAT_W] += w * (inside[0] + inside[1] + inside[2] + inside[3]);
+    h->stats[STAT_WX] += w * (sx[0] + sx[1] + sx[2] + sx[3]);
+    h->stats[STAT_WX2] += w * (sx2[0] + sx2[1] + sx2[2] + sx2[3]);
 }
 
 int caf_hist1d_find_bin(const caf_object *obj, double x)
