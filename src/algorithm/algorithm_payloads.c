@@ -44,6 +44,10 @@ caf_status caf_algo_save_bytes(caf_algo_context *ctx, const char *name, const ch
         return CAF_ERR_STATE;
     caf_iov valid = iov ? *iov : alg->iov;
     caf_status st = caf_payload_name_check(name, err);
+    json_t *utf8 = st == CAF_OK ? json_string(name) : NULL; /* names travel in JSON and database.txt */
+    if (st == CAF_OK && !utf8)
+        st = caf_error_set(err, CAF_ERR_INVALID, "the name is not UTF-8");
+    json_decref(utf8);
     if (st == CAF_OK)
         st = check_ext(ext, err);
     if (st == CAF_OK)
