@@ -1,13 +1,15 @@
 /* Writing collector outputs: a SQLite file under a temporary name beside the target, filled in
- * transactions (one per flush, i.e. per run), closed, fsync'ed and renamed at commit. The rollback
- * journal is kept in memory: the temporary file is discarded on any failure, so only the final rename
- * needs to be durable. */
+ * transactions (one per flush), closed, fsync'ed and renamed at commit. The rollback journal is kept in
+ * memory: the temporary file is discarded on any failure, so only the final rename needs to be durable.
+ * Pages of 64 kB hold a typical histogram's chunk whole, so readers get it without assembling overflow
+ * pages; the page cache is capped explicitly (4 MB), as it would otherwise grow with the page size. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "caf/file.h"
@@ -170,12 +172,13 @@ caf_status caf_collector_writer_open(const char *path, const caf_collector_info 
         caf_collector_writer_abort(w);
         return st;
     }
+    fchmod(fd, 0644); /* mkstemp makes 0600; outputs are shared like every other caf file */
     close(fd);
     int rc = sqlite3_open_v2(w->temp_path, &w->db, SQLITE_OPEN_READWRITE, NULL);
     caf_status st = rc == SQLITE_OK ? CAF_OK
                                     : output_sqlite_error(err, w->db, rc, "collector %s: creating %s", w->collector, path);
     if (st == CAF_OK)
-        st = exec(w, "PRAGMA journal_mode=MEMORY; PRAGMA synchronous=OFF;", err);
+        st = exec(w, "PRAGMA journal_mode=MEMORY; PRAGMA synchronous=OFF; PRAGMA page_size=65536; PRAGMA cache_size=-4096;", err);
     if (st == CAF_OK)
         st = begin(w, err);
     if (st == CAF_OK)
