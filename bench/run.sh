@@ -7,5 +7,7 @@ build=${1:-build}
 "$build/bench/bench_event_read"
 "$build/bench/bench_engine"
 "$build/bench/bench_file_index"
+"$build/bench/bench_algorithm" "$build"
+"$build/bench/bench_collector"
 # orchestration: strategy bookkeeping, fresh run against replay from a saved state
 "$build/bench/bench_strategy" 20000
