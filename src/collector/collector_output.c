@@ -406,12 +406,17 @@ static caf_status merge_runs_into(const caf_collector_output *f, const char *nam
         runs = keys;
         count = nkeys;
     }
+    /* One read transaction for all runs: otherwise every statement takes and drops the file's shared
+     * lock, which costs more than reading a run's histogram. */
+    bool in_transaction = sqlite3_exec(f->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
     for (size_t i = 0; st == CAF_OK && i < count; i++) {
         caf_object *obj;
         st = output_read_key(f->db, f->pieces, f->chunks, name, runs[i], &obj, err);
         if (st == CAF_OK && obj)
             st = output_accumulate(acc, obj, err);
     }
+    if (in_transaction)
+        sqlite3_exec(f->db, "COMMIT", NULL, NULL, NULL);
     free(keys);
     return st == CAF_OK ? st : caf_error_prefix(err, "%s: ", f->path);
 }
