@@ -107,6 +107,7 @@ typedef struct caf_job {
     caf_retry retry;
     char *backend;             /* backend name ("local" unless the JSON or the caller says otherwise) */
     json_t *backend_settings;  /* backend-specific settings object (owned reference) or NULL */
+    json_t *policy;            /* the scheduling "policy" object (owned reference) or NULL */
     caf_subjob *subjobs;
     size_t n_subjobs;
 } caf_job;
@@ -120,6 +121,9 @@ caf_status caf_job_from_json(caf_job *job, const json_t *spec, const char *base_
 
 /* Loads JOB.json at path into job (caf_job_from_json with base_dir = path's folder). */
 caf_status caf_job_load_spec(caf_job *job, const char *path, caf_error *err);
+
+/* Frees the job's subjobs (leaves none). */
+void caf_job_free_subjobs(caf_job *job);
 
 /* Makes the subjobs from input_files, args and splitter (replacing any existing ones). */
 caf_status caf_job_split(caf_job *job, caf_error *err);
@@ -138,7 +142,8 @@ json_t *caf_job_to_json(const caf_job *job);
 caf_status caf_job_save(const caf_job *job, caf_error *err);
 
 /* Replaces job's subjobs with those in the saved state at caf_job_state_path (if it exists; sets
- * *found). The saved job must have the same name and as many subjobs; else CAF_ERR_STATE. */
+ * *found). The saved job must have the same name and the same subjobs; else CAF_ERR_STATE. While saved
+ * subjobs are still submitted or running, job->backend becomes the saved backend (only it knows them). */
 caf_status caf_job_load_state(caf_job *job, bool *found, caf_error *err);
 
 /* Records a failed attempt of sub with reason: back to init with raised memory/time if retries are
