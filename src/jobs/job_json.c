@@ -238,12 +238,12 @@ static caf_status parse_spec(caf_job *job, const json_t *spec, const char *base_
 {
     if (!json_is_object(spec))
         return caf_error_set(err, CAF_ERR_INVALID, "a job must be a JSON object");
-    caf_status rc = check_keys(spec, "", spec_keys, err);
-    if (rc == CAF_OK)
-        rc = get_string(spec, "name", true, &job->name, err);
+    caf_status rc = get_string(spec, "name", true, &job->name, err);
     if (rc == CAF_OK && !name_is_safe(job->name))
         rc = caf_error_set(err, CAF_ERR_INVALID, "key 'name': '%s' may hold only letters, digits, '_', '-' and '.'",
                            job->name);
+    if (rc == CAF_OK)
+        rc = check_keys(spec, "", spec_keys, err);
     if (rc == CAF_OK)
         rc = get_string(spec, "command", true, &job->command, err);
     if (rc == CAF_OK && !job->command[0])
@@ -363,16 +363,15 @@ caf_status caf_job_from_json(caf_job *job, const json_t *spec, const char *base_
 {
     memset(job, 0, sizeof *job);
     caf_status rc = parse_spec(job, spec, base_dir, err);
+    if (rc != CAF_OK && job->name && name_is_safe(job->name))
+        caf_error_prefix(err, "job %s: ", job->name);
     if (rc == CAF_OK)
-        rc = caf_job_split(job, err);
+        rc = caf_job_split(job, err); /* its messages name the job */
     json_t *saved = json_object_get(spec, "subjobs");
     if (rc == CAF_OK && saved)
         rc = apply_saved_subjobs(job, saved, job->name, err);
-    if (rc != CAF_OK) {
-        if (job->name)
-            caf_error_prefix(err, "job %s: ", job->name);
+    if (rc != CAF_OK)
         caf_job_close(job);
-    }
     return rc;
 }
 
