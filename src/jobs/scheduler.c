@@ -253,7 +253,7 @@ caf_status caf_scheduler_poll(caf_scheduler *sched, caf_error *err)
             } else if (now - sub->lost_since >= sched->policy.exit_file_grace_s) {
                 char reason[512];
                 snprintf(reason, sizeof reason,
-                         "%s and its exit-code file %s did not appear within %.0f s (see %s/stderr)",
+                         "%s and its exit-code file %s did not appear within %g s (see %s/stderr)",
                          r->state == CAF_BATCH_FINISHED ? "it ended" : "the batch system no longer knows it",
                          sub->exit_code_file, sched->policy.exit_file_grace_s, sub->dir);
                 record_failure(sched, sub, reason);
