@@ -419,6 +419,8 @@ caf_status caf_scheduler_run(caf_scheduler *sched, volatile sig_atomic_t *stop, 
             wait = sched->next_submit_at - now;
         if (!has_active && sched->policy.submit_rate > 0 && wait > 1.0 / sched->policy.submit_rate)
             wait = 1.0 / sched->policy.submit_rate;
+        if (sched->dirty && wait > sched->policy.save_interval_s)
+            wait = sched->policy.save_interval_s; /* an unsaved submission must not wait a whole poll */
         if (sched->backend->ops->wait && has_active)
             sched->backend->ops->wait(sched->backend, wait);
         else
