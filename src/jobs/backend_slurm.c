@@ -167,15 +167,26 @@ static void apply_line(char *line, void *ctx)
     if (!fields[0] || !fields[1][0])
         return;
     fields[0] += strspn(fields[0], " ");
+    /* sacct writes "CANCELLED by 0": the first word is the state. */
+    char *state = fields[1];
+    state[strcspn(state, " ")] = '\0';
+    if (!strchr(fields[0], '_')) {
+        /* A whole array cancelled while pending is listed once, as "123": it speaks for every task of
+         * the array that has no line of its own. */
+        size_t len = strlen(fields[0]);
+        for (size_t i = 0; i < c->n; i++) {
+            const char *id = c->subs[i]->batch_id;
+            if (!c->seen[i] && id && strncmp(id, fields[0], len) == 0 && id[len] == '_')
+                slurm_state_report(state, fields[2], fields[3], &c->reports[i]);
+        }
+        return;
+    }
     long k = batch_find_id(c->sorted, c->n, fields[0]);
     if (k < 0)
         return;
     size_t at = caller_index(c, c->sorted[k]);
     if (at >= c->n)
         return;
-    /* sacct writes "CANCELLED by 0": the first word is the state. */
-    char *state = fields[1];
-    state[strcspn(state, " ")] = '\0';
     slurm_state_report(state, fields[2], fields[3], &c->reports[at]);
     c->seen[at] = true;
 }
