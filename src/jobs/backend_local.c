@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,13 @@ struct local_proc {
 struct local_state {
     struct local_proc *procs;
     size_t n, cap;
+    /* how subjobs start: posix_spawn (a vfork, cheap however large caf is) into a new session, with
+     * default signal handling and stdio on /dev/null (the wrapper redirects its own output) */
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_t actions;
 };
+
+extern char **environ;
 
 static double monotonic_now(void)
 {
@@ -157,6 +164,24 @@ static caf_status local_open(caf_backend *backend, const json_t *settings, caf_e
     struct local_state *st = calloc(1, sizeof *st);
     if (!st)
         return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    sigset_t none, defaults;
+    sigemptyset(&none);
+    sigemptyset(&defaults);
+    sigaddset(&defaults, SIGINT);
+    sigaddset(&defaults, SIGTERM);
+    sigaddset(&defaults, SIGHUP);
+    sigaddset(&defaults, SIGPIPE);
+    sigaddset(&defaults, SIGQUIT);
+    if (posix_spawnattr_init(&st->attr) != 0 || posix_spawn_file_actions_init(&st->actions) != 0 ||
+        posix_spawnattr_setflags(&st->attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF) !=
+            0 ||
+        posix_spawnattr_setsigmask(&st->attr, &none) != 0 || posix_spawnattr_setsigdefault(&st->attr, &defaults) != 0 ||
+        posix_spawn_file_actions_addopen(&st->actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0) != 0 ||
+        posix_spawn_file_actions_addopen(&st->actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0) != 0 ||
+        posix_spawn_file_actions_addopen(&st->actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0) != 0) {
+        free(st);
+        return caf_error_set(err, CAF_ERR_NOMEM, "cannot prepare process spawning");
+    }
     backend->state = st;
     backend->max_active = slots;
     backend->poll_interval_s = 0.5;
@@ -172,6 +197,8 @@ static void local_close(caf_backend *backend)
     for (size_t i = 0; i < st->n; i++)
         if (st->procs[i].pidfd >= 0)
             close(st->procs[i].pidfd);
+    posix_spawnattr_destroy(&st->attr);
+    posix_spawn_file_actions_destroy(&st->actions);
     free(st->procs);
     free(st);
     backend->state = NULL;
@@ -192,26 +219,11 @@ static caf_status local_submit(caf_backend *backend, const caf_job *job, caf_sub
     }
     for (size_t i = 0; i < n; i++) {
         caf_subjob *sub = subs[i];
-        pid_t pid = fork();
-        if (pid < 0)
-            return caf_error_errno(err, errno, "job %s, subjob %zu: fork", job->name, sub->index);
-        if (pid == 0) {
-            setsid();
-            sigset_t none;
-            sigemptyset(&none);
-            sigprocmask(SIG_SETMASK, &none, NULL);
-            signal(SIGINT, SIG_DFL);
-            signal(SIGTERM, SIG_DFL);
-            signal(SIGPIPE, SIG_DFL);
-            int null = open("/dev/null", O_RDWR);
-            if (null >= 0) {
-                dup2(null, STDIN_FILENO);
-                dup2(null, STDOUT_FILENO);
-                dup2(null, STDERR_FILENO);
-            }
-            execl("/bin/bash", "bash", sub->script_path, (char *)NULL);
-            _exit(127);
-        }
+        pid_t pid;
+        char *argv[] = {"bash", sub->script_path, NULL};
+        int e = posix_spawn(&pid, "/bin/bash", &st->actions, &st->attr, argv, environ);
+        if (e != 0)
+            return caf_error_errno(err, e, "job %s, subjob %zu: cannot start /bin/bash", job->name, sub->index);
         char state;
         unsigned long long start = 0;
         if (!proc_stat(pid, &state, &start))

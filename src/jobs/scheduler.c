@@ -203,14 +203,19 @@ static bool settle_from_exit_file(caf_scheduler *sched, caf_subjob *sub, const c
 caf_status caf_scheduler_poll(caf_scheduler *sched, caf_error *err)
 {
     caf_job *job = sched->job;
-    caf_subjob **active = malloc((job->n_subjobs + 1) * sizeof *active);
-    caf_batch_report *reports = calloc(job->n_subjobs + 1, sizeof *reports);
+    size_t n = 0;
+    for (size_t i = 0; i < job->n_subjobs; i++)
+        n += is_active(&job->subjobs[i]);
+    if (n == 0)
+        return maybe_save(sched, false, err);
+    caf_subjob **active = malloc(n * sizeof *active);
+    caf_batch_report *reports = calloc(n, sizeof *reports);
     if (!active || !reports) {
         free(active);
         free(reports);
         return caf_error_set(err, CAF_ERR_NOMEM, "job %s: out of memory", job->name);
     }
-    size_t n = 0;
+    n = 0;
     for (size_t i = 0; i < job->n_subjobs; i++)
         if (is_active(&job->subjobs[i]))
             active[n++] = &job->subjobs[i];

@@ -3,9 +3,12 @@
  * are shell code the job's author wrote on purpose. */
 #include "caf/wrapper_script.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "caf/file.h"
 
@@ -134,6 +137,29 @@ caf_status caf_wrapper_script_render(const caf_job *job, const caf_subjob *sub, 
     return CAF_OK;
 }
 
+/* Writes text to path in place. No temporary file and rename are needed: caf only hands the script to
+ * a backend after this returns, and no earlier attempt can still be running it. */
+static caf_status write_script(const char *path, const char *text, caf_error *err)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return caf_error_errno(err, errno, "%s", path);
+    size_t left = strlen(text);
+    while (left > 0) {
+        ssize_t w = write(fd, text, left);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break;
+        text += w;
+        left -= (size_t)w;
+    }
+    int e = errno;
+    if (close(fd) != 0 && left == 0)
+        return caf_error_errno(err, errno, "%s", path);
+    return left > 0 ? caf_error_errno(err, e ? e : EIO, "%s", path) : CAF_OK;
+}
+
 caf_status caf_wrapper_script_write(const caf_job *job, const caf_subjob *sub, caf_error *err)
 {
     char *text = NULL;
@@ -141,7 +167,7 @@ caf_status caf_wrapper_script_write(const caf_job *job, const caf_subjob *sub, c
     if (rc == CAF_OK)
         rc = caf_wrapper_script_render(job, sub, &text, err);
     if (rc == CAF_OK)
-        rc = caf_file_write_atomic(sub->script_path, text, strlen(text), err);
+        rc = write_script(sub->script_path, text, err);
     free(text);
     if (rc != CAF_OK)
         caf_error_prefix(err, "job %s, subjob %zu: ", job->name, sub->index);
