@@ -51,8 +51,9 @@ typedef struct caf_scheduler {
     size_t poll_calls;      /* backend poll calls so far */
 } caf_scheduler;
 
-/* Prepares the scheduler: creates the subjob folders, writes every subjob's wrapper script and
- * clears stale exit-code files of subjobs still in init. */
+/* Prepares the scheduler: the policy, completed with the backend's defaults. Nothing is written until a
+ * subjob is submitted (then its folder, wrapper script and output folder are made and a stale exit-code
+ * file is removed). */
 caf_status caf_scheduler_init(caf_scheduler *sched, caf_job *job, caf_backend *backend,
                               const caf_schedule_policy *policy, caf_error *err);
 

@@ -212,6 +212,68 @@ static void options_first(int argc, char **argv, const char *const *with_value)
     free(operands);
 }
 
+/* Parses the options of a jobs subcommand (they may follow the operand), handing each to on_option,
+ * which returns false after printing a usage error. Returns -1 to go on, else the exit code. */
+static int parse_options(const struct cli_options *opts, const char *const *with_value, int argc, char **argv,
+                         bool (*on_option)(int c, void *ctx), void *ctx)
+{
+    options_first(argc, argv, with_value);
+    cli_options_begin();
+    for (int c; (c = cli_next_option(opts, argc, argv)) != CLI_OPT_END;) {
+        if (c == CLI_OPT_HELP)
+            return CLI_EXIT_OK;
+        if (c == CLI_OPT_ERROR || !on_option(c, ctx))
+            return CLI_EXIT_USAGE;
+    }
+    return -1;
+}
+
+/* Prints the outcome and closes the session; returns the exit code. */
+static int finish(struct jobs_session *s, caf_status rc, const caf_error *err, bool as_json, bool fail_if_failed)
+{
+    int exit_code = CLI_EXIT_OK;
+    if (rc != CAF_OK) {
+        exit_code = cli_fail(err);
+    } else {
+        print_status(&s->job, as_json);
+        if (fail_if_failed && caf_job_status_of(&s->job) == CAF_JOB_FAILED)
+            exit_code = CLI_EXIT_FAILURE;
+    }
+    session_close(s);
+    return exit_code;
+}
+
+struct submit_options {
+    const char *backend;
+    bool wait, as_json;
+    int max_active;
+};
+
+static bool on_submit_option(int c, void *ctx)
+{
+    struct submit_options *o = ctx;
+    if (c == 'b')
+        o->backend = optarg;
+    else if (c == 'w')
+        o->wait = true;
+    else if (c == 'j')
+        o->as_json = true;
+    else if (c == 'm' && !cli_parse_int("jobs submit", "--max-active", optarg, &o->max_active))
+        return false;
+    else if (c == 'm' && o->max_active < 1)
+        return cli_usage_error("jobs submit", "--max-active must be at least 1"), false;
+    return true;
+}
+
+static bool on_json_option(int c, void *ctx)
+{
+    *(bool *)ctx |= c == 'j';
+    return true;
+}
+
+static const struct option json_longopts[] = {{"json", no_argument, 0, 'j'}, {0, 0, 0, 0}};
+static const char *const no_values[] = {NULL};
+
 static int run_submit(int argc, char **argv)
 {
     static const struct option longopts[] = {{"backend", required_argument, 0, 'b'},
@@ -219,73 +281,40 @@ static int run_submit(int argc, char **argv)
                                              {"max-active", required_argument, 0, 'm'},
                                              {"json", no_argument, 0, 'j'},
                                              {0, 0, 0, 0}};
-    const struct cli_options opts = {"jobs submit", help_text, "", longopts};
-    const char *backend = NULL;
-    bool wait = false, as_json = false;
-    int max_active = 0;
     static const char *const with_value[] = {"--backend", "--max-active", NULL};
-    options_first(argc, argv, with_value);
-    cli_options_begin();
-    for (int c; (c = cli_next_option(&opts, argc, argv)) != CLI_OPT_END;) {
-        if (c == CLI_OPT_HELP)
-            return CLI_EXIT_OK;
-        if (c == CLI_OPT_ERROR)
-            return CLI_EXIT_USAGE;
-        if (c == 'b')
-            backend = optarg;
-        else if (c == 'w')
-            wait = true;
-        else if (c == 'j')
-            as_json = true;
-        else if (c == 'm' && (!cli_parse_int("jobs submit", "--max-active", optarg, &max_active) || max_active < 1))
-            return max_active < 1 ? cli_usage_error("jobs submit", "--max-active must be at least 1") : CLI_EXIT_USAGE;
-    }
+    const struct cli_options opts = {"jobs submit", help_text, "", longopts};
+    struct submit_options o = {0};
+    int parsed = parse_options(&opts, with_value, argc, argv, on_submit_option, &o);
+    if (parsed >= 0)
+        return parsed;
     if (argc - optind != 1)
         return cli_usage_error("jobs submit", "expects one JOB.json");
     struct jobs_session s;
     caf_error err = {0};
     bool busy = false;
-    if (wait) /* before anything is submitted, so that no Ctrl-C can leave an orphan */
+    if (o.wait) /* before anything is submitted, so that no Ctrl-C can leave an orphan */
         catch_stop_signals();
-    caf_status rc = session_open(&s, argv[optind], backend, true, max_active, &busy, &err);
+    caf_status rc = session_open(&s, argv[optind], o.backend, true, o.max_active, &busy, &err);
     if (rc == CAF_OK && busy)
         rc = caf_error_set(&err, CAF_ERR_STATE, "job %s is being run by another caf (%s/caf-job.lock)", s.job.name,
                            s.job.working_dir);
     if (rc == CAF_OK)
-        rc = wait ? caf_scheduler_run(&s.sched, &stop_requested, &err) : caf_scheduler_poll(&s.sched, &err);
-    if (rc == CAF_OK && !wait)
+        rc = o.wait ? caf_scheduler_run(&s.sched, &stop_requested, &err) : caf_scheduler_poll(&s.sched, &err);
+    if (rc == CAF_OK && !o.wait)
         rc = caf_scheduler_submit(&s.sched, &err);
-    if (rc == CAF_OK && !wait)
+    if (rc == CAF_OK && !o.wait)
         rc = caf_scheduler_save(&s.sched, &err);
-    int exit_code = CLI_EXIT_OK;
-    if (rc != CAF_OK) {
-        exit_code = cli_fail(&err);
-    } else {
-        print_status(&s.job, as_json);
-        if (wait && caf_job_status_of(&s.job) == CAF_JOB_FAILED)
-            exit_code = CLI_EXIT_FAILURE;
-    }
-    session_close(&s);
-    return exit_code;
+    return finish(&s, rc, &err, o.as_json, o.wait);
 }
 
 static int run_status_or_cancel(int argc, char **argv, bool cancel)
 {
-    static const struct option longopts[] = {{"json", no_argument, 0, 'j'}, {0, 0, 0, 0}};
     const char *where = cancel ? "jobs cancel" : "jobs status";
-    const struct cli_options opts = {where, help_text, "", cancel ? longopts + 1 : longopts};
+    const struct cli_options opts = {where, help_text, "", cancel ? json_longopts + 1 : json_longopts};
     bool as_json = false;
-    static const char *const with_value[] = {NULL};
-    options_first(argc, argv, with_value);
-    cli_options_begin();
-    for (int c; (c = cli_next_option(&opts, argc, argv)) != CLI_OPT_END;) {
-        if (c == CLI_OPT_HELP)
-            return CLI_EXIT_OK;
-        if (c == CLI_OPT_ERROR)
-            return CLI_EXIT_USAGE;
-        if (c == 'j')
-            as_json = true;
-    }
+    int parsed = parse_options(&opts, no_values, argc, argv, on_json_option, &as_json);
+    if (parsed >= 0)
+        return parsed;
     if (argc - optind != 1)
         return cli_usage_error(where, "expects one JOB.json");
     struct jobs_session s;
@@ -301,28 +330,16 @@ static int run_status_or_cancel(int argc, char **argv, bool cancel)
         rc = cancel ? caf_scheduler_cancel(&s.sched, &err) : caf_scheduler_poll(&s.sched, &err);
     if (rc == CAF_OK && !busy && !cancel)
         rc = caf_scheduler_save(&s.sched, &err);
-    int exit_code = CLI_EXIT_OK;
-    if (rc != CAF_OK)
-        exit_code = cli_fail(&err);
-    else
-        print_status(&s.job, as_json);
-    session_close(&s);
-    return exit_code;
+    return finish(&s, rc, &err, as_json, false);
 }
 
 static int run_backends(int argc, char **argv)
 {
-    static const struct option longopts[] = {{"json", no_argument, 0, 'j'}, {0, 0, 0, 0}};
-    const struct cli_options opts = {"jobs backends", help_text, "", longopts};
+    const struct cli_options opts = {"jobs backends", help_text, "", json_longopts};
     bool as_json = false;
-    cli_options_begin();
-    for (int c; (c = cli_next_option(&opts, argc, argv)) != CLI_OPT_END;) {
-        if (c == CLI_OPT_HELP)
-            return CLI_EXIT_OK;
-        if (c == CLI_OPT_ERROR)
-            return CLI_EXIT_USAGE;
-        as_json = true;
-    }
+    int parsed = parse_options(&opts, no_values, argc, argv, on_json_option, &as_json);
+    if (parsed >= 0)
+        return parsed;
     if (argc != optind)
         return cli_usage_error("jobs backends", "takes no operands");
     json_t *list = json_array();

@@ -115,6 +115,14 @@ static struct local_proc *find_proc(struct local_state *st, pid_t pid, unsigned 
     return NULL;
 }
 
+static void mark_ended(struct local_proc *p)
+{
+    p->ended = true;
+    if (p->pidfd >= 0)
+        close(p->pidfd);
+    p->pidfd = -1;
+}
+
 /* True while the process (pid, start) is alive; reaps it if it is our child. */
 static bool alive(struct local_state *st, pid_t pid, unsigned long long start)
 {
@@ -123,10 +131,7 @@ static bool alive(struct local_state *st, pid_t pid, unsigned long long start)
         if (p->ended)
             return false;
         if (waitpid(pid, NULL, WNOHANG) == pid) {
-            p->ended = true;
-            if (p->pidfd >= 0)
-                close(p->pidfd);
-            p->pidfd = -1;
+            mark_ended(p);
             return false;
         }
         return true;
@@ -247,12 +252,8 @@ static void kill_group(struct local_state *st, pid_t pid, unsigned long long sta
 {
     kill(-pid, sig);
     struct local_proc *p = find_proc(st, pid, start);
-    if (p && !p->ended && sig == SIGKILL && waitpid(pid, NULL, 0) == pid) {
-        p->ended = true;
-        if (p->pidfd >= 0)
-            close(p->pidfd);
-        p->pidfd = -1;
-    }
+    if (p && !p->ended && sig == SIGKILL && waitpid(pid, NULL, 0) == pid)
+        mark_ended(p);
 }
 
 static caf_status local_poll(caf_backend *backend, const caf_job *job, caf_subjob **subs, size_t n,
@@ -284,6 +285,22 @@ static caf_status local_poll(caf_backend *backend, const caf_job *job, caf_subjo
     return CAF_OK;
 }
 
+/* Sends sig (unless 0) to the process group of every subjob still alive; returns how many are. */
+static size_t signal_alive(struct local_state *st, caf_subjob **subs, size_t n, int sig)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < n; i++) {
+        pid_t pid;
+        unsigned long long start;
+        if (parse_id(subs[i]->batch_id, &pid, &start) && alive(st, pid, start)) {
+            count++;
+            if (sig)
+                kill(-pid, sig);
+        }
+    }
+    return count;
+}
+
 static caf_status local_cancel(caf_backend *backend, const caf_job *job, caf_subjob **subs, size_t n,
                                caf_error *err)
 {
@@ -291,23 +308,9 @@ static caf_status local_cancel(caf_backend *backend, const caf_job *job, caf_sub
     (void)err;
     struct local_state *st = backend->state;
     /* SIGTERM first so that commands may clean up, SIGKILL for whatever is left after 3 s */
-    for (size_t i = 0; i < n; i++) {
-        pid_t pid;
-        unsigned long long start;
-        if (parse_id(subs[i]->batch_id, &pid, &start) && alive(st, pid, start))
-            kill(-pid, SIGTERM);
-    }
+    signal_alive(st, subs, n, SIGTERM);
     double deadline = monotonic_now() + 3.0;
-    for (;;) {
-        bool any = false;
-        for (size_t i = 0; i < n; i++) {
-            pid_t pid;
-            unsigned long long start;
-            if (parse_id(subs[i]->batch_id, &pid, &start) && alive(st, pid, start))
-                any = true;
-        }
-        if (!any || monotonic_now() > deadline)
-            break;
+    while (signal_alive(st, subs, n, 0) > 0 && monotonic_now() < deadline) {
         struct timespec ts = {0, 20 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
@@ -318,8 +321,8 @@ static caf_status local_cancel(caf_backend *backend, const caf_job *job, caf_sub
         if (parse_id(subs[i]->batch_id, &pid, &start)) {
             char state;
             unsigned long long s;
-            bool ours = find_proc(st, pid, start) != NULL;
-            if (ours || (proc_stat(pid, &state, &s) && s == start) || !proc_stat(pid, &state, &s))
+            bool recycled = proc_stat(pid, &state, &s) && s != start; /* the pid is someone else's now */
+            if (find_proc(st, pid, start) || !recycled)
                 kill_group(st, pid, start, SIGKILL);
         }
     }

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,22 @@ void caf_schedule_policy_init(caf_schedule_policy *policy)
     };
 }
 
+/* The JSON keys of a policy and where they go. */
+static const struct policy_key {
+    const char *name;
+    size_t offset;
+    bool is_int;
+} policy_keys[] = {
+    {"max_active", offsetof(caf_schedule_policy, max_active), true},
+    {"max_per_submit", offsetof(caf_schedule_policy, max_per_submit), true},
+    {"submit_rate", offsetof(caf_schedule_policy, submit_rate), false},
+    {"poll_interval_s", offsetof(caf_schedule_policy, poll_interval_s), false},
+    {"backoff_initial_s", offsetof(caf_schedule_policy, backoff_initial_s), false},
+    {"backoff_max_s", offsetof(caf_schedule_policy, backoff_max_s), false},
+    {"exit_file_grace_s", offsetof(caf_schedule_policy, exit_file_grace_s), false},
+    {"save_interval_s", offsetof(caf_schedule_policy, save_interval_s), false},
+};
+
 caf_status caf_schedule_policy_from_json(caf_schedule_policy *policy, const json_t *obj, caf_error *err)
 {
     if (!obj)
@@ -61,34 +78,21 @@ caf_status caf_schedule_policy_from_json(caf_schedule_policy *policy, const json
     json_t *v;
     json_object_foreach((json_t *)obj, key, v)
     {
-        double *target = NULL;
-        int *itarget = NULL;
-        if (strcmp(key, "max_active") == 0)
-            itarget = &policy->max_active;
-        else if (strcmp(key, "max_per_submit") == 0)
-            itarget = &policy->max_per_submit;
-        else if (strcmp(key, "submit_rate") == 0)
-            target = &policy->submit_rate;
-        else if (strcmp(key, "poll_interval_s") == 0)
-            target = &policy->poll_interval_s;
-        else if (strcmp(key, "backoff_initial_s") == 0)
-            target = &policy->backoff_initial_s;
-        else if (strcmp(key, "backoff_max_s") == 0)
-            target = &policy->backoff_max_s;
-        else if (strcmp(key, "exit_file_grace_s") == 0)
-            target = &policy->exit_file_grace_s;
-        else if (strcmp(key, "save_interval_s") == 0)
-            target = &policy->save_interval_s;
-        else
+        const struct policy_key *k = NULL;
+        for (size_t i = 0; i < sizeof policy_keys / sizeof *policy_keys && !k; i++)
+            if (strcmp(key, policy_keys[i].name) == 0)
+                k = &policy_keys[i];
+        if (!k)
             return caf_error_set(err, CAF_ERR_INVALID, "policy: unknown key '%s'", key);
-        if (!json_is_number(v) || json_number_value(v) < 0 || (itarget && !json_is_integer(v)) ||
-            (itarget && json_integer_value(v) > 1000000))
+        if (!json_is_number(v) || json_number_value(v) < 0 || (k->is_int && !json_is_integer(v)) ||
+            (k->is_int && json_integer_value(v) > 1000000))
             return caf_error_set(err, CAF_ERR_INVALID, "policy: key '%s' must be a non-negative %s", key,
-                                 itarget ? "integer" : "number");
-        if (itarget)
-            *itarget = (int)json_integer_value(v);
+                                 k->is_int ? "integer" : "number");
+        char *field = (char *)policy + k->offset;
+        if (k->is_int)
+            *(int *)(void *)field = (int)json_integer_value(v);
         else
-            *target = json_number_value(v);
+            *(double *)(void *)field = json_number_value(v);
     }
     return CAF_OK;
 }

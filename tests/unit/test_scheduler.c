@@ -356,6 +356,29 @@ static void unknown_backend_lists_the_known_ones(void **state)
     json_decref(bad);
 }
 
+static void policy_reads_json_and_names_bad_keys(void **state)
+{
+    (void)state;
+    caf_schedule_policy policy;
+    caf_schedule_policy_init(&policy);
+    caf_error err = {0};
+    json_t *obj = json_pack("{s:i, s:f, s:f}", "max_active", 7, "submit_rate", 2.5, "exit_file_grace_s", 0.0);
+    assert_int_equal(caf_schedule_policy_from_json(&policy, obj, &err), CAF_OK);
+    json_decref(obj);
+    assert_int_equal(policy.max_active, 7);
+    assert_true(policy.submit_rate == 2.5);
+    assert_true(policy.exit_file_grace_s == 0.0);
+    assert_true(policy.backoff_initial_s == 5); /* untouched default */
+    obj = json_pack("{s:f}", "max_active", 1.5);
+    assert_int_equal(caf_schedule_policy_from_json(&policy, obj, &err), CAF_ERR_INVALID);
+    assert_string_equal(err.message, "policy: key 'max_active' must be a non-negative integer");
+    json_decref(obj);
+    obj = json_pack("{s:i}", "poll_every", 1);
+    assert_int_equal(caf_schedule_policy_from_json(&policy, obj, &err), CAF_ERR_INVALID);
+    assert_string_equal(err.message, "policy: unknown key 'poll_every'");
+    json_decref(obj);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -367,6 +390,7 @@ int main(void)
         cmocka_unit_test(refused_submissions_back_off_then_succeed),
         cmocka_unit_test(forgotten_subjob_fails_after_the_grace_period),
         cmocka_unit_test(unknown_backend_lists_the_known_ones),
+        cmocka_unit_test(policy_reads_json_and_names_bad_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
