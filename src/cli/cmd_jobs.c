@@ -292,8 +292,7 @@ static int run_submit(int argc, char **argv)
     struct jobs_session s;
     caf_error err = {0};
     bool busy = false;
-    if (o.wait) /* before anything is submitted, so that no Ctrl-C can leave an orphan */
-        catch_stop_signals();
+    catch_stop_signals(); /* before anything is submitted, so that no Ctrl-C can leave an orphan */
     caf_status rc = session_open(&s, argv[optind], o.backend, true, o.max_active, &busy, &err);
     if (rc == CAF_OK && busy)
         rc = caf_error_set(&err, CAF_ERR_STATE, "job %s is being run by another caf (%s/caf-job.lock)", s.job.name,
@@ -304,6 +303,11 @@ static int run_submit(int argc, char **argv)
         rc = caf_scheduler_submit(&s.sched, &err);
     if (rc == CAF_OK && !o.wait)
         rc = caf_scheduler_save(&s.sched, &err);
+    if (rc == CAF_OK && !o.wait && stop_requested) { /* interrupted while submitting: take it all back */
+        rc = caf_scheduler_cancel(&s.sched, &err);
+        if (rc == CAF_OK)
+            rc = caf_error_set(&err, CAF_ERR_STATE, "job %s: cancelled", s.job.name);
+    }
     return finish(&s, rc, &err, o.as_json, o.wait);
 }
 
