@@ -5,8 +5,13 @@
 set -euo pipefail
 work=$(mktemp -d "${TMPDIR:-/tmp}/caf-e2e-jobs-cancel.XXXXXX")
 cleanup() {
-    # never leave our own test processes behind, even when an assertion failed
-    for f in "$work"/*.pids; do [ -e "$f" ] && xargs -r kill -9 < "$f" 2>/dev/null || true; done
+    # never leave our own test processes behind, even when an assertion failed: every process working
+    # in a folder of this test is one the test started
+    for cwd in /proc/[0-9]*/cwd; do
+        case "$(readlink "$cwd" 2>/dev/null)" in
+        "$work"/*) pid=${cwd#/proc/}; kill -9 "${pid%/cwd}" 2>/dev/null || true ;;
+        esac
+    done
     rm -rf "$work"
 }
 trap cleanup EXIT
