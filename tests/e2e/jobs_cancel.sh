@@ -4,20 +4,12 @@
 # background); a restarted caf re-attaches to running subjobs instead of starting them again.
 set -euo pipefail
 work=$(mktemp -d "${TMPDIR:-/tmp}/caf-e2e-jobs-cancel.XXXXXX")
-cleanup() {
-    # never leave our own test processes behind, even when an assertion failed: every process working
-    # in a folder of this test is one the test started
-    for cwd in /proc/[0-9]*/cwd; do
-        case "$(readlink "$cwd" 2>/dev/null)" in
-        "$work"/*) pid=${cwd#/proc/}; kill -9 "${pid%/cwd}" 2>/dev/null || true ;;
-        esac
-    done
-    rm -rf "$work"
-}
+# shellcheck source=../support/processes.sh
+source "$CAF_SOURCE_DIR/tests/support/processes.sh"
+cleanup() { kill_processes_in "$work"; rm -rf "$work"; }
 trap cleanup EXIT
 cd "$work"
 
-alive() { [ -r "/proc/$1/stat" ] && ! sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | grep -q '^[ZX]'; }
 wait_lines() { # FILE N: wait up to 20 s until FILE has N lines
     for _ in $(seq 200); do [ -e "$1" ] && [ "$(wc -l < "$1")" -ge "$2" ] && return 0; sleep 0.1; done
     echo "timed out waiting for $2 lines in $1"; exit 1
