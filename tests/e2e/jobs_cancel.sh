@@ -39,6 +39,9 @@ job cancel "$work/cancel.pids"
 wait_lines cancel.pids 6
 while read -r pid; do alive "$pid" || { echo "subjob process $pid not running"; exit 1; }; done < cancel.pids
 "$CAF" jobs status cancel.json | grep -q '3 running'
+# another backend cannot take over subjobs that are still running in this one
+if "$CAF" jobs submit cancel.json --backend slurm 2> other.err; then exit 1; fi
+grep -q 'its subjobs are still active in backend local' other.err
 "$CAF" jobs cancel cancel.json > cancel.out
 all_gone cancel.pids
 grep -q 'job cancel: failed (3 subjobs: 0 completed, 3 failed' cancel.out
