@@ -342,6 +342,42 @@ static void forgotten_subjob_fails_after_the_grace_period(void **state)
     free(dir);
 }
 
+/* Fault injection: every status query of the batch system fails. */
+static caf_status failing_poll(caf_backend *b, const caf_job *job, caf_subjob **subs, size_t n,
+                               caf_batch_report *reports, caf_error *err)
+{
+    (void)b, (void)job, (void)subs, (void)n, (void)reports;
+    return caf_error_set(err, CAF_ERR_TIMEOUT, "squeue: no answer within 60 s (killed)");
+}
+
+static void failing_status_queries_still_finish_from_exit_files(void **state)
+{
+    (void)state;
+    caf_job job;
+    char *dir;
+    make_job(&job, &dir,
+             "{\"name\": \"blind\", \"command\": \"sh\", \"args\": [\"-c\", \"exit $1\", \"sh\"],"
+             " \"split\": {\"arg_sets\": [[\"0\"], [\"4\"]]}, \"retry\": {\"max_retries\": 0}}");
+    caf_backend backend;
+    open_local(&backend, 2);
+    caf_backend_ops blind = *backend.ops;
+    blind.poll = failing_poll;
+    backend.ops = &blind;
+    caf_schedule_policy policy;
+    caf_schedule_policy_init(&policy);
+    policy.poll_interval_s = 0.1;
+    caf_log_set_level(CAF_LOG_QUIET);
+    assert_int_equal(run_job(&job, &backend, &policy, NULL), CAF_OK);
+    caf_log_set_level(CAF_LOG_INFO);
+    assert_int_equal(job.subjobs[0].status, CAF_JOB_COMPLETED);
+    assert_int_equal(job.subjobs[1].status, CAF_JOB_FAILED);
+    assert_int_equal(job.subjobs[1].exit_code, 4);
+    caf_backend_close(&backend);
+    caf_job_close(&job);
+    test_remove_tree(dir);
+    free(dir);
+}
+
 static void unknown_backend_lists_the_known_ones(void **state)
 {
     (void)state;
@@ -389,6 +425,7 @@ int main(void)
         cmocka_unit_test(submission_rate_is_limited),
         cmocka_unit_test(refused_submissions_back_off_then_succeed),
         cmocka_unit_test(forgotten_subjob_fails_after_the_grace_period),
+        cmocka_unit_test(failing_status_queries_still_finish_from_exit_files),
         cmocka_unit_test(unknown_backend_lists_the_known_ones),
         cmocka_unit_test(policy_reads_json_and_names_bad_keys),
     };
