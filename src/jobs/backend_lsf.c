@@ -134,9 +134,10 @@ static void lsf_line(char *line, void *ctx)
         if (len > 2 && tok[i][len - 1] == ']' && open && strspn(open + 1, "0123456789") == len - (size_t)(open - tok[i]) - 2)
             index = open;
     }
-    if (!index)
-        return;
-    snprintf(id, sizeof id, "%.*s%.*s", (int)idlen, tok[0], (int)strcspn(index, "]") + 1, index);
+    if (index)
+        snprintf(id, sizeof id, "%.*s%.*s", (int)idlen, tok[0], (int)strcspn(index, "]") + 1, index);
+    else
+        snprintf(id, sizeof id, "%.*s", (int)idlen, tok[0]); /* a job that is not an array element */
     for (size_t k = 0; k < c->n; k++) {
         if (c->seen[k] || !c->subs[k]->batch_id || strcmp(c->subs[k]->batch_id, id) != 0)
             continue;
