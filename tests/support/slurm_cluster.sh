@@ -130,7 +130,7 @@ SwitchType=switch/none
 MpiDefault=none
 SchedulerType=sched/builtin
 # Start queued work as soon as resources free up instead of batching scheduling every few seconds.
-SchedulerParameters=batch_sched_delay=0,sched_min_interval=0,default_queue_depth=1000
+SchedulerParameters=batch_sched_delay=0,default_queue_depth=1000
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 ReturnToService=2

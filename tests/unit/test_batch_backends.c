@@ -100,7 +100,17 @@ static void driver_runs_the_wrapper_of_its_array_task(void **state)
     assert_int_equal(run_driver(&f, script, NULL, "SLURM_ARRAY_TASK_ID=2", marker, sizeof marker), 0);
     assert_string_equal(marker, "ran 2 0\n");
     assert_int_equal(run_driver(&f, script, NULL, "SLURM_ARRAY_TASK_ID=3", marker, sizeof marker), 99);
+
+    assert_non_null(strstr(script, "subjobs=(")); /* the standard layout: indices only */
     free(script);
+
+    /* Wrappers outside the standard layout: every path listed, still quoted. */
+    f.subs[1].index = 7;
+    script = batch_driver_script("#!/bin/bash", NULL, "SLURM_ARRAY_TASK_ID", 0, f.ptrs, 3);
+    assert_non_null(strstr(script, "scripts=("));
+    assert_int_equal(run_driver(&f, script, NULL, "SLURM_ARRAY_TASK_ID=1", marker, sizeof marker), 0);
+    assert_string_equal(marker, "ran 1 0\n");
+    f.subs[1].index = 1;
 
     /* LSF: LSB_JOBINDEX from 1. */
     script = batch_driver_script("#!/bin/bash", NULL, "LSB_JOBINDEX", 1, f.ptrs, 3);
