@@ -13,27 +13,23 @@ set -euo pipefail
 
 die() { echo "slurm_cluster: $*" >&2; exit 1; }
 
-packages=(slurm-wlm munge slurm-wlm-torque)
+source_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
+# slurm-wlm, munge and slurm-wlm-torque (deps/debian-slurm.txt) through the project's installer. Tests
+# that start clusters at the same time install once: the first holds the lock, the others then find
+# everything installed.
 install_missing() {
-  local missing=()
-  for p in "${packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-  done
-  ((${#missing[@]} == 0)) && return 0
-  [[ $(id -u) == 0 ]] || die "need root to install ${missing[*]}"
-  echo "slurm_cluster: installing ${missing[*]}" >&2
-  # Another test may be installing at the same time; apt takes its own lock, we wait for it.
   local i
+  exec 8>"${TMPDIR:-/tmp}/caf-slurm-install.lock"
+  flock 8
   for i in 1 2 3 4 5; do
-    if apt-get update -qq >/dev/null 2>&1 &&
-       DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=120 \
-         "${missing[@]}" >/dev/null 2>&1; then
+    if "$source_dir/scripts/install-deps.sh" "$source_dir/deps/debian-slurm.txt" >&2; then
+      exec 8>&-
       return 0
     fi
-    sleep 5
+    sleep 5 # apt's own lock held by something else: wait and try again
   done
-  die "could not install ${missing[*]}"
+  die "could not install the packages of deps/debian-slurm.txt"
 }
 
 # The pid in FILE if that process is alive and its command line mentions our config folder.
