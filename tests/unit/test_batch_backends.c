@@ -111,6 +111,7 @@ static void driver_runs_the_wrapper_of_its_array_task(void **state)
     assert_int_equal(run_driver(&f, script, NULL, "SLURM_ARRAY_TASK_ID=1", marker, sizeof marker), 0);
     assert_string_equal(marker, "ran 1 0\n");
     f.subs[1].index = 1;
+    free(script);
 
     /* LSF: LSB_JOBINDEX from 1. */
     script = batch_driver_script("#!/bin/bash", NULL, "LSB_JOBINDEX", 1, f.ptrs, 3);
