@@ -9,7 +9,7 @@
 #include "jobs/batch.h"
 
 typedef struct lsf_backend {
-    batch_settings settings;
+    batch_settings settings; /* first: batch_backend_open fills it */
 } lsf_backend;
 
 /* LSF's default MAX_JOB_ARRAY_SIZE is 1000. */
@@ -17,27 +17,11 @@ typedef struct lsf_backend {
 
 static caf_status lsf_open(caf_backend *backend, const json_t *settings, caf_error *err)
 {
-    lsf_backend *s = calloc(1, sizeof *s);
-    if (!s)
-        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
-    caf_status rc = batch_settings_parse(&s->settings, backend, "lsf", settings, err);
-    if (rc != CAF_OK) {
-        free(s);
-        return rc;
-    }
-    if (s->settings.max_running == 0)
-        s->settings.max_running = 256;
-    backend->state = s;
-    return CAF_OK;
-}
-
-static void lsf_close(caf_backend *backend)
-{
+    caf_status rc = batch_backend_open(backend, "lsf", settings, sizeof(lsf_backend), err);
     lsf_backend *s = backend->state;
-    if (s)
-        batch_settings_free(&s->settings);
-    free(s);
-    backend->state = NULL;
+    if (rc == CAF_OK && s->settings.max_running == 0)
+        s->settings.max_running = 256;
+    return rc;
 }
 
 caf_status lsf_submit_command(const caf_job *job, const batch_settings *settings, caf_subjob **subs,
@@ -276,5 +260,5 @@ const caf_backend_ops caf_backend_ops_lsf = {
     .poll = lsf_poll,
     .cancel = lsf_cancel,
     .wait = NULL,
-    .close = lsf_close,
+    .close = batch_backend_close,
 };

@@ -13,33 +13,17 @@
 #define SLURM_MAX_ARRAY 1000
 
 typedef struct slurm_backend {
-    batch_settings settings;
+    batch_settings settings; /* first: batch_backend_open fills it */
     bool no_sacct; /* sacct said accounting is disabled: do not ask again */
 } slurm_backend;
 
 static caf_status slurm_open(caf_backend *backend, const json_t *settings, caf_error *err)
 {
-    slurm_backend *s = calloc(1, sizeof *s);
-    if (!s)
-        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
-    caf_status rc = batch_settings_parse(&s->settings, backend, "slurm", settings, err);
-    if (rc != CAF_OK) {
-        free(s);
-        return rc;
-    }
-    if (s->settings.max_running == 0)
-        s->settings.max_running = 256;
-    backend->state = s;
-    return CAF_OK;
-}
-
-static void slurm_close(caf_backend *backend)
-{
+    caf_status rc = batch_backend_open(backend, "slurm", settings, sizeof(slurm_backend), err);
     slurm_backend *s = backend->state;
-    if (s)
-        batch_settings_free(&s->settings);
-    free(s);
-    backend->state = NULL;
+    if (rc == CAF_OK && s->settings.max_running == 0)
+        s->settings.max_running = 256;
+    return rc;
 }
 
 caf_status slurm_submit_command(const caf_job *job, const batch_settings *settings, caf_subjob **subs,
@@ -387,5 +371,5 @@ const caf_backend_ops caf_backend_ops_slurm = {
     .poll = slurm_poll,
     .cancel = slurm_cancel,
     .wait = NULL,
-    .close = slurm_close,
+    .close = batch_backend_close,
 };

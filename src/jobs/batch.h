@@ -61,6 +61,14 @@ caf_status batch_settings_parse(batch_settings *settings, caf_backend *backend, 
 /* Frees submit_args. */
 void batch_settings_free(batch_settings *settings);
 
+/* Opens a batch backend: backend->state becomes a zeroed state_size-byte struct (malloc'd, freed by
+ * batch_backend_close) that starts with a batch_settings filled from obj. */
+caf_status batch_backend_open(caf_backend *backend, const char *name, const json_t *obj, size_t state_size,
+                              caf_error *err);
+
+/* Frees what batch_backend_open made. */
+void batch_backend_close(caf_backend *backend);
+
 /* ---- the submitted script ---- */
 
 /* Returns a bash script (malloc'd, caller frees) that runs the wrapper script of subs[k] for
