@@ -228,43 +228,11 @@ static bool only_unknown_ids(const caf_process_result *res)
 }
 
 static caf_status slurm_submit(caf_backend *backend, const caf_job *job, caf_subjob **subs, size_t n,
-                               caf_error *err)
+                             caf_error *err)
 {
+    static const batch_array_style style = {slurm_submit_command, slurm_parse_submitted, SLURM_MAX_ARRAY, 0, "_", ""};
     slurm_backend *s = backend->state;
-    caf_subjob **order = malloc(n * sizeof *order);
-    if (!order)
-        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
-    memcpy(order, subs, n * sizeof *order);
-    caf_status rc = CAF_OK;
-    for (size_t from = 0; rc == CAF_OK && from < n;) {
-        size_t count = batch_group_same_request(order, from, n);
-        if (count > SLURM_MAX_ARRAY)
-            count = SLURM_MAX_ARRAY;
-        batch_command cmd = {0};
-        caf_process_result res = {0};
-        rc = slurm_submit_command(job, &s->settings, order + from, count, &cmd, err);
-        if (rc == CAF_OK)
-            rc = batch_command_run(&cmd, job->working_dir, s->settings.submit_timeout_s, &res, err);
-        if (rc == CAF_OK && res.exit_code != 0)
-            rc = batch_command_failed(&cmd, &res, err);
-        char id[64];
-        if (rc == CAF_OK)
-            rc = slurm_parse_submitted(res.out_text, id, sizeof id, err);
-        for (size_t i = 0; rc == CAF_OK && i < count; i++) {
-            char task_id[96];
-            snprintf(task_id, sizeof task_id, "%s_%zu", id, i);
-            rc = batch_set_id(order[from + i], task_id, err);
-        }
-        if (rc == CAF_OK)
-            caf_debug("job %s: sbatch array %s with %zu subjobs", job->name, id, count);
-        caf_process_result_free(&res);
-        batch_command_free(&cmd);
-        from += count;
-    }
-    free(order);
-    if (rc != CAF_OK)
-        caf_error_prefix(err, "job %s: ", job->name);
-    return rc;
+    return batch_submit_arrays(job, &s->settings, subs, n, &style, err);
 }
 
 /* Asks sacct about the subjobs squeue no longer lists (finished longer ago than MinJobAge). */

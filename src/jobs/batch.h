@@ -106,6 +106,25 @@ void batch_safe_name(const char *name, char *buf, size_t size);
 void batch_report(caf_batch_report *report, caf_batch_state state, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* ---- job arrays (Slurm, LSF) ---- */
+
+typedef struct batch_array_style {
+    /* Builds the submit command for subs[0..n) (all with the same memory/time request). */
+    caf_status (*build)(const caf_job *job, const batch_settings *settings, caf_subjob **subs, size_t n,
+                        batch_command *cmd, caf_error *err);
+    /* Reads the array's job id from the submit command's output. */
+    caf_status (*parse)(const char *out, char *id, size_t size, caf_error *err);
+    size_t max_array;   /* most elements per submit command */
+    size_t first_index; /* index of the first element (Slurm 0, LSF 1) */
+    const char *open;   /* element id = ID open INDEX close: "_", "" (Slurm) or "[", "]" (LSF) */
+    const char *close;
+} batch_array_style;
+
+/* Submits subs as arrays in style, one submit command per group of equal requests, and sets each
+ * submitted subjob's batch_id. Stops at the first refused command (earlier groups stay submitted). */
+caf_status batch_submit_arrays(const caf_job *job, const batch_settings *settings, caf_subjob **subs, size_t n,
+                               const batch_array_style *style, caf_error *err);
+
 /* ---- Slurm ---- */
 
 /* The sbatch command for subs (all with the same memory/time request): an array 0-(n-1) throttled
