@@ -104,6 +104,25 @@ run_scenarios() {
     fail "cancel: subjobs not failed"
   echo "ok ($BACKEND): cancel leaves nothing behind"
 
+  # ---- Ctrl-C during `submit --wait` removes every subjob ----
+  write_job interrupt '["-c", "sleep 600"]' '"split": {"arg_sets": [["a"], ["b"]]}'
+  "$CAF" jobs submit interrupt.json --wait >interrupt.log 2>&1 &
+  local caf_pid=$!
+  wait_running interrupt 2
+  ids=$(state interrupt '" ".join(x["batch_id"] for x in s["subjobs"])')
+  kill -INT "$caf_pid"
+  rc=0
+  wait "$caf_pid" || rc=$?
+  [[ $rc != 0 ]] || fail "interrupt: caf exited 0 after Ctrl-C"
+  left=$(active_ids | grep -Fx -f <(tr ' ' '\n' <<<"$ids") || true)
+  for i in $(seq 50); do
+    [[ -z $left ]] && break
+    sleep 0.2
+    left=$(active_ids | grep -Fx -f <(tr ' ' '\n' <<<"$ids") || true)
+  done
+  [[ -z $left ]] || fail "Ctrl-C left $left in the batch system"
+  echo "ok ($BACKEND): Ctrl-C cancels every subjob"
+
   # ---- the batch system forgets a subjob (removed behind caf's back): failed, not a hang ----
   write_job forget '["-c", "sleep 600"]' '"split": {"arg_sets": [["removed"], ["kept"]]}, "retry": {"max_retries": 0}'
   "$CAF" jobs submit forget.json >forget.log 2>&1 || { cat forget.log; fail "forget: submit failed"; }
