@@ -77,8 +77,12 @@ reap_orphans() {
   done
 }
 
+# No socket of any state on local port $1 (read from /proc: no dependency on ss or netstat).
 port_free() {
-  ! ss -Htan "( sport = :$1 )" 2>/dev/null | grep -q .
+  local hex
+  hex=$(printf '%04X' "$1")
+  ! awk -v p=":$hex" 'FNR > 1 && substr($2, length($2) - 4) == p { found = 1 } END { exit !found }' \
+    /proc/net/tcp /proc/net/tcp6 2>/dev/null
 }
 
 # Two consecutive free TCP ports, starting from a number derived from DIR so parallel clusters differ.
