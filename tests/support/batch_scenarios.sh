@@ -104,6 +104,23 @@ run_scenarios() {
     fail "cancel: subjobs not failed"
   echo "ok ($BACKEND): cancel leaves nothing behind"
 
+  # ---- a caf killed mid-run: the next one re-attaches to the running subjobs, submits nothing again ----
+  write_job reattach '["-c", "sleep 4; echo done > out.txt"]' '"split": {"arg_sets": [["a"], ["b"]]}, "output_patterns": ["out.txt"]'
+  "$CAF" jobs submit reattach.json --wait >reattach.log 2>&1 &
+  local first_pid=$!
+  wait_running reattach 2
+  kill -KILL "$first_pid"
+  wait "$first_pid" 2>/dev/null || true
+  local before after
+  before=$(state reattach '" ".join(x["batch_id"] for x in s["subjobs"])')
+  "$CAF" jobs submit reattach.json --wait >>reattach.log 2>&1 || { cat reattach.log; fail "reattach: second caf failed"; }
+  after=$(state reattach '" ".join(x["batch_id"] for x in s["subjobs"])')
+  [[ $before == "$after" ]] || fail "reattach: resubmitted ($before -> $after)"
+  [[ $(state reattach '[(x["status"], x["attempt"]) for x in s["subjobs"]]') == "[('completed', 1), ('completed', 1)]" ]] ||
+    fail "reattach: $(state reattach '[(x["status"], x["attempt"]) for x in s["subjobs"]]')"
+  [[ $(cat reattach-out/1/out.txt) == done ]] || fail "reattach: output missing"
+  echo "ok ($BACKEND): a restarted caf re-attaches instead of resubmitting"
+
   # ---- Ctrl-C during `submit --wait` removes every subjob ----
   write_job interrupt '["-c", "sleep 600"]' '"split": {"arg_sets": [["a"], ["b"]]}'
   "$CAF" jobs submit interrupt.json --wait >interrupt.log 2>&1 &
