@@ -24,6 +24,10 @@ static caf_status pbs_open(caf_backend *backend, const json_t *settings, caf_err
 bool pbs_log_path(const caf_job *job, const caf_subjob *sub, char *buf, size_t size)
 {
     size_t wlen = strlen(job->working_dir);
+    /* Slurm's PBS commands run sbatch in the working folder, and Slurm expands %-patterns (and a
+     * backslash disables them) in the log path made absolute with it: no log for such folders. */
+    if (strpbrk(job->working_dir, "%\\"))
+        return false;
     if (!sub->dir || strncmp(sub->dir, job->working_dir, wlen) != 0 || sub->dir[wlen] != '/')
         return false;
     int len = snprintf(buf, size, "%s/pbs.log", sub->dir + wlen + 1);

@@ -45,8 +45,11 @@ caf_status slurm_submit_command(const caf_job *job, const batch_settings *settin
      * that Slurm's own log needs no path with characters sbatch would expand (%, \). */
     if (rc == CAF_OK)
         rc = batch_command_addf(cmd, err, "--chdir=%s", job->working_dir);
+    /* Slurm expands %-patterns in the log path made absolute with the working folder, and a
+     * backslash there turns expansion off: such folders get no Slurm log rather than a failed launch. */
     if (rc == CAF_OK)
-        rc = batch_command_add(cmd, "--output=subjobs/slurm-%A_%a.log", err);
+        rc = batch_command_add(cmd, strpbrk(job->working_dir, "%\\") ? "--output=/dev/null"
+                                                                     : "--output=subjobs/slurm-%A_%a.log", err);
     if (rc == CAF_OK && args->queue)
         rc = batch_command_addf(cmd, err, "--partition=%s", args->queue);
     if (rc == CAF_OK && subs[0]->memory_mb > 0)

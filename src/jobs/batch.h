@@ -149,7 +149,8 @@ caf_status pbs_submit_command(const caf_job *job, const batch_settings *settings
                               const char *script_path, batch_command *cmd, caf_error *err);
 
 /* The PBS log of sub relative to the job's working folder ("subjobs/3/pbs.log") in buf; false when
- * that path would need characters other than [a-z0-9_./-] (then PBS's log is not kept). */
+ * that path would need characters other than [a-z0-9_./-], or the working folder has % or \ (then
+ * PBS's log is not kept). */
 bool pbs_log_path(const caf_job *job, const caf_subjob *sub, char *buf, size_t size);
 
 /* Applies default-format `qstat` output (Job id / Name / User / Time Use / S / Queue). */

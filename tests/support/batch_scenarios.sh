@@ -22,18 +22,27 @@ cd "$work"
 
 fail() { echo "FAIL ($BACKEND): $*" >&2; exit 1; }
 
+# A working folder as hostile as file names get: the names job uses it (Slurm expands % in log
+# paths, a backslash turns that off, PBS front ends pass paths through shells).
+hostile_dir=$'names work \'q\' "dq" $HOME `id` %A \\z\nnewline'
+
+# The working folder of job $1.
+work_of() { if [[ $1 == names ]]; then echo "$hostile_dir"; else echo "$1-work"; fi; }
+
 # write_job NAME ARGS_JSON [EXTRA_MEMBERS]: a job on $BACKEND that polls quickly.
 write_job() {
+  local wd
+  wd=$("$PY" -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$(work_of "$1")")
   cat >"$1.json" <<EOF
 {"name": "$1", "command": "bash", "args": $2,
- "working_dir": "$1-work", "output_dir": "$1-out", "backend": "$BACKEND",
+ "working_dir": $wd, "output_dir": "$1-out", "backend": "$BACKEND",
  "backend_settings": {"poll_interval_s": 0.3, "exit_file_grace_s": 3}${3:+, $3}}
 EOF
 }
 
 # state JOB EXPR: a Python expression over the saved state `s` (WORKING_DIR/caf-job.json).
 state() {
-  "$PY" - "$1-work/caf-job.json" "$2" <<'EOF'
+  "$PY" - "$(work_of "$1")/caf-job.json" "$2" <<'EOF'
 import json, sys
 s = json.load(open(sys.argv[1]))
 print(eval(sys.argv[2]))
