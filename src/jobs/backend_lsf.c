@@ -40,8 +40,8 @@ caf_status lsf_submit_command(const caf_job *job, const batch_settings *settings
      * -o LSF would mail the output. */
     if (rc == CAF_OK)
         rc = batch_command_add(cmd, "-o", err);
-    if (rc == CAF_OK)
-        rc = batch_command_add(cmd, "subjobs/lsf-%J_%I.log", err);
+    if (rc == CAF_OK) /* like Slurm's, a % in the folder could be taken for a pattern */
+        rc = batch_command_add(cmd, strpbrk(job->working_dir, "%\\") ? "/dev/null" : "subjobs/lsf-%J_%I.log", err);
     if (rc == CAF_OK && args->queue) {
         rc = batch_command_add(cmd, "-q", err);
         if (rc == CAF_OK)
