@@ -25,6 +25,10 @@ typedef struct caf_schedule_policy {
     double poll_interval_s;    /* 0 = the backend's */
     double backoff_initial_s;  /* wait after the first refused submission (default 5) */
     double backoff_max_s;      /* longest wait between refused submissions (default 300) */
+    int max_refusals;          /* refused submissions in a row after which the waiting subjobs fail with the
+                                  refusal as reason, so that a submission that can never succeed (a queue that
+                                  does not exist) ends instead of hanging (default 8, about 10 minutes with
+                                  the default back-off; 0 = never give up) */
     double exit_file_grace_s;  /* < 0 = the backend's */
     double save_interval_s;    /* least time between two saves of the state when only submissions and
                                 * completions happened (default 0.2; the final state is always saved) */
@@ -43,6 +47,7 @@ typedef struct caf_scheduler {
     caf_schedule_policy policy;
     double next_submit_at;  /* monotonic time before which no submission is tried (back-off) */
     double backoff_s;       /* current back-off (0 after a success) */
+    int refusals;           /* submissions refused in a row */
     double submit_tokens;   /* rate-limit bucket */
     double last_refill;     /* monotonic time of the last bucket refill */
     double last_save;       /* monotonic time of the last state save */

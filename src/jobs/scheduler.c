@@ -47,6 +47,7 @@ void caf_schedule_policy_init(caf_schedule_policy *policy)
         .poll_interval_s = 0,
         .backoff_initial_s = 5,
         .backoff_max_s = 300,
+        .max_refusals = 8,
         .exit_file_grace_s = -1,
         .save_interval_s = 0.2,
     };
@@ -64,6 +65,7 @@ static const struct policy_key {
     {"poll_interval_s", offsetof(caf_schedule_policy, poll_interval_s), false},
     {"backoff_initial_s", offsetof(caf_schedule_policy, backoff_initial_s), false},
     {"backoff_max_s", offsetof(caf_schedule_policy, backoff_max_s), false},
+    {"max_refusals", offsetof(caf_schedule_policy, max_refusals), true},
     {"exit_file_grace_s", offsetof(caf_schedule_policy, exit_file_grace_s), false},
     {"save_interval_s", offsetof(caf_schedule_policy, save_interval_s), false},
 };
@@ -292,6 +294,28 @@ static caf_status prepare_attempt(caf_scheduler *sched, caf_subjob *sub, caf_err
     return rc;
 }
 
+/* Gives up on every subjob still waiting for submission: the batch system refused it max_refusals times
+ * in a row, which a busy scheduler does not do for that long but a wrong queue name does forever. */
+static void fail_waiting_subjobs(caf_scheduler *sched, const char *refusal)
+{
+    caf_job *job = sched->job;
+    char reason[768];
+    snprintf(reason, sizeof reason, "%s refused the submission %d times in a row: %s", sched->backend->ops->name,
+             sched->refusals, refusal);
+    size_t failed = 0;
+    for (size_t i = 0; i < job->n_subjobs; i++) {
+        caf_subjob *sub = &job->subjobs[i];
+        if (sub->status != CAF_JOB_INIT)
+            continue;
+        sub->status = CAF_JOB_FAILED;
+        free(sub->reason);
+        sub->reason = strdup(reason);
+        failed++;
+    }
+    caf_log_error("job %s: %zu subjob%s failed: %s", job->name, failed, failed == 1 ? "" : "s", reason);
+    sched->dirty = true;
+}
+
 caf_status caf_scheduler_submit(caf_scheduler *sched, caf_error *err)
 {
     caf_job *job = sched->job;
@@ -360,6 +384,10 @@ caf_status caf_scheduler_submit(caf_scheduler *sched, caf_error *err)
         sched->dirty = true;
     if (p->submit_rate > 0)
         sched->submit_tokens -= (double)accepted;
+    if (src != CAF_OK && accepted == 0 && p->max_refusals > 0 && ++sched->refusals >= p->max_refusals) {
+        fail_waiting_subjobs(sched, submit_err.message);
+        return maybe_save(sched, true, err);
+    }
     if (src != CAF_OK) {
         sched->backoff_s = sched->backoff_s > 0 ? sched->backoff_s * 2 : p->backoff_initial_s;
         if (sched->backoff_s > p->backoff_max_s)
@@ -369,6 +397,7 @@ caf_status caf_scheduler_submit(caf_scheduler *sched, caf_error *err)
                     sched->backend->ops->name, n - accepted, n, submit_err.message, sched->backoff_s);
     } else {
         sched->backoff_s = 0;
+        sched->refusals = 0;
     }
     return maybe_save(sched, false, err);
 }

@@ -288,6 +288,39 @@ static void refused_submissions_back_off_then_succeed(void **state)
     drop_job(&job, dir);
 }
 
+static void permanently_refused_submission_fails_instead_of_hanging(void **state)
+{
+    (void)state;
+    caf_job job;
+    char *dir;
+    make_job(&job, &dir, "{\"name\": \"wrongqueue\", \"command\": \"true\", \"split\": {\"arg_sets\": [[],[],[]]}}");
+    caf_backend backend;
+    open_local(&backend, 2);
+    real_ops = backend.ops;
+    caf_backend_ops refusing = *backend.ops;
+    refusing.submit = refusing_submit;
+    backend.ops = &refusing;
+    refusals_left = 1000;
+    caf_schedule_policy policy;
+    caf_schedule_policy_init(&policy);
+    policy.backoff_initial_s = 0.01;
+    policy.backoff_max_s = 0.02;
+    policy.max_refusals = 4;
+    caf_log_set_level(CAF_LOG_QUIET);
+    caf_scheduler sched;
+    assert_int_equal(run_job(&job, &backend, &policy, &sched), CAF_OK);
+    caf_log_set_level(CAF_LOG_INFO);
+    assert_int_equal(sched.submit_calls, 4);
+    assert_int_equal(caf_job_status_of(&job), CAF_JOB_FAILED);
+    for (size_t i = 0; i < job.n_subjobs; i++) {
+        assert_int_equal(job.subjobs[i].status, CAF_JOB_FAILED);
+        assert_int_equal(job.subjobs[i].attempt, 0);
+        assert_non_null(strstr(job.subjobs[i].reason, "refused the submission 4 times in a row: sbatch: no answer"));
+    }
+    caf_backend_close(&backend);
+    drop_job(&job, dir);
+}
+
 /* Fault injection: a batch system that accepts subjobs and then forgets them. */
 static caf_status forgetful_submit(caf_backend *b, const caf_job *job, caf_subjob **subs, size_t n, caf_error *err)
 {
@@ -412,6 +445,7 @@ int main(void)
         cmocka_unit_test(missing_exit_code_file_fails_instead_of_hanging),
         cmocka_unit_test(submission_rate_is_limited),
         cmocka_unit_test(refused_submissions_back_off_then_succeed),
+        cmocka_unit_test(permanently_refused_submission_fails_instead_of_hanging),
         cmocka_unit_test(forgotten_subjob_fails_after_the_grace_period),
         cmocka_unit_test(failing_status_queries_still_finish_from_exit_files),
         cmocka_unit_test(unknown_backend_lists_the_known_ones),
