@@ -11,6 +11,12 @@ for f in bin/caf include/caf/iov.h include/caf/localdb.h include/caf/version.h l
   [ -e "$prefix/$f" ] || { echo "FAIL: make install did not install $f"; exit 1; }
 done
 ls "$prefix"/lib/libcaf.so* >/dev/null && ls "$prefix"/lib/libcaf.a >/dev/null
+# a man page per command, made from the command's own help
+for page in caf caf-db caf-process caf-jobs caf-algo caf-collector; do
+  grep -q '^\.TH ' "$prefix/share/man/man1/$page.1" || { echo "FAIL: no man page $page.1"; exit 1; }
+done
+grep -q 'caf db query DB\.\.\. NAME EXP RUN' "$prefix/share/man/man1/caf-db.1" ||
+  { echo "FAIL: caf-db.1 does not carry caf db's help"; exit 1; }
 
 mkdir "$work/consumer"
 cat >"$work/consumer/main.c" <<'C'
