@@ -1,2 +1,12 @@
+#!/usr/bin/env bash
+# Runs every benchmark against the build folder given as $1 (make bench). Each prints its own rates and
+# the ratios against a baseline measured in the same run.
+set -euo pipefail
+build=${1:-build}
+
+"$build/bench/bench_event_read"
+"$build/bench/bench_engine"
+"$build/bench/bench_file_index"
+"$build/bench/bench_algorithm" "$build"
 # orchestration: strategy bookkeeping, fresh run against replay from a saved state
-"$1/bench/bench_strategy" 20000
+"$build/bench/bench_strategy" 20000

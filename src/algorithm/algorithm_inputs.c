@@ -1,0 +1,117 @@
+/* An algorithm's inputs: the collector outputs it reads (one collector, one granularity), the database
+ * chain it reads payloads from, and the JSON state of its previous execution. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "algorithm/algorithm_internal.h"
+
+void caf_algo_close_inputs(caf_algorithm *alg)
+{
+    for (size_t i = 0; i < alg->input_count; i++) {
+        caf_collector_output_close(alg->inputs[i]);
+        free(alg->input_paths[i]);
+    }
+    free(alg->inputs);
+    free(alg->input_paths);
+    alg->inputs = NULL;
+    alg->input_paths = NULL;
+    alg->input_count = 0;
+    caf_run_range_clear(&alg->collected);
+}
+
+caf_status caf_algorithm_set_inputs(caf_algorithm *alg, const char *const *paths, size_t count, caf_error *err)
+{
+    caf_algo_close_inputs(alg);
+    if (count == 0)
+        return caf_error_set(err, CAF_ERR_INVALID, "algorithm %s: no input files", alg->full_name);
+    alg->input_paths = calloc(count, sizeof *alg->input_paths);
+    alg->inputs = calloc(count, sizeof *alg->inputs);
+    if (!alg->input_paths || !alg->inputs) {
+        caf_algo_close_inputs(alg);
+        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    }
+    /* a sorted, duplicate-free list, as basf2 keeps it, so that the merge order does not depend on the
+     * order the caller listed the files in */
+    for (size_t i = 0; i < count; i++) {
+        char *canonical = realpath(paths[i], NULL);
+        if (!canonical) {
+            caf_status st = caf_error_errno(err, errno, "algorithm %s: input %s", alg->full_name, paths[i]);
+            caf_algo_close_inputs(alg);
+            return st;
+        }
+        size_t at = 0;
+        while (at < alg->input_count && strcmp(alg->input_paths[at], canonical) < 0)
+            at++;
+        if (at < alg->input_count && strcmp(alg->input_paths[at], canonical) == 0) {
+            free(canonical);
+            continue;
+        }
+        memmove(alg->input_paths + at + 1, alg->input_paths + at, (alg->input_count - at) * sizeof *alg->input_paths);
+        alg->input_paths[at] = canonical;
+        alg->input_count++;
+    }
+    caf_status st = CAF_OK;
+    for (size_t i = 0; i < alg->input_count && st == CAF_OK; i++) {
+        const char *path = alg->input_paths[i];
+        st = caf_collector_output_open(path, &alg->inputs[i], err);
+        if (st != CAF_OK)
+            break;
+        const char *collector = caf_collector_output_collector(alg->inputs[i]);
+        if (strcmp(collector, alg->collector) != 0) {
+            st = caf_error_set(err, CAF_ERR_INVALID, "input %s comes from collector '%s', not '%s'", path, collector,
+                               alg->collector);
+            break;
+        }
+        const caf_run_range *rr = caf_collector_output_run_range(alg->inputs[i]);
+        if (i == 0) {
+            caf_run_range_init(&alg->collected, rr->granularity);
+        } else if (rr->granularity != alg->collected.granularity) {
+            st = caf_error_set(err, CAF_ERR_INVALID, "input %s has granularity '%s' but %s has '%s'", path,
+                               caf_granularity_name(rr->granularity), alg->input_paths[0],
+                               caf_granularity_name(alg->collected.granularity));
+            break;
+        }
+        st = caf_run_range_merge(&alg->collected, rr, err);
+    }
+    if (st != CAF_OK) {
+        caf_error_prefix(err, "algorithm %s: ", alg->full_name);
+        caf_algo_close_inputs(alg);
+    }
+    return st;
+}
+
+const caf_run_range *caf_algorithm_collected(const caf_algorithm *alg)
+{
+    return &alg->collected;
+}
+
+caf_status caf_algorithm_set_chain(caf_algorithm *alg, const char *const *paths, size_t count, caf_error *err)
+{
+    caf_dbchain *chain = NULL;
+    if (count > 0) {
+        caf_status st = caf_dbchain_open(paths, count, &chain, err);
+        if (st != CAF_OK)
+            return caf_error_prefix(err, "algorithm %s: database chain: ", alg->full_name);
+    }
+    caf_dbchain_close(alg->chain);
+    alg->chain = chain;
+    return CAF_OK;
+}
+
+caf_status caf_algorithm_set_input_state(caf_algorithm *alg, const char *json_text, caf_error *err)
+{
+    json_error_t jerr;
+    json_t *state = json_loads(json_text ? json_text : "{}", 0, &jerr);
+    if (!state)
+        return caf_error_set(err, CAF_ERR_FORMAT, "algorithm %s: input state: %d:%d: %s", alg->full_name, jerr.line,
+                             jerr.column, jerr.text);
+    if (!json_is_object(state)) {
+        json_decref(state);
+        return caf_error_set(err, CAF_ERR_FORMAT, "algorithm %s: input state: the top level is not a JSON object",
+                             alg->full_name);
+    }
+    json_decref(alg->input_state);
+    alg->input_state = state;
+    return CAF_OK;
+}

@@ -1,0 +1,78 @@
+/* The algorithm instance's data, shared by the files of src/algorithm; not public. */
+#ifndef CAF_ALGORITHM_INTERNAL_H
+#define CAF_ALGORITHM_INTERNAL_H
+
+#include "caf/algorithm.h"
+#include "caf/algorithm_instance.h"
+#include "caf/collector_output.h"
+#include "caf/dbchain.h"
+#include "caf/plugin.h"
+
+struct caf_algo_context {
+    caf_algorithm *alg;
+};
+
+/* A merged object kept for the rest of the execution, keyed by name and sorted run set. */
+typedef struct caf_algo_cache_entry {
+    char *name;
+    caf_exprun *runs;
+    size_t run_count;
+    caf_object *object;
+} caf_algo_cache_entry;
+
+struct caf_algorithm {
+    caf_algo_context ctx; /* ctx.alg points back here */
+    char *full_name;      /* "PLUGIN:ALGORITHM" */
+    caf_plugin plugin;
+    const caf_algorithm_descriptor *d;
+    caf_params *params;
+    char *collector;
+
+    /* inputs */
+    char **input_paths;
+    caf_collector_output **inputs;
+    size_t input_count;
+    caf_run_range collected;
+    caf_dbchain *chain;
+    json_t *input_state;
+
+    /* the current (or last) execution */
+    bool executing; /* data access is allowed */
+    caf_exprun *runs;
+    size_t run_count;
+    int iteration;
+    caf_iov iov;
+    caf_algo_result result;
+    char message[CAF_ERROR_MESSAGE_MAX];
+    caf_algo_payload *payloads;
+    size_t payload_count;
+    size_t payload_capacity;
+    json_t *output_state;
+    caf_algo_cache_entry *cache;
+    size_t cache_count;
+    size_t cache_capacity;
+    size_t merges;
+
+    /* boundary finding */
+    caf_exprun *boundaries;
+    size_t boundary_count;
+    size_t boundary_capacity;
+};
+
+/* Clears the per-execution data (runs, result, payloads, output state, cache). */
+void caf_algo_reset_execution(caf_algorithm *alg);
+
+/* Closes the input files and forgets the collected runs. */
+void caf_algo_close_inputs(caf_algorithm *alg);
+
+/* Empties the merged-object cache. */
+void caf_algo_cache_clear(caf_algorithm *alg);
+
+/* Fails with CAF_ERR_STATE naming the algorithm and what when no execution is in progress. */
+caf_status caf_algo_require_execution(const caf_algorithm *alg, const char *what, caf_error *err);
+
+/* Copies runs, sorts them and drops duplicates (*out malloc'd, caller frees; NULL when count is 0). */
+caf_status caf_algo_sorted_runs(const caf_exprun *runs, size_t count, caf_exprun **out, size_t *out_count,
+                                caf_error *err);
+
+#endif

@@ -1,0 +1,237 @@
+/* Loading an algorithm plugin: find PLUGIN.so, call its entry point, pick the algorithm by name and check
+ * its descriptor before anything trusts it. Parameters are declared and parsed as module parameters. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "algorithm/algorithm_internal.h"
+#include "caf/log.h"
+#include "modules/params_internal.h"
+
+caf_status caf_algorithm_split_name(const char *text, char **plugin, char **algorithm, caf_error *err)
+{
+    *plugin = NULL;
+    *algorithm = NULL;
+    const char *colon = text ? strchr(text, ':') : NULL;
+    size_t len = colon ? (size_t)(colon - text) : (text ? strlen(text) : 0);
+    if (len == 0 || (colon && (!colon[1] || strchr(colon + 1, ':'))))
+        return caf_error_set(err, CAF_ERR_INVALID, "'%s' is not PLUGIN:ALGORITHM", text ? text : "");
+    *plugin = strndup(text, len);
+    if (colon)
+        *algorithm = strdup(colon + 1);
+    if (!*plugin || (colon && !*algorithm)) {
+        free(*plugin);
+        free(*algorithm);
+        *plugin = *algorithm = NULL;
+        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    }
+    return CAF_OK;
+}
+
+/* Opens PLUGIN.so and returns its descriptor list. */
+static caf_status load_list(const char *plugin, caf_plugin *so, const caf_algorithm_descriptor *const **list,
+                            caf_error *err)
+{
+    caf_status st = caf_plugin_open(so, plugin, err);
+    if (st != CAF_OK)
+        return st;
+    void *sym;
+    st = caf_plugin_symbol(so, CAF_ALGORITHM_ENTRY_SYMBOL, &sym, err);
+    if (st == CAF_OK) {
+        caf_algorithm_entry_fn entry;
+        memcpy(&entry, &sym, sizeof entry); /* ISO C has no object-to-function pointer cast */
+        *list = entry();
+        if (!*list || !(*list)[0])
+            st = caf_error_set(err, CAF_ERR_PLUGIN, "%s: %s returned no algorithms", so->path,
+                               CAF_ALGORITHM_ENTRY_SYMBOL);
+    }
+    if (st != CAF_OK)
+        caf_plugin_close(so);
+    return st;
+}
+
+caf_status caf_algorithm_plugin_list(const char *plugin, const caf_algorithm_descriptor *const **list,
+                                     void **handle_out, caf_error *err)
+{
+    *handle_out = NULL;
+    caf_plugin *so = calloc(1, sizeof *so);
+    if (!so)
+        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    caf_status st = load_list(plugin, so, list, err);
+    if (st != CAF_OK) {
+        free(so);
+        return caf_error_prefix(err, "algorithm plugin %s: ", plugin);
+    }
+    *handle_out = so;
+    return CAF_OK;
+}
+
+void caf_algorithm_plugin_close(void *handle)
+{
+    caf_plugin_close(handle);
+    free(handle);
+}
+
+static caf_status check_descriptor(const char *full_name, const char *where, const caf_algorithm_descriptor *d,
+                                   caf_error *err)
+{
+    if (d->abi_version != CAF_ALGORITHM_ABI_VERSION)
+        return caf_error_set(err, CAF_ERR_PLUGIN, "%s: algorithm ABI version %u, this caf needs %d", where,
+                             d->abi_version, CAF_ALGORITHM_ABI_VERSION);
+    if (!d->calibrate)
+        return caf_error_set(err, CAF_ERR_PLUGIN, "%s: the algorithm has no calibrate function", where);
+    if (!d->collector || !*d->collector)
+        return caf_error_set(err, CAF_ERR_PLUGIN, "%s: the algorithm names no collector", where);
+    if (caf_param_spec_check(full_name, d->params, err) != CAF_OK)
+        return caf_error_prefix(err, "%s: ", where);
+    return CAF_OK;
+}
+
+/* The module parameter parser words its messages for modules; an algorithm's user must read
+ * "algorithm". */
+static void reword_module_message(caf_error *err)
+{
+    if (err && strncmp(err->message, "module ", 7) == 0) {
+        char copy[CAF_ERROR_MESSAGE_MAX];
+        snprintf(copy, sizeof copy, "algorithm %s", err->message + 7);
+        memcpy(err->message, copy, sizeof copy);
+    }
+}
+
+/* Makes an instance of descriptor d; takes over so (if not NULL) only on success. */
+static caf_status new_instance(const char *plugin, const caf_algorithm_descriptor *d, const caf_plugin *so,
+                               caf_algorithm **out, caf_error *err)
+{
+    *out = NULL;
+    caf_algorithm *alg = calloc(1, sizeof *alg);
+    size_t full_len = strlen(plugin) + strlen(d->name ? d->name : "") + 2;
+    if (alg)
+        alg->full_name = malloc(full_len);
+    if (!alg || !alg->full_name) {
+        free(alg);
+        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    }
+    snprintf(alg->full_name, full_len, "%s:%s", plugin, d->name ? d->name : "");
+    alg->ctx.alg = alg;
+    alg->d = d;
+    alg->iov = CAF_IOV_EMPTY;
+    alg->result = CAF_ALGO_UNDEFINED;
+    caf_run_range_init(&alg->collected, CAF_GRANULARITY_RUN);
+    alg->input_state = json_object();
+    alg->output_state = json_object();
+    caf_status st = CAF_OK;
+    if (!alg->input_state || !alg->output_state)
+        st = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    if (st == CAF_OK && (!d->name || !*d->name))
+        st = caf_error_set(err, CAF_ERR_PLUGIN, "%s: an algorithm has no name", so ? so->path : plugin);
+    if (st == CAF_OK)
+        st = check_descriptor(alg->full_name, so ? so->path : plugin, d, err);
+    if (st == CAF_OK)
+        st = caf_algorithm_set_params(alg, 0, NULL, NULL, err);
+    if (st == CAF_OK && !(alg->collector = strdup(d->collector)))
+        st = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    if (st != CAF_OK) {
+        caf_error_prefix(err, "algorithm %s: ", alg->full_name);
+        caf_algorithm_close(alg);
+        return st;
+    }
+    if (so)
+        alg->plugin = *so;
+    *out = alg;
+    return CAF_OK;
+}
+
+caf_status caf_algorithm_new(const caf_algorithm_descriptor *descriptor, caf_algorithm **out, caf_error *err)
+{
+    return new_instance("builtin", descriptor, NULL, out, err);
+}
+
+caf_status caf_algorithm_open(const char *plugin, const char *name, caf_algorithm **out, caf_error *err)
+{
+    *out = NULL;
+    caf_plugin so = {0};
+    const caf_algorithm_descriptor *const *list;
+    caf_status st = load_list(plugin, &so, &list, err);
+    if (st != CAF_OK)
+        return caf_error_prefix(err, "algorithm %s:%s: ", plugin, name ? name : "");
+    const caf_algorithm_descriptor *d = NULL;
+    size_t n = 0;
+    for (; list[n]; n++)
+        if (!name || (list[n]->name && strcmp(list[n]->name, name) == 0))
+            d = d ? d : list[n];
+    if (!name && n > 1) {
+        caf_plugin_close(&so);
+        return caf_error_set(err, CAF_ERR_INVALID, "algorithm plugin %s holds %zu algorithms: say which (%s:NAME)",
+                             plugin, n, plugin);
+    }
+    if (!d) {
+        char names[512] = "";
+        size_t used = 0;
+        for (size_t i = 0; list[i] && used < sizeof names; i++)
+            used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", i ? ", " : "",
+                                     list[i]->name ? list[i]->name : "?");
+        caf_plugin_close(&so);
+        return caf_error_set(err, CAF_ERR_NOT_FOUND, "algorithm %s:%s: the plugin has no such algorithm (it has %s)",
+                             plugin, name, names);
+    }
+    st = new_instance(plugin, d, &so, out, err);
+    if (st != CAF_OK)
+        caf_plugin_close(&so);
+    return st;
+}
+
+void caf_algorithm_close(caf_algorithm *alg)
+{
+    if (!alg)
+        return;
+    caf_algo_reset_execution(alg);
+    free(alg->runs);
+    json_decref(alg->output_state);
+    json_decref(alg->input_state);
+    free(alg->cache);
+    free(alg->boundaries);
+    caf_algo_close_inputs(alg);
+    caf_dbchain_close(alg->chain);
+    caf_params_free(alg->params);
+    free(alg->collector);
+    free(alg->full_name);
+    caf_plugin_close(&alg->plugin);
+    free(alg);
+}
+
+const caf_algorithm_descriptor *caf_algorithm_descriptor_of(const caf_algorithm *alg)
+{
+    return alg->d;
+}
+
+const char *caf_algorithm_full_name(const caf_algorithm *alg)
+{
+    return alg->full_name;
+}
+
+caf_status caf_algorithm_set_params(caf_algorithm *alg, size_t count, const char *const *names,
+                                    const char *const *values, caf_error *err)
+{
+    caf_params *params;
+    caf_status st = caf_params_parse(alg->full_name, alg->d->params, count, names, values, &params, err);
+    if (st != CAF_OK) {
+        reword_module_message(err);
+        return st;
+    }
+    caf_params_free(alg->params);
+    alg->params = params;
+    return CAF_OK;
+}
+
+caf_status caf_algorithm_set_collector(caf_algorithm *alg, const char *collector, caf_error *err)
+{
+    if (!collector || !*collector)
+        return caf_error_set(err, CAF_ERR_INVALID, "algorithm %s: empty collector name", alg->full_name);
+    char *copy = strdup(collector);
+    if (!copy)
+        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    free(alg->collector);
+    alg->collector = copy;
+    return CAF_OK;
+}
+

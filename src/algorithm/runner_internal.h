@@ -1,0 +1,27 @@
+/* The runner's pipe protocol, shared by the child (sending) and the parent (decoding); not public.
+ *
+ * The child writes frames, each an 8-byte little-endian length followed by that many bytes. The first
+ * frame is a JSON header; one frame per payload follows with the payload's bytes, in the order the
+ * header lists them. The header is
+ *   {"status": caf_status of the set-up, "error": its message, "algorithm": "PLUGIN:NAME",
+ *    "result": 0..4, "message": "...", "iteration": N, "runs": [[e, r], ...], "iov": [e1, r1, e2, r2],
+ *    "payloads": [{"name", "ext", "iov", "size"}], "state": {...}, "boundaries": [[e, r], ...]}
+ * A message that stops early (the child died while writing) is detected by the parent as incomplete. */
+#ifndef CAF_ALGORITHM_RUNNER_INTERNAL_H
+#define CAF_ALGORITHM_RUNNER_INTERNAL_H
+
+#include <stddef.h>
+
+#include "caf/algorithm_instance.h"
+#include "caf/algorithm_runner.h"
+
+/* Child side: sends the outcome to fd. alg may be NULL when set-up failed (status and err say why);
+ * boundaries are sent for boundary finding. Returns false when the pipe broke. */
+bool caf_runner_send(int fd, const char *algorithm, const caf_algorithm *alg, caf_status status,
+                     const caf_error *err, const caf_exprun *boundaries, size_t boundary_count);
+
+/* Parent side: decodes a complete message into out. Returns the set-up status the child reported (with
+ * its message in err), or CAF_ERR_FORMAT when the message is incomplete or malformed. */
+caf_status caf_runner_decode(const unsigned char *data, size_t size, caf_algo_run_result *out, caf_error *err);
+
+#endif

@@ -1,0 +1,481 @@
+/* Reading collector outputs: metadata, RunRange and object list at open; objects per key on demand,
+ * every piece of a key merged. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "caf/file.h"
+#include "caf/log.h"
+#include "collector/output_internal.h"
+
+struct caf_collector_output {
+    sqlite3 *db;
+    char *path, *collector, *module;
+    json_t *parameters;
+    caf_run_range runs;
+    caf_collector_object_info *objects;
+    size_t n_objects;
+    sqlite3_stmt *pieces, *chunks, *keys;
+};
+
+sqlite3 *output_db(const caf_collector_output *f)
+{
+    return f->db;
+}
+
+sqlite3_stmt *output_chunks_stmt(const caf_collector_output *f)
+{
+    return f->chunks;
+}
+
+const char *caf_collector_output_path(const caf_collector_output *f)
+{
+    return f->path;
+}
+
+const char *caf_collector_output_collector(const caf_collector_output *f)
+{
+    return f->collector;
+}
+
+const char *caf_collector_output_module(const caf_collector_output *f)
+{
+    return f->module;
+}
+
+const json_t *caf_collector_output_parameters(const caf_collector_output *f)
+{
+    return f->parameters;
+}
+
+const caf_run_range *caf_collector_output_run_range(const caf_collector_output *f)
+{
+    return &f->runs;
+}
+
+caf_granularity caf_collector_output_granularity(const caf_collector_output *f)
+{
+    return f->runs.granularity;
+}
+
+size_t caf_collector_output_object_count(const caf_collector_output *f)
+{
+    return f->n_objects;
+}
+
+const caf_collector_object_info *caf_collector_output_object(const caf_collector_output *f, size_t i)
+{
+    return i < f->n_objects ? &f->objects[i] : NULL;
+}
+
+const caf_collector_object_info *caf_collector_output_find_object(const caf_collector_output *f, const char *name)
+{
+    for (size_t i = 0; i < f->n_objects; i++)
+        if (!strcmp(f->objects[i].name, name))
+            return &f->objects[i];
+    return NULL;
+}
+
+void caf_collector_output_close(caf_collector_output *f)
+{
+    if (!f)
+        return;
+    sqlite3_finalize(f->pieces);
+    sqlite3_finalize(f->chunks);
+    sqlite3_finalize(f->keys);
+    sqlite3_close(f->db);
+    for (size_t i = 0; i < f->n_objects; i++) {
+        free((char *)f->objects[i].name);
+        free((char *)f->objects[i].type_name);
+    }
+    free(f->objects);
+    json_decref(f->parameters);
+    caf_run_range_clear(&f->runs);
+    free(f->path);
+    free(f->collector);
+    free(f->module);
+    free(f);
+}
+
+/* Returns meta.value for key (malloc'd) or NULL. */
+static char *meta_value(sqlite3 *db, const char *key)
+{
+    sqlite3_stmt *s;
+    if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = ?", -1, &s, NULL) != SQLITE_OK)
+        return NULL;
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    char *v = NULL;
+    if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0))
+        v = strdup((const char *)sqlite3_column_text(s, 0));
+    sqlite3_finalize(s);
+    return v;
+}
+
+static caf_status load_meta(caf_collector_output *f, caf_error *err)
+{
+    char *format = meta_value(f->db, "format");
+    char *version = meta_value(f->db, "format_version");
+    char *granularity = meta_value(f->db, "granularity");
+    char *params = meta_value(f->db, "parameters");
+    f->collector = meta_value(f->db, "collector");
+    f->module = meta_value(f->db, "module");
+    caf_status st = CAF_OK;
+    caf_granularity g = CAF_GRANULARITY_RUN;
+    if (!format || strcmp(format, OUTPUT_FORMAT_NAME) != 0 || !version || !f->collector || !f->module)
+        st = caf_error_set(err, CAF_ERR_FORMAT, "%s: not a collector output (no '%s' metadata)", f->path,
+                           OUTPUT_FORMAT_NAME);
+    else if (atoi(version) < 1 || atoi(version) > CAF_COLLECTOR_FORMAT_VERSION)
+        st = caf_error_set(err, CAF_ERR_FORMAT, "%s: collector output format version %s is not supported (this caf reads "
+                           "up to %d)", f->path, version, CAF_COLLECTOR_FORMAT_VERSION);
+    else if (caf_granularity_parse(granularity, &g, err) != CAF_OK)
+        st = caf_error_prefix(err, "%s: ", f->path);
+    else if (!(f->parameters = json_loads(params ? params : "{}", 0, NULL)) || !json_is_object(f->parameters))
+        st = caf_error_set(err, CAF_ERR_FORMAT, "%s: the collector parameters are not a JSON object", f->path);
+    caf_run_range_init(&f->runs, g);
+    free(format);
+    free(version);
+    free(granularity);
+    free(params);
+    return st;
+}
+
+static caf_status load_lists(caf_collector_output *f, caf_error *err)
+{
+    sqlite3_stmt *s;
+    int rc = sqlite3_prepare_v2(f->db, "SELECT exp, run FROM runs ORDER BY exp, run", -1, &s, NULL);
+    if (rc != SQLITE_OK)
+        return output_sqlite_error(err, f->db, rc, "%s: reading the RunRange", f->path);
+    caf_status st = CAF_OK;
+    while (st == CAF_OK && (rc = sqlite3_step(s)) == SQLITE_ROW)
+        st = caf_run_range_add(&f->runs, (caf_exprun){sqlite3_column_int(s, 0), sqlite3_column_int(s, 1)}, err);
+    sqlite3_finalize(s);
+    if (st == CAF_OK && rc != SQLITE_DONE)
+        st = output_sqlite_error(err, f->db, rc, "%s: reading the RunRange", f->path);
+    if (st != CAF_OK)
+        return st;
+    rc = sqlite3_prepare_v2(f->db,
+                            "SELECT o.name, o.type, (SELECT COUNT(*) FROM (SELECT DISTINCT exp, run FROM pieces p"
+                            " WHERE p.name = o.name)) FROM objects o ORDER BY o.name",
+                            -1, &s, NULL);
+    if (rc != SQLITE_OK)
+        return output_sqlite_error(err, f->db, rc, "%s: reading the object list", f->path);
+    while (st == CAF_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        caf_collector_object_info *n = realloc(f->objects, (f->n_objects + 1) * sizeof *n);
+        if (!n) {
+            st = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+            break;
+        }
+        f->objects = n;
+        caf_collector_object_info *o = &f->objects[f->n_objects++];
+        o->name = strdup((const char *)sqlite3_column_text(s, 0));
+        o->type_name = strdup((const char *)sqlite3_column_text(s, 1));
+        o->key_count = (size_t)sqlite3_column_int64(s, 2);
+        if (!o->name || !o->type_name)
+            st = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    }
+    sqlite3_finalize(s);
+    if (st == CAF_OK && rc != SQLITE_DONE)
+        st = output_sqlite_error(err, f->db, rc, "%s: reading the object list", f->path);
+    return st;
+}
+
+caf_status caf_collector_output_open(const char *path, caf_collector_output **out, caf_error *err)
+{
+    *out = NULL;
+    caf_collector_output *f = calloc(1, sizeof *f);
+    if (!f || !(f->path = strdup(path))) {
+        free(f);
+        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    }
+    caf_status st = CAF_OK;
+    int rc = SQLITE_OK;
+    if (!caf_path_exists(path))
+        st = caf_error_set(err, CAF_ERR_NOT_FOUND, "%s: no such collector output", path);
+    else if ((rc = sqlite3_open_v2(path, &f->db, SQLITE_OPEN_READONLY, NULL)) != SQLITE_OK)
+        st = output_sqlite_error(err, f->db, rc, "%s: cannot open collector output", path);
+    if (st == CAF_OK)
+        st = load_meta(f, err);
+    if (st == CAF_OK)
+        st = load_lists(f, err);
+    if (st == CAF_OK &&
+        ((rc = sqlite3_prepare_v2(f->db, "SELECT id FROM pieces WHERE name = ? AND exp = ? AND run = ? ORDER BY idx", -1,
+                                  &f->pieces, NULL)) != SQLITE_OK ||
+         (rc = sqlite3_prepare_v2(f->db, "SELECT data FROM chunks WHERE piece = ? ORDER BY seq", -1, &f->chunks,
+                                  NULL)) != SQLITE_OK ||
+         (rc = sqlite3_prepare_v2(f->db, "SELECT DISTINCT exp, run FROM pieces WHERE name = ? ORDER BY exp, run", -1,
+                                  &f->keys, NULL)) != SQLITE_OK))
+        st = output_sqlite_error(err, f->db, rc, "%s: not a collector output", path);
+    if (st != CAF_OK) {
+        caf_collector_output_close(f);
+        return st;
+    }
+    *out = f;
+    return CAF_OK;
+}
+
+/* ---- Reading objects ---- */
+
+typedef struct chunk_cursor {
+    sqlite3 *db;
+    sqlite3_stmt *stmt;
+    bool started;
+} chunk_cursor;
+
+static caf_status chunk_source(void *ud, const void **data, size_t *size, caf_error *err)
+{
+    chunk_cursor *c = ud;
+    int rc = sqlite3_step(c->stmt);
+    if (rc == SQLITE_DONE) {
+        *data = NULL;
+        *size = 0;
+        return CAF_OK;
+    }
+    if (rc != SQLITE_ROW)
+        return output_sqlite_error(err, c->db, rc, "reading a chunk");
+    *data = sqlite3_column_blob(c->stmt, 0);
+    *size = (size_t)sqlite3_column_bytes(c->stmt, 0);
+    if (!*size)
+        return caf_error_set(err, CAF_ERR_FORMAT, "empty chunk");
+    return CAF_OK;
+}
+
+caf_status output_read_piece(sqlite3 *db, sqlite3_stmt *chunks_stmt, sqlite3_int64 piece, caf_object **out,
+                             caf_error *err)
+{
+    sqlite3_reset(chunks_stmt);
+    sqlite3_bind_int64(chunks_stmt, 1, piece);
+    chunk_cursor c = {db, chunks_stmt, false};
+    caf_status st = caf_object_read(chunk_source, &c, out, err);
+    sqlite3_reset(chunks_stmt);
+    return st;
+}
+
+caf_status output_accumulate(caf_object **acc, caf_object *obj, caf_error *err)
+{
+    if (!*acc) {
+        *acc = obj;
+        return CAF_OK;
+    }
+    const caf_object *list[1] = {obj};
+    caf_status st = caf_object_merge(*acc, list, 1, err);
+    caf_object_free(obj);
+    return st;
+}
+
+caf_status output_read_key(sqlite3 *db, sqlite3_stmt *pieces_stmt, sqlite3_stmt *chunks_stmt, const char *name,
+                           caf_exprun key, caf_object **out, caf_error *err)
+{
+    *out = NULL;
+    sqlite3_reset(pieces_stmt);
+    sqlite3_bind_text(pieces_stmt, 1, name, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(pieces_stmt, 2, key.exp);
+    sqlite3_bind_int(pieces_stmt, 3, key.run);
+    /* Collect the piece ids first: reading a piece uses another statement on the same connection. */
+    sqlite3_int64 ids[64], *many = NULL;
+    size_t n = 0, cap = 64;
+    sqlite3_int64 *list = ids;
+    int rc;
+    caf_status st = CAF_OK;
+    while ((rc = sqlite3_step(pieces_stmt)) == SQLITE_ROW) {
+        if (n == cap) {
+            sqlite3_int64 *g = realloc(many, 2 * cap * sizeof *g);
+            if (!g) {
+                st = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+                break;
+            }
+            if (!many)
+                memcpy(g, ids, sizeof ids);
+            many = list = g;
+            cap *= 2;
+        }
+        list[n++] = sqlite3_column_int64(pieces_stmt, 0);
+    }
+    if (st == CAF_OK && rc != SQLITE_DONE)
+        st = output_sqlite_error(err, db, rc, "listing the pieces of '%s'", name);
+    sqlite3_reset(pieces_stmt);
+    caf_object *acc = NULL;
+    for (size_t i = 0; st == CAF_OK && i < n; i++) {
+        caf_object *obj;
+        st = output_read_piece(db, chunks_stmt, list[i], &obj, err);
+        if (st == CAF_OK)
+            st = output_accumulate(&acc, obj, err);
+    }
+    free(many);
+    if (st != CAF_OK) {
+        caf_object_free(acc);
+        char k[CAF_EXPRUN_TEXT_MAX];
+        return caf_error_prefix(err, "object '%s' for %s: ", name, caf_exprun_format(key, k, sizeof k));
+    }
+    *out = acc;
+    return CAF_OK;
+}
+
+static caf_status require_object(const caf_collector_output *f, const char *name, caf_error *err)
+{
+    if (caf_collector_output_find_object(f, name))
+        return CAF_OK;
+    return caf_error_set(err, CAF_ERR_NOT_FOUND, "%s: collector %s has no object '%s' registered", f->path, f->collector,
+                         name);
+}
+
+caf_status caf_collector_output_keys(const caf_collector_output *f, const char *name, caf_exprun **keys,
+                                     size_t *count, caf_error *err)
+{
+    *keys = NULL;
+    *count = 0;
+    caf_status st = require_object(f, name, err);
+    if (st != CAF_OK)
+        return st;
+    sqlite3_reset(f->keys);
+    sqlite3_bind_text(f->keys, 1, name, -1, SQLITE_TRANSIENT);
+    int rc;
+    size_t cap = 0;
+    while ((rc = sqlite3_step(f->keys)) == SQLITE_ROW) {
+        if (*count == cap) {
+            cap = cap ? 2 * cap : 16;
+            caf_exprun *n = realloc(*keys, cap * sizeof *n);
+            if (!n) {
+                st = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+                break;
+            }
+            *keys = n;
+        }
+        (*keys)[(*count)++] = (caf_exprun){sqlite3_column_int(f->keys, 0), sqlite3_column_int(f->keys, 1)};
+    }
+    if (st == CAF_OK && rc != SQLITE_DONE)
+        st = output_sqlite_error(err, f->db, rc, "%s: listing the keys of '%s'", f->path, name);
+    sqlite3_reset(f->keys);
+    if (st != CAF_OK) {
+        free(*keys);
+        *keys = NULL;
+        *count = 0;
+    }
+    return st;
+}
+
+caf_status caf_collector_output_read(const caf_collector_output *f, const char *name, caf_exprun key, caf_object **out,
+                                     caf_error *err)
+{
+    *out = NULL;
+    caf_status st = require_object(f, name, err);
+    if (st == CAF_OK)
+        st = output_read_key(f->db, f->pieces, f->chunks, name, key, out, err);
+    if (st != CAF_OK)
+        return st == CAF_ERR_NOT_FOUND ? st : caf_error_prefix(err, "%s: ", f->path);
+    if (!*out) {
+        char k[CAF_EXPRUN_TEXT_MAX];
+        return caf_error_set(err, CAF_ERR_NOT_FOUND, "%s: object '%s' of collector %s has no data for %s", f->path, name,
+                             f->collector, caf_exprun_format(key, k, sizeof k));
+    }
+    return CAF_OK;
+}
+
+/* Merges what f holds of name for runs into *acc (which may stay NULL when nothing is found). */
+static caf_status merge_runs_into(const caf_collector_output *f, const char *name, const caf_exprun *runs, size_t count,
+                                  caf_object **acc, caf_error *err)
+{
+    caf_status st = require_object(f, name, err);
+    if (st != CAF_OK)
+        return st;
+    caf_exprun *keys = NULL;
+    size_t nkeys = 0;
+    if (f->runs.granularity == CAF_GRANULARITY_ALL) {
+        bool wanted = !runs;
+        for (size_t i = 0; !wanted && i < count; i++)
+            wanted = caf_run_range_contains(&f->runs, runs[i]);
+        if (!wanted)
+            return CAF_OK;
+        static const caf_exprun all = {-1, -1};
+        runs = &all;
+        count = 1;
+    } else if (!runs) {
+        if ((st = caf_collector_output_keys(f, name, &keys, &nkeys, err)) != CAF_OK)
+            return st;
+        runs = keys;
+        count = nkeys;
+    }
+    for (size_t i = 0; st == CAF_OK && i < count; i++) {
+        caf_object *obj;
+        st = output_read_key(f->db, f->pieces, f->chunks, name, runs[i], &obj, err);
+        if (st == CAF_OK && obj)
+            st = output_accumulate(acc, obj, err);
+    }
+    free(keys);
+    return st == CAF_OK ? st : caf_error_prefix(err, "%s: ", f->path);
+}
+
+caf_status caf_collector_output_merge_runs(const caf_collector_output *f, const char *name, const caf_exprun *runs,
+                                           size_t count, caf_object **out, caf_error *err)
+{
+    *out = NULL;
+    caf_status st = merge_runs_into(f, name, runs, count, out, err);
+    if (st != CAF_OK) {
+        caf_object_free(*out);
+        *out = NULL;
+        return st;
+    }
+    if (!*out)
+        return caf_error_set(err, CAF_ERR_NOT_FOUND, "%s: no data for object '%s' of collector %s in the %zu runs asked for",
+                             f->path, name, f->collector, runs ? count : f->runs.count);
+    return CAF_OK;
+}
+
+caf_status caf_collected_merge_files(const char *const *paths, size_t npaths, const char *name, const caf_exprun *runs,
+                                     size_t count, caf_object **out, caf_error *err)
+{
+    *out = NULL;
+    caf_status st = CAF_OK;
+    char *collector = NULL;
+    caf_granularity granularity = CAF_GRANULARITY_RUN;
+    caf_object *acc = NULL;
+    for (size_t i = 0; st == CAF_OK && i < npaths; i++) {
+        caf_collector_output *f;
+        if ((st = caf_collector_output_open(paths[i], &f, err)) != CAF_OK)
+            break;
+        if (!collector) {
+            collector = strdup(f->collector);
+            granularity = f->runs.granularity;
+            if (!collector)
+                st = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+        } else if (strcmp(collector, f->collector) != 0) {
+            st = caf_error_set(err, CAF_ERR_INVALID, "%s: collector %s differs from %s in %s", paths[i], f->collector,
+                               collector, paths[0]);
+        } else if (granularity != f->runs.granularity) {
+            st = caf_error_set(err, CAF_ERR_INVALID, "%s: granularity '%s' differs from '%s' in %s", paths[i],
+                               caf_granularity_name(f->runs.granularity), caf_granularity_name(granularity), paths[0]);
+        }
+        if (st == CAF_OK)
+            st = merge_runs_into(f, name, runs, count, &acc, err);
+        caf_collector_output_close(f);
+    }
+    free(collector);
+    if (st == CAF_OK && !acc)
+        st = caf_error_set(err, CAF_ERR_NOT_FOUND, "no data for object '%s' in %zu collector output file%s", name, npaths,
+                           npaths == 1 ? "" : "s");
+    if (st != CAF_OK) {
+        caf_object_free(acc);
+        return st;
+    }
+    *out = acc;
+    return CAF_OK;
+}
+
+caf_status caf_collected_run_range_of_files(const char *const *paths, size_t npaths, caf_run_range *out,
+                                            caf_error *err)
+{
+    caf_run_range_init(out, CAF_GRANULARITY_RUN);
+    caf_status st = CAF_OK;
+    for (size_t i = 0; st == CAF_OK && i < npaths; i++) {
+        caf_collector_output *f;
+        if ((st = caf_collector_output_open(paths[i], &f, err)) != CAF_OK)
+            break;
+        if (i == 0)
+            out->granularity = f->runs.granularity;
+        st = caf_run_range_merge(out, &f->runs, err);
+        if (st != CAF_OK)
+            caf_error_prefix(err, "%s: ", paths[i]);
+        caf_collector_output_close(f);
+    }
+    if (st != CAF_OK)
+        caf_run_range_clear(out);
+    return st;
+}

@@ -1,0 +1,36 @@
+/* Shared pieces of the collector output reader, writer and merger: the SQLite schema and helpers. */
+#ifndef CAF_COLLECTOR_OUTPUT_INTERNAL_H
+#define CAF_COLLECTOR_OUTPUT_INTERNAL_H
+
+#include <sqlite3.h>
+
+#include "caf/collector_output.h"
+
+/* The value of meta.format, telling collector outputs from other SQLite files. */
+#define OUTPUT_FORMAT_NAME "caf-collector-output"
+
+/* Sets err from the connection's last error: "<what>: <sqlite message>"; full-disk and I/O errors
+ * become CAF_ERR_IO. Returns the code. */
+caf_status output_sqlite_error(caf_error *err, sqlite3 *db, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Reads every piece of object name under key, merged, into *out (NULL when the key holds nothing).
+ * pieces_stmt and chunks_stmt are the reader's prepared statements. */
+caf_status output_read_key(sqlite3 *db, sqlite3_stmt *pieces_stmt, sqlite3_stmt *chunks_stmt, const char *name,
+                           caf_exprun key, caf_object **out, caf_error *err);
+
+/* Reads the piece with row id piece into *out. */
+caf_status output_read_piece(sqlite3 *db, sqlite3_stmt *chunks_stmt, sqlite3_int64 piece, caf_object **out,
+                             caf_error *err);
+
+/* Merges obj into *acc and frees obj (or makes obj the accumulator when *acc is NULL). */
+caf_status output_accumulate(caf_object **acc, caf_object *obj, caf_error *err);
+
+/* Declares object name with type type_name in the writer (see caf_collector_writer_declare). */
+caf_status output_writer_declare_type(caf_collector_writer *w, const char *name, const char *type, caf_error *err);
+
+/* The reader's sqlite handle and its statements, for the merger. */
+sqlite3 *output_db(const caf_collector_output *f);
+sqlite3_stmt *output_chunks_stmt(const caf_collector_output *f);
+
+#endif

@@ -1,0 +1,33 @@
+/* Shared between the event-file metadata reader, reader and writer. Internal to src/events. */
+#ifndef CAF_EVENTS_EVENT_FILE_INTERNAL_H
+#define CAF_EVENTS_EVENT_FILE_INTERNAL_H
+
+#include <hdf5.h>
+
+#include "caf/event_file.h"
+
+/* Names in the file; docs/event-format.md is the specification. */
+#define CAF_EF_FORMAT_NAME "caf-events"
+#define CAF_EF_ATTR_FORMAT "caf_format"
+#define CAF_EF_ATTR_VERSION "caf_format_version"
+#define CAF_EF_META "meta"
+#define CAF_EF_EVENTS "events"
+#define CAF_EF_COLUMNS "events/columns"
+#define CAF_EF_ARRAYS "events/arrays"
+#define CAF_EF_TRIGGER "events/trigger"
+
+/* Orders (exp, run) pairs (local so that the event layer does not wait for src/core/iov.c). */
+static inline int caf_ef_exprun_cmp(caf_exprun a, caf_exprun b)
+{
+    if (a.exp != b.exp)
+        return a.exp < b.exp ? -1 : 1;
+    return a.run < b.run ? -1 : a.run > b.run;
+}
+
+/* Reads and checks the metadata of the open file (path only for messages). */
+caf_status caf_event_file_meta_read_h5(hid_t file, const char *path, caf_event_file_meta *meta, caf_error *err);
+
+/* True if name may name a column, array or field: non-empty, no '/' or '.', not a reserved name. */
+bool caf_event_name_is_valid(const char *name);
+
+#endif

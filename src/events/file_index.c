@@ -1,0 +1,456 @@
+/* File index: input files -> runs, from metadata alone. A production has up to 100,000 files; opening
+ * each one at every start would cost minutes, so what was read is kept in an SQLite cache keyed by the
+ * file's real path, size and modification time. An unchanged file is never opened again; a file whose
+ * size or mtime changed is read afresh. */
+#include "caf/file_index.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+typedef struct entry {
+    caf_indexed_file pub;
+    char *path;
+    caf_run_count *runs;
+} entry;
+
+struct caf_file_index {
+    sqlite3 *db;
+    char *cache_path;
+    sqlite3_stmt *lookup, *store;
+    bool in_transaction;
+    entry *entries;
+    size_t n_entries, cap_entries;
+    /* open-addressing set of entry indices + 1, keyed by path, so that adding 100,000 files stays linear */
+    size_t *slots;
+    size_t n_slots;
+    caf_file_index_stats stats;
+    /* the result of caf_file_index_runs */
+    caf_run_files *runs;
+    size_t n_runs;
+    const caf_indexed_file **run_file_ptrs;
+};
+
+static uint64_t hash_path(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+static size_t *find_slot(caf_file_index *ix, const char *path)
+{
+    size_t mask = ix->n_slots - 1;
+    for (size_t i = hash_path(path) & mask;; i = (i + 1) & mask)
+        if (!ix->slots[i] || strcmp(ix->entries[ix->slots[i] - 1].path, path) == 0)
+            return &ix->slots[i];
+}
+
+static bool grow_slots(caf_file_index *ix)
+{
+    size_t n = ix->n_slots ? ix->n_slots * 2 : 1024;
+    size_t *old = ix->slots, old_n = ix->n_slots;
+    ix->slots = calloc(n, sizeof *ix->slots);
+    if (!ix->slots) {
+        ix->slots = old;
+        return false;
+    }
+    ix->n_slots = n;
+    for (size_t i = 0; i < old_n; i++)
+        if (old[i])
+            *find_slot(ix, ix->entries[old[i] - 1].path) = old[i];
+    free(old);
+    return true;
+}
+
+static caf_status db_fail(caf_file_index *ix, caf_error *err, const char *what)
+{
+    return caf_error_set(err, CAF_ERR_IO, "%s: %s: %s", ix->cache_path, what, sqlite3_errmsg(ix->db));
+}
+
+caf_status caf_file_index_open(caf_file_index **out, const char *cache_path, caf_error *err)
+{
+    *out = NULL;
+    caf_file_index *ix = calloc(1, sizeof *ix);
+    if (!ix || !grow_slots(ix)) {
+        free(ix);
+        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    }
+    *out = ix;
+    if (!cache_path)
+        return CAF_OK;
+    ix->cache_path = strdup(cache_path);
+    caf_status rc = CAF_OK;
+    if (sqlite3_open_v2(cache_path, &ix->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK)
+        rc = db_fail(ix, err, "cannot open file-index cache");
+    else {
+        sqlite3_busy_timeout(ix->db, 30000);
+        const char *schema = "CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INTEGER NOT NULL, "
+                             "mtime_ns INTEGER NOT NULL, n_events INTEGER NOT NULL, runs TEXT NOT NULL)";
+        if (sqlite3_exec(ix->db, schema, NULL, NULL, NULL) != SQLITE_OK ||
+            sqlite3_prepare_v2(ix->db, "SELECT size, mtime_ns, n_events, runs FROM files WHERE path = ?", -1,
+                               &ix->lookup, NULL) != SQLITE_OK ||
+            sqlite3_prepare_v2(ix->db, "INSERT OR REPLACE INTO files VALUES (?, ?, ?, ?, ?)", -1, &ix->store,
+                               NULL) != SQLITE_OK)
+            rc = db_fail(ix, err, "cannot prepare file-index cache");
+    }
+    if (rc) {
+        caf_file_index_close(ix);
+        *out = NULL;
+    }
+    return rc;
+}
+
+static caf_status commit(caf_file_index *ix, caf_error *err)
+{
+    if (!ix->in_transaction)
+        return CAF_OK;
+    ix->in_transaction = false;
+    if (sqlite3_exec(ix->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        return db_fail(ix, err, "cannot commit file-index cache");
+    return CAF_OK;
+}
+
+void caf_file_index_close(caf_file_index *ix)
+{
+    if (!ix)
+        return;
+    if (ix->db) {
+        caf_error ignored;
+        if (commit(ix, &ignored))
+            fprintf(stderr, "caf: warning: %s\n", ignored.message);
+        sqlite3_finalize(ix->lookup);
+        sqlite3_finalize(ix->store);
+        sqlite3_close(ix->db);
+    }
+    for (size_t i = 0; i < ix->n_entries; i++) {
+        free(ix->entries[i].path);
+        free(ix->entries[i].runs);
+    }
+    free(ix->entries);
+    free(ix->slots);
+    free(ix->runs);
+    free(ix->run_file_ptrs);
+    free(ix->cache_path);
+    free(ix);
+}
+
+/* Runs as JSON text [[exp, run, events], ...]: compact, and readable with the sqlite3 shell. */
+static char *runs_to_text(const caf_run_count *runs, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_pack("[i, i, I]", runs[i].exp, runs[i].run, (json_int_t)runs[i].events));
+    char *text = json_dumps(a, JSON_COMPACT);
+    json_decref(a);
+    return text;
+}
+
+static bool runs_from_text(const char *text, caf_run_count **runs, size_t *n)
+{
+    json_t *a = json_loads(text, 0, NULL);
+    bool ok = json_is_array(a);
+    size_t count = ok ? json_array_size(a) : 0;
+    caf_run_count *out = ok ? calloc(count + 1, sizeof *out) : NULL;
+    ok = ok && out;
+    for (size_t i = 0; ok && i < count; i++) {
+        json_int_t e, r, c;
+        ok = json_unpack(json_array_get(a, i), "[I, I, I]", &e, &r, &c) == 0;
+        out[i] = (caf_run_count){(int)e, (int)r, (int64_t)c};
+    }
+    json_decref(a);
+    if (!ok) {
+        free(out);
+        return false;
+    }
+    *runs = out;
+    *n = count;
+    return true;
+}
+
+/* Looks the file up in the cache; true (and *runs etc. filled) on a hit with equal size and mtime. */
+static bool cache_lookup(caf_file_index *ix, const char *path, int64_t size, int64_t mtime_ns, int64_t *n_events,
+                         caf_run_count **runs, size_t *n_runs)
+{
+    if (!ix->db)
+        return false;
+    sqlite3_reset(ix->lookup);
+    sqlite3_bind_text(ix->lookup, 1, path, -1, SQLITE_TRANSIENT);
+    bool hit = false;
+    if (sqlite3_step(ix->lookup) == SQLITE_ROW && sqlite3_column_int64(ix->lookup, 0) == size &&
+        sqlite3_column_int64(ix->lookup, 1) == mtime_ns) {
+        *n_events = sqlite3_column_int64(ix->lookup, 2);
+        const char *text = (const char *)sqlite3_column_text(ix->lookup, 3);
+        hit = text && runs_from_text(text, runs, n_runs);
+    }
+    sqlite3_reset(ix->lookup);
+    return hit;
+}
+
+static caf_status cache_store(caf_file_index *ix, const caf_indexed_file *f, caf_error *err)
+{
+    if (!ix->db)
+        return CAF_OK;
+    if (!ix->in_transaction) {
+        if (sqlite3_exec(ix->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+            return db_fail(ix, err, "cannot write file-index cache");
+        ix->in_transaction = true;
+    }
+    char *text = runs_to_text(f->runs, f->n_runs);
+    if (!text)
+        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    sqlite3_reset(ix->store);
+    sqlite3_bind_text(ix->store, 1, f->path, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(ix->store, 2, f->size);
+    sqlite3_bind_int64(ix->store, 3, f->mtime_ns);
+    sqlite3_bind_int64(ix->store, 4, f->n_events);
+    sqlite3_bind_text(ix->store, 5, text, -1, SQLITE_TRANSIENT);
+    int st = sqlite3_step(ix->store);
+    sqlite3_reset(ix->store);
+    free(text);
+    if (st != SQLITE_DONE)
+        return db_fail(ix, err, "cannot write file-index cache");
+    return CAF_OK;
+}
+
+caf_status caf_file_index_add(caf_file_index *ix, const char *path, caf_error *err)
+{
+    char real[PATH_MAX];
+    struct stat st;
+    if (!realpath(path, real) || stat(real, &st) < 0)
+        return caf_error_errno(err, errno, "%s", path);
+    if (!S_ISREG(st.st_mode))
+        return caf_error_set(err, CAF_ERR_INVALID, "%s: not a regular file", path);
+    if (*find_slot(ix, real))
+        return CAF_OK;
+    int64_t size = (int64_t)st.st_size;
+    int64_t mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+    entry e = {0};
+    e.pub.size = size;
+    e.pub.mtime_ns = mtime_ns;
+    size_t n_runs = 0;
+    if (cache_lookup(ix, real, size, mtime_ns, &e.pub.n_events, &e.runs, &n_runs)) {
+        e.pub.from_cache = true;
+        ix->stats.cache_hits++;
+    } else {
+        caf_event_file_meta meta;
+        caf_status rc = caf_event_file_meta_read(real, &meta, err);
+        ix->stats.files_opened++;
+        if (rc)
+            return rc;
+        e.pub.n_events = meta.n_events;
+        n_runs = meta.n_runs;
+        e.runs = meta.runs;
+        meta.runs = NULL;
+        meta.n_runs = 0;
+        caf_event_file_meta_free(&meta);
+    }
+    e.pub.n_runs = n_runs;
+    e.pub.runs = e.runs;
+    e.path = strdup(real);
+    e.pub.path = e.path;
+    if (!e.path) {
+        free(e.runs);
+        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    }
+    if (!e.pub.from_cache) {
+        caf_status rc = cache_store(ix, &e.pub, err);
+        if (rc) {
+            free(e.path);
+            free(e.runs);
+            return rc;
+        }
+    }
+    if (ix->n_entries == ix->cap_entries) {
+        size_t cap = ix->cap_entries ? ix->cap_entries * 2 : 64;
+        entry *grown = realloc(ix->entries, cap * sizeof *grown);
+        if (!grown) {
+            free(e.path);
+            free(e.runs);
+            return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+        }
+        ix->entries = grown;
+        ix->cap_entries = cap;
+    }
+    if (2 * (ix->n_entries + 1) > ix->n_slots && !grow_slots(ix)) {
+        free(e.path);
+        free(e.runs);
+        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    }
+    ix->entries[ix->n_entries++] = e;
+    *find_slot(ix, e.path) = ix->n_entries;
+    ix->stats.files++;
+    return CAF_OK;
+}
+
+static bool is_event_file_name(const char *name)
+{
+    size_t n = strlen(name);
+    return name[0] != '.' && ((n > 3 && strcmp(name + n - 3, ".h5") == 0) ||
+                              (n > 5 && strcmp(name + n - 5, ".hdf5") == 0));
+}
+
+static int compare_names(const struct dirent **a, const struct dirent **b)
+{
+    return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static caf_status add_dir_recursive(caf_file_index *ix, const char *dir, caf_error *err)
+{
+    struct dirent **names;
+    int n = scandir(dir, &names, NULL, compare_names);
+    if (n < 0)
+        return caf_error_errno(err, errno, "%s", dir);
+    caf_status rc = CAF_OK;
+    for (int i = 0; i < n; i++) {
+        const char *name = names[i]->d_name;
+        if (!rc && strcmp(name, ".") && strcmp(name, "..")) {
+            size_t len = strlen(dir) + strlen(name) + 2;
+            char *child = malloc(len);
+            if (!child) {
+                rc = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+            } else {
+                snprintf(child, len, "%s/%s", dir, name);
+                struct stat st;
+                if (stat(child, &st) == 0 && S_ISDIR(st.st_mode) && name[0] != '.')
+                    rc = add_dir_recursive(ix, child, err);
+                else if (stat(child, &st) == 0 && S_ISREG(st.st_mode) && is_event_file_name(name))
+                    rc = caf_file_index_add(ix, child, err);
+                free(child);
+            }
+        }
+        free(names[i]);
+    }
+    free(names);
+    return rc;
+}
+
+caf_status caf_file_index_add_dir(caf_file_index *ix, const char *dir, caf_error *err)
+{
+    caf_status rc = add_dir_recursive(ix, dir, err);
+    caf_error commit_err = {0};
+    caf_status crc = commit(ix, &commit_err);
+    if (!rc && crc) {
+        if (err)
+            *err = commit_err;
+        rc = crc;
+    }
+    return rc;
+}
+
+caf_status caf_file_index_add_path(caf_file_index *ix, const char *path, caf_error *err)
+{
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return caf_file_index_add_dir(ix, path, err);
+    return caf_file_index_add(ix, path, err);
+}
+
+size_t caf_file_index_count(const caf_file_index *ix)
+{
+    return ix->n_entries;
+}
+
+const caf_indexed_file *caf_file_index_file(const caf_file_index *ix, size_t i)
+{
+    return i < ix->n_entries ? &ix->entries[i].pub : NULL;
+}
+
+caf_file_index_stats caf_file_index_get_stats(const caf_file_index *ix)
+{
+    return ix->stats;
+}
+
+typedef struct run_ref {
+    caf_exprun run;
+    size_t file;
+    int64_t events;
+} run_ref;
+
+static int compare_refs(const void *a, const void *b)
+{
+    const run_ref *x = a, *y = b;
+    if (x->run.exp != y->run.exp)
+        return x->run.exp < y->run.exp ? -1 : 1;
+    if (x->run.run != y->run.run)
+        return x->run.run < y->run.run ? -1 : 1;
+    return x->file < y->file ? -1 : x->file > y->file;
+}
+
+caf_status caf_file_index_runs(caf_file_index *ix, const caf_run_files **runs, size_t *n_runs, caf_error *err)
+{
+    caf_status rc = commit(ix, err);
+    if (rc)
+        return rc;
+    free(ix->runs);
+    free(ix->run_file_ptrs);
+    ix->runs = NULL;
+    ix->run_file_ptrs = NULL;
+    ix->n_runs = 0;
+    size_t total = 0;
+    for (size_t i = 0; i < ix->n_entries; i++)
+        total += ix->entries[i].pub.n_runs;
+    run_ref *refs = malloc((total + 1) * sizeof *refs);
+    ix->run_file_ptrs = malloc((total + 1) * sizeof *ix->run_file_ptrs);
+    ix->runs = malloc((total + 1) * sizeof *ix->runs);
+    if (!refs || !ix->run_file_ptrs || !ix->runs) {
+        free(refs);
+        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < ix->n_entries; i++)
+        for (size_t r = 0; r < ix->entries[i].pub.n_runs; r++) {
+            const caf_run_count *rc_ = &ix->entries[i].pub.runs[r];
+            refs[k++] = (run_ref){{rc_->exp, rc_->run}, i, rc_->events};
+        }
+    qsort(refs, total, sizeof *refs, compare_refs);
+    for (size_t i = 0; i < total; i++) {
+        ix->run_file_ptrs[i] = &ix->entries[refs[i].file].pub;
+        caf_run_files *last = ix->n_runs ? &ix->runs[ix->n_runs - 1] : NULL;
+        if (last && last->run.exp == refs[i].run.exp && last->run.run == refs[i].run.run) {
+            last->n_files++;
+            last->events += refs[i].events;
+        } else {
+            ix->runs[ix->n_runs++] = (caf_run_files){refs[i].run, refs[i].events, &ix->run_file_ptrs[i], 1};
+        }
+    }
+    free(refs);
+    *runs = ix->runs;
+    *n_runs = ix->n_runs;
+    return CAF_OK;
+}
+
+json_t *caf_file_index_to_json(caf_file_index *ix)
+{
+    const caf_run_files *runs;
+    size_t n_runs;
+    if (caf_file_index_runs(ix, &runs, &n_runs, NULL))
+        return NULL;
+    json_t *files = json_array(), *jruns = json_array();
+    for (size_t i = 0; i < ix->n_entries; i++) {
+        const caf_indexed_file *f = &ix->entries[i].pub;
+        json_t *fr = json_array();
+        for (size_t r = 0; r < f->n_runs; r++)
+            json_array_append_new(fr, json_pack("{s:i, s:i, s:I}", "exp", f->runs[r].exp, "run", f->runs[r].run,
+                                                "events", (json_int_t)f->runs[r].events));
+        json_array_append_new(files, json_pack("{s:s, s:I, s:I, s:I, s:o, s:b}", "path", f->path, "size",
+                                               (json_int_t)f->size, "mtime_ns", (json_int_t)f->mtime_ns, "n_events",
+                                               (json_int_t)f->n_events, "runs", fr, "from_cache", f->from_cache));
+    }
+    for (size_t r = 0; r < n_runs; r++) {
+        json_t *paths = json_array();
+        for (size_t i = 0; i < runs[r].n_files; i++)
+            json_array_append_new(paths, json_string(runs[r].files[i]->path));
+        json_array_append_new(jruns, json_pack("{s:i, s:i, s:I, s:o}", "exp", runs[r].run.exp, "run", runs[r].run.run,
+                                               "events", (json_int_t)runs[r].events, "files", paths));
+    }
+    return json_pack("{s:o, s:o, s:{s:I, s:I, s:I}}", "files", files, "runs", jruns, "stats", "files",
+                     (json_int_t)ix->stats.files, "cache_hits", (json_int_t)ix->stats.cache_hits, "files_opened",
+                     (json_int_t)ix->stats.files_opened);
+}

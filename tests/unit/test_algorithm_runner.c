@@ -1,0 +1,400 @@
+/* The algorithm runner (caf/algorithm_runner.h): executions in a child process with the test algorithm
+ * plugin (tests/plugins/TestAlgorithms.c): every result code and what gets committed, crashes, aborts,
+ * hangs, runaway memory and early exits becoming FAILURE with the log kept, JSON state over the pipe,
+ * large payloads, boundaries, sequences that see each other's payloads, and set-up errors. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "algorithm_fixture.h"
+#include "caf/algorithm_runner.h"
+#include "caf/file.h"
+#include "caf/localdb.h"
+#include "test_support.h"
+
+typedef struct fixture {
+    char *dir;
+    char *input;
+    char *db;
+    char *log;
+} fixture;
+
+static const fixture_run runs[] = {{1, 1, 100, 20.0}, {1, 2, 100, 21.0}, {1, 3, 100, 40.0}, {1, 5, 50, 41.0}};
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    f->dir = test_make_temp_dir("algo-runner");
+    f->input = fixture_write_output(f->dir, "in.sqlite", "TestCollector", CAF_GRANULARITY_RUN, runs, 4);
+    f->db = caf_path_join(f->dir, "outdb");
+    f->log = caf_path_join(f->dir, "algo.log");
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    test_remove_tree(f->dir);
+    free(f->dir);
+    free(f->input);
+    free(f->db);
+    free(f->log);
+    free(f);
+    return 0;
+}
+
+/* A spec for the "test" algorithm with count (name, value) parameter pairs. */
+static caf_algo_run_spec spec_for(fixture *f, const char *const *names, const char *const *values, size_t count)
+{
+    static const char *inputs[1];
+    inputs[0] = f->input;
+    caf_algo_run_spec s = {0};
+    s.plugin = "TestAlgorithms";
+    s.algorithm = "test";
+    s.inputs = inputs;
+    s.input_count = 1;
+    s.param_names = names;
+    s.param_values = values;
+    s.param_count = count;
+    s.output_db = f->db;
+    s.log_path = f->log;
+    s.timeout_seconds = 60;
+    return s;
+}
+
+static size_t db_lines(const char *dir)
+{
+    if (!caf_path_exists(dir))
+        return 0;
+    caf_localdb *db;
+    if (caf_localdb_open(dir, 0, &db, NULL) != CAF_OK)
+        return (size_t)-1;
+    size_t n = caf_localdb_entry_count(db);
+    caf_localdb_close(db);
+    return n;
+}
+
+static void result_codes_and_commit(void **state)
+{
+    fixture *f = *state;
+    static const char *results[] = {"OK", "ITERATE", "NOT_ENOUGH_DATA", "FAILURE"};
+    size_t expected_lines = 0;
+    for (int r = 0; r < 4; r++) {
+        const char *names[] = {"result", "payloads", "message"};
+        const char *values[] = {results[r], "2", "because I was told"};
+        caf_algo_run_spec s = spec_for(f, names, values, 3);
+        caf_algo_run_result out = {0};
+        caf_error err = {0};
+        assert_int_equal(caf_algo_run(&s, &out, &err), CAF_OK);
+        assert_int_equal(out.result, r);
+        assert_false(out.crashed);
+        assert_string_equal(out.algorithm, "TestAlgorithms:test");
+        assert_string_equal(out.message, "because I was told");
+        assert_int_equal(out.payload_count, 2);
+        /* default runs: every collected run, sorted; default IoV: their span */
+        assert_int_equal(out.run_count, 4);
+        assert_true(caf_iov_equal(out.iov, (caf_iov){1, 1, 1, 5}));
+        assert_true(caf_iov_equal(out.payloads[1].iov, (caf_iov){1, 1, 1, 5}));
+        assert_string_equal(out.payloads[0].name, "TestConstants");
+        assert_string_equal(out.payloads[1].name, "TestConstants1");
+        assert_string_equal(out.payloads[0].ext, "json");
+        bool success = r <= 1;
+        assert_int_equal(out.committed, success);
+        if (success) {
+            expected_lines += 2;
+            assert_non_null(out.payloads[0].revision);
+        } else {
+            assert_null(out.payloads[0].revision);
+        }
+        assert_int_equal(db_lines(f->db), expected_lines);
+        assert_non_null(strstr(out.log, results[r]));
+        caf_algo_run_result_clear(&out);
+    }
+    /* a result that is none of the four */
+    const char *names[] = {"result"}, *values[] = {"9"};
+    caf_algo_run_spec s = spec_for(f, names, values, 1);
+    caf_algo_run_result out = {0};
+    assert_int_equal(caf_algo_run(&s, &out, NULL), CAF_OK);
+    assert_int_equal(out.result, CAF_ALGO_FAILURE);
+    assert_non_null(strstr(out.message, "9"));
+    assert_int_equal(db_lines(f->db), expected_lines);
+    caf_algo_run_result_clear(&out);
+}
+
+/* Runs "test" with action, expects a FAILURE with crashed set and the log kept; nothing committed. */
+static void expect_crash(fixture *f, const char *action, const char *limit_param, const char *limit_value,
+                         double timeout, size_t memory_limit, const char *expected)
+{
+    const char *names[] = {"action", "payloads", limit_param}, *values[] = {action, "3", limit_value};
+    caf_algo_run_spec s = spec_for(f, names, values, limit_param ? 3 : 2);
+    s.timeout_seconds = timeout;
+    s.memory_limit = memory_limit;
+    caf_algo_run_result out = {0};
+    caf_error err = {0};
+    size_t before = db_lines(f->db);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(caf_algo_run(&s, &out, &err), CAF_OK);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_int_equal(out.result, CAF_ALGO_FAILURE);
+    assert_true(out.crashed);
+    assert_false(out.committed);
+    if (!strstr(out.message, expected))
+        fail_msg("%s: message '%s' lacks '%s'", action, out.message, expected);
+    assert_non_null(strstr(out.message, "TestAlgorithms:test"));
+    /* the log is kept, in the result and in the file */
+    assert_non_null(strstr(out.log, "on purpose"));
+    char *kept = test_read_file(f->dir, "algo.log");
+    assert_non_null(strstr(kept, "on purpose"));
+    free(kept);
+    assert_int_equal(db_lines(f->db), before);
+    if (timeout > 0)
+        assert_true((double)(t1.tv_sec - t0.tv_sec) < timeout + 10.0);
+    caf_algo_run_result_clear(&out);
+}
+
+static void crash_abort_exit_and_hang_are_failures(void **state)
+{
+    fixture *f = *state;
+    expect_crash(f, "crash", NULL, NULL, 60, 0, "signal 11");
+    expect_crash(f, "abort", NULL, NULL, 60, 0, "signal 6");
+    expect_crash(f, "exit", NULL, NULL, 60, 0, "without reporting");
+    expect_crash(f, "hang", NULL, NULL, 1.0, 0, "timed out after 1 s");
+}
+
+static void runaway_memory_is_a_failure(void **state)
+{
+    fixture *f = *state;
+    /* 256 MiB limit, the algorithm tries to eat 2 GiB: stopped by RLIMIT_AS (the allocation fails and the
+     * algorithm aborts) or, in sanitizer builds where RLIMIT_AS cannot be used, by the parent's watch of
+     * the resident memory (killed) */
+    const size_t limit = 256u << 20;
+    const char *names[] = {"action", "payloads", "eat_limit_mb"}, *values[] = {"eat_memory", "3", "2048"};
+    caf_algo_run_spec s = spec_for(f, names, values, 3);
+    s.memory_limit = limit;
+    caf_algo_run_result out = {0};
+    assert_int_equal(caf_algo_run(&s, &out, NULL), CAF_OK);
+    assert_int_equal(out.result, CAF_ALGO_FAILURE);
+    assert_true(out.crashed);
+    assert_false(out.committed);
+    bool by_limit = strstr(out.message, "memory limit") != NULL;
+    if (!by_limit)
+        fail_msg("message '%s' does not mention the memory limit", out.message);
+    assert_non_null(strstr(out.log, "eating memory on purpose"));
+    assert_null(strstr(out.message, "nobody stopped me"));
+    caf_algo_run_result_clear(&out);
+}
+
+static void state_runs_iov_and_large_payloads(void **state)
+{
+    fixture *f = *state;
+    const char *names[] = {"per_run", "blob_mb", "payload_iov"}, *values[] = {"true", "8", "0,0,-1,-1"};
+    caf_algo_run_spec s = spec_for(f, names, values, 3);
+    s.input_state = "{\"executions\": 2, \"note\": \"kept only if rewritten\"}";
+    caf_exprun some[] = {{1, 5}, {1, 2}, {1, 9}};
+    s.runs = some;
+    s.run_count = 3;
+    s.iteration = 3;
+    caf_algo_run_result out = {0};
+    caf_error err = {0};
+    assert_int_equal(caf_algo_run(&s, &out, &err), CAF_OK);
+    assert_int_equal(out.result, CAF_ALGO_OK);
+    /* run 1,9 was never collected: dropped with a warning in the log */
+    assert_non_null(strstr(out.log, "run 1,9 was requested but never collected"));
+    assert_int_equal(out.run_count, 2);
+    assert_int_equal(out.runs[0].run, 2);
+    assert_true(caf_iov_equal(out.iov, (caf_iov){1, 2, 1, 5}));
+    /* JSON state: the input was read, the output starts empty */
+    assert_int_equal(json_integer_value(json_object_get(out.state, "executions")), 3);
+    assert_int_equal(json_integer_value(json_object_get(out.state, "runs")), 2);
+    assert_int_equal(json_integer_value(json_object_get(out.state, "iteration")), 3);
+    assert_null(json_object_get(out.state, "note"));
+    /* TestConstants (explicit IoV), TestBlob (8 MiB through the pipe), TestPerRun per run */
+    assert_int_equal(out.payload_count, 4);
+    assert_true(caf_iov_equal(out.payloads[0].iov, CAF_IOV_ALWAYS));
+    assert_string_equal(out.payloads[1].name, "TestBlob");
+    assert_int_equal(out.payloads[1].size, 8u << 20);
+    const unsigned char *blob = out.payloads[1].data;
+    assert_int_equal(blob[(8u << 20) - 1], ((8u << 20) - 1) % 251);
+    assert_true(caf_iov_equal(out.payloads[2].iov, (caf_iov){1, 2, 1, 2}));
+    assert_true(caf_iov_equal(out.payloads[3].iov, (caf_iov){1, 5, 1, 5}));
+    assert_true(out.committed);
+    assert_int_equal(db_lines(f->db), 4);
+    caf_algo_run_result_clear(&out);
+}
+
+static void objects_and_bad_payloads_inside_calibrate(void **state)
+{
+    fixture *f = *state;
+    caf_error err = {0};
+    caf_algo_run_result out = {0};
+    /* min_entries: NOT_ENOUGH_DATA with the count in the reason */
+    const char *n1[] = {"object", "min_entries"}, *v1[] = {"peak", "351"};
+    caf_algo_run_spec s = spec_for(f, n1, v1, 2);
+    assert_int_equal(caf_algo_run(&s, &out, &err), CAF_OK);
+    assert_int_equal(out.result, CAF_ALGO_NOT_ENOUGH_DATA);
+    assert_non_null(strstr(out.message, "350 entries"));
+    caf_algo_run_result_clear(&out);
+    /* an unknown object: FAILURE naming it and listing what there is */
+    const char *v2[] = {"peek", "0"};
+    s = spec_for(f, n1, v2, 2);
+    assert_int_equal(caf_algo_run(&s, &out, &err), CAF_OK);
+    assert_int_equal(out.result, CAF_ALGO_FAILURE);
+    assert_false(out.crashed);
+    assert_non_null(strstr(out.message, "'peek'"));
+    assert_non_null(strstr(out.message, "peak"));
+    caf_algo_run_result_clear(&out);
+    /* an empty IoV: FAILURE naming the payload */
+    const char *n3[] = {"payload_iov"}, *v3[] = {"-1,-1,-1,-1"};
+    s = spec_for(f, n3, v3, 1);
+    assert_int_equal(caf_algo_run(&s, &out, &err), CAF_OK);
+    assert_int_equal(out.result, CAF_ALGO_FAILURE);
+    assert_non_null(strstr(out.message, "'TestConstants'"));
+    assert_non_null(strstr(out.message, "empty"));
+    assert_int_equal(db_lines(f->db), 0);
+    caf_algo_run_result_clear(&out);
+}
+
+static void setup_errors_name_algorithm_and_culprit(void **state)
+{
+    fixture *f = *state;
+    caf_error err = {0};
+    caf_algo_run_result out = {0};
+    /* a shared object without the entry point */
+    caf_algo_run_spec s = spec_for(f, NULL, NULL, 0);
+    s.plugin = "NoEntryPoint";
+    s.algorithm = "x";
+    assert_int_equal(caf_algo_run(&s, &out, &err), CAF_ERR_PLUGIN);
+    assert_int_equal(out.result, CAF_ALGO_FAILURE);
+    assert_non_null(strstr(err.message, "NoEntryPoint"));
+    assert_non_null(strstr(err.message, "caf_algorithm_plugin_v1"));
+    caf_algo_run_result_clear(&out);
+    /* no such plugin, no such algorithm */
+    s.plugin = "NoSuchPlugin";
+    assert_int_equal(caf_algo_run(&s, &out, &err), CAF_ERR_NOT_FOUND);
+    assert_non_null(strstr(err.message, "NoSuchPlugin"));
+    caf_algo_run_result_clear(&out);
+    s.plugin = "TestAlgorithms";
+    s.algorithm = "nope";
+    assert_int_equal(caf_algo_run(&s, &out, &err), CAF_ERR_NOT_FOUND);
+    assert_non_null(strstr(err.message, "nope"));
+    assert_non_null(strstr(err.message, "minimal"));
+    caf_algo_run_result_clear(&out);
+    /* an unknown parameter */
+    const char *names[] = {"resutl"}, *values[] = {"OK"};
+    s = spec_for(f, names, values, 1);
+    assert_int_equal(caf_algo_run(&s, &out, &err), CAF_ERR_INVALID);
+    assert_non_null(strstr(err.message, "TestAlgorithms:test"));
+    assert_non_null(strstr(err.message, "resutl"));
+    caf_algo_run_result_clear(&out);
+    /* inputs from another collector */
+    char *other = fixture_write_output(f->dir, "other.sqlite", "OtherCollector", CAF_GRANULARITY_RUN, runs, 1);
+    const char *inputs[] = {f->input, other};
+    s = spec_for(f, NULL, NULL, 0);
+    s.inputs = inputs;
+    s.input_count = 2;
+    assert_int_equal(caf_algo_run(&s, &out, &err), CAF_ERR_INVALID);
+    assert_non_null(strstr(err.message, "TestAlgorithms:test"));
+    assert_non_null(strstr(err.message, "other.sqlite"));
+    caf_algo_run_result_clear(&out);
+    free(other);
+    assert_int_equal(db_lines(f->db), 0);
+}
+
+static void boundaries_in_a_child(void **state)
+{
+    fixture *f = *state;
+    /* means 20, 21, 40, 41: boundaries at 1,1 and 1,3; 1,2 pre-set twice comes back once */
+    const char *names[] = {"object", "boundary_shift", "preset_boundaries"};
+    const char *values[] = {"peak", "5", "[\"1:2\", \"1:2\", \"1:1\"]"};
+    caf_algo_run_spec s = spec_for(f, names, values, 3);
+    s.find_boundaries = true;
+    caf_algo_run_result out = {0};
+    caf_error err = {0};
+    assert_int_equal(caf_algo_run(&s, &out, &err), CAF_OK);
+    assert_int_equal(out.boundary_count, 3);
+    assert_int_equal(out.boundaries[0].run, 1);
+    assert_int_equal(out.boundaries[1].run, 2);
+    assert_int_equal(out.boundaries[2].run, 3);
+    assert_false(out.committed);
+    caf_algo_run_result_clear(&out);
+    /* "minimal" has no hook: an error saying so */
+    s.algorithm = "minimal";
+    s.param_count = 0;
+    assert_int_equal(caf_algo_run(&s, &out, &err), CAF_ERR_STATE);
+    assert_non_null(strstr(err.message, "is_boundary_required"));
+    caf_algo_run_result_clear(&out);
+}
+
+static void sequence_sees_earlier_payloads(void **state)
+{
+    fixture *f = *state;
+    char *chain_db = caf_path_join(f->dir, "previous");
+    /* a database from "another calibration", at the end of the chain */
+    caf_localdb *db;
+    assert_int_equal(caf_localdb_open(chain_db, CAF_LOCALDB_CREATE, &db, NULL), CAF_OK);
+    caf_db_commit *c;
+    assert_int_equal(caf_db_commit_begin(db, &c, NULL), CAF_OK);
+    const char *older = "{\"value\":100.0}";
+    assert_int_equal(caf_db_commit_add_bytes(c, "Older", "json", older, strlen(older), CAF_IOV_ALWAYS, NULL), CAF_OK);
+    assert_int_equal(caf_db_commit_finish(c, NULL), CAF_OK);
+    caf_localdb_close(db);
+
+    const char *n0[] = {"value", "read_payload"}, *v0[] = {"5", "Older"};
+    const char *n1[] = {"value", "read_payload", "result"}, *v1[] = {"1", "TestConstants", "ITERATE"};
+    const char *n2[] = {"result"}, *v2[] = {"FAILURE"};
+    const char *n3[] = {"value"}, *v3[] = {"7"};
+    caf_algo_run_spec specs[4] = {spec_for(f, n0, v0, 2), spec_for(f, n1, v1, 3), spec_for(f, n2, v2, 1),
+                                  spec_for(f, n3, v3, 1)};
+    const char *chain[] = {chain_db};
+    for (int i = 0; i < 4; i++) {
+        specs[i].chain = chain;
+        specs[i].chain_count = 1;
+        specs[i].output_db = NULL; /* the sequence decides */
+    }
+    caf_algo_run_result results[4] = {{0}};
+    size_t ran;
+    caf_error err = {0};
+    assert_int_equal(caf_algo_run_sequence(specs, 4, f->db, results, &ran, &err), CAF_OK);
+    /* the third fails: the fourth never runs */
+    assert_int_equal(ran, 3);
+    assert_int_equal(caf_algo_sequence_result(results, ran), CAF_ALGO_FAILURE);
+    assert_int_equal(caf_algo_sequence_result(results, 2), CAF_ALGO_ITERATE);
+    /* the first read the other calibration's payload (100 + 5), the second read the first's (105 + 1) */
+    assert_true(json_real_value(json_object_get(results[0].state, "read_value")) == 100.0);
+    assert_true(json_real_value(json_object_get(results[1].state, "read_value")) == 105.0);
+    assert_true(results[0].committed && results[1].committed);
+    assert_false(results[2].committed);
+    assert_int_equal(db_lines(f->db), 2);
+    for (size_t i = 0; i < ran; i++)
+        caf_algo_run_result_clear(&results[i]);
+    free(chain_db);
+}
+
+int main(void)
+{
+    /* the test plugins are built outside the user plugin path */
+    const char *build = getenv("CAF_BUILD_DIR");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tests/plugins", build ? build : ".");
+    setenv("CAF_PLUGIN_PATH", path, 1);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(result_codes_and_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(crash_abort_exit_and_hang_are_failures, setup, teardown),
+        cmocka_unit_test_setup_teardown(runaway_memory_is_a_failure, setup, teardown),
+        cmocka_unit_test_setup_teardown(state_runs_iov_and_large_payloads, setup, teardown),
+        cmocka_unit_test_setup_teardown(objects_and_bad_payloads_inside_calibrate, setup, teardown),
+        cmocka_unit_test_setup_teardown(setup_errors_name_algorithm_and_culprit, setup, teardown),
+        cmocka_unit_test_setup_teardown(boundaries_in_a_child, setup, teardown),
+        cmocka_unit_test_setup_teardown(sequence_sees_earlier_payloads, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
