@@ -10,3 +10,5 @@ build=${1:-build}
 "$build/bench/bench_algorithm" "$build"
 # orchestration: strategy bookkeeping, fresh run against replay from a saved state
 "$build/bench/bench_strategy" 20000
+# jobs: 1,000 trivial subjobs through the local backend vs xargs -P <cores> (bench/jobs_local.sh)
+bash "$(dirname "$0")/jobs_local.sh" "${1:-build}/bin/caf"

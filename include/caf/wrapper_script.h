@@ -1,0 +1,29 @@
+/* Wrapper scripts: every subjob runs as `bash run.sh`, a script caf generates that sets the environment,
+ * runs the setup commands and the command in the subjob's folder, copies the output patterns back and
+ * writes the exit code to the exit-code file atomically (temporary file + mv), so that any backend can
+ * run it and caf learns the result from the file alone. Every path and argument in it is single-quoted:
+ * names with spaces, quotes, $, backticks or newlines are passed through unchanged. */
+#ifndef CAF_WRAPPER_SCRIPT_H
+#define CAF_WRAPPER_SCRIPT_H
+
+#include "caf/error.h"
+#include "caf/job.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Returns text as one single-quoted shell word ('it'\''s') (malloc'd, caller frees), or NULL when out of
+ * memory. */
+char *caf_shell_quote(const char *text);
+
+/* Returns the wrapper script of subjob sub of job (malloc'd, caller frees) in *out. */
+caf_status caf_wrapper_script_render(const caf_job *job, const caf_subjob *sub, char **out, caf_error *err);
+
+/* Writes the wrapper script of sub to sub->script_path atomically (creating sub->dir). */
+caf_status caf_wrapper_script_write(const caf_job *job, const caf_subjob *sub, caf_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,396 @@
+/* The scheduler's shared policies, driven through the real local backend: active limit, retries,
+ * time limits, missing exit-code files, rate limit, back-off after refusals and subjobs the batch
+ * system forgets (the last two inject the fault by wrapping the local backend's operations). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "caf/backend.h"
+#include "caf/file.h"
+#include "caf/job.h"
+#include "caf/log.h"
+#include "caf/scheduler.h"
+#include "test_support.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A job from JSON text in which "@" stands for a fresh temporary folder (also its working folder). */
+static void make_job(caf_job *job, char **dir, const char *fmt, ...)
+{
+    *dir = test_make_temp_dir("sched");
+    char text[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    char expanded[16384];
+    char *o = expanded;
+    for (const char *c = text; *c; c++) {
+        if (*c == '@')
+            o += sprintf(o, "%s", *dir);
+        else
+            *o++ = *c;
+    }
+    *o = '\0';
+    json_error_t jerr;
+    json_t *spec = json_loads(expanded, 0, &jerr);
+    if (!spec)
+        fail_msg("bad test JSON: %s", jerr.text);
+    caf_error err = {0};
+    if (caf_job_from_json(job, spec, *dir, &err) != CAF_OK)
+        fail_msg("%s", err.message);
+    json_decref(spec);
+}
+
+static caf_status run_job(caf_job *job, caf_backend *backend, const caf_schedule_policy *policy, caf_scheduler *out)
+{
+    caf_scheduler sched;
+    caf_error err = {0};
+    assert_int_equal(caf_scheduler_init(&sched, job, backend, policy, &err), CAF_OK);
+    caf_status rc = caf_scheduler_run(&sched, NULL, &err);
+    if (out)
+        *out = sched;
+    return rc;
+}
+
+static void open_local(caf_backend *backend, int slots)
+{
+    json_t *settings = json_pack("{s:i}", "slots", slots);
+    caf_error err = {0};
+    assert_int_equal(caf_backend_open(backend, "local", settings, &err), CAF_OK);
+    json_decref(settings);
+}
+
+static int count_lines(const char *dir, const char *name)
+{
+    char *text = test_read_file(dir, name);
+    int n = 0;
+    for (const char *c = text; c && *c; c++)
+        n += *c == '\n';
+    free(text);
+    return n;
+}
+
+static void runs_every_subjob_within_the_active_limit(void **state)
+{
+    (void)state;
+    caf_job job;
+    char *dir;
+    /* each subjob notes how many subjobs run at the same time (marker files in @/busy) */
+    make_job(&job, &dir,
+             "{\"name\": \"limit\", \"command\": \"sh\", \"args\": [\"-c\", \"mkdir -p @/busy; touch @/busy/$1; "
+             "ls @/busy | wc -l >> @/counts; sleep 0.2; rm @/busy/$1\", \"sh\"],"
+             " \"split\": {\"arg_sets\": [[\"a\"],[\"b\"],[\"c\"],[\"d\"],[\"e\"],[\"f\"]]}}");
+    caf_backend backend;
+    open_local(&backend, 2);
+    caf_scheduler sched;
+    assert_int_equal(run_job(&job, &backend, NULL, &sched), CAF_OK);
+    assert_int_equal(caf_job_status_of(&job), CAF_JOB_COMPLETED);
+    assert_int_equal(count_lines(dir, "counts"), 6);
+    char *counts = test_read_file(dir, "counts");
+    for (char *c = counts; *c; c++)
+        assert_true(*c == '\n' || *c == ' ' || *c == '1' || *c == '2');
+    free(counts);
+    for (size_t i = 0; i < job.n_subjobs; i++) {
+        assert_int_equal(job.subjobs[i].attempt, 1);
+        assert_int_equal(job.subjobs[i].exit_code, 0);
+    }
+    /* the final state is on disk */
+    bool found = false;
+    caf_error err = {0};
+    assert_int_equal(caf_job_load_state(&job, &found, &err), CAF_OK);
+    assert_true(found);
+    assert_int_equal(caf_job_status_of(&job), CAF_JOB_COMPLETED);
+    caf_backend_close(&backend);
+    caf_job_close(&job);
+    test_remove_tree(dir);
+    free(dir);
+}
+
+static void failing_command_is_retried_then_failed_with_reason(void **state)
+{
+    (void)state;
+    caf_job job;
+    char *dir;
+    make_job(&job, &dir,
+             "{\"name\": \"fails\", \"command\": \"sh\", \"args\": [\"-c\", \"echo run >> @/runs; exit 3\"]}");
+    caf_backend backend;
+    open_local(&backend, 2);
+    assert_int_equal(run_job(&job, &backend, NULL, NULL), CAF_OK);
+    caf_subjob *s = &job.subjobs[0];
+    assert_int_equal(caf_job_status_of(&job), CAF_JOB_FAILED);
+    assert_int_equal(s->attempt, 3); /* default: two retries */
+    assert_int_equal(count_lines(dir, "runs"), 3);
+    assert_int_equal(s->exit_code, 3);
+    assert_non_null(s->reason);
+    assert_int_equal(strncmp(s->reason, "exit code 3 (see ", 17), 0);
+    caf_backend_close(&backend);
+    caf_job_close(&job);
+    test_remove_tree(dir);
+    free(dir);
+}
+
+static void subjob_over_its_time_is_killed_and_retried_with_more_time(void **state)
+{
+    (void)state;
+    caf_job job;
+    char *dir;
+    /* attempt 1 (1 s) is killed; attempt 2 gets 4 s and finishes */
+    make_job(&job, &dir,
+             "{\"name\": \"slow\", \"command\": \"sh\", \"args\": [\"-c\", \"echo $$ >> @/pids; sleep 2\"],"
+             " \"backend_args\": {\"time_s\": 1}, \"retry\": {\"max_retries\": 1, \"time_factor\": 4}}");
+    caf_backend backend;
+    open_local(&backend, 2);
+    caf_schedule_policy policy;
+    caf_schedule_policy_init(&policy);
+    policy.poll_interval_s = 0.1;
+    assert_int_equal(run_job(&job, &backend, &policy, NULL), CAF_OK);
+    caf_subjob *s = &job.subjobs[0];
+    assert_int_equal(s->status, CAF_JOB_COMPLETED);
+    assert_int_equal(s->attempt, 2);
+    assert_int_equal(s->time_s, 4);
+    assert_int_equal(count_lines(dir, "pids"), 2);
+    caf_job_close(&job);
+    test_remove_tree(dir);
+    free(dir);
+
+    /* without retries the failure says why */
+    make_job(&job, &dir,
+             "{\"name\": \"slow\", \"command\": \"sleep\", \"args\": [\"30\"],"
+             " \"backend_args\": {\"time_s\": 1}, \"retry\": {\"max_retries\": 0}}");
+    double t0 = now_s();
+    assert_int_equal(run_job(&job, &backend, &policy, NULL), CAF_OK);
+    assert_true(now_s() - t0 < 10);
+    s = &job.subjobs[0];
+    assert_int_equal(s->status, CAF_JOB_FAILED);
+    assert_string_equal(s->reason, "exceeded its time limit of 1 s (killed)");
+    caf_backend_close(&backend);
+    caf_job_close(&job);
+    test_remove_tree(dir);
+    free(dir);
+}
+
+static void missing_exit_code_file_fails_instead_of_hanging(void **state)
+{
+    (void)state;
+    caf_job job;
+    char *dir;
+    /* the command kills its wrapper script, so no exit-code file is ever written */
+    make_job(&job, &dir,
+             "{\"name\": \"vanish\", \"command\": \"sh\", \"args\": [\"-c\", \"kill -9 $PPID\"],"
+             " \"retry\": {\"max_retries\": 1}}");
+    caf_backend backend;
+    open_local(&backend, 2);
+    caf_schedule_policy policy;
+    caf_schedule_policy_init(&policy);
+    policy.exit_file_grace_s = 0.3;
+    policy.poll_interval_s = 0.1;
+    double t0 = now_s();
+    assert_int_equal(run_job(&job, &backend, &policy, NULL), CAF_OK);
+    assert_true(now_s() - t0 < 10);
+    caf_subjob *s = &job.subjobs[0];
+    assert_int_equal(s->status, CAF_JOB_FAILED);
+    assert_int_equal(s->attempt, 2);
+    assert_non_null(strstr(s->reason, "it ended and its exit-code file"));
+    assert_non_null(strstr(s->reason, "did not appear within"));
+    caf_backend_close(&backend);
+    caf_job_close(&job);
+    test_remove_tree(dir);
+    free(dir);
+}
+
+static void submission_rate_is_limited(void **state)
+{
+    (void)state;
+    caf_job job;
+    char *dir;
+    make_job(&job, &dir,
+             "{\"name\": \"rate\", \"command\": \"true\", \"input_files\": [\"1\",\"2\",\"3\",\"4\",\"5\",\"6\","
+             "\"7\",\"8\"], \"split\": {\"max_files_per_subjob\": 1}}");
+    caf_backend backend;
+    open_local(&backend, 100);
+    caf_schedule_policy policy;
+    caf_schedule_policy_init(&policy);
+    policy.submit_rate = 10; /* a burst of 10 per second: 8 go at once */
+    policy.max_per_submit = 3;
+    caf_scheduler sched;
+    assert_int_equal(run_job(&job, &backend, &policy, &sched), CAF_OK);
+    assert_int_equal(caf_job_status_of(&job), CAF_JOB_COMPLETED);
+    assert_true(sched.submit_calls >= 3); /* 3 + 3 + 2 */
+    caf_job_close(&job);
+    test_remove_tree(dir);
+    free(dir);
+
+    make_job(&job, &dir,
+             "{\"name\": \"rate\", \"command\": \"true\", \"input_files\": [\"1\",\"2\",\"3\",\"4\",\"5\",\"6\"],"
+             " \"split\": {\"max_files_per_subjob\": 1}}");
+    policy.submit_rate = 2;
+    policy.max_per_submit = 0;
+    double t0 = now_s();
+    assert_int_equal(run_job(&job, &backend, &policy, &sched), CAF_OK);
+    /* 2 at once, then one every 0.5 s for the other 4 */
+    assert_true(now_s() - t0 >= 1.8);
+    assert_int_equal(caf_job_status_of(&job), CAF_JOB_COMPLETED);
+    caf_backend_close(&backend);
+    caf_job_close(&job);
+    test_remove_tree(dir);
+    free(dir);
+}
+
+/* Fault injection: the local backend behind a scheduler that refuses the first two submissions. */
+static int refusals_left;
+static const caf_backend_ops *real_ops;
+static caf_status refusing_submit(caf_backend *b, const caf_job *job, caf_subjob **subs, size_t n, caf_error *err)
+{
+    if (refusals_left > 0) {
+        refusals_left--;
+        return caf_error_set(err, CAF_ERR_TIMEOUT, "sbatch: no answer within 30 s (killed)");
+    }
+    return real_ops->submit(b, job, subs, n, err);
+}
+
+static void refused_submissions_back_off_then_succeed(void **state)
+{
+    (void)state;
+    caf_job job;
+    char *dir;
+    make_job(&job, &dir, "{\"name\": \"busy\", \"command\": \"true\", \"split\": {\"arg_sets\": [[],[]]}}");
+    caf_backend backend;
+    open_local(&backend, 2);
+    real_ops = backend.ops;
+    caf_backend_ops flaky = *backend.ops;
+    flaky.submit = refusing_submit;
+    backend.ops = &flaky;
+    refusals_left = 2;
+    caf_schedule_policy policy;
+    caf_schedule_policy_init(&policy);
+    policy.backoff_initial_s = 0.2;
+    policy.backoff_max_s = 0.3;
+    caf_log_set_level(CAF_LOG_ERROR);
+    double t0 = now_s();
+    caf_scheduler sched;
+    assert_int_equal(run_job(&job, &backend, &policy, &sched), CAF_OK);
+    double took = now_s() - t0;
+    caf_log_set_level(CAF_LOG_INFO);
+    assert_int_equal(caf_job_status_of(&job), CAF_JOB_COMPLETED);
+    assert_int_equal(sched.submit_calls, 3);
+    assert_true(took >= 0.5); /* 0.2 then 0.3 (capped from 0.4) */
+    for (size_t i = 0; i < job.n_subjobs; i++)
+        assert_int_equal(job.subjobs[i].attempt, 1); /* a refusal is not an attempt */
+    caf_backend_close(&backend);
+    caf_job_close(&job);
+    test_remove_tree(dir);
+    free(dir);
+}
+
+/* Fault injection: a batch system that accepts subjobs and then forgets them. */
+static caf_status forgetful_submit(caf_backend *b, const caf_job *job, caf_subjob **subs, size_t n, caf_error *err)
+{
+    (void)b, (void)job, (void)err;
+    for (size_t i = 0; i < n; i++)
+        subs[i]->batch_id = strdup("ghost");
+    return CAF_OK;
+}
+
+static caf_status forgetful_poll(caf_backend *b, const caf_job *job, caf_subjob **subs, size_t n,
+                                 caf_batch_report *reports, caf_error *err)
+{
+    (void)b, (void)job, (void)subs, (void)err;
+    for (size_t i = 0; i < n; i++)
+        reports[i].state = CAF_BATCH_UNKNOWN;
+    return CAF_OK;
+}
+
+static void forgotten_subjob_fails_after_the_grace_period(void **state)
+{
+    (void)state;
+    caf_job job;
+    char *dir;
+    make_job(&job, &dir, "{\"name\": \"ghost\", \"command\": \"true\", \"retry\": {\"max_retries\": 0}}");
+    caf_backend backend;
+    open_local(&backend, 2);
+    caf_backend_ops forgetful = *backend.ops;
+    forgetful.submit = forgetful_submit;
+    forgetful.poll = forgetful_poll;
+    forgetful.wait = NULL;
+    backend.ops = &forgetful;
+    caf_schedule_policy policy;
+    caf_schedule_policy_init(&policy);
+    policy.exit_file_grace_s = 0.3;
+    policy.poll_interval_s = 0.1;
+    caf_log_set_level(CAF_LOG_QUIET);
+    assert_int_equal(run_job(&job, &backend, &policy, NULL), CAF_OK);
+    caf_log_set_level(CAF_LOG_INFO);
+    assert_int_equal(job.subjobs[0].status, CAF_JOB_FAILED);
+    assert_non_null(strstr(job.subjobs[0].reason, "the batch system no longer knows it"));
+    caf_backend_close(&backend);
+    caf_job_close(&job);
+    test_remove_tree(dir);
+    free(dir);
+}
+
+static void unknown_backend_lists_the_known_ones(void **state)
+{
+    (void)state;
+    caf_backend backend;
+    caf_error err = {0};
+    assert_int_equal(caf_backend_open(&backend, "nope", NULL, &err), CAF_ERR_NOT_FOUND);
+    assert_non_null(strstr(err.message, "unknown backend 'nope' (known: "));
+    assert_non_null(strstr(err.message, "local"));
+    json_t *bad = json_pack("{s:i}", "slot", 2);
+    assert_int_equal(caf_backend_open(&backend, "local", bad, &err), CAF_ERR_INVALID);
+    assert_string_equal(err.message, "backend local: backend_settings: unknown key 'slot' (local knows 'slots')");
+    json_decref(bad);
+}
+
+static void policy_reads_json_and_names_bad_keys(void **state)
+{
+    (void)state;
+    caf_schedule_policy policy;
+    caf_schedule_policy_init(&policy);
+    caf_error err = {0};
+    json_t *obj = json_pack("{s:i, s:f, s:f}", "max_active", 7, "submit_rate", 2.5, "exit_file_grace_s", 0.0);
+    assert_int_equal(caf_schedule_policy_from_json(&policy, obj, &err), CAF_OK);
+    json_decref(obj);
+    assert_int_equal(policy.max_active, 7);
+    assert_true(policy.submit_rate == 2.5);
+    assert_true(policy.exit_file_grace_s == 0.0);
+    assert_true(policy.backoff_initial_s == 5); /* untouched default */
+    obj = json_pack("{s:f}", "max_active", 1.5);
+    assert_int_equal(caf_schedule_policy_from_json(&policy, obj, &err), CAF_ERR_INVALID);
+    assert_string_equal(err.message, "policy: key 'max_active' must be a non-negative integer");
+    json_decref(obj);
+    obj = json_pack("{s:i}", "poll_every", 1);
+    assert_int_equal(caf_schedule_policy_from_json(&policy, obj, &err), CAF_ERR_INVALID);
+    assert_string_equal(err.message, "policy: unknown key 'poll_every'");
+    json_decref(obj);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(runs_every_subjob_within_the_active_limit),
+        cmocka_unit_test(failing_command_is_retried_then_failed_with_reason),
+        cmocka_unit_test(subjob_over_its_time_is_killed_and_retried_with_more_time),
+        cmocka_unit_test(missing_exit_code_file_fails_instead_of_hanging),
+        cmocka_unit_test(submission_rate_is_limited),
+        cmocka_unit_test(refused_submissions_back_off_then_succeed),
+        cmocka_unit_test(forgotten_subjob_fails_after_the_grace_period),
+        cmocka_unit_test(unknown_backend_lists_the_known_ones),
+        cmocka_unit_test(policy_reads_json_and_names_bad_keys),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
