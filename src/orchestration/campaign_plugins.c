@@ -44,10 +44,13 @@ static void check_one(const char *kind, const char *cal, const char *name, caf_m
     char *found = NULL;
     if (!name || !*name)
         return;
-    caf_status rc = caf_plugin_search(name, search_path, &found, NULL);
+    /* "PLUGIN:ALGORITHM" names one algorithm of a plugin holding several. */
+    char file[256];
+    snprintf(file, sizeof file, "%.*s", (int)strcspn(name, ":"), name);
+    caf_status rc = caf_plugin_search(file, search_path, &found, NULL);
     if (rc == CAF_OK && !found)
         caf_config_problems_add(problems, mark, "calibration '%s': %s plugin '%s' not found (no %s.so in %s)", cal,
-                                kind, name, name, search_path && *search_path ? search_path : "an empty plugin path");
+                                kind, name, file, search_path && *search_path ? search_path : "an empty plugin path");
     free(found);
 }
 
