@@ -221,6 +221,15 @@ int main(int argc, char **argv)
     printf("  reading the whole file (%.1f MB) %.1f ms: merge/file = %.2fx\n", (double)file_bytes / 1e6, file * 1e3,
            merge / file);
 
+    char plugin[4200];
+    snprintf(plugin, sizeof plugin, "%s/TestAlgorithms.so", plugins);
+    if (!caf_path_exists(plugin)) {
+        printf("algorithm runner: skipped, %s is not built (tests are off)\n", plugin);
+        unlink(big);
+        unlink(small);
+        rmdir(dir);
+        return 0;
+    }
     double runner = time_runner(small);
     double bare = time_fork_exec();
     printf("algorithm runner: %.2f ms per execution (fork, pipe, plugin load, input open, result), bare "

@@ -8,6 +8,7 @@ build=${1:-build}
 "$build/bench/bench_engine"
 "$build/bench/bench_file_index"
 "$build/bench/bench_algorithm" "$build"
+"$build/bench/bench_collector"
 # orchestration: strategy bookkeeping, fresh run against replay from a saved state
 "$build/bench/bench_strategy" 20000
 # jobs: 1,000 trivial subjobs through the local backend vs xargs -P <cores> (bench/jobs_local.sh)

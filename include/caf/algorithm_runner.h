@@ -45,7 +45,7 @@ typedef struct caf_algo_run_spec {
     const char *output_db;              /* commit here on OK/ITERATE; NULL = do not commit */
     const char *log_path;               /* keep the child's output here; NULL = only in the result */
     double timeout_seconds;             /* 0 = no limit */
-    size_t memory_limit;                /* bytes; 0 = no limit */
+    size_t memory_limit;                /* bytes the algorithm may add to the caller's memory; 0 = no limit */
     bool find_boundaries;               /* find payload boundaries instead of executing */
 } caf_algo_run_spec;
 

@@ -8,7 +8,8 @@
  *              for the event columns it reads (caf_collector_require), allocate its state;
  *   start_run  at each (exp, run) the job enters;
  *   collect    for each event that passes the gates below; fill objects got by name
- *              (caf_collector_object) for the current run;
+ *              (caf_collector_object) for the current run (optionally also collect_events, the same
+ *              for a stretch of events, which the engine uses when it can);
  *   close_run  at the end of each stretch of a run, before its objects are written;
  *   finish     once at the end; free the state.
  * The framework owns the rest: it adds the parameters every collector takes,
@@ -60,8 +61,14 @@ typedef struct caf_collector_descriptor {
     caf_status (*start_run)(caf_collector *c, void *state, caf_exprun run, caf_error *err);
     caf_status (*collect)(caf_collector *c, void *state, const caf_event *event, caf_error *err);
     caf_status (*close_run)(caf_collector *c, void *state, caf_exprun run, caf_error *err);
-    /* success is false when the job failed (the output is then discarded). Frees state. */
+    /* success is false when the job failed (the output is then discarded). Frees state. Also called
+     * when prepare failed after setting *state, so it must cope with a half-prepared state. */
     caf_status (*finish)(caf_collector *c, void *state, bool success, caf_error *err);
+    /* Optional bulk form of collect: rows first .. first+count-1 of batch, all of run `run`, all past the
+     * gates. Used when the engine hands the module stretches of events (no condition in the path can
+     * divert them); collect is still called in event-by-event mode, so both must do the same. */
+    caf_status (*collect_events)(caf_collector *c, void *state, const caf_event_batch *batch, size_t first,
+                                 size_t count, caf_exprun run, caf_error *err);
 } caf_collector_descriptor;
 
 /* Registers tmpl as the template of object name (letters, digits, '_', '-', '.'); only in prepare. The

@@ -15,14 +15,11 @@ caf_status caf_algo_add_boundary(caf_algo_context *ctx, caf_exprun r, caf_error 
     if (r.exp < 0 || r.run < 0)
         return caf_error_set(err, CAF_ERR_INVALID, "algorithm %s: boundary %d,%d is not a run", alg->full_name, r.exp,
                              r.run);
-    if (alg->boundary_count == alg->boundary_capacity) {
-        size_t cap = alg->boundary_capacity ? alg->boundary_capacity * 2 : 16;
-        caf_exprun *n = realloc(alg->boundaries, cap * sizeof *n);
-        if (!n)
-            return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
-        alg->boundaries = n;
-        alg->boundary_capacity = cap;
-    }
+    void *items = alg->boundaries;
+    caf_status st = caf_algo_reserve(&items, &alg->boundary_capacity, alg->boundary_count + 1, sizeof(caf_exprun), err);
+    alg->boundaries = items;
+    if (st != CAF_OK)
+        return st;
     alg->boundaries[alg->boundary_count++] = r;
     return CAF_OK;
 }

@@ -71,6 +71,9 @@ void caf_algo_cache_clear(caf_algorithm *alg);
 /* Fails with CAF_ERR_STATE naming the algorithm and what when no execution is in progress. */
 caf_status caf_algo_require_execution(const caf_algorithm *alg, const char *what, caf_error *err);
 
+/* Makes room for needed items of item_size bytes in *items (realloc'd, doubling *capacity). */
+caf_status caf_algo_reserve(void **items, size_t *capacity, size_t needed, size_t item_size, caf_error *err);
+
 /* Copies runs, sorts them and drops duplicates (*out malloc'd, caller frees; NULL when count is 0). */
 caf_status caf_algo_sorted_runs(const caf_exprun *runs, size_t count, caf_exprun **out, size_t *out_count,
                                 caf_error *err);

@@ -34,17 +34,14 @@ static caf_algo_cache_entry *cache_find(caf_algorithm *alg, const char *name, co
 static caf_status cache_add(caf_algorithm *alg, char *name, caf_exprun *runs, size_t count, caf_object *object,
                             caf_error *err)
 {
-    if (alg->cache_count == alg->cache_capacity) {
-        size_t cap = alg->cache_capacity ? alg->cache_capacity * 2 : 8;
-        caf_algo_cache_entry *n = realloc(alg->cache, cap * sizeof *n);
-        if (!n) {
-            free(name);
-            free(runs);
-            caf_object_free(object);
-            return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
-        }
-        alg->cache = n;
-        alg->cache_capacity = cap;
+    void *items = alg->cache;
+    caf_status st = caf_algo_reserve(&items, &alg->cache_capacity, alg->cache_count + 1, sizeof *alg->cache, err);
+    alg->cache = items;
+    if (st != CAF_OK) {
+        free(name);
+        free(runs);
+        caf_object_free(object);
+        return st;
     }
     alg->cache[alg->cache_count++] = (caf_algo_cache_entry){name, runs, count, object};
     return CAF_OK;

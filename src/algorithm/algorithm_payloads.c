@@ -44,6 +44,10 @@ caf_status caf_algo_save_bytes(caf_algo_context *ctx, const char *name, const ch
         return CAF_ERR_STATE;
     caf_iov valid = iov ? *iov : alg->iov;
     caf_status st = caf_payload_name_check(name, err);
+    json_t *utf8 = st == CAF_OK ? json_string(name) : NULL; /* names travel in JSON and database.txt */
+    if (st == CAF_OK && !utf8)
+        st = caf_error_set(err, CAF_ERR_INVALID, "the name is not UTF-8");
+    json_decref(utf8);
     if (st == CAF_OK)
         st = check_ext(ext, err);
     if (st == CAF_OK)
@@ -52,14 +56,11 @@ caf_status caf_algo_save_bytes(caf_algo_context *ctx, const char *name, const ch
         st = caf_error_set(err, CAF_ERR_INVALID, "the IoV is empty (-1,-1,-1,-1); use 0,0,-1,-1 for always");
     if (st != CAF_OK)
         return caf_error_prefix(err, "algorithm %s: payload '%s': ", alg->full_name, name ? name : "");
-    if (alg->payload_count == alg->payload_capacity) {
-        size_t cap = alg->payload_capacity ? alg->payload_capacity * 2 : 4;
-        caf_algo_payload *n = realloc(alg->payloads, cap * sizeof *n);
-        if (!n)
-            return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
-        alg->payloads = n;
-        alg->payload_capacity = cap;
-    }
+    void *items = alg->payloads;
+    st = caf_algo_reserve(&items, &alg->payload_capacity, alg->payload_count + 1, sizeof(caf_algo_payload), err);
+    alg->payloads = items;
+    if (st != CAF_OK)
+        return st;
     caf_algo_payload p = {strdup(name), strdup(ext), malloc(size ? size : 1), size, valid, NULL};
     if (!p.name || !p.ext || !p.data) {
         free(p.name);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -44,6 +45,21 @@ static double now_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* The address-space size (resident false) or resident memory (true) of process pid, in bytes; 0 when
+ * unknown. */
+static size_t memory_of(pid_t pid, bool resident)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/statm", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    unsigned long size = 0, rss = 0;
+    int n = fscanf(f, "%lu %lu", &size, &rss);
+    fclose(f);
+    return n == 2 ? (size_t)(resident ? rss : size) * (size_t)sysconf(_SC_PAGESIZE) : 0;
+}
+
 /* ---- The child ---- */
 
 static const char *child_algorithm_name = "";
@@ -69,11 +85,14 @@ static caf_status child_configure(const caf_algo_run_spec *spec, caf_algorithm *
     return st;
 }
 
+/* The limit is on what the algorithm adds to the process it was forked from: the child starts with its
+ * caller's address space, which may be large. */
 static void apply_memory_limit(size_t limit)
 {
     if (limit == 0 || CAF_RUNNER_ASAN)
         return;
-    struct rlimit rl = {(rlim_t)limit, (rlim_t)limit};
+    rlim_t total = (rlim_t)(memory_of(getpid(), false) + limit);
+    struct rlimit rl = {total, total};
     if (setrlimit(RLIMIT_AS, &rl) != 0)
         caf_warning("cannot limit the address space to %zu bytes: %s", limit, strerror(errno));
 }
@@ -91,10 +110,14 @@ static void default_signals(void)
     sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-static _Noreturn void child_main(const caf_algo_run_spec *spec, int fd, int log_fd)
+static _Noreturn void child_main(const caf_algo_run_spec *spec, int fd, int log_fd, pid_t parent)
 {
     setpgid(0, 0);
     default_signals();
+    /* an algorithm must not outlive the calibration that started it */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent)
+        _exit(1);
     signal(SIGPIPE, SIG_IGN);
     if (log_fd >= 0) {
         dup2(log_fd, STDOUT_FILENO);
@@ -150,7 +173,8 @@ typedef struct child_watch {
     bool exited;
     int status;
     child_end end;
-    size_t resident; /* bytes, the most seen */
+    size_t resident;          /* bytes, the most seen */
+    size_t resident_at_start; /* the caller's resident memory at fork, which the child shares */
 } child_watch;
 
 static int open_pidfd(pid_t pid)
@@ -163,18 +187,6 @@ static int open_pidfd(pid_t pid)
 #endif
 }
 
-static size_t resident_bytes(pid_t pid)
-{
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/statm", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    unsigned long size = 0, resident = 0;
-    int n = fscanf(f, "%lu %lu", &size, &resident);
-    fclose(f);
-    return n == 2 ? (size_t)resident * (size_t)sysconf(_SC_PAGESIZE) : 0;
-}
 
 static bool read_pipe(child_watch *w)
 {
@@ -256,9 +268,9 @@ static caf_status watch_child(child_watch *w, const caf_algo_run_spec *spec, caf
         if (w->exited && exited_at == 0)
             exited_at = now_seconds();
         if (!w->exited && spec->memory_limit) {
-            size_t resident = resident_bytes(w->pid);
+            size_t resident = memory_of(w->pid, true);
             w->resident = resident > w->resident ? resident : w->resident;
-            if (resident > spec->memory_limit && w->end == END_EXITED) {
+            if (resident > w->resident_at_start + spec->memory_limit && w->end == END_EXITED) {
                 w->end = END_MEMORY;
                 kill_group(w);
             }
@@ -277,7 +289,7 @@ static caf_status watch_child(child_watch *w, const caf_algo_run_spec *spec, caf
     return CAF_OK;
 }
 
-/* The last LOG_TAIL_MAX bytes of the log file (malloc'd). */
+/* The last LOG_TAIL_MAX bytes of the log file (malloc'd), made printable. */
 static char *read_log_tail(int fd)
 {
     off_t end = lseek(fd, 0, SEEK_END);
@@ -288,7 +300,9 @@ static char *read_log_tail(int fd)
     if (!text)
         return NULL;
     ssize_t got = want ? pread(fd, text, want, end - (off_t)want) : 0;
-    text[got > 0 ? (size_t)got : 0] = '\0';
+    size_t size = got > 0 ? (size_t)got : 0;
+    caf_runner_make_printable(text, size);
+    text[size] = '\0';
     return text;
 }
 
@@ -337,8 +351,9 @@ static caf_status judge_end(const child_watch *w, const caf_algo_run_spec *spec,
         if (w->end == END_TIMEOUT)
             set_message(out, "algorithm %s timed out after %g s and was killed", name, spec->timeout_seconds);
         else if (w->end == END_MEMORY)
-            set_message(out, "algorithm %s exceeded the memory limit of %zu MiB (resident %zu MiB) and was killed",
-                        name, spec->memory_limit >> 20, w->resident >> 20);
+            set_message(out, "algorithm %s exceeded the memory limit of %zu MiB (resident %zu MiB, %zu MiB at "
+                        "start) and was killed", name, spec->memory_limit >> 20, w->resident >> 20,
+                        w->resident_at_start >> 20);
         else if (WIFSIGNALED(w->status))
             set_message(out, "algorithm %s crashed: killed by signal %d (%s)%s", name, WTERMSIG(w->status),
                         strsignal(WTERMSIG(w->status)),
@@ -407,6 +422,8 @@ caf_status caf_algo_run(const caf_algo_run_spec *spec, caf_algo_run_result *out,
         return caf_error_errno(err, errno, "algorithm %s: pipe", out->algorithm);
     }
     fflush(NULL); /* buffered output must not be written twice, once by each process */
+    pid_t parent = getpid();
+    size_t resident_at_start = spec->memory_limit ? memory_of(getpid(), true) : 0;
     double start = now_seconds();
     pid_t pid = fork();
     if (pid < 0) {
@@ -423,11 +440,11 @@ caf_status caf_algo_run(const caf_algo_run_spec *spec, caf_algo_run_result *out,
             dup2(devnull, STDIN_FILENO);
             close(devnull);
         }
-        child_main(spec, fds[1], log_fd);
+        child_main(spec, fds[1], log_fd, parent);
     }
     setpgid(pid, pid); /* also done by the child; whichever runs first wins the race, both agree */
     close(fds[1]);
-    child_watch w = {.pid = pid, .pidfd = open_pidfd(pid), .pipe_fd = fds[0]};
+    child_watch w = {.pid = pid, .pidfd = open_pidfd(pid), .pipe_fd = fds[0], .resident_at_start = resident_at_start};
     st = watch_child(&w, spec, err);
     if (w.pidfd >= 0)
         close(w.pidfd);

@@ -15,6 +15,10 @@
 #include "caf/algorithm_instance.h"
 #include "caf/algorithm_runner.h"
 
+/* Replaces bytes that are not UTF-8 (binary output, a character cut at a buffer's end) and NULs in
+ * size bytes of text with '?', so that logs and messages always fit in JSON. */
+void caf_runner_make_printable(char *text, size_t size);
+
 /* Child side: sends the outcome to fd. alg may be NULL when set-up failed (status and err say why);
  * boundaries are sent for boundary finding. Returns false when the pipe broke. */
 bool caf_runner_send(int fd, const char *algorithm, const caf_algorithm *alg, caf_status status,

@@ -3,11 +3,37 @@
  * copy, not an encoding. */
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "algorithm/runner_internal.h"
+
+/* Length of the valid UTF-8 sequence at p (at most n bytes), or 0 when it is not one. */
+static size_t utf8_sequence(const unsigned char *p, size_t n)
+{
+    size_t len = p[0] < 0x80 ? 1 : (p[0] & 0xe0) == 0xc0 ? 2 : (p[0] & 0xf0) == 0xe0 ? 3 : (p[0] & 0xf8) == 0xf0 ? 4 : 0;
+    if (len == 0 || len > n || (len == 2 && p[0] < 0xc2))
+        return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+    return len;
+}
+
+void caf_runner_make_printable(char *text, size_t size)
+{
+    unsigned char *p = (unsigned char *)text;
+    for (size_t i = 0; i < size;) {
+        size_t len = p[i] ? utf8_sequence(p + i, size - i) : 0;
+        if (len == 0) {
+            p[i++] = '?';
+            continue;
+        }
+        i += len;
+    }
+}
 
 static bool write_all(int fd, const void *data, size_t size)
 {
@@ -49,7 +75,12 @@ static json_t *iov_json(caf_iov iov)
 bool caf_runner_send(int fd, const char *algorithm, const caf_algorithm *alg, caf_status status,
                      const caf_error *err, const caf_exprun *boundaries, size_t boundary_count)
 {
-    json_t *h = json_pack("{s:i, s:s, s:s}", "status", (int)status, "error", err ? err->message : "", "algorithm",
+    char error[CAF_ERROR_MESSAGE_MAX], message[CAF_ERROR_MESSAGE_MAX];
+    snprintf(error, sizeof error, "%s", err ? err->message : "");
+    snprintf(message, sizeof message, "%s", alg ? caf_algorithm_message(alg) : "");
+    caf_runner_make_printable(error, strlen(error));
+    caf_runner_make_printable(message, strlen(message));
+    json_t *h = json_pack("{s:i, s:s, s:s}", "status", (int)status, "error", error, "algorithm",
                           algorithm ? algorithm : "");
     if (!h)
         return false;
@@ -65,7 +96,7 @@ bool caf_runner_send(int fd, const char *algorithm, const caf_algorithm *alg, ca
                                                   payloads[i].ext, "iov", iov_json(payloads[i].iov), "size",
                                                   (json_int_t)payloads[i].size));
         json_object_set_new(h, "result", json_integer(caf_algorithm_result(alg)));
-        json_object_set_new(h, "message", json_string(caf_algorithm_message(alg)));
+        json_object_set_new(h, "message", json_string(message));
         json_object_set_new(h, "runs", exprun_list(runs, run_count));
         json_object_set_new(h, "iov", iov_json(caf_algorithm_iov(alg)));
         json_object_set_new(h, "payloads", list);

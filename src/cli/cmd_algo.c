@@ -40,7 +40,7 @@ static const char algo_help[] =
     "  --state-out FILE     write the output JSON state here\n"
     "  --collector NAME     the collector the inputs come from (default: the algorithm's)\n"
     "  --timeout SECONDS    kill the execution after this long (default: no limit)\n"
-    "  --memory-limit MIB   kill the execution beyond this much memory (default: no limit)\n"
+    "  --memory-limit MIB   kill the execution when it uses this much more memory (default: no limit)\n"
     "  --log FILE           keep the algorithm's log in FILE\n"
     "  --boundaries         find payload boundaries instead of executing (needs granularity 'run')\n"
     "  --json               print machine-readable JSON\n"

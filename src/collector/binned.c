@@ -174,6 +174,35 @@ caf_status binned_read_content(caf_object *obj, const void *data, size_t size, c
     return CAF_OK;
 }
 
+caf_status binned_add_content(caf_object *obj, const void *data, size_t size, caf_error *err)
+{
+    binned *o = (binned *)obj;
+    size_t want = 8 + 8 * STAT_COUNT + (size_t)o->narrays * o->ncells * 8;
+    if (size != want)
+        return caf_error_set(err, CAF_ERR_FORMAT, "%s content has %zu bytes, not what %zu bins need",
+                             caf_object_type_name(obj), size, o->ncells);
+    obj_rd r = {data, (const unsigned char *)data + size, false};
+    o->entries += (int64_t)obj_rd_u64(&r);
+    for (int i = 0; i < STAT_COUNT; i++)
+        o->stats[i] += obj_rd_f64(&r);
+    for (int k = 0; k < o->narrays; k++) {
+        double *restrict dst = o->a[k];
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        const unsigned char *p = r.p;
+        for (size_t i = 0; i < o->ncells; i++) {
+            double v;
+            memcpy(&v, p + 8 * i, 8);
+            dst[i] += v;
+        }
+        r.p += 8 * o->ncells;
+#else
+        for (size_t i = 0; i < o->ncells; i++)
+            dst[i] += obj_rd_f64(&r);
+#endif
+    }
+    return CAF_OK;
+}
+
 static json_t *array_json(const double *v, size_t n)
 {
     json_t *a = json_array();

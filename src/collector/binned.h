@@ -41,6 +41,7 @@ void binned_write_shape(const caf_object *obj, obj_buf *b);
 caf_status binned_read_shape(caf_object *obj, const char *type_name, obj_rd *r, caf_error *err);
 caf_status binned_write_content(const caf_object *obj, caf_chunk_sink sink, void *ud, caf_error *err);
 caf_status binned_read_content(caf_object *obj, const void *data, size_t size, caf_error *err);
+caf_status binned_add_content(caf_object *obj, const void *data, size_t size, caf_error *err);
 void binned_to_json(const caf_object *obj, json_t *o, long max_rows);
 
 /* Fills the exact sums of an in-range fill. */

@@ -8,6 +8,7 @@
 #include "caf/collector.h"
 #include "caf/collector_output.h"
 #include "caf/log.h"
+#include "collector/output_internal.h"
 
 typedef struct registered {
     char *name;
@@ -199,7 +200,7 @@ static caf_status flush_objects(caf_collector *c, bool write, caf_error *err)
         r->live = NULL;
     }
     if (st == CAF_OK && write)
-        st = caf_collector_writer_flush(c->writer, err);
+        st = output_writer_flush_if(c->writer, (int64_t)8 << 20, err);
     return st;
 }
 
@@ -356,7 +357,8 @@ caf_status caf_collector_module_initialize(const caf_collector_descriptor *desc,
     for (size_t i = 0; st == CAF_OK && i < c->n_objects; i++)
         st = caf_collector_writer_declare(c->writer, c->objects[i].name, c->objects[i].tmpl, err);
     if (st != CAF_OK) {
-        if (c->prepared && desc->finish) {
+        /* finish frees what prepare allocated, also when prepare failed half way */
+        if ((c->prepared || c->state) && desc->finish) {
             caf_error ignored = {0};
             desc->finish(c, c->state, false, &ignored);
         }
@@ -402,6 +404,21 @@ static caf_status collector_begin_run(caf_module_context *ctx, void *state, caf_
     return st == CAF_OK ? st : hook_failed(c, "start_run", st, err);
 }
 
+/* Counts n collected events of the current run and switches collection off at maxEventsPerRun. */
+static void account(caf_collector *c, size_t n)
+{
+    if (!n)
+        return;
+    c->run_collected = c->any_collected = true;
+    run_count *rc = &c->counts[c->current_index];
+    rc->events += (int64_t)n;
+    if (c->max_events >= 0 && rc->events >= c->max_events) {
+        caf_info("collector %s: run %d.%d reached maxEventsPerRun = %lld", caf_collector_name(c), c->run.exp,
+                 c->run.run, (long long)c->max_events);
+        c->collecting = false;
+    }
+}
+
 static caf_status collector_event(caf_module_context *ctx, void *state, const caf_event *event, caf_error *err)
 {
     caf_collector *c = state;
@@ -412,13 +429,51 @@ static caf_status collector_event(caf_module_context *ctx, void *state, const ca
     caf_status st = c->desc->collect(c, c->state, event, err);
     if (st != CAF_OK)
         return hook_failed(c, "collect", st, err);
-    c->run_collected = c->any_collected = true;
-    run_count *rc = &c->counts[c->current_index];
-    rc->events++;
-    if (c->max_events >= 0 && rc->events >= c->max_events) {
-        caf_info("collector %s: run %d.%d reached maxEventsPerRun = %lld", caf_collector_name(c), c->run.exp,
-                 c->run.run, (long long)c->max_events);
-        c->collecting = false;
+    account(c, 1);
+    return CAF_OK;
+}
+
+/* Hands rows first .. first+count-1 to the collector: in bulk if it can take them so, else one by one. */
+static caf_status deliver(caf_collector *c, const caf_event_batch *batch, size_t first, size_t count, caf_exprun run,
+                          caf_error *err)
+{
+    caf_status st = CAF_OK;
+    if (c->desc->collect_events) {
+        st = c->desc->collect_events(c, c->state, batch, first, count, run, err);
+    } else {
+        for (size_t i = first; st == CAF_OK && i < first + count; i++) {
+            caf_event ev = {run, batch->event ? (int64_t)batch->event[i] : -1, batch, i};
+            st = c->desc->collect(c, c->state, &ev, err);
+        }
+    }
+    return st == CAF_OK ? st : hook_failed(c, "collect", st, err);
+}
+
+/* The engine's bulk hook: applies the gates to a stretch of one run and delivers what passes. */
+static caf_status collector_events(caf_module_context *ctx, void *state, const caf_event_batch *batch, size_t first,
+                                   size_t count, caf_exprun run, caf_error *err)
+{
+    caf_collector *c = state;
+    size_t end = first + count;
+    if (c->prescale <= 0.0)
+        return CAF_OK;
+    for (size_t i = first; i < end && c->collecting;) {
+        size_t n = 1;
+        if (c->prescale >= 1.0) {
+            n = end - i;
+            if (c->max_events >= 0) {
+                int64_t left = c->max_events - c->counts[c->current_index].events;
+                n = (int64_t)n > left ? (size_t)left : n;
+            }
+        } else if (!(caf_random_uniform(caf_module_random(ctx)) < c->prescale)) {
+            i++;
+            continue;
+        }
+        caf_status st = deliver(c, batch, i, n, run, err);
+        if (st != CAF_OK)
+            return st;
+        account(c, n);
+        i += n;
     }
     return CAF_OK;
 }
@@ -490,6 +545,7 @@ const caf_module_descriptor *caf_collector_module_descriptor(
         .begin_file = collector_begin_file,
         .begin_run = collector_begin_run,
         .event = collector_event,
+        .events = collector_events,
         .end_run = collector_end_run,
         .terminate = collector_terminate,
         .extension = desc,

@@ -115,31 +115,32 @@ static caf_status merge_input(acc_table *t, caf_collector_output *f, caf_collect
         const char *name = (const char *)sqlite3_column_text(s, 1);
         caf_exprun key = {sqlite3_column_int(s, 2), sqlite3_column_int(s, 3)};
         size_t bytes = (size_t)sqlite3_column_int64(s, 4);
-        caf_object *obj;
-        if ((st = output_read_piece(db, output_chunks_stmt(f), sqlite3_column_int64(s, 0), &obj, err)) != CAF_OK)
+        sqlite3_int64 piece = sqlite3_column_int64(s, 0);
+        if ((t->count + 1) * 2 > t->capacity && (st = table_grow(t, err)) != CAF_OK)
             break;
-        if ((t->count + 1) * 2 > t->capacity && (st = table_grow(t, err)) != CAF_OK) {
-            caf_object_free(obj);
-            break;
-        }
         acc_entry *e = table_find(t, name, key);
         if (e->name) {
-            st = output_accumulate(&e->obj, obj, err);
+            st = output_merge_piece(db, output_chunks_stmt(f), piece, &e->obj, err);
             if (st != CAF_OK)
                 caf_error_prefix(err, "object '%s': ", name);
             if (bytes > e->bytes) { /* ntuples grow when merged; histograms keep their size */
                 t->bytes += bytes - e->bytes;
                 e->bytes = bytes;
             }
-        } else if (!(e->name = strdup(name))) {
-            caf_object_free(obj);
-            st = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
         } else {
-            e->key = key;
-            e->obj = obj;
-            e->bytes = bytes;
-            t->count++;
-            t->bytes += bytes;
+            caf_object *obj = NULL;
+            if ((st = output_read_piece(db, output_chunks_stmt(f), piece, &obj, err)) != CAF_OK)
+                break;
+            if (!(e->name = strdup(name))) {
+                caf_object_free(obj);
+                st = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+            } else {
+                e->key = key;
+                e->obj = obj;
+                e->bytes = bytes;
+                t->count++;
+                t->bytes += bytes;
+            }
         }
         if (st == CAF_OK && t->bytes > budget)
             st = table_flush(t, w, err);

@@ -38,6 +38,7 @@ struct caf_collector_writer {
     declared *objects;
     size_t n_objects;
     bool in_transaction;
+    int64_t uncommitted; /* bytes put since the last commit */
     char pending[256]; /* the objects put since the last flush, for messages: "'a' for 1.2, ..." */
     sqlite3_stmt *next_idx, *insert_piece, *insert_chunk, *update_piece;
     /* the piece being written */
@@ -107,12 +108,18 @@ static caf_status begin(caf_collector_writer *w, caf_error *err)
     return st;
 }
 
-static void writer_free(caf_collector_writer *w)
+static void writer_finalize(caf_collector_writer *w)
 {
     sqlite3_finalize(w->next_idx);
     sqlite3_finalize(w->insert_piece);
     sqlite3_finalize(w->insert_chunk);
     sqlite3_finalize(w->update_piece);
+    w->next_idx = w->insert_piece = w->insert_chunk = w->update_piece = NULL;
+}
+
+static void writer_free(caf_collector_writer *w)
+{
+    writer_finalize(w);
     sqlite3_close(w->db);
     for (size_t i = 0; i < w->n_objects; i++) {
         free(w->objects[i].name);
@@ -130,6 +137,7 @@ void caf_collector_writer_abort(caf_collector_writer *w)
 {
     if (!w)
         return;
+    writer_finalize(w); /* a connection with live statements would not close */
     sqlite3_close(w->db);
     w->db = NULL;
     if (w->temp_path)
@@ -320,6 +328,7 @@ caf_status caf_collector_writer_put(caf_collector_writer *w, const char *name, c
         caf_error_prefix(err, "collector %s: writing object '%s' for %s into %s: ", w->collector, name, key_text,
                          w->path);
     } else {
+        w->uncommitted += w->bytes;
         size_t used = strlen(w->pending);
         if (used + 8 < sizeof w->pending)
             snprintf(w->pending + used, sizeof w->pending - used, "%s'%s' for %s", used ? ", " : "", name, key_text);
@@ -343,7 +352,13 @@ caf_status caf_collector_writer_flush(caf_collector_writer *w, caf_error *err)
         st = output_sqlite_error(err, w->db, rc, "collector %s: writing object %s into %s", w->collector,
                                  w->pending[0] ? w->pending : "metadata", w->path);
     w->pending[0] = '\0';
+    w->uncommitted = 0;
     return st;
+}
+
+caf_status output_writer_flush_if(caf_collector_writer *w, int64_t threshold, caf_error *err)
+{
+    return w->uncommitted >= threshold ? caf_collector_writer_flush(w, err) : CAF_OK;
 }
 
 /* Writes the RunRange rows and commits the last transaction. */
@@ -369,11 +384,7 @@ static caf_status finish_content(caf_collector_writer *w, caf_error *err)
 caf_status caf_collector_writer_commit(caf_collector_writer *w, caf_error *err)
 {
     caf_status st = finish_content(w, err);
-    sqlite3_finalize(w->next_idx);
-    sqlite3_finalize(w->insert_piece);
-    sqlite3_finalize(w->insert_chunk);
-    sqlite3_finalize(w->update_piece);
-    w->next_idx = w->insert_piece = w->insert_chunk = w->update_piece = NULL;
+    writer_finalize(w);
     int rc = sqlite3_close(w->db);
     w->db = NULL;
     if (st == CAF_OK && rc != SQLITE_OK)

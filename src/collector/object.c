@@ -355,15 +355,20 @@ caf_status caf_object_merge(caf_object *into, const caf_object *const *others, s
     return CAF_OK;
 }
 
+static void write_header(const caf_object *obj, obj_buf *b)
+{
+    obj_buf_u32(b, OBJ_MAGIC);
+    obj_buf_u32(b, OBJ_VERSION);
+    obj_buf_u32(b, (uint32_t)obj->vt->kind);
+    obj_buf_str(b, caf_object_type_name(obj));
+    obj_buf_str(b, obj->title);
+    obj->vt->write_shape(obj, b);
+}
+
 caf_status caf_object_write(const caf_object *obj, caf_chunk_sink sink, void *userdata, caf_error *err)
 {
     obj_buf b = {0};
-    obj_buf_u32(&b, OBJ_MAGIC);
-    obj_buf_u32(&b, OBJ_VERSION);
-    obj_buf_u32(&b, (uint32_t)obj->vt->kind);
-    obj_buf_str(&b, caf_object_type_name(obj));
-    obj_buf_str(&b, obj->title);
-    obj->vt->write_shape(obj, &b);
+    write_header(obj, &b);
     caf_status st = obj_emit(&b, sink, userdata, err);
     obj_buf_free(&b);
     if (st == CAF_OK)
@@ -443,6 +448,71 @@ caf_status caf_object_read(caf_chunk_source source, void *userdata, caf_object *
     }
     *out = o;
     return CAF_OK;
+}
+
+/* A source whose first chunk was already taken: hands it out again, then continues with the source. */
+typedef struct replay {
+    const void *first;
+    size_t first_size;
+    bool replayed;
+    caf_chunk_source source;
+    void *ud;
+} replay;
+
+static caf_status replay_source(void *ud, const void **data, size_t *size, caf_error *err)
+{
+    replay *r = ud;
+    if (!r->replayed) {
+        r->replayed = true;
+        *data = r->first;
+        *size = r->first_size;
+        return CAF_OK;
+    }
+    return r->source(r->ud, data, size, err);
+}
+
+caf_status obj_merge_from_source(caf_object *acc, caf_chunk_source source, void *ud, caf_error *err)
+{
+    const void *data;
+    size_t size;
+    caf_status st = source(ud, &data, &size, err);
+    if (st != CAF_OK)
+        return st;
+    if (!size)
+        return caf_error_set(err, CAF_ERR_FORMAT, "collected object has no header");
+    bool direct = false;
+    if (acc->vt->add_content) {
+        obj_buf h = {0};
+        write_header(acc, &h);
+        direct = !h.failed && h.size == size && memcmp(h.data, data, size) == 0;
+        obj_buf_free(&h);
+    }
+    if (!direct) {
+        /* The header may live in the source's buffer only until the next call: keep a copy. */
+        void *copy = malloc(size);
+        if (!copy)
+            return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+        memcpy(copy, data, size);
+        replay r = {copy, size, false, source, ud};
+        caf_object *obj;
+        st = caf_object_read(replay_source, &r, &obj, err);
+        free(copy);
+        if (st != CAF_OK)
+            return st;
+        const caf_object *list[1] = {obj};
+        st = caf_object_merge(acc, list, 1, err);
+        caf_object_free(obj);
+        return st;
+    }
+    size_t chunks = 0;
+    while ((st = source(ud, &data, &size, err)) == CAF_OK && size) {
+        if ((st = acc->vt->add_content(acc, data, size, err)) != CAF_OK)
+            return st;
+        chunks++;
+    }
+    if (st == CAF_OK && chunks != 1)
+        st = caf_error_set(err, CAF_ERR_FORMAT, "%s has %zu content chunks, not 1", caf_object_type_name(acc), chunks);
+    return st;
 }
 
 /* ---- Single-buffer form: chunks with 8-byte length prefixes ---- */

@@ -59,6 +59,9 @@ struct obj_vtable {
     caf_status (*write_content)(const caf_object *obj, caf_chunk_sink sink, void *ud, caf_error *err);
     /* Consumes one content chunk. */
     caf_status (*read_content)(caf_object *obj, const void *data, size_t size, caf_error *err);
+    /* Optional: adds one content chunk of an object of the same shape to obj (merging without decoding
+     * into a temporary object). */
+    caf_status (*add_content)(caf_object *obj, const void *data, size_t size, caf_error *err);
     void (*print)(const caf_object *obj, FILE *out, long max_rows);
     /* Adds the content's members to o. */
     void (*to_json)(const caf_object *obj, json_t *o, long max_rows);
@@ -99,6 +102,10 @@ void obj_expect(const caf_object *obj, caf_object_kind kind, const char *fn);
 
 /* Sends one buffer as a chunk, failing with NOMEM if the buffer failed. */
 caf_status obj_emit(obj_buf *b, caf_chunk_sink sink, void *ud, caf_error *err);
+
+/* Merges the object that source delivers into acc: straight from the chunks when acc's type can add
+ * them and the stored header equals acc's, else by reading it and merging. */
+caf_status obj_merge_from_source(caf_object *acc, caf_chunk_source source, void *ud, caf_error *err);
 
 /* Prints an axis-binned array of weights the way every binned type does. */
 void obj_print_bins(FILE *out, int n, double low, double high, const double *w, const double *w2);

@@ -23,11 +23,19 @@ caf_status output_read_key(sqlite3 *db, sqlite3_stmt *pieces_stmt, sqlite3_stmt 
 caf_status output_read_piece(sqlite3 *db, sqlite3_stmt *chunks_stmt, sqlite3_int64 piece, caf_object **out,
                              caf_error *err);
 
+/* Merges the piece with row id piece into *acc (reading it into *acc when *acc is NULL). */
+caf_status output_merge_piece(sqlite3 *db, sqlite3_stmt *chunks_stmt, sqlite3_int64 piece, caf_object **acc,
+                              caf_error *err);
+
 /* Merges obj into *acc and frees obj (or makes obj the accumulator when *acc is NULL). */
 caf_status output_accumulate(caf_object **acc, caf_object *obj, caf_error *err);
 
 /* Declares object name with type type_name in the writer (see caf_collector_writer_declare). */
 caf_status output_writer_declare_type(caf_collector_writer *w, const char *name, const char *type, caf_error *err);
+
+/* Commits when at least threshold bytes were put since the last commit (a commit per run would cost
+ * more than the run's objects when runs are short). */
+caf_status output_writer_flush_if(caf_collector_writer *w, int64_t threshold, caf_error *err);
 
 /* The reader's sqlite handle and its statements, for the merger. */
 sqlite3 *output_db(const caf_collector_output *f);

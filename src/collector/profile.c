@@ -28,6 +28,7 @@ static const struct obj_vtable profile_vtable = {
     .read_shape = binned_read_shape,
     .write_content = binned_write_content,
     .read_content = binned_read_content,
+    .add_content = binned_add_content,
     .print = profile_print,
     .to_json = binned_to_json,
 };

@@ -18,6 +18,8 @@ static const caf_param_spec test_params[] = {
     {"message", CAF_PARAM_STRING, CAF_PARAM_DEFAULTED, "''", "the reason given with the result"},
     {"action", CAF_PARAM_STRING, CAF_PARAM_DEFAULTED, "none", "after saving: none, crash, abort, hang, exit "
      "or eat_memory"},
+    {"binary_output", CAF_PARAM_BOOL, CAF_PARAM_DEFAULTED, "false", "print bytes that are not UTF-8 (and a "
+     "NUL and a micro sign) to stdout, and give a message that is not UTF-8"},
     {"eat_limit_mb", CAF_PARAM_INT, CAF_PARAM_DEFAULTED, "4096", "eat_memory gives up (FAILURE) after this"},
     {"object", CAF_PARAM_STRING, CAF_PARAM_DEFAULTED, "''", "a collected 1-D histogram to read (empty: none)"},
     {"min_entries", CAF_PARAM_INT, CAF_PARAM_DEFAULTED, "0", "NOT_ENOUGH_DATA when the object has fewer"},
@@ -228,6 +230,11 @@ static caf_algo_result test_calibrate(caf_algo_context *ctx, caf_error *err)
         return CAF_ALGO_FAILURE;
     }
     count_executions(ctx);
+    if (caf_params_bool(p, "binary_output", false)) {
+        static const char junk[] = "binary \xff\xfe\x00 \xc2\xb5s \xe2\x82\n";
+        fwrite(junk, 1, sizeof junk - 1, stdout);
+        fflush(stdout);
+    }
     double value = caf_params_double(p, "value", 1.0), entries, mean;
     caf_algo_result r = read_object(ctx, p, &entries, &mean, err);
     if (r == CAF_ALGO_UNDEFINED)
@@ -238,7 +245,10 @@ static caf_algo_result test_calibrate(caf_algo_context *ctx, caf_error *err)
         r = act(p, err);
     if (r != CAF_ALGO_UNDEFINED)
         return r;
-    caf_error_set(err, CAF_OK, "%s", caf_params_string(p, "message", ""));
+    if (caf_params_bool(p, "binary_output", false))
+        caf_error_set(err, CAF_OK, "a message with a \xff byte");
+    else
+        caf_error_set(err, CAF_OK, "%s", caf_params_string(p, "message", ""));
     return wanted;
 }
 

@@ -49,6 +49,15 @@ static caf_status collect(caf_collector *c, void *state, const caf_event *ev, ca
     return CAF_OK;
 }
 
+static caf_status collect_events(caf_collector *c, void *state, const caf_event_batch *batch, size_t first,
+                                 size_t count, caf_exprun run, caf_error *err)
+{
+    (void)run, (void)err;
+    trivial *t = state;
+    caf_hist1d_fill_floats(caf_collector_object(c, "h"), (const float *)batch->columns[t->index] + first, count, 1.0);
+    return CAF_OK;
+}
+
 static caf_status finish(caf_collector *c, void *state, bool success, caf_error *err)
 {
     (void)c, (void)success, (void)err;
@@ -65,6 +74,7 @@ static const caf_collector_descriptor trivial_collector = {
     .begin_file = begin_file,
     .collect = collect,
     .finish = finish,
+    .collect_events = collect_events,
 };
 
 CAF_COLLECTOR_PLUGIN(trivial_collector)

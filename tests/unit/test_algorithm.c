@@ -35,7 +35,7 @@ static struct probe {
     int64_t events;
     caf_status unknown_status;
     char unknown_message[CAF_ERROR_MESSAGE_MAX];
-    caf_status save_empty_status;
+    caf_status save_empty_status, save_latin1_status;
     char save_empty_message[CAF_ERROR_MESSAGE_MAX];
     bool had_previous_output;
     json_int_t input_value;
@@ -71,6 +71,7 @@ static caf_algo_result probe_calibrate(caf_algo_context *ctx, caf_error *err)
     caf_error empty = {0};
     caf_iov empty_iov = CAF_IOV_EMPTY;
     probe.save_empty_status = caf_algo_save_bytes(ctx, "Bad", "txt", "x", 1, &empty_iov, &empty);
+    probe.save_latin1_status = caf_algo_save_bytes(ctx, "Gr\xfcn", "txt", "x", 1, NULL, NULL);
     memcpy(probe.save_empty_message, empty.message, sizeof empty.message);
     /* the output state starts empty at every execution */
     probe.had_previous_output = json_object_size(caf_algo_output_state(ctx)) != 0;
@@ -156,6 +157,7 @@ static void defaults_merging_and_cache(void **state)
     assert_int_equal(probe.save_empty_status, CAF_ERR_INVALID);
     assert_non_null(strstr(probe.save_empty_message, "'Bad'"));
     assert_non_null(strstr(probe.save_empty_message, "empty"));
+    assert_int_equal(probe.save_latin1_status, CAF_ERR_INVALID); /* a name that is not UTF-8 */
 
     /* a run subset, unsorted: sorted, and the IoV spans the sorted runs */
     caf_exprun some[] = {{1, 3}, {1, 2}};

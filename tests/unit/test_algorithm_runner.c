@@ -191,13 +191,30 @@ static void runaway_memory_is_a_failure(void **state)
     assert_non_null(strstr(out.log, "eating memory on purpose"));
     assert_null(strstr(out.message, "nobody stopped me"));
     caf_algo_run_result_clear(&out);
+
+    /* the limit counts what the algorithm adds: a caller holding more than the limit itself does not
+     * make a modest algorithm fail */
+    const size_t ballast_size = 384u << 20;
+    char *ballast = malloc(ballast_size);
+    assert_non_null(ballast);
+    memset(ballast, 1, ballast_size);
+    const char *modest_names[] = {"blob_mb"}, *modest_values[] = {"16"};
+    s = spec_for(f, modest_names, modest_values, 1);
+    s.memory_limit = limit;
+    assert_int_equal(caf_algo_run(&s, &out, NULL), CAF_OK);
+    assert_int_equal(out.result, CAF_ALGO_OK);
+    assert_false(out.crashed);
+    assert_int_equal(ballast[ballast_size - 1], 1); /* keeps the ballast (and its memset) alive */
+    free(ballast);
+    caf_algo_run_result_clear(&out);
 }
 
 static void state_runs_iov_and_large_payloads(void **state)
 {
     fixture *f = *state;
-    const char *names[] = {"per_run", "blob_mb", "payload_iov"}, *values[] = {"true", "8", "0,0,-1,-1"};
-    caf_algo_run_spec s = spec_for(f, names, values, 3);
+    const char *names[] = {"per_run", "blob_mb", "payload_iov", "binary_output"};
+    const char *values[] = {"true", "8", "0,0,-1,-1", "true"};
+    caf_algo_run_spec s = spec_for(f, names, values, 4);
     s.input_state = "{\"executions\": 2, \"note\": \"kept only if rewritten\"}";
     caf_exprun some[] = {{1, 5}, {1, 2}, {1, 9}};
     s.runs = some;
@@ -211,6 +228,12 @@ static void state_runs_iov_and_large_payloads(void **state)
     assert_non_null(strstr(out.log, "run 1,9 was requested but never collected"));
     assert_int_equal(out.run_count, 2);
     assert_int_equal(out.runs[0].run, 2);
+    /* what the algorithm printed is in the log, made valid UTF-8 (the micro sign stays) */
+    assert_non_null(strstr(out.log, "binary ??? \xc2\xb5s ??\n"));
+    assert_string_equal(out.message, "a message with a ? byte");
+    json_t *log = json_string(out.log);
+    assert_non_null(log);
+    json_decref(log);
     assert_true(caf_iov_equal(out.iov, (caf_iov){1, 2, 1, 5}));
     /* JSON state: the input was read, the output starts empty */
     assert_int_equal(json_integer_value(json_object_get(out.state, "executions")), 3);

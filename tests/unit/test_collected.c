@@ -92,6 +92,44 @@ static void test_hist1d(void **state)
     assert_null(bad_axis);
 }
 
+/* The bulk fill gives what one fill per value gives, edges, under/overflow and NaN included. */
+static void test_hist1d_fill_floats(void **state)
+{
+    (void)state;
+    caf_error err = {0};
+    caf_object *one, *bulk;
+    assert_int_equal(caf_hist1d_new("x", 37, -2, 5, &one, &err), CAF_OK);
+    assert_int_equal(caf_object_clone_empty(one, &bulk, &err), CAF_OK);
+    enum { N = 20011 };
+    float *x = malloc(N * sizeof *x);
+    uint64_t r = 12345;
+    for (size_t i = 0; i < N; i++) {
+        r = r * 6364136223846793005ull + 1442695040888963407ull;
+        x[i] = (float)((double)(r >> 11) / 9007199254740992.0 * 9.0 - 3.0); /* [-3, 6) */
+        if (i % 101 == 0)
+            x[i] = NAN;
+        if (i % 103 == 0)
+            x[i] = 5.0f; /* the upper edge: overflow */
+        if (i % 107 == 0)
+            x[i] = -2.0f; /* the lower edge: bin 1 */
+    }
+    for (size_t i = 0; i < N; i++)
+        caf_hist1d_fill(one, x[i], 0.5);
+    caf_hist1d_fill_floats(bulk, x, 7, 0.5); /* a short stretch, then the rest */
+    caf_hist1d_fill_floats(bulk, x + 7, N - 7, 0.5);
+    assert_int_equal(caf_hist1d_entries(bulk), caf_hist1d_entries(one));
+    for (int b = 0; b <= 38; b++) {
+        assert_true(caf_hist1d_content(bulk, b) == caf_hist1d_content(one, b));
+        assert_true(caf_hist1d_sumw2(bulk, b) == caf_hist1d_sumw2(one, b));
+    }
+    assert_true(caf_hist1d_content(bulk, 38) > 0 && caf_hist1d_content(bulk, 0) > 0);
+    assert_true(fabs(caf_hist1d_mean(bulk) - caf_hist1d_mean(one)) < 1e-9);
+    assert_true(fabs(caf_hist1d_stddev(bulk) - caf_hist1d_stddev(one)) < 1e-9);
+    free(x);
+    caf_object_free(one);
+    caf_object_free(bulk);
+}
+
 static void test_hist2d(void **state)
 {
     (void)state;
@@ -372,7 +410,7 @@ static void test_print(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hist1d),   cmocka_unit_test(test_hist2d),      cmocka_unit_test(test_profile),
+        cmocka_unit_test(test_hist1d),   cmocka_unit_test(test_hist1d_fill_floats), cmocka_unit_test(test_hist2d),      cmocka_unit_test(test_profile),
         cmocka_unit_test(test_counter),  cmocka_unit_test(test_ntuple),      cmocka_unit_test(test_user_object),
         cmocka_unit_test(test_bad_bytes), cmocka_unit_test(test_print),
     };

@@ -78,22 +78,31 @@ static void register_type(bool on)
         caf_user_type_unregister(t.name);
 }
 
-/* Runs TestCollector with extra parameter lines (YAML, indented by 8) and seed. */
-static caf_status run_collector(struct env *e, const char *extra, uint64_t seed, caf_error *err)
+/* Runs TestCollector, after the modules in prefix (YAML list items), with extra parameter lines (YAML,
+ * indented by 4) and seed. */
+static caf_status run_collector_after(struct env *e, const char *prefix, const char *extra, uint64_t seed,
+                                      caf_error *err)
 {
     unlink(e->out);
     char yaml[4096];
     snprintf(yaml, sizeof yaml,
+             "%s"
              "- module: TestCollector\n"
              "  params:\n"
              "    outputFileName: \"%s\"\n"
              "%s",
-             e->out, extra ? extra : "");
+             prefix ? prefix : "", e->out, extra ? extra : "");
     const char *inputs[] = {e->a, e->b};
     register_type(false);
     caf_status st = fx_run(yaml, inputs, 2, seed, 0, err);
     register_type(true);
     return st;
+}
+
+/* Runs TestCollector alone: the engine hands it stretches of events (its bulk hook). */
+static caf_status run_collector(struct env *e, const char *extra, uint64_t seed, caf_error *err)
+{
+    return run_collector_after(e, NULL, extra, seed, err);
 }
 
 /* Checks every object of key against the events whose run is in the key and that `selected` says were
@@ -296,6 +305,38 @@ static void test_max_events_per_run(void **state)
     assert_int_equal(count_of(e, (caf_exprun){1, 2}), 0);
 }
 
+/* The event numbers in "rows" over all runs of the output. */
+static caf_object *all_rows(struct env *e)
+{
+    caf_object *rows;
+    caf_error err = {0};
+    assert_int_equal(caf_collected_merge_files((const char *const *)&e->out, 1, "rows", NULL, 0, &rows, &err), CAF_OK);
+    return rows;
+}
+
+/* A condition in the path makes the engine call modules event by event: the gates must give the same
+ * events as in bulk mode. */
+static void test_event_by_event_mode(void **state)
+{
+    struct env *e = *state;
+    caf_error err = {0};
+    static const char *const extras[] = {"    preScale: 0.5\n    maxEventsPerRun: 5\n", "    maxEventsPerRun: 14\n",
+                                         "    preScale: 0.3\n"};
+    const char *prefix = "- {module: Prescale, params: {prescale: 1.0}, conditions: [{if: false}]}\n";
+    for (size_t k = 0; k < 3; k++) {
+        assert_int_equal(run_collector(e, extras[k], 11, &err), CAF_OK);
+        caf_object *bulk = all_rows(e);
+        assert_int_equal(run_collector_after(e, prefix, extras[k], 11, &err), CAF_OK);
+        caf_object *single = all_rows(e);
+        assert_true(caf_ntuple_rows(bulk) > 0);
+        assert_int_equal(caf_ntuple_rows(bulk), caf_ntuple_rows(single));
+        for (size_t i = 0; i < caf_ntuple_rows(bulk); i++)
+            assert_int_equal(caf_ntuple_get_i64(bulk, i, 2), caf_ntuple_get_i64(single, i, 2));
+        caf_object_free(bulk);
+        caf_object_free(single);
+    }
+}
+
 static void test_bad_input(void **state)
 {
     struct env *e = *state;
@@ -344,7 +385,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_granularity_run),    cmocka_unit_test(test_granularity_all),
         cmocka_unit_test(test_prescale),           cmocka_unit_test(test_max_events_per_run),
-        cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_event_by_event_mode), cmocka_unit_test(test_bad_input),
     };
     (void)fx_logged_events; /* the fixture's event log is for the engine tests */
     int rc = cmocka_run_group_tests(tests, setup, teardown);
