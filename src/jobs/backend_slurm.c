@@ -122,7 +122,7 @@ void slurm_state_report(const char *state, const char *reason, const char *time_
     if (strcmp(state, "TIMEOUT") == 0)
         return batch_report(r, CAF_BATCH_FAILED, "Slurm TIMEOUT: exceeded its time limit%s%s%s",
                             time_limit && time_limit[0] ? " of " : "", time_limit ? time_limit : "",
-                            time_limit && time_limit[0] ? " (raise backend_args.time)" : "");
+                            time_limit && time_limit[0] ? " (raise backend_args.time_s)" : "");
     if (strcmp(state, "OUT_OF_MEMORY") == 0)
         return batch_report(r, CAF_BATCH_FAILED, "Slurm OUT_OF_MEMORY: exceeded its memory limit");
     if (strcmp(state, "NODE_FAIL") == 0)

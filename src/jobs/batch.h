@@ -121,6 +121,10 @@ void slurm_state_report(const char *state, const char *reason, const char *time_
 caf_status pbs_submit_command(const caf_job *job, const batch_settings *settings, const caf_subjob *sub,
                               const char *script_path, batch_command *cmd, caf_error *err);
 
+/* The PBS log of sub relative to the job's working folder ("subjobs/3/pbs.log") in buf; false when
+ * that path would need characters other than [a-z0-9_./-] (then PBS's log is not kept). */
+bool pbs_log_path(const caf_job *job, const caf_subjob *sub, char *buf, size_t size);
+
 /* Applies default-format `qstat` output (Job id / Name / User / Time Use / S / Queue). */
 void pbs_apply_status(char *text, caf_subjob **subs, size_t n, caf_batch_report *reports, bool *seen);
 
@@ -134,7 +138,10 @@ char *htcondor_submit_description(const caf_job *job, caf_subjob **subs, size_t 
 /* Parses condor_submit output ("N job(s) submitted to cluster C.") into the cluster id. */
 caf_status htcondor_parse_submitted(const char *out, long *cluster, long *count, caf_error *err);
 
-/* Applies `condor_q`/`condor_history -af ClusterId ProcId JobStatus ExitCode HoldReason` output. */
+/* Applies `condor_q -nobatch` output (ID OWNER SUBMITTED RUN_TIME ST PRI SIZE CMD). */
+void htcondor_apply_queue(char *text, caf_subjob **subs, size_t n, caf_batch_report *reports, bool *seen);
+
+/* Applies `condor_history CLUSTER... -af ClusterId ProcId JobStatus ExitCode` output. */
 void htcondor_apply_status(char *text, caf_subjob **subs, size_t n, caf_batch_report *reports, bool *seen);
 
 /* ---- LSF ---- */
@@ -146,7 +153,8 @@ caf_status lsf_submit_command(const caf_job *job, const batch_settings *settings
 /* Parses bsub output ("Job <1234> is submitted to queue <normal>.") into the job id. */
 caf_status lsf_parse_submitted(const char *out, char *id, size_t size, caf_error *err);
 
-/* Applies `bjobs -a -noheader -o "jobid jobindex stat exit_code delimiter='|'"` output. */
+/* Applies `bjobs -a -w JOBID...` output (JOBID USER STAT QUEUE FROM_HOST EXEC_HOST JOB_NAME SUBMIT_TIME;
+ * array elements are named NAME[INDEX]). */
 void lsf_apply_status(char *text, caf_subjob **subs, size_t n, caf_batch_report *reports, bool *seen);
 
 #endif

@@ -230,6 +230,9 @@ caf_status caf_scheduler_poll(caf_scheduler *sched, caf_error *err)
         if (sched->backend->ops->poll(sched->backend, job, active, n, reports, &poll_err) != CAF_OK) {
             caf_warning("job %s: polling %s failed (will try again): %s", job->name, sched->backend->ops->name,
                         poll_err.message);
+            /* the exit-code files still tell which subjobs are done, batch system or not */
+            for (size_t i = 0; i < n; i++)
+                settle_from_exit_file(sched, active[i], NULL);
             n = 0;
         }
     }

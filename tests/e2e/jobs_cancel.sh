@@ -4,15 +4,12 @@
 # background); a restarted caf re-attaches to running subjobs instead of starting them again.
 set -euo pipefail
 work=$(mktemp -d "${TMPDIR:-/tmp}/caf-e2e-jobs-cancel.XXXXXX")
-cleanup() {
-    # never leave our own test processes behind, even when an assertion failed
-    for f in "$work"/*.pids; do [ -e "$f" ] && xargs -r kill -9 < "$f" 2>/dev/null || true; done
-    rm -rf "$work"
-}
+# shellcheck source=../support/processes.sh
+source "$CAF_SOURCE_DIR/tests/support/processes.sh"
+cleanup() { kill_processes_in "$work"; rm -rf "$work"; }
 trap cleanup EXIT
 cd "$work"
 
-alive() { [ -r "/proc/$1/stat" ] && ! sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | grep -q '^[ZX]'; }
 wait_lines() { # FILE N: wait up to 20 s until FILE has N lines
     for _ in $(seq 200); do [ -e "$1" ] && [ "$(wc -l < "$1")" -ge "$2" ] && return 0; sleep 0.1; done
     echo "timed out waiting for $2 lines in $1"; exit 1
@@ -42,6 +39,9 @@ job cancel "$work/cancel.pids"
 wait_lines cancel.pids 6
 while read -r pid; do alive "$pid" || { echo "subjob process $pid not running"; exit 1; }; done < cancel.pids
 "$CAF" jobs status cancel.json | grep -q '3 running'
+# another backend cannot take over subjobs that are still running in this one
+if "$CAF" jobs submit cancel.json --backend slurm 2> other.err; then exit 1; fi
+grep -q 'its subjobs are still active in backend local' other.err
 "$CAF" jobs cancel cancel.json > cancel.out
 all_gone cancel.pids
 grep -q 'job cancel: failed (3 subjobs: 0 completed, 3 failed' cancel.out

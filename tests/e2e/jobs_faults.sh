@@ -4,11 +4,10 @@
 # a subjob whose exit-code file never appears fails instead of hanging.
 set -euo pipefail
 work=$(mktemp -d "${TMPDIR:-/tmp}/caf-e2e-jobs-faults.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+# shellcheck source=../support/processes.sh
+source "$CAF_SOURCE_DIR/tests/support/processes.sh"
+trap 'kill_processes_in "$work"; rm -rf "$work"' EXIT
 cd "$work"
-
-# alive PID: the process exists and is not a zombie waiting for its (new) parent to reap it
-alive() { [ -r "/proc/$1/stat" ] && ! sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | grep -q '^[ZX]'; }
 
 # --- failing command: 1 + 2 retries, then failed with the reason, exit code 1
 cat > fail.json <<JSON

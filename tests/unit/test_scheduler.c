@@ -55,6 +55,14 @@ static void make_job(caf_job *job, char **dir, const char *fmt, ...)
     json_decref(spec);
 }
 
+/* Closes job and removes its folder. */
+static void drop_job(caf_job *job, char *dir)
+{
+    caf_job_close(job);
+    test_remove_tree(dir);
+    free(dir);
+}
+
 static caf_status run_job(caf_job *job, caf_backend *backend, const caf_schedule_policy *policy, caf_scheduler *out)
 {
     caf_scheduler sched;
@@ -115,9 +123,7 @@ static void runs_every_subjob_within_the_active_limit(void **state)
     assert_true(found);
     assert_int_equal(caf_job_status_of(&job), CAF_JOB_COMPLETED);
     caf_backend_close(&backend);
-    caf_job_close(&job);
-    test_remove_tree(dir);
-    free(dir);
+    drop_job(&job, dir);
 }
 
 static void failing_command_is_retried_then_failed_with_reason(void **state)
@@ -138,9 +144,7 @@ static void failing_command_is_retried_then_failed_with_reason(void **state)
     assert_non_null(s->reason);
     assert_int_equal(strncmp(s->reason, "exit code 3 (see ", 17), 0);
     caf_backend_close(&backend);
-    caf_job_close(&job);
-    test_remove_tree(dir);
-    free(dir);
+    drop_job(&job, dir);
 }
 
 static void subjob_over_its_time_is_killed_and_retried_with_more_time(void **state)
@@ -163,9 +167,7 @@ static void subjob_over_its_time_is_killed_and_retried_with_more_time(void **sta
     assert_int_equal(s->attempt, 2);
     assert_int_equal(s->time_s, 4);
     assert_int_equal(count_lines(dir, "pids"), 2);
-    caf_job_close(&job);
-    test_remove_tree(dir);
-    free(dir);
+    drop_job(&job, dir);
 
     /* without retries the failure says why */
     make_job(&job, &dir,
@@ -178,9 +180,7 @@ static void subjob_over_its_time_is_killed_and_retried_with_more_time(void **sta
     assert_int_equal(s->status, CAF_JOB_FAILED);
     assert_string_equal(s->reason, "exceeded its time limit of 1 s (killed)");
     caf_backend_close(&backend);
-    caf_job_close(&job);
-    test_remove_tree(dir);
-    free(dir);
+    drop_job(&job, dir);
 }
 
 static void missing_exit_code_file_fails_instead_of_hanging(void **state)
@@ -207,9 +207,7 @@ static void missing_exit_code_file_fails_instead_of_hanging(void **state)
     assert_non_null(strstr(s->reason, "it ended and its exit-code file"));
     assert_non_null(strstr(s->reason, "did not appear within"));
     caf_backend_close(&backend);
-    caf_job_close(&job);
-    test_remove_tree(dir);
-    free(dir);
+    drop_job(&job, dir);
 }
 
 static void submission_rate_is_limited(void **state)
@@ -230,9 +228,7 @@ static void submission_rate_is_limited(void **state)
     assert_int_equal(run_job(&job, &backend, &policy, &sched), CAF_OK);
     assert_int_equal(caf_job_status_of(&job), CAF_JOB_COMPLETED);
     assert_true(sched.submit_calls >= 3); /* 3 + 3 + 2 */
-    caf_job_close(&job);
-    test_remove_tree(dir);
-    free(dir);
+    drop_job(&job, dir);
 
     make_job(&job, &dir,
              "{\"name\": \"rate\", \"command\": \"true\", \"input_files\": [\"1\",\"2\",\"3\",\"4\",\"5\",\"6\"],"
@@ -245,9 +241,7 @@ static void submission_rate_is_limited(void **state)
     assert_true(now_s() - t0 >= 1.8);
     assert_int_equal(caf_job_status_of(&job), CAF_JOB_COMPLETED);
     caf_backend_close(&backend);
-    caf_job_close(&job);
-    test_remove_tree(dir);
-    free(dir);
+    drop_job(&job, dir);
 }
 
 /* Fault injection: the local backend behind a scheduler that refuses the first two submissions. */
@@ -291,9 +285,7 @@ static void refused_submissions_back_off_then_succeed(void **state)
     for (size_t i = 0; i < job.n_subjobs; i++)
         assert_int_equal(job.subjobs[i].attempt, 1); /* a refusal is not an attempt */
     caf_backend_close(&backend);
-    caf_job_close(&job);
-    test_remove_tree(dir);
-    free(dir);
+    drop_job(&job, dir);
 }
 
 /* Fault injection: a batch system that accepts subjobs and then forgets them. */
@@ -337,9 +329,41 @@ static void forgotten_subjob_fails_after_the_grace_period(void **state)
     assert_int_equal(job.subjobs[0].status, CAF_JOB_FAILED);
     assert_non_null(strstr(job.subjobs[0].reason, "the batch system no longer knows it"));
     caf_backend_close(&backend);
-    caf_job_close(&job);
-    test_remove_tree(dir);
-    free(dir);
+    drop_job(&job, dir);
+}
+
+/* Fault injection: every status query of the batch system fails. */
+static caf_status failing_poll(caf_backend *b, const caf_job *job, caf_subjob **subs, size_t n,
+                               caf_batch_report *reports, caf_error *err)
+{
+    (void)b, (void)job, (void)subs, (void)n, (void)reports;
+    return caf_error_set(err, CAF_ERR_TIMEOUT, "squeue: no answer within 60 s (killed)");
+}
+
+static void failing_status_queries_still_finish_from_exit_files(void **state)
+{
+    (void)state;
+    caf_job job;
+    char *dir;
+    make_job(&job, &dir,
+             "{\"name\": \"blind\", \"command\": \"sh\", \"args\": [\"-c\", \"exit $1\", \"sh\"],"
+             " \"split\": {\"arg_sets\": [[\"0\"], [\"4\"]]}, \"retry\": {\"max_retries\": 0}}");
+    caf_backend backend;
+    open_local(&backend, 2);
+    caf_backend_ops blind = *backend.ops;
+    blind.poll = failing_poll;
+    backend.ops = &blind;
+    caf_schedule_policy policy;
+    caf_schedule_policy_init(&policy);
+    policy.poll_interval_s = 0.1;
+    caf_log_set_level(CAF_LOG_QUIET);
+    assert_int_equal(run_job(&job, &backend, &policy, NULL), CAF_OK);
+    caf_log_set_level(CAF_LOG_INFO);
+    assert_int_equal(job.subjobs[0].status, CAF_JOB_COMPLETED);
+    assert_int_equal(job.subjobs[1].status, CAF_JOB_FAILED);
+    assert_int_equal(job.subjobs[1].exit_code, 4);
+    caf_backend_close(&backend);
+    drop_job(&job, dir);
 }
 
 static void unknown_backend_lists_the_known_ones(void **state)
@@ -389,6 +413,7 @@ int main(void)
         cmocka_unit_test(submission_rate_is_limited),
         cmocka_unit_test(refused_submissions_back_off_then_succeed),
         cmocka_unit_test(forgotten_subjob_fails_after_the_grace_period),
+        cmocka_unit_test(failing_status_queries_still_finish_from_exit_files),
         cmocka_unit_test(unknown_backend_lists_the_known_ones),
         cmocka_unit_test(policy_reads_json_and_names_bad_keys),
     };

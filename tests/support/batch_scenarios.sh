@@ -1,0 +1,129 @@
+# Scenarios every real batch backend must pass, run through `caf jobs` against the one-node loopback
+# Slurm of tests/support/slurm_cluster.sh (its own folder and ports, started here, stopped on exit).
+# Sourced by tests/e2e/<backend>_backend.sh after setting BACKEND and defining three hooks:
+#   active_ids          print the batch ids the batch system still has queued or running
+#   remove_behind_caf   remove one batch id from the batch system without telling caf
+#   forgotten_reason    a regular expression the failure reason of that subjob must match
+#   time_limit_reason   a regular expression the reason of a subjob past its time limit must match
+set -euo pipefail
+
+: "${CAF:?}" "${CAF_SOURCE_DIR:?}" "${BACKEND:?}"
+PY=/usr/bin/python3
+work=$(mktemp -d)
+cluster=$work/cluster
+cleanup() {
+  bash "$CAF_SOURCE_DIR/tests/support/slurm_cluster.sh" stop "$cluster" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+eval "$(bash "$CAF_SOURCE_DIR/tests/support/slurm_cluster.sh" start "$cluster")"
+export SLURM_CONF
+cd "$work"
+
+fail() { echo "FAIL ($BACKEND): $*" >&2; exit 1; }
+
+# write_job NAME ARGS_JSON [EXTRA_MEMBERS]: a job on $BACKEND that polls quickly.
+write_job() {
+  cat >"$1.json" <<EOF
+{"name": "$1", "command": "bash", "args": $2,
+ "working_dir": "$1-work", "output_dir": "$1-out", "backend": "$BACKEND",
+ "backend_settings": {"poll_interval_s": 0.3, "exit_file_grace_s": 3}${3:+, $3}}
+EOF
+}
+
+# state JOB EXPR: a Python expression over the saved state `s` (WORKING_DIR/caf-job.json).
+state() {
+  "$PY" - "$1-work/caf-job.json" "$2" <<'EOF'
+import json, sys
+s = json.load(open(sys.argv[1]))
+print(eval(sys.argv[2]))
+EOF
+}
+
+# wait_running JOB N: until N of the job's subjobs run in the batch system.
+wait_running() {
+  local _
+  for _ in $(seq 150); do
+    [[ $(squeue --noheader --array -t running -o %i | wc -l) -ge $2 ]] && return 0
+    sleep 0.2
+  done
+  fail "$1: subjobs never started"
+}
+
+run_scenarios() {
+  # ---- time limit: slow (Slurm limits are whole minutes, checked every ~30 s), so started first ----
+  write_job limit '["-c", "sleep 600"]' '"backend_args": {"time_s": 60}, "retry": {"max_retries": 0}'
+  "$CAF" jobs submit limit.json --wait >limit.log 2>&1 &
+  local limit_pid=$! rc
+
+  # ---- outputs come back; hostile file names through the submit command, driver and wrapper ----
+  mkdir -p in
+  local names=("plain.txt" "with space.txt" "quote'single.txt" 'dollar$HOME.txt' 'back`tick`.txt' $'new\nline.txt')
+  local i got inputs
+  for i in "${!names[@]}"; do printf 'content %d\n' "$i" >"in/${names[$i]}"; done
+  inputs=$("$PY" -c 'import json,sys; print(json.dumps(["in/" + n for n in sys.argv[1:]]))' "${names[@]}")
+  write_job names '["-c", "for f; do cat \"$f\"; done > \"result $(basename \"$1\")\"", "caf"]' \
+    "\"input_files\": $inputs, \"split\": {\"max_files_per_subjob\": 1}, \"output_patterns\": [\"result *\"]"
+  "$CAF" jobs submit names.json --wait >names.log 2>&1 || { cat names.log; fail "names job failed"; }
+  for i in "${!names[@]}"; do
+    got=$(cat "names-out/$i/result ${names[$i]}") || fail "output of subjob $i (${names[$i]}) missing"
+    [[ $got == "content $i" ]] || fail "subjob $i copied back '$got'"
+  done
+  [[ $(state names 'sorted(set(x["status"] for x in s["subjobs"]))') == "['completed']" ]] ||
+    fail "names: not all completed"
+  echo "ok ($BACKEND): outputs and hostile file names"
+
+  # ---- a failing subjob is retried; one that always fails ends failed with its exit code ----
+  write_job retry '["-c", "m=\"$CAF_MARK.$1\"; [ \"$1\" = always ] && exit 3; [ -e \"$m\" ] || { touch \"$m\"; exit 4; }", "caf"]' \
+    "\"env\": {\"CAF_MARK\": \"$work/mark\"}, \"split\": {\"arg_sets\": [[\"once\"], [\"always\"]]}, \"retry\": {\"max_retries\": 1}"
+  rc=0
+  "$CAF" jobs submit retry.json --wait >retry.log 2>&1 || rc=$?
+  [[ $rc == 1 ]] || { cat retry.log; fail "retry: expected exit 1 (one subjob always fails), got $rc"; }
+  [[ $(state retry 's["subjobs"][0]["status"], s["subjobs"][0]["attempt"]') == "('completed', 2)" ]] ||
+    fail "retry: subjob 0 should complete on attempt 2: $(state retry 's["subjobs"][0]')"
+  [[ $(state retry 's["subjobs"][1]["status"], s["subjobs"][1]["attempt"]') == "('failed', 2)" ]] ||
+    fail "retry: subjob 1 should fail after 2 attempts: $(state retry 's["subjobs"][1]')"
+  state retry 's["subjobs"][1]["reason"]' | grep -q 'exit code 3' || fail "retry: reason lacks the exit code"
+  echo "ok ($BACKEND): retry"
+
+  # ---- cancel removes every subjob from the batch system ----
+  write_job cancel '["-c", "sleep 600"]' '"split": {"arg_sets": [["a"], ["b"], ["c"]]}'
+  "$CAF" jobs submit cancel.json >cancel.log 2>&1 || { cat cancel.log; fail "cancel: submit failed"; }
+  local ids
+  ids=$(state cancel '" ".join(x["batch_id"] for x in s["subjobs"])')
+  wait_running cancel 2
+  "$CAF" jobs cancel cancel.json >>cancel.log 2>&1 || { cat cancel.log; fail "cancel failed"; }
+  local left=""
+  for i in $(seq 50); do
+    left=$(active_ids | grep -Fx -f <(tr ' ' '\n' <<<"$ids") || true)
+    [[ -z $left ]] && break
+    sleep 0.2
+  done
+  [[ -z $left ]] || fail "cancel left $left in the batch system"
+  [[ $(state cancel 'sorted(set(x["status"] for x in s["subjobs"]))') == "['failed']" ]] ||
+    fail "cancel: subjobs not failed"
+  echo "ok ($BACKEND): cancel leaves nothing behind"
+
+  # ---- the batch system forgets a subjob (removed behind caf's back): failed, not a hang ----
+  write_job forget '["-c", "sleep 600"]' '"split": {"arg_sets": [["removed"], ["kept"]]}, "retry": {"max_retries": 0}'
+  "$CAF" jobs submit forget.json >forget.log 2>&1 || { cat forget.log; fail "forget: submit failed"; }
+  wait_running forget 2
+  remove_behind_caf "$(state forget 's["subjobs"][0]["batch_id"]')"
+  # Stop the other one too, so that --wait ends; it must then fail for the same kind of reason.
+  remove_behind_caf "$(state forget 's["subjobs"][1]["batch_id"]')"
+  rc=0
+  timeout 120 "$CAF" jobs submit forget.json --wait >>forget.log 2>&1 || rc=$?
+  [[ $rc == 1 ]] || { cat forget.log; fail "forget: expected exit 1, got $rc"; }
+  state forget 's["subjobs"][0]["reason"]' | grep -Eq "$(forgotten_reason)" ||
+    fail "forget: reason: $(state forget 's["subjobs"][0]["reason"]')"
+  echo "ok ($BACKEND): a subjob removed behind caf's back fails: $(state forget 's["subjobs"][0]["reason"]')"
+
+  # ---- the time limit ----
+  rc=0
+  wait "$limit_pid" || rc=$?
+  [[ $rc == 1 ]] || { cat limit.log; fail "limit: expected exit 1, got $rc"; }
+  state limit 's["subjobs"][0]["reason"]' | grep -Eq "$(time_limit_reason)" ||
+    fail "limit: reason: $(state limit 's["subjobs"][0]["reason"]')"
+  echo "ok ($BACKEND): time limit: $(state limit 's["subjobs"][0]["reason"]')"
+  [[ -z $(active_ids) ]] || fail "jobs left in the batch system at the end: $(active_ids)"
+}
