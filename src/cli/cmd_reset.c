@@ -26,8 +26,20 @@ static int reset_run(int argc, char **argv)
     struct cli_options opts = {.where = "reset", .help = reset_help, .shortopts = "", .longopts = longopts};
     int iteration = -1;
     const char *from = NULL;
+    const char *operands[3];
+    int operand_count = 0;
     cli_options_begin();
-    for (int c; (c = cli_next_option(&opts, argc, argv)) != CLI_OPT_END;) {
+    for (;;) { /* options may follow the operands */
+        int c = cli_next_option(&opts, argc, argv);
+        if (c == CLI_OPT_END) {
+            if (optind >= argc)
+                break;
+            if (operand_count < 3)
+                operands[operand_count] = argv[optind];
+            operand_count++;
+            optind++;
+            continue;
+        }
         if (c == CLI_OPT_HELP)
             return CLI_EXIT_OK;
         if (c == CLI_OPT_ERROR)
@@ -40,12 +52,12 @@ static int reset_run(int argc, char **argv)
             from = optarg;
         }
     }
-    if (argc - optind != 2)
+    if (operand_count != 2)
         return cli_usage_error("reset", "expected DIR and CALIBRATION");
     caf_error err = {0};
-    if (caf_run_reset(argv[optind], argv[optind + 1], iteration, from, &err) != CAF_OK)
+    if (caf_run_reset(operands[0], operands[1], iteration, from, &err) != CAF_OK)
         return cli_fail(&err);
-    printf("%s: %s reset\n", argv[optind], argv[optind + 1]);
+    printf("%s: %s reset\n", operands[0], operands[1]);
     return CLI_EXIT_OK;
 }
 

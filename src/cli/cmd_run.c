@@ -42,8 +42,20 @@ static int run_run(int argc, char **argv)
     static const struct option longopts[] = {{"plugin-path", required_argument, NULL, OPT_PLUGIN_PATH}, {0}};
     struct cli_options opts = {.where = "run", .help = run_help, .shortopts = "", .longopts = longopts};
     const char *plugin_path = NULL;
+    const char *operands[3];
+    int operand_count = 0;
     cli_options_begin();
-    for (int c; (c = cli_next_option(&opts, argc, argv)) != CLI_OPT_END;) {
+    for (;;) { /* options may follow the operands */
+        int c = cli_next_option(&opts, argc, argv);
+        if (c == CLI_OPT_END) {
+            if (optind >= argc)
+                break;
+            if (operand_count < 3)
+                operands[operand_count] = argv[optind];
+            operand_count++;
+            optind++;
+            continue;
+        }
         if (c == CLI_OPT_HELP)
             return CLI_EXIT_OK;
         if (c == CLI_OPT_ERROR)
@@ -51,9 +63,9 @@ static int run_run(int argc, char **argv)
         if (c == OPT_PLUGIN_PATH)
             plugin_path = optarg;
     }
-    if (argc - optind != 1)
+    if (operand_count != 1)
         return cli_usage_error("run", "expected one campaign file");
-    const char *path = argv[optind];
+    const char *path = operands[0];
     caf_campaign campaign;
     caf_config_problems problems = {0};
     caf_error err = {0};

@@ -174,7 +174,7 @@ static caf_status cb_commit(void *ctx, const caf_execution *e, caf_error *err)
         free(dir);
         return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
     }
-    caf_status rc = run_db_copy_payloads(db, x->database, err);
+    caf_status rc = run_db_copy_payloads(db, x->database, true, err);
     free(dir);
     free(db);
     return rc;

@@ -175,9 +175,10 @@ caf_status run_algorithms(run_cal *c, caf_strategy_outcome *outcome, char *reaso
  * OUTPUT_DIR/summary.json and summary.txt. */
 caf_status run_write_outputs(run_loop *loop, caf_error *err);
 
-/* Copies every payload of the database at src into dst (created when missing), skipping lines dst already
- * has with the same name, revision and IoV, so that repeating a copy changes nothing. */
-caf_status run_db_copy_payloads(const char *src, const char *dst, caf_error *err);
+/* Appends every payload line of the database at src to dst (created when missing). With once, nothing is
+ * added when dst already ends with exactly those lines (same names, revisions and IoVs): a commit repeated
+ * after a crash between it and its record changes nothing. */
+caf_status run_db_copy_payloads(const char *src, const char *dst, bool once, caf_error *err);
 
 /* Removes a folder and everything below it (missing is fine). */
 void run_remove_tree(const char *path);

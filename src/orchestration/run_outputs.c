@@ -1,6 +1,6 @@
 /* What a CAF run leaves at the end: the merged database of every completed calibration and the summary.
- * Also the idempotent payload copy that commits an execution's payloads: a repeated copy (a crash between
- * a commit and its record) finds every line already there and adds nothing. */
+ * Also the payload copy that commits an execution's payloads: repeated after a crash between the commit
+ * and its record, it finds the database already ending with those lines and adds nothing. */
 #include <errno.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -25,17 +25,24 @@ void run_remove_tree(const char *path)
     nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-static bool has_line(const caf_localdb *db, const caf_db_entry *e)
+static bool same_line(const caf_db_entry *a, const caf_db_entry *b)
 {
-    for (size_t i = 0; i < caf_localdb_entry_count(db); i++) {
-        const caf_db_entry *d = caf_localdb_entry(db, i);
-        if (!strcmp(d->name, e->name) && !strcmp(d->revision, e->revision) && caf_iov_equal(d->iov, e->iov))
-            return true;
-    }
-    return false;
+    return !strcmp(a->name, b->name) && !strcmp(a->revision, b->revision) && caf_iov_equal(a->iov, b->iov);
 }
 
-caf_status run_db_copy_payloads(const char *src, const char *dst, caf_error *err)
+/* True when dst already ends with src's lines: the copy was done, and its record was lost. */
+static bool ends_with(const caf_localdb *dst, const caf_localdb *src)
+{
+    size_t n = caf_localdb_entry_count(src), m = caf_localdb_entry_count(dst);
+    if (n == 0 || m < n)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!same_line(caf_localdb_entry(dst, m - n + i), caf_localdb_entry(src, i)))
+            return false;
+    return true;
+}
+
+caf_status run_db_copy_payloads(const char *src, const char *dst, bool once, caf_error *err)
 {
     char *text = NULL;
     if (asprintf(&text, "%s/%s", src, CAF_LOCALDB_TEXT_FILE) < 0)
@@ -49,13 +56,11 @@ caf_status run_db_copy_payloads(const char *src, const char *dst, caf_error *err
     caf_status rc = caf_localdb_open(src, 0, &in, err);
     if (rc == CAF_OK)
         rc = caf_localdb_open(dst, CAF_LOCALDB_CREATE, &out, err);
-    if (rc == CAF_OK)
+    if (rc == CAF_OK && !(once && ends_with(out, in)))
         rc = caf_db_commit_begin(out, &commit, err);
     size_t added = 0;
-    for (size_t i = 0; rc == CAF_OK && i < caf_localdb_entry_count(in); i++) {
+    for (size_t i = 0; rc == CAF_OK && commit && i < caf_localdb_entry_count(in); i++) {
         const caf_db_entry *e = caf_localdb_entry(in, i);
-        if (has_line(out, e))
-            continue;
         char *file = caf_localdb_payload_path(in, e, err);
         rc = file ? caf_db_commit_add_file(commit, e->name, file, e->iov, err) : (err ? err->code : CAF_ERR_IO);
         free(file);
@@ -106,7 +111,7 @@ static caf_status write_final_database(run_loop *loop, const size_t *order, caf_
         if (strcmp(run_cal_state(c), "completed") != 0)
             continue;
         char *db = run_cal_database(c, c->cm.iteration);
-        rc = db ? run_db_copy_payloads(db, tmp, err) : caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+        rc = db ? run_db_copy_payloads(db, tmp, false, err) : caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
         free(db);
     }
     char *text = NULL;
