@@ -297,6 +297,7 @@ static caf_status run_algorithm(run_cal *c, int a, const caf_exprun *runs, size_
     if ((rc = prepare_ctx(c, a, &x, err)) == CAF_OK)
         rc = run_db_load_strategy(db, c->cfg->name, c->cm.iteration, a, &state, err);
     if (rc == CAF_OK) {
+        state.kind = x.cfg->strategy.kind; /* rows are recorded per algorithm, whose strategy cannot change */
         x.state = &state;
         x.saved = state.execution_count;
         x.found_saved = state.found_count;

@@ -18,8 +18,14 @@
 
 /* ---- the state database ---- */
 
-/* Opens (create: creating the schema) OUTPUT_DIR/caf-state.sqlite in WAL mode. */
-caf_status run_db_open(const char *dir, bool create, sqlite3 **out, caf_error *err);
+typedef enum run_db_mode {
+    RUN_DB_CREATE, /* create the file and schema when missing (caf run) */
+    RUN_DB_WRITE,  /* an existing state database, to change (caf reset) */
+    RUN_DB_READ,   /* an existing state database, read only (caf status) */
+} run_db_mode;
+
+/* Opens OUTPUT_DIR/caf-state.sqlite (in WAL mode unless read only). */
+caf_status run_db_open(const char *dir, run_db_mode mode, sqlite3 **out, caf_error *err);
 
 /* Prepares sql and binds the arguments described by types: 'i' int, 'I' long long, 'd' double, 't' text
  * (NULL binds NULL). Returns NULL with err set on failure. */

@@ -45,28 +45,42 @@ static caf_status db_error(sqlite3 *db, caf_error *err, const char *what)
     return caf_error_set(err, CAF_ERR_IO, "state database: %s: %s", what, sqlite3_errmsg(db));
 }
 
-caf_status run_db_open(const char *dir, bool create, sqlite3 **out, caf_error *err)
+caf_status run_db_open(const char *dir, run_db_mode mode, sqlite3 **out, caf_error *err)
 {
     *out = NULL;
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, CAF_RUN_STATE_FILE);
     sqlite3 *db = NULL;
-    int flags = create ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READWRITE;
+    int flags = mode == RUN_DB_CREATE ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
+                : mode == RUN_DB_WRITE ? SQLITE_OPEN_READWRITE
+                                       : SQLITE_OPEN_READONLY;
     if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
-        caf_status rc = caf_error_set(err, create ? CAF_ERR_IO : CAF_ERR_NOT_FOUND, "%s: %s", path,
+        caf_status rc = caf_error_set(err, mode == RUN_DB_CREATE ? CAF_ERR_IO : CAF_ERR_NOT_FOUND, "%s: %s", path,
                                       db ? sqlite3_errmsg(db) : "cannot open");
         sqlite3_close(db);
         return rc;
     }
     sqlite3_busy_timeout(db, 30000);
-    /* WAL: a reader (caf status) never blocks the run; NORMAL sync is durable against a killed process. */
+    if (mode == RUN_DB_READ) { /* a reader (caf status) writes nothing, so it never disturbs the run */
+        *out = db;
+        return CAF_OK;
+    }
+    /* WAL: readers never block the run; NORMAL sync is durable against a killed process. Switching to WAL
+     * needs the file to itself, so a reader that has it open makes the switch wait. */
     char *msg = NULL;
-    if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL, &msg) != SQLITE_OK ||
-        sqlite3_exec(db, schema, NULL, NULL, &msg) != SQLITE_OK) {
-        caf_status rc = caf_error_set(err, CAF_ERR_IO, "%s: %s", path, msg ? msg : "cannot set up");
+    int rc = SQLITE_BUSY;
+    for (int tries = 0; rc == SQLITE_BUSY && tries < 300; tries++) {
+        sqlite3_free(msg);
+        msg = NULL;
+        if ((rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL, &msg)) ==
+            SQLITE_BUSY)
+            sqlite3_sleep(100);
+    }
+    if (rc != SQLITE_OK || sqlite3_exec(db, schema, NULL, NULL, &msg) != SQLITE_OK) {
+        caf_status st = caf_error_set(err, CAF_ERR_IO, "%s: %s", path, msg ? msg : "cannot set up");
         sqlite3_free(msg);
         sqlite3_close(db);
-        return rc;
+        return st;
     }
     *out = db;
     return CAF_OK;

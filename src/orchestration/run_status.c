@@ -9,7 +9,7 @@
 #include "caf/log.h"
 #include "orchestration/run_internal.h"
 
-static caf_status open_existing(const char *dir, sqlite3 **db, caf_error *err)
+static caf_status open_existing(const char *dir, run_db_mode mode, sqlite3 **db, caf_error *err)
 {
     char *path = NULL;
     if (asprintf(&path, "%s/%s", dir, CAF_RUN_STATE_FILE) < 0)
@@ -20,7 +20,7 @@ static caf_status open_existing(const char *dir, sqlite3 **db, caf_error *err)
         return caf_error_set(err, CAF_ERR_NOT_FOUND, "%s: not a caf run output folder (no %s)", dir,
                              CAF_RUN_STATE_FILE);
     fclose(f);
-    return run_db_open(dir, false, db, err);
+    return run_db_open(dir, mode, db, err);
 }
 
 static json_t *text_or_empty(sqlite3_stmt *st, int col)
@@ -89,7 +89,7 @@ caf_status caf_run_status(const char *dir, json_t **out, caf_error *err)
 {
     *out = NULL;
     sqlite3 *db;
-    caf_status rc = open_existing(dir, &db, err);
+    caf_status rc = open_existing(dir, RUN_DB_READ, &db, err);
     if (rc != CAF_OK)
         return rc;
     char *lock_path = NULL;
@@ -237,7 +237,7 @@ caf_status caf_run_reset(const char *dir, const char *name, int iteration, const
     if (from && !algorithms && strcmp(from, "collector") != 0)
         return caf_error_set(err, CAF_ERR_INVALID, "--from must be collector or algorithms, not '%s'", from);
     sqlite3 *db;
-    caf_status rc = open_existing(dir, &db, err);
+    caf_status rc = open_existing(dir, RUN_DB_WRITE, &db, err);
     if (rc != CAF_OK)
         return rc;
     char *lock_path = NULL;

@@ -147,15 +147,23 @@ assert s["calibrations_completed"] == 5, s
 PYEOF
 }
 
-# check_starts OUTDIR: every collector subjob of the run started exactly once; prints how many there are.
+# check_starts OUTDIR [RECORDED]: every collector subjob of the run started exactly once; prints how many
+# there are. With RECORDED (lines "CAL ITERATION INDEX" of subjobs whose submission the state database
+# held when caf was killed), only those must have started once: a kill between a submission and its
+# record (a few milliseconds) may start that one subjob again.
 check_starts() {
-    $PY - "$1" "$W/starts" <<'PYEOF'
+    $PY - "$1" "$W/starts" "${2:-}" <<'PYEOF'
 import collections, glob, os, sys
-out, starts = sys.argv[1], sys.argv[2]
+out, starts, recorded = sys.argv[1], sys.argv[2], sys.argv[3]
 seen = collections.Counter(os.path.realpath(l.strip()) for l in open(starts))
 dirs = [os.path.realpath(d) for d in glob.glob(os.path.join(out, "*", "iteration_*", "collector", "subjobs", "*"))]
 assert dirs, "no subjob folders"
-again = {d: n for d, n in seen.items() if n != 1}
+must = set(dirs)
+if recorded:
+    keys = {tuple(l.split()) for l in open(recorded)}
+    must = {d for d in dirs if (d.split("/")[-5], d.split("/")[-4].split("_")[1], d.split("/")[-1]) in keys}
+    assert must, "nothing recorded"
+again = {d: n for d, n in seen.items() if n != 1 and d in must}
 assert not again, f"subjobs started more than once: {again}"
 missing = set(dirs) - set(seen)
 assert not missing, f"subjobs never started: {missing}"
