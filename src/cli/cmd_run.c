@@ -70,7 +70,14 @@ static int run_run(int argc, char **argv)
     caf_config_problems problems = {0};
     caf_error err = {0};
     caf_status rc = caf_campaign_load_yaml(path, &campaign, &problems, &err);
+    char *copy = strdup(path);
+    const char *base = copy ? dirname(copy) : ".";
+    if (rc == CAF_ERR_INVALID) { /* list what the files and plugins add, too: every problem at once */
+        caf_campaign_check_files(&campaign, base, &problems);
+        caf_campaign_check_plugins(&campaign, plugin_path, &problems);
+    }
     if (rc != CAF_OK) {
+        free(copy);
         caf_config_problems_sort(&problems);
         for (size_t i = 0; i < problems.count; i++) {
             char text[1200];
@@ -83,12 +90,11 @@ static int run_run(int argc, char **argv)
         caf_campaign_close(&campaign);
         return code;
     }
-    char *copy = strdup(path);
     struct sigaction sa = {.sa_handler = on_stop};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    caf_run_options options = {.caf_command = getenv("CAF_COMMAND"), .base_dir = copy ? dirname(copy) : ".",
+    caf_run_options options = {.caf_command = getenv("CAF_COMMAND"), .base_dir = base,
                                .plugin_path = plugin_path, .stop = &stop_requested};
     rc = caf_run(&campaign, &options, &err);
     free(copy);

@@ -60,7 +60,7 @@ static caf_status select_inputs(run_cal *c, caf_file_index *ix, char **files, si
         rc = caf_file_index_add(ix, files[i], err);
     if (rc != CAF_OK)
         return rc;
-    size_t count = caf_file_index_count(ix), runs_seen = 0, runs_ignored = 0;
+    size_t count = caf_file_index_count(ix), runs_seen = 0, runs_ignored = 0; /* per file */
     input_file *in = calloc(count ? count : 1, sizeof *in);
     caf_exprun *single = calloc(count ? count : 1, sizeof *single);
     bool *keep = calloc(count ? count : 1, sizeof *keep);
@@ -89,9 +89,8 @@ static caf_status select_inputs(run_cal *c, caf_file_index *ix, char **files, si
         free(in), free(single), free(keep);
         if (runs_seen == 0)
             return caf_error_set(err, CAF_ERR_INVALID, "the %zu input files hold no events (no runs)", count);
-        return caf_error_set(err, CAF_ERR_INVALID,
-                             "the %zu input files hold no runs to calibrate (%zu runs, all in ignored_runs)", count,
-                             runs_seen);
+        return caf_error_set(err, CAF_ERR_INVALID, "the %zu input files hold only runs in ignored_runs (%zu ignored)",
+                             count, runs_ignored);
     }
     qsort(in, m, sizeof *in, input_compare);
     /* max_files_per_run draws among the files that hold one run each; files spanning runs are all kept. */
