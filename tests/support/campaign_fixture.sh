@@ -156,7 +156,8 @@ check_starts() {
 import collections, glob, os, sys
 out, starts, recorded = sys.argv[1], sys.argv[2], sys.argv[3]
 seen = collections.Counter(os.path.realpath(l.strip()) for l in open(starts))
-dirs = [os.path.realpath(d) for d in glob.glob(os.path.join(out, "*", "iteration_*", "collector", "subjobs", "*"))]
+dirs = [os.path.realpath(d) for d in glob.glob(os.path.join(out, "*", "iteration_*", "collector", "subjobs", "*"))
+        if os.path.basename(d).isdigit()]
 assert dirs, "no subjob folders"
 must = set(dirs)
 if recorded:
