@@ -35,6 +35,11 @@ typedef struct caf_run_options {
     volatile sig_atomic_t *stop; /* when it becomes non-zero the loop saves and returns (subjobs keep running) */
 } caf_run_options;
 
+/* Appends every problem found in what the campaign names beyond its own keys (input files, databases,
+ * plugins, the backend, backend_args) to problems; returns how many were added. caf_run calls it after
+ * caf_campaign_validate. */
+size_t caf_run_check(const caf_campaign *campaign, const caf_run_options *options, caf_config_problems *problems);
+
 /* Runs (or resumes) the campaign in campaign->output_dir. Checks everything first (configuration,
  * inputs, plugins, a changed configuration against the recorded one) and lists every problem before
  * anything is submitted. Returns CAF_OK when every calibration completed; CAF_ERR_STATE naming the failed

@@ -72,10 +72,10 @@ static int run_run(int argc, char **argv)
     caf_status rc = caf_campaign_load_yaml(path, &campaign, &problems, &err);
     char *copy = strdup(path);
     const char *base = copy ? dirname(copy) : ".";
-    if (rc == CAF_ERR_INVALID) { /* list what the files and plugins add, too: every problem at once */
-        caf_campaign_check_files(&campaign, base, &problems);
-        caf_campaign_check_plugins(&campaign, plugin_path, &problems);
-    }
+    caf_run_options options = {.caf_command = getenv("CAF_COMMAND"), .base_dir = base,
+                               .plugin_path = plugin_path, .stop = &stop_requested};
+    if (rc == CAF_ERR_INVALID) /* list what the files, plugins and backend add, too: every problem at once */
+        caf_run_check(&campaign, &options, &problems);
     if (rc != CAF_OK) {
         free(copy);
         caf_config_problems_sort(&problems);
@@ -94,8 +94,6 @@ static int run_run(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    caf_run_options options = {.caf_command = getenv("CAF_COMMAND"), .base_dir = base,
-                               .plugin_path = plugin_path, .stop = &stop_requested};
     rc = caf_run(&campaign, &options, &err);
     free(copy);
     caf_config_problems_clear(&problems);

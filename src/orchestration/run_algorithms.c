@@ -130,6 +130,7 @@ static caf_status run_one(algo_ctx *x, const caf_exprun *runs, size_t count, con
 static caf_status cb_execute(void *ctx, const caf_execution *e, caf_execution_result *result, caf_error *err)
 {
     algo_ctx *x = ctx;
+    run_loop_tick(x->c->loop, x->c);
     char *dir = execution_dir(x, e->index);
     if (!dir)
         return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");

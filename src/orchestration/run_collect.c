@@ -174,10 +174,25 @@ static caf_status apply_backend_args(caf_job *job, const json_t *args, const cha
         }
         if (!ok)
             return caf_error_set(err, CAF_ERR_INVALID,
-                                 "calibration %s: backend_args key '%s' is unknown or has a bad value (known: queue, "
+                                 "calibration '%s': backend_args key '%s' is unknown or has a bad value (known: queue, "
                                  "memory, time_s, cores, extra_lines)", cal, key);
     }
     return CAF_OK;
+}
+
+size_t run_check_backend_args(const caf_campaign *campaign, caf_config_problems *problems)
+{
+    size_t before = problems->count;
+    for (size_t i = 0; i < campaign->calibration_count; i++) {
+        const caf_calibration_config *cal = campaign->calibrations[i];
+        caf_job job = {0};
+        caf_error err = {0};
+        if (cal->backend_args && apply_backend_args(&job, cal->backend_args, cal->name, &err) != CAF_OK)
+            caf_config_problems_add(problems, cal->marks[CAF_CAL_BACKEND_ARGS].line ? cal->marks[CAF_CAL_BACKEND_ARGS]
+                                                                                     : cal->mark, "%s", err.message);
+        caf_job_close(&job);
+    }
+    return problems->count - before;
 }
 
 static char *chain_env(const run_cal *c)

@@ -165,8 +165,15 @@ caf_status run_collect_finish(run_cal *c, char *reason, size_t reason_size, caf_
 /* Closes the job and scheduler (no cancel: subjobs keep running for a resume). */
 void run_collect_close(run_cal *c);
 
+/* Appends a problem for every calibration whose backend_args has an unknown key or a bad value. */
+size_t run_check_backend_args(const caf_campaign *campaign, caf_config_problems *problems);
+
 /* Counts of subjobs by status for progress lines (job open only). */
 void run_collect_counts(const run_cal *c, size_t counts[5]);
+
+/* Polls and submits the collector jobs of every calibration but busy (no state changes), so that
+ * collection goes on while busy's algorithms run in the loop. */
+void run_loop_tick(run_loop *loop, const run_cal *busy);
 
 /* ---- algorithm phase (run_algorithms.c) ---- */
 

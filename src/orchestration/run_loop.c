@@ -31,15 +31,23 @@ static char *absolute(const char *path)
     return asprintf(&p, "%s/%s", cwd, path) < 0 ? NULL : p;
 }
 
+size_t caf_run_check(const caf_campaign *campaign, const caf_run_options *options, caf_config_problems *problems)
+{
+    size_t before = problems->count;
+    caf_campaign_check_files(campaign, options ? options->base_dir : NULL, problems);
+    caf_campaign_check_plugins(campaign, options ? options->plugin_path : NULL, problems);
+    run_check_backend_args(campaign, problems);
+    const char *backend = campaign->backend ? campaign->backend : "local";
+    if (!caf_backend_find(backend))
+        caf_config_problems_add(problems, campaign->marks[CAF_CAMPAIGN_BACKEND], "unknown backend '%s'", backend);
+    return problems->count - before;
+}
+
 /* Every problem of the campaign itself and of what it names on disk, before anything starts. */
 static size_t check_campaign(const caf_campaign *campaign, const caf_run_options *o, caf_config_problems *problems)
 {
     caf_campaign_validate(campaign, problems);
-    caf_campaign_check_files(campaign, o->base_dir, problems);
-    caf_campaign_check_plugins(campaign, o->plugin_path, problems);
-    const char *backend = campaign->backend ? campaign->backend : "local";
-    if (!caf_backend_find(backend))
-        caf_config_problems_add(problems, campaign->marks[CAF_CAMPAIGN_BACKEND], "unknown backend '%s'", backend);
+    caf_run_check(campaign, o, problems);
     return problems->count;
 }
 
@@ -281,6 +289,19 @@ static void start_ready(run_loop *loop, bool *moved)
     for (size_t k = 0; k < n; k++) {
         loop->cals[ready[k]].started = true;
         *moved = true;
+    }
+}
+
+void run_loop_tick(run_loop *loop, const run_cal *busy)
+{
+    for (size_t i = 0; i < loop->count; i++) {
+        run_cal *c = &loop->cals[i];
+        if (c == busy || !c->job_open)
+            continue;
+        bool done;
+        caf_error err = {0};
+        if (run_collect_step(c, &done, &err) != CAF_OK) /* the main loop meets it again and stops there */
+            caf_warning("%s: %s", c->cfg->name, err.message);
     }
 }
 

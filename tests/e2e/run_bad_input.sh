@@ -37,11 +37,12 @@ calibrations:
     granularity: all
     depends_on: [c]
     colour: blue
+    backend_args: {queue: long, colour: red}
 YAML
 if "$CAF" run bad.yaml 2> bad.log; then fail "a bad configuration ran"; fi
 for what in "bad.yaml:4:16: .*NoSuchCollector" "bad.yaml:7:21: .*max_iterations" "bad.yaml:13:19: .*nothing/\*.h5" \
     "bad.yaml:12:19: .*refuses \"all\"" "bad.yaml:15:18: .*unknown calibration .c." "bad.yaml:16:5: .*colour" \
-    "6 problems found; nothing was submitted"; do
+    "bad.yaml:17:19: calibration 'b': backend_args key 'colour'" "7 problems found; nothing was submitted"; do
     grep -Eq "$what" bad.log || fail "no problem matching '$what' in: $(cat bad.log)"
 done
 [ ! -e bad_out ] || fail "the output folder was created"
