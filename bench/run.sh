@@ -13,3 +13,5 @@ build=${1:-build}
 "$build/bench/bench_strategy" 20000
 # jobs: 1,000 trivial subjobs through the local backend vs xargs -P <cores> (bench/jobs_local.sh)
 bash "$(dirname "$0")/jobs_local.sh" "${1:-build}/bin/caf"
+# orchestration: the run state saved as rows per change vs whole JSON snapshots of the strategy state
+"$build/bench/bench_run_state" 500
