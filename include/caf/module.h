@@ -93,10 +93,16 @@ const caf_param_value *caf_params_get(const caf_params *params, const char *name
 /* True if parameter name has a value (given or defaulted). */
 bool caf_params_has(const caf_params *params, const char *name);
 
-/* Scalar shortcuts: the value of a declared parameter of that type, or fallback when unset. */
+/* The value of int parameter name, or fallback when it is unset or of another type. */
 int64_t caf_params_int(const caf_params *params, const char *name, int64_t fallback);
+
+/* The value of double parameter name, or fallback when it is unset or of another type. */
 double caf_params_double(const caf_params *params, const char *name, double fallback);
+
+/* The value of bool parameter name, or fallback when it is unset or of another type. */
 bool caf_params_bool(const caf_params *params, const char *name, bool fallback);
+
+/* The value of string parameter name (owned by params), or fallback when unset or of another type. */
 const char *caf_params_string(const caf_params *params, const char *name, const char *fallback);
 
 /* Returns the static name of a type ("int", "list of name or [name, int]", ...). */

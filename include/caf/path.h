@@ -89,15 +89,19 @@ caf_status caf_path_set_validate(caf_path_set *set, caf_error *err);
 /* The main path's name (owned by the set), or NULL before one is chosen or found. */
 const char *caf_path_set_main(const caf_path_set *set);
 
-/* Number of paths, and the name of path i (owned by the set). */
+/* Number of paths in the set. */
 size_t caf_path_set_path_count(const caf_path_set *set);
+
+/* The name of path i (owned by the set), or NULL when i is out of range. */
 const char *caf_path_set_path_name(const caf_path_set *set, size_t i);
 
 /* Number of modules in the path called name (0 if there is none). */
 size_t caf_path_set_module_count(const caf_path_set *set, const char *path);
 
-/* The module (plugin) name and instance name of module index of path (owned by the set), or NULL. */
+/* The module (plugin) name of module index of path (owned by the set), or NULL. */
 const char *caf_path_set_module_name(const caf_path_set *set, const char *path, size_t index);
+
+/* The instance name of module index of path (owned by the set), or NULL. */
 const char *caf_path_set_instance_name(const caf_path_set *set, const char *path, size_t index);
 
 #ifdef __cplusplus

@@ -78,6 +78,28 @@ with h5py.File(out, "r") as f:
 print("kept", n, "of", total)
 PYEOF
 "$CAF" file info "$W/skim.h5" --json > /dev/null
+# -n: the first 500 events only; Output still writes what it got
+"$CAF" -q process "$W/skim.yaml" -i "${inputs[@]}" -o "$W/first500.h5" -n 500 --seed 5 >/dev/null
+$PY - "$W/first500.h5" "${inputs[@]}" <<'PYEOF'
+import sys
+import h5py, numpy as np
+out, inputs = sys.argv[1], sys.argv[2:]
+ids, left = [], 500
+for path in inputs:
+    with h5py.File(path, "r") as f:
+        t = f["events/trigger"]
+        lines = [l.decode() if isinstance(l, bytes) else l for l in t["lines"][:]]
+        r = t["result"][:left]
+        p = t["present"][:left] if "present" in t else np.ones(len(r), dtype=np.uint8)
+        keep = (p == 1) & ((r[:, lines.index("software_trigger_cut&hlt&accept_mu_mu")] == 1) |
+                           (r[:, lines.index("software_trigger_cut&hlt&accept_bhabha")] == 1))
+        ids += f["events/event"][:left][keep].tolist()
+        left -= len(r)
+    if left <= 0:
+        break
+with h5py.File(out, "r") as g:
+    assert g["events/event"][:].tolist() == ids, "-n 500 kept other events"
+PYEOF
 
 # 2. a random prescale is reproducible with --seed: every mu-mu event, about 1 in 4 hadron-only events
 cat > "$W/prescaled.yaml" <<'YAML'
@@ -126,7 +148,24 @@ frac = len(kept & had_only) / max(1, len(had_only))
 assert 0.1 < frac < 0.45, f"hadron prescale 4 kept {frac:.2f}"
 PYEOF
 
-# 3. bad input: one line naming the culprit, exit 1, no output file
+# 3. a file written with h5py by docs/event-format.md (no run-segment table) skims the same way
+mkdir "$W/h5py"
+sed -n '/^```python/,/^```/p' "$CAF_SOURCE_DIR/docs/event-format.md" | sed '1d;$d' > "$W/h5py/example.py"
+(cd "$W/h5py" && $PY example.py)
+printf -- '- module: TriggerSkim\n  params: {triggerLines: [software_trigger_cut&hlt&accept_mu_mu]}\n  conditions: [{if: false}]\n- module: Output\n  params: {outputFileName: x.h5}\n' > "$W/h5py/mumu.yaml"
+"$CAF" -q process "$W/h5py/mumu.yaml" -i "$W/h5py/example.h5" -o "$W/h5py/skim.h5" --seed 1 >/dev/null
+$PY - "$W/h5py/example.h5" "$W/h5py/skim.h5" <<'PYEOF'
+import sys
+import h5py, numpy as np
+with h5py.File(sys.argv[1], "r") as f, h5py.File(sys.argv[2], "r") as g:
+    lines = [l.decode() if isinstance(l, bytes) else l for l in f["events/trigger/lines"][:]]
+    keep = f["events/trigger/result"][:][:, lines.index("software_trigger_cut&hlt&accept_mu_mu")] == 1
+    for k in ("exp", "run", "event"):
+        assert np.array_equal(g["events/" + k][:], f["events/" + k][:][keep]), k
+    assert 0 < keep.sum() < len(keep)
+PYEOF
+
+# 4. bad input: one line naming the culprit, exit 1, no output file
 expect_error() { # expect_error CODE NEEDLE ARGS...
   local code=$1 needle=$2; shift 2
   set +e; "$CAF" "$@" > "$W/out.txt" 2> "$W/err.txt"; local rc=$?; set -e
@@ -156,7 +195,7 @@ expect_error 2 "path file" process -i "${inputs[0]}"
 expect_error 2 "input files" process "$W/skim.yaml"
 expect_error 2 "--seed" process "$W/skim.yaml" -i "${inputs[0]}" --seed -3
 
-# 4. caf modules
+# 5. caf modules
 "$CAF" modules > "$W/modules.txt"
 for m in TriggerSkim Prescale EventSelector Output; do grep -q "^   $m " "$W/modules.txt" || fail "caf modules lacks $m"; done
 "$CAF" modules TriggerSkim | grep -q "resultOnMissing (int, optional)" || fail "TriggerSkim parameters not documented"
