@@ -169,6 +169,7 @@ static size_t read_blobs(char **paths, int n)
             fprintf(stderr, "bench_collector: %s\n", sqlite3_errmsg(db));
             exit(1);
         }
+        sqlite3_exec(db, "PRAGMA mmap_size=1073741824", NULL, NULL, NULL); /* as the merge reads */
         while (sqlite3_step(s) == SQLITE_ROW) {
             const unsigned char *b = sqlite3_column_blob(s, 0);
             total += (size_t)sqlite3_column_bytes(s, 0) + (b ? b[0] & 0 : 0);

@@ -135,9 +135,13 @@ void caf_hist1d_fill_floats(caf_object *h, const float *x, size_t n, double w);
 /* The bin of x: 0 underflow, 1..nbins, nbins+1 overflow. */
 int caf_hist1d_find_bin(const caf_object *h, double x);
 
-/* Number of regular bins, and the axis range. */
+/* Number of regular bins. */
 int caf_hist1d_nbins(const caf_object *h);
+
+/* Lower edge of the axis. */
 double caf_hist1d_low(const caf_object *h);
+
+/* Upper edge of the axis (excluded). */
 double caf_hist1d_high(const caf_object *h);
 
 /* Sum of weights in bin (0..nbins+1; out of range gives 0). */
@@ -152,9 +156,11 @@ int64_t caf_hist1d_entries(const caf_object *h);
 /* Sum of weights in the regular bins (no under/overflow). */
 double caf_hist1d_integral(const caf_object *h);
 
-/* Weighted mean and standard deviation of the filled x values inside the axis range (from exact sums
- * kept at fill time, not from bin centres); 0 when empty. */
+/* Weighted mean of the filled x values inside the axis range (from exact sums kept at fill time, not
+ * from bin centres); 0 when empty. */
 double caf_hist1d_mean(const caf_object *h);
+
+/* Weighted standard deviation of the filled x values inside the axis range; 0 when empty. */
 double caf_hist1d_stddev(const caf_object *h);
 
 /* ---- 2-D histograms ---- */
@@ -166,16 +172,28 @@ caf_status caf_hist2d_new(const char *title, int nx, double xlow, double xhigh, 
 /* Adds weight w at (x, y); each axis has its own under/overflow bins (0 and n+1). */
 void caf_hist2d_fill(caf_object *h, double x, double y, double w);
 
-/* Axis shapes. */
+/* Number of regular x bins. */
 int caf_hist2d_nx(const caf_object *h);
+
+/* Number of regular y bins. */
 int caf_hist2d_ny(const caf_object *h);
+
+/* Lower edge of the x axis. */
 double caf_hist2d_xlow(const caf_object *h);
+
+/* Upper edge of the x axis (excluded). */
 double caf_hist2d_xhigh(const caf_object *h);
+
+/* Lower edge of the y axis. */
 double caf_hist2d_ylow(const caf_object *h);
+
+/* Upper edge of the y axis (excluded). */
 double caf_hist2d_yhigh(const caf_object *h);
 
-/* Sum of weights and of squared weights in bin (ix, iy), each 0..n+1. */
+/* Sum of weights in bin (ix, iy), each 0..n+1 (out of range gives 0). */
 double caf_hist2d_content(const caf_object *h, int ix, int iy);
+
+/* Sum of squared weights in bin (ix, iy). */
 double caf_hist2d_sumw2(const caf_object *h, int ix, int iy);
 
 /* Number of fill calls. */
@@ -190,9 +208,13 @@ caf_status caf_profile_new(const char *title, int nbins, double low, double high
 /* Adds (x, y) with weight w. */
 void caf_profile_fill(caf_object *p, double x, double y, double w);
 
-/* Shape. */
+/* Number of regular bins. */
 int caf_profile_nbins(const caf_object *p);
+
+/* Lower edge of the axis. */
 double caf_profile_low(const caf_object *p);
+
+/* Upper edge of the axis (excluded). */
 double caf_profile_high(const caf_object *p);
 
 /* Sum of weights in bin (0..nbins+1). */
@@ -216,8 +238,10 @@ caf_status caf_counter_new(const char *title, caf_object **out, caf_error *err);
 /* Adds n to the count and w to the sum of weights. */
 void caf_counter_add(caf_object *c, int64_t n, double w);
 
-/* The count and the sum of weights. */
+/* The count. */
 int64_t caf_counter_count(const caf_object *c);
+
+/* The sum of weights. */
 double caf_counter_sum(const caf_object *c);
 
 /* ---- Ntuples ---- */
@@ -257,12 +281,16 @@ caf_status caf_ntuple_new(const char *title, const caf_ntuple_column *cols, size
  * of memory. */
 caf_status caf_ntuple_append(caf_object *t, const caf_cell *row, caf_error *err);
 
-/* Number of rows and of columns. */
+/* Number of rows. */
 size_t caf_ntuple_rows(const caf_object *t);
+
+/* Number of columns. */
 size_t caf_ntuple_ncols(const caf_object *t);
 
-/* Column i's name (owned by t) and type. */
+/* Column col's name (owned by t), or NULL when out of range. */
 const char *caf_ntuple_column_name(const caf_object *t, size_t col);
+
+/* Column col's type. */
 caf_column_type caf_ntuple_column_type(const caf_object *t, size_t col);
 
 /* The index of column name, or -1. */
@@ -272,8 +300,10 @@ long caf_ntuple_column_index(const caf_object *t, const char *name);
  * append, merge or reset). */
 const void *caf_ntuple_column_data(const caf_object *t, size_t col);
 
-/* Value at (row, col) converted to double / to int64 (floats truncated toward zero). */
+/* Value at (row, col) converted to double (0 when out of range). */
 double caf_ntuple_get_f64(const caf_object *t, size_t row, size_t col);
+
+/* Value at (row, col) converted to int64 (floats truncated toward zero; NaN and out of range give 0). */
 int64_t caf_ntuple_get_i64(const caf_object *t, size_t row, size_t col);
 
 /* ---- User objects ---- */

@@ -101,8 +101,10 @@ caf_module_context *caf_collector_context(caf_collector *c);
 /* The granularity in force. */
 caf_granularity caf_collector_granularity(const caf_collector *c);
 
-/* The current (exp, run), and the key its objects are filed under ((-1, -1) with granularity "all"). */
+/* The current (exp, run). */
 caf_exprun caf_collector_run(const caf_collector *c);
+
+/* The key the current run's objects are filed under: the run, or (-1, -1) with granularity "all". */
 caf_exprun caf_collector_key(const caf_collector *c);
 
 /* The path of the output file this collector writes (owned by the collector). */

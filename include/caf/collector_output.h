@@ -66,8 +66,10 @@ const caf_run_range *caf_collector_output_run_range(const caf_collector_output *
 /* The granularity (the same as the RunRange's). */
 caf_granularity caf_collector_output_granularity(const caf_collector_output *f);
 
-/* Number of registered objects, and object i's description (owned by f), sorted by name. */
+/* Number of registered objects. */
 size_t caf_collector_output_object_count(const caf_collector_output *f);
+
+/* Object i's description (owned by f; objects sorted by name), or NULL when out of range. */
 const caf_collector_object_info *caf_collector_output_object(const caf_collector_output *f, size_t i);
 
 /* The description of the object called name, or NULL when the file has no such object. */

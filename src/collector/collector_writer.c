@@ -1,13 +1,15 @@
 /* Writing collector outputs: a SQLite file under a temporary name beside the target, filled in
- * transactions (one per flush, i.e. per run), closed, fsync'ed and renamed at commit. The rollback
- * journal is kept in memory: the temporary file is discarded on any failure, so only the final rename
- * needs to be durable. */
+ * transactions (one per flush), closed, fsync'ed and renamed at commit. The rollback journal is kept in
+ * memory: the temporary file is discarded on any failure, so only the final rename needs to be durable.
+ * Pages of 64 kB hold a typical histogram's chunk whole, so readers get it without assembling overflow
+ * pages; the page cache is capped explicitly (4 MB), as it would otherwise grow with the page size. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "caf/file.h"
@@ -40,7 +42,7 @@ struct caf_collector_writer {
     bool in_transaction;
     int64_t uncommitted; /* bytes put since the last commit */
     char pending[256]; /* the objects put since the last flush, for messages: "'a' for 1.2, ..." */
-    sqlite3_stmt *next_idx, *insert_piece, *insert_chunk, *update_piece;
+    sqlite3_stmt *insert_piece, *insert_chunk, *update_piece;
     /* the piece being written */
     sqlite3_int64 piece;
     int64_t seq, bytes;
@@ -110,11 +112,10 @@ static caf_status begin(caf_collector_writer *w, caf_error *err)
 
 static void writer_finalize(caf_collector_writer *w)
 {
-    sqlite3_finalize(w->next_idx);
     sqlite3_finalize(w->insert_piece);
     sqlite3_finalize(w->insert_chunk);
     sqlite3_finalize(w->update_piece);
-    w->next_idx = w->insert_piece = w->insert_chunk = w->update_piece = NULL;
+    w->insert_piece = w->insert_chunk = w->update_piece = NULL;
 }
 
 static void writer_free(caf_collector_writer *w)
@@ -170,12 +171,13 @@ caf_status caf_collector_writer_open(const char *path, const caf_collector_info 
         caf_collector_writer_abort(w);
         return st;
     }
+    fchmod(fd, 0644); /* mkstemp makes 0600; outputs are shared like every other caf file */
     close(fd);
     int rc = sqlite3_open_v2(w->temp_path, &w->db, SQLITE_OPEN_READWRITE, NULL);
     caf_status st = rc == SQLITE_OK ? CAF_OK
                                     : output_sqlite_error(err, w->db, rc, "collector %s: creating %s", w->collector, path);
     if (st == CAF_OK)
-        st = exec(w, "PRAGMA journal_mode=MEMORY; PRAGMA synchronous=OFF;", err);
+        st = exec(w, "PRAGMA journal_mode=MEMORY; PRAGMA synchronous=OFF; PRAGMA page_size=65536; PRAGMA cache_size=-4096;", err);
     if (st == CAF_OK)
         st = begin(w, err);
     if (st == CAF_OK)
@@ -200,11 +202,11 @@ caf_status caf_collector_writer_open(const char *path, const caf_collector_info 
     if (st == CAF_OK)
         st = put_meta(w, "caf_version", CAF_VERSION_STRING, err);
     free(params);
+    /* the next index of (name, key) in the same statement: a revisited run gets 2, 3, ... */
     if (st == CAF_OK)
-        st = prepare(w, "SELECT COALESCE(MAX(idx), 0) + 1 FROM pieces WHERE name = ? AND exp = ? AND run = ?",
-                     &w->next_idx, err);
-    if (st == CAF_OK)
-        st = prepare(w, "INSERT INTO pieces(name, exp, run, idx, bytes, chunks) VALUES(?, ?, ?, ?, 0, 0)",
+        st = prepare(w,
+                     "INSERT INTO pieces(name, exp, run, idx, bytes, chunks) VALUES(?1, ?2, ?3, (SELECT COALESCE(MAX(idx), "
+                     "0) + 1 FROM pieces WHERE name = ?1 AND exp = ?2 AND run = ?3), 0, 0)",
                      &w->insert_piece, err);
     if (st == CAF_OK)
         st = prepare(w, "INSERT INTO chunks(piece, seq, data) VALUES(?, ?, ?)", &w->insert_chunk, err);
@@ -290,25 +292,11 @@ caf_status caf_collector_writer_put(caf_collector_writer *w, const char *name, c
     caf_status st = caf_collector_writer_declare(w, name, obj, err);
     if (st == CAF_OK)
         st = begin(w, err);
-    int64_t idx = 1;
-    if (st == CAF_OK) {
-        sqlite3_stmt *s = w->next_idx;
-        sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-        sqlite3_bind_int(s, 2, key.exp);
-        sqlite3_bind_int(s, 3, key.run);
-        int rc = sqlite3_step(s);
-        if (rc == SQLITE_ROW)
-            idx = sqlite3_column_int64(s, 0);
-        else
-            st = output_sqlite_error(err, w->db, rc, "index");
-        sqlite3_reset(s);
-    }
     if (st == CAF_OK) {
         sqlite3_stmt *s = w->insert_piece;
         sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
         sqlite3_bind_int(s, 2, key.exp);
         sqlite3_bind_int(s, 3, key.run);
-        sqlite3_bind_int64(s, 4, idx);
         st = step_done(w, s, err);
         w->piece = sqlite3_last_insert_rowid(w->db);
         w->seq = w->bytes = 0;
