@@ -15,31 +15,13 @@
 #include "jobs/batch.h"
 
 typedef struct htcondor_backend {
-    batch_settings settings;
+    batch_settings settings; /* first: batch_backend_open fills it */
     unsigned long submissions; /* makes driver file names unique within this process */
 } htcondor_backend;
 
 static caf_status htcondor_open(caf_backend *backend, const json_t *settings, caf_error *err)
 {
-    htcondor_backend *s = calloc(1, sizeof *s);
-    if (!s)
-        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
-    caf_status rc = batch_settings_parse(&s->settings, backend, "htcondor", settings, err);
-    if (rc != CAF_OK) {
-        free(s);
-        return rc;
-    }
-    backend->state = s;
-    return CAF_OK;
-}
-
-static void htcondor_close(caf_backend *backend)
-{
-    htcondor_backend *s = backend->state;
-    if (s)
-        batch_settings_free(&s->settings);
-    free(s);
-    backend->state = NULL;
+    return batch_backend_open(backend, "htcondor", settings, sizeof(htcondor_backend), err);
 }
 
 char *htcondor_submit_description(const caf_job *job, caf_subjob **subs, size_t n, const char *driver_name,
@@ -365,5 +347,5 @@ const caf_backend_ops caf_backend_ops_htcondor = {
     .poll = htcondor_poll,
     .cancel = htcondor_cancel,
     .wait = NULL,
-    .close = htcondor_close,
+    .close = batch_backend_close,
 };

@@ -5,11 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "caf/log.h"
 #include "jobs/batch.h"
 
 typedef struct lsf_backend {
-    batch_settings settings;
+    batch_settings settings; /* first: batch_backend_open fills it */
 } lsf_backend;
 
 /* LSF's default MAX_JOB_ARRAY_SIZE is 1000. */
@@ -17,27 +16,11 @@ typedef struct lsf_backend {
 
 static caf_status lsf_open(caf_backend *backend, const json_t *settings, caf_error *err)
 {
-    lsf_backend *s = calloc(1, sizeof *s);
-    if (!s)
-        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
-    caf_status rc = batch_settings_parse(&s->settings, backend, "lsf", settings, err);
-    if (rc != CAF_OK) {
-        free(s);
-        return rc;
-    }
-    if (s->settings.max_running == 0)
-        s->settings.max_running = 256;
-    backend->state = s;
-    return CAF_OK;
-}
-
-static void lsf_close(caf_backend *backend)
-{
+    caf_status rc = batch_backend_open(backend, "lsf", settings, sizeof(lsf_backend), err);
     lsf_backend *s = backend->state;
-    if (s)
-        batch_settings_free(&s->settings);
-    free(s);
-    backend->state = NULL;
+    if (rc == CAF_OK && s->settings.max_running == 0)
+        s->settings.max_running = 256;
+    return rc;
 }
 
 caf_status lsf_submit_command(const caf_job *job, const batch_settings *settings, caf_subjob **subs,
@@ -57,8 +40,8 @@ caf_status lsf_submit_command(const caf_job *job, const batch_settings *settings
      * -o LSF would mail the output. */
     if (rc == CAF_OK)
         rc = batch_command_add(cmd, "-o", err);
-    if (rc == CAF_OK)
-        rc = batch_command_add(cmd, "subjobs/lsf-%J_%I.log", err);
+    if (rc == CAF_OK) /* like Slurm's, a % in the folder could be taken for a pattern */
+        rc = batch_command_add(cmd, strpbrk(job->working_dir, "%\\") ? "/dev/null" : "subjobs/lsf-%J_%I.log", err);
     if (rc == CAF_OK && args->queue) {
         rc = batch_command_add(cmd, "-q", err);
         if (rc == CAF_OK)
@@ -174,39 +157,9 @@ static bool only_unknown_ids(const caf_process_result *res)
 static caf_status lsf_submit(caf_backend *backend, const caf_job *job, caf_subjob **subs, size_t n,
                              caf_error *err)
 {
+    static const batch_array_style style = {lsf_submit_command, lsf_parse_submitted, LSF_MAX_ARRAY, 1, "[", "]"};
     lsf_backend *s = backend->state;
-    caf_subjob **order = malloc(n * sizeof *order);
-    if (!order)
-        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
-    memcpy(order, subs, n * sizeof *order);
-    caf_status rc = CAF_OK;
-    for (size_t from = 0; rc == CAF_OK && from < n;) {
-        size_t count = batch_group_same_request(order, from, n);
-        if (count > LSF_MAX_ARRAY)
-            count = LSF_MAX_ARRAY;
-        batch_command cmd = {0};
-        caf_process_result res = {0};
-        rc = lsf_submit_command(job, &s->settings, order + from, count, &cmd, err);
-        if (rc == CAF_OK)
-            rc = batch_command_run(&cmd, job->working_dir, s->settings.submit_timeout_s, &res, err);
-        if (rc == CAF_OK && res.exit_code != 0)
-            rc = batch_command_failed(&cmd, &res, err);
-        char id[64];
-        if (rc == CAF_OK)
-            rc = lsf_parse_submitted(res.out_text, id, sizeof id, err);
-        for (size_t i = 0; rc == CAF_OK && i < count; i++) {
-            char element[96];
-            snprintf(element, sizeof element, "%s[%zu]", id, i + 1);
-            rc = batch_set_id(order[from + i], element, err);
-        }
-        caf_process_result_free(&res);
-        batch_command_free(&cmd);
-        from += count;
-    }
-    free(order);
-    if (rc != CAF_OK)
-        caf_error_prefix(err, "job %s: ", job->name);
-    return rc;
+    return batch_submit_arrays(job, &s->settings, subs, n, &style, err);
 }
 
 static caf_status lsf_poll(caf_backend *backend, const caf_job *job, caf_subjob **subs, size_t n,
@@ -276,5 +229,5 @@ const caf_backend_ops caf_backend_ops_lsf = {
     .poll = lsf_poll,
     .cancel = lsf_cancel,
     .wait = NULL,
-    .close = lsf_close,
+    .close = batch_backend_close,
 };

@@ -13,35 +13,21 @@
 #include "jobs/batch.h"
 
 typedef struct pbs_backend {
-    batch_settings settings;
+    batch_settings settings; /* first: batch_backend_open fills it */
 } pbs_backend;
 
 static caf_status pbs_open(caf_backend *backend, const json_t *settings, caf_error *err)
 {
-    pbs_backend *s = calloc(1, sizeof *s);
-    if (!s)
-        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
-    caf_status rc = batch_settings_parse(&s->settings, backend, "pbs", settings, err);
-    if (rc != CAF_OK) {
-        free(s);
-        return rc;
-    }
-    backend->state = s;
-    return CAF_OK;
-}
-
-static void pbs_close(caf_backend *backend)
-{
-    pbs_backend *s = backend->state;
-    if (s)
-        batch_settings_free(&s->settings);
-    free(s);
-    backend->state = NULL;
+    return batch_backend_open(backend, "pbs", settings, sizeof(pbs_backend), err);
 }
 
 bool pbs_log_path(const caf_job *job, const caf_subjob *sub, char *buf, size_t size)
 {
     size_t wlen = strlen(job->working_dir);
+    /* Slurm's PBS commands run sbatch in the working folder, and Slurm expands %-patterns (and a
+     * backslash disables them) in the log path made absolute with it: no log for such folders. */
+    if (strpbrk(job->working_dir, "%\\"))
+        return false;
     if (!sub->dir || strncmp(sub->dir, job->working_dir, wlen) != 0 || sub->dir[wlen] != '/')
         return false;
     int len = snprintf(buf, size, "%s/pbs.log", sub->dir + wlen + 1);
@@ -323,5 +309,5 @@ const caf_backend_ops caf_backend_ops_pbs = {
     .poll = pbs_poll,
     .cancel = pbs_cancel,
     .wait = NULL,
-    .close = pbs_close,
+    .close = batch_backend_close,
 };

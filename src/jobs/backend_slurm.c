@@ -13,33 +13,17 @@
 #define SLURM_MAX_ARRAY 1000
 
 typedef struct slurm_backend {
-    batch_settings settings;
+    batch_settings settings; /* first: batch_backend_open fills it */
     bool no_sacct; /* sacct said accounting is disabled: do not ask again */
 } slurm_backend;
 
 static caf_status slurm_open(caf_backend *backend, const json_t *settings, caf_error *err)
 {
-    slurm_backend *s = calloc(1, sizeof *s);
-    if (!s)
-        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
-    caf_status rc = batch_settings_parse(&s->settings, backend, "slurm", settings, err);
-    if (rc != CAF_OK) {
-        free(s);
-        return rc;
-    }
-    if (s->settings.max_running == 0)
-        s->settings.max_running = 256;
-    backend->state = s;
-    return CAF_OK;
-}
-
-static void slurm_close(caf_backend *backend)
-{
+    caf_status rc = batch_backend_open(backend, "slurm", settings, sizeof(slurm_backend), err);
     slurm_backend *s = backend->state;
-    if (s)
-        batch_settings_free(&s->settings);
-    free(s);
-    backend->state = NULL;
+    if (rc == CAF_OK && s->settings.max_running == 0)
+        s->settings.max_running = 256;
+    return rc;
 }
 
 caf_status slurm_submit_command(const caf_job *job, const batch_settings *settings, caf_subjob **subs,
@@ -61,8 +45,11 @@ caf_status slurm_submit_command(const caf_job *job, const batch_settings *settin
      * that Slurm's own log needs no path with characters sbatch would expand (%, \). */
     if (rc == CAF_OK)
         rc = batch_command_addf(cmd, err, "--chdir=%s", job->working_dir);
+    /* Slurm expands %-patterns in the log path made absolute with the working folder, and a
+     * backslash there turns expansion off: such folders get no Slurm log rather than a failed launch. */
     if (rc == CAF_OK)
-        rc = batch_command_add(cmd, "--output=subjobs/slurm-%A_%a.log", err);
+        rc = batch_command_add(cmd, strpbrk(job->working_dir, "%\\") ? "--output=/dev/null"
+                                                                     : "--output=subjobs/slurm-%A_%a.log", err);
     if (rc == CAF_OK && args->queue)
         rc = batch_command_addf(cmd, err, "--partition=%s", args->queue);
     if (rc == CAF_OK && subs[0]->memory_mb > 0)
@@ -244,43 +231,11 @@ static bool only_unknown_ids(const caf_process_result *res)
 }
 
 static caf_status slurm_submit(caf_backend *backend, const caf_job *job, caf_subjob **subs, size_t n,
-                               caf_error *err)
+                             caf_error *err)
 {
+    static const batch_array_style style = {slurm_submit_command, slurm_parse_submitted, SLURM_MAX_ARRAY, 0, "_", ""};
     slurm_backend *s = backend->state;
-    caf_subjob **order = malloc(n * sizeof *order);
-    if (!order)
-        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
-    memcpy(order, subs, n * sizeof *order);
-    caf_status rc = CAF_OK;
-    for (size_t from = 0; rc == CAF_OK && from < n;) {
-        size_t count = batch_group_same_request(order, from, n);
-        if (count > SLURM_MAX_ARRAY)
-            count = SLURM_MAX_ARRAY;
-        batch_command cmd = {0};
-        caf_process_result res = {0};
-        rc = slurm_submit_command(job, &s->settings, order + from, count, &cmd, err);
-        if (rc == CAF_OK)
-            rc = batch_command_run(&cmd, job->working_dir, s->settings.submit_timeout_s, &res, err);
-        if (rc == CAF_OK && res.exit_code != 0)
-            rc = batch_command_failed(&cmd, &res, err);
-        char id[64];
-        if (rc == CAF_OK)
-            rc = slurm_parse_submitted(res.out_text, id, sizeof id, err);
-        for (size_t i = 0; rc == CAF_OK && i < count; i++) {
-            char task_id[96];
-            snprintf(task_id, sizeof task_id, "%s_%zu", id, i);
-            rc = batch_set_id(order[from + i], task_id, err);
-        }
-        if (rc == CAF_OK)
-            caf_debug("job %s: sbatch array %s with %zu subjobs", job->name, id, count);
-        caf_process_result_free(&res);
-        batch_command_free(&cmd);
-        from += count;
-    }
-    free(order);
-    if (rc != CAF_OK)
-        caf_error_prefix(err, "job %s: ", job->name);
-    return rc;
+    return batch_submit_arrays(job, &s->settings, subs, n, &style, err);
 }
 
 /* Asks sacct about the subjobs squeue no longer lists (finished longer ago than MinJobAge). */
@@ -387,5 +342,5 @@ const caf_backend_ops caf_backend_ops_slurm = {
     .poll = slurm_poll,
     .cancel = slurm_cancel,
     .wait = NULL,
-    .close = slurm_close,
+    .close = batch_backend_close,
 };

@@ -61,6 +61,14 @@ caf_status batch_settings_parse(batch_settings *settings, caf_backend *backend, 
 /* Frees submit_args. */
 void batch_settings_free(batch_settings *settings);
 
+/* Opens a batch backend: backend->state becomes a zeroed state_size-byte struct (malloc'd, freed by
+ * batch_backend_close) that starts with a batch_settings filled from obj. */
+caf_status batch_backend_open(caf_backend *backend, const char *name, const json_t *obj, size_t state_size,
+                              caf_error *err);
+
+/* Frees what batch_backend_open made. */
+void batch_backend_close(caf_backend *backend);
+
 /* ---- the submitted script ---- */
 
 /* Returns a bash script (malloc'd, caller frees) that runs the wrapper script of subs[k] for
@@ -98,6 +106,25 @@ void batch_safe_name(const char *name, char *buf, size_t size);
 void batch_report(caf_batch_report *report, caf_batch_state state, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* ---- job arrays (Slurm, LSF) ---- */
+
+typedef struct batch_array_style {
+    /* Builds the submit command for subs[0..n) (all with the same memory/time request). */
+    caf_status (*build)(const caf_job *job, const batch_settings *settings, caf_subjob **subs, size_t n,
+                        batch_command *cmd, caf_error *err);
+    /* Reads the array's job id from the submit command's output. */
+    caf_status (*parse)(const char *out, char *id, size_t size, caf_error *err);
+    size_t max_array;   /* most elements per submit command */
+    size_t first_index; /* index of the first element (Slurm 0, LSF 1) */
+    const char *open;   /* element id = ID open INDEX close: "_", "" (Slurm) or "[", "]" (LSF) */
+    const char *close;
+} batch_array_style;
+
+/* Submits subs as arrays in style, one submit command per group of equal requests, and sets each
+ * submitted subjob's batch_id. Stops at the first refused command (earlier groups stay submitted). */
+caf_status batch_submit_arrays(const caf_job *job, const batch_settings *settings, caf_subjob **subs, size_t n,
+                               const batch_array_style *style, caf_error *err);
+
 /* ---- Slurm ---- */
 
 /* The sbatch command for subs (all with the same memory/time request): an array 0-(n-1) throttled
@@ -122,7 +149,8 @@ caf_status pbs_submit_command(const caf_job *job, const batch_settings *settings
                               const char *script_path, batch_command *cmd, caf_error *err);
 
 /* The PBS log of sub relative to the job's working folder ("subjobs/3/pbs.log") in buf; false when
- * that path would need characters other than [a-z0-9_./-] (then PBS's log is not kept). */
+ * that path would need characters other than [a-z0-9_./-], or the working folder has % or \ (then
+ * PBS's log is not kept). */
 bool pbs_log_path(const caf_job *job, const caf_subjob *sub, char *buf, size_t size);
 
 /* Applies default-format `qstat` output (Job id / Name / User / Time Use / S / Queue). */

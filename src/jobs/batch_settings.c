@@ -1,4 +1,5 @@
 /* The backend_settings keys every batch backend understands (docs/jobs.md, "Batch backends"). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "jobs/batch.h"
@@ -74,4 +75,28 @@ caf_status batch_settings_parse(batch_settings *settings, caf_backend *backend, 
 void batch_settings_free(batch_settings *settings)
 {
     caf_strings_free(&settings->submit_args);
+}
+
+caf_status batch_backend_open(caf_backend *backend, const char *name, const json_t *obj, size_t state_size,
+                              caf_error *err)
+{
+    batch_settings *settings = calloc(1, state_size);
+    if (!settings)
+        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    caf_status rc = batch_settings_parse(settings, backend, name, obj, err);
+    if (rc != CAF_OK) {
+        free(settings);
+        return rc;
+    }
+    backend->state = settings;
+    return CAF_OK;
+}
+
+void batch_backend_close(caf_backend *backend)
+{
+    batch_settings *settings = backend->state;
+    if (settings)
+        batch_settings_free(settings);
+    free(settings);
+    backend->state = NULL;
 }

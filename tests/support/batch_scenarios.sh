@@ -22,18 +22,27 @@ cd "$work"
 
 fail() { echo "FAIL ($BACKEND): $*" >&2; exit 1; }
 
+# A working folder as hostile as file names get: the names job uses it (Slurm expands % in log
+# paths, a backslash turns that off, PBS front ends pass paths through shells).
+hostile_dir=$'names work \'q\' "dq" $HOME `id` %A \\z\nnewline'
+
+# The working folder of job $1.
+work_of() { if [[ $1 == names ]]; then echo "$hostile_dir"; else echo "$1-work"; fi; }
+
 # write_job NAME ARGS_JSON [EXTRA_MEMBERS]: a job on $BACKEND that polls quickly.
 write_job() {
+  local wd
+  wd=$("$PY" -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$(work_of "$1")")
   cat >"$1.json" <<EOF
 {"name": "$1", "command": "bash", "args": $2,
- "working_dir": "$1-work", "output_dir": "$1-out", "backend": "$BACKEND",
+ "working_dir": $wd, "output_dir": "$1-out", "backend": "$BACKEND",
  "backend_settings": {"poll_interval_s": 0.3, "exit_file_grace_s": 3}${3:+, $3}}
 EOF
 }
 
 # state JOB EXPR: a Python expression over the saved state `s` (WORKING_DIR/caf-job.json).
 state() {
-  "$PY" - "$1-work/caf-job.json" "$2" <<'EOF'
+  "$PY" - "$(work_of "$1")/caf-job.json" "$2" <<'EOF'
 import json, sys
 s = json.load(open(sys.argv[1]))
 print(eval(sys.argv[2]))
@@ -103,6 +112,42 @@ run_scenarios() {
   [[ $(state cancel 'sorted(set(x["status"] for x in s["subjobs"]))') == "['failed']" ]] ||
     fail "cancel: subjobs not failed"
   echo "ok ($BACKEND): cancel leaves nothing behind"
+
+  # ---- a caf killed mid-run: the next one re-attaches to the running subjobs, submits nothing again ----
+  write_job reattach '["-c", "sleep 4; echo done > out.txt"]' '"split": {"arg_sets": [["a"], ["b"]]}, "output_patterns": ["out.txt"]'
+  "$CAF" jobs submit reattach.json --wait >reattach.log 2>&1 &
+  local first_pid=$!
+  wait_running reattach 2
+  kill -KILL "$first_pid"
+  wait "$first_pid" 2>/dev/null || true
+  local before after
+  before=$(state reattach '" ".join(x["batch_id"] for x in s["subjobs"])')
+  "$CAF" jobs submit reattach.json --wait >>reattach.log 2>&1 || { cat reattach.log; fail "reattach: second caf failed"; }
+  after=$(state reattach '" ".join(x["batch_id"] for x in s["subjobs"])')
+  [[ $before == "$after" ]] || fail "reattach: resubmitted ($before -> $after)"
+  [[ $(state reattach '[(x["status"], x["attempt"]) for x in s["subjobs"]]') == "[('completed', 1), ('completed', 1)]" ]] ||
+    fail "reattach: $(state reattach '[(x["status"], x["attempt"]) for x in s["subjobs"]]')"
+  [[ $(cat reattach-out/1/out.txt) == done ]] || fail "reattach: output missing"
+  echo "ok ($BACKEND): a restarted caf re-attaches instead of resubmitting"
+
+  # ---- Ctrl-C during `submit --wait` removes every subjob ----
+  write_job interrupt '["-c", "sleep 600"]' '"split": {"arg_sets": [["a"], ["b"]]}'
+  "$CAF" jobs submit interrupt.json --wait >interrupt.log 2>&1 &
+  local caf_pid=$!
+  wait_running interrupt 2
+  ids=$(state interrupt '" ".join(x["batch_id"] for x in s["subjobs"])')
+  kill -INT "$caf_pid"
+  rc=0
+  wait "$caf_pid" || rc=$?
+  [[ $rc != 0 ]] || fail "interrupt: caf exited 0 after Ctrl-C"
+  left=$(active_ids | grep -Fx -f <(tr ' ' '\n' <<<"$ids") || true)
+  for i in $(seq 50); do
+    [[ -z $left ]] && break
+    sleep 0.2
+    left=$(active_ids | grep -Fx -f <(tr ' ' '\n' <<<"$ids") || true)
+  done
+  [[ -z $left ]] || fail "Ctrl-C left $left in the batch system"
+  echo "ok ($BACKEND): Ctrl-C cancels every subjob"
 
   # ---- the batch system forgets a subjob (removed behind caf's back): failed, not a hang ----
   write_job forget '["-c", "sleep 600"]' '"split": {"arg_sets": [["removed"], ["kept"]]}, "retry": {"max_retries": 0}'

@@ -13,27 +13,23 @@ set -euo pipefail
 
 die() { echo "slurm_cluster: $*" >&2; exit 1; }
 
-packages=(slurm-wlm munge slurm-wlm-torque)
+source_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
+# slurm-wlm, munge and slurm-wlm-torque (deps/debian-slurm.txt) through the project's installer. Tests
+# that start clusters at the same time install once: the first holds the lock, the others then find
+# everything installed.
 install_missing() {
-  local missing=()
-  for p in "${packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-  done
-  ((${#missing[@]} == 0)) && return 0
-  [[ $(id -u) == 0 ]] || die "need root to install ${missing[*]}"
-  echo "slurm_cluster: installing ${missing[*]}" >&2
-  # Another test may be installing at the same time; apt takes its own lock, we wait for it.
   local i
+  exec 8>"${TMPDIR:-/tmp}/caf-slurm-install.lock"
+  flock 8
   for i in 1 2 3 4 5; do
-    if apt-get update -qq >/dev/null 2>&1 &&
-       DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=120 \
-         "${missing[@]}" >/dev/null 2>&1; then
+    if "$source_dir/scripts/install-deps.sh" "$source_dir/deps/debian-slurm.txt" >&2; then
+      exec 8>&-
       return 0
     fi
-    sleep 5
+    sleep 5 # apt's own lock held by something else: wait and try again
   done
-  die "could not install ${missing[*]}"
+  die "could not install the packages of deps/debian-slurm.txt"
 }
 
 # The pid in FILE if that process is alive and its command line mentions our config folder.
@@ -81,8 +77,12 @@ reap_orphans() {
   done
 }
 
+# No socket of any state on local port $1 (read from /proc: no dependency on ss or netstat).
 port_free() {
-  ! ss -Htan "( sport = :$1 )" 2>/dev/null | grep -q .
+  local hex
+  hex=$(printf '%04X' "$1")
+  ! awk -v p=":$hex" 'FNR > 1 && substr($2, length($2) - 4) == p { found = 1 } END { exit !found }' \
+    /proc/net/tcp /proc/net/tcp6 2>/dev/null
 }
 
 # Two consecutive free TCP ports, starting from a number derived from DIR so parallel clusters differ.
@@ -130,7 +130,7 @@ SwitchType=switch/none
 MpiDefault=none
 SchedulerType=sched/builtin
 # Start queued work as soon as resources free up instead of batching scheduling every few seconds.
-SchedulerParameters=batch_sched_delay=0,sched_min_interval=0,default_queue_depth=1000
+SchedulerParameters=batch_sched_delay=0,default_queue_depth=1000
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 ReturnToService=2

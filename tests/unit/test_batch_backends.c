@@ -100,6 +100,17 @@ static void driver_runs_the_wrapper_of_its_array_task(void **state)
     assert_int_equal(run_driver(&f, script, NULL, "SLURM_ARRAY_TASK_ID=2", marker, sizeof marker), 0);
     assert_string_equal(marker, "ran 2 0\n");
     assert_int_equal(run_driver(&f, script, NULL, "SLURM_ARRAY_TASK_ID=3", marker, sizeof marker), 99);
+
+    assert_non_null(strstr(script, "subjobs=(")); /* the standard layout: indices only */
+    free(script);
+
+    /* Wrappers outside the standard layout: every path listed, still quoted. */
+    f.subs[1].index = 7;
+    script = batch_driver_script("#!/bin/bash", NULL, "SLURM_ARRAY_TASK_ID", 0, f.ptrs, 3);
+    assert_non_null(strstr(script, "scripts=("));
+    assert_int_equal(run_driver(&f, script, NULL, "SLURM_ARRAY_TASK_ID=1", marker, sizeof marker), 0);
+    assert_string_equal(marker, "ran 1 0\n");
+    f.subs[1].index = 1;
     free(script);
 
     /* LSF: LSB_JOBINDEX from 1. */
@@ -151,6 +162,13 @@ static void sbatch_command_is_one_argv_array_job(void **state)
         assert_string_equal(cmd.argv[i], expected[i]);
     assert_null(cmd.argv[10]);
     assert_non_null(strstr(cmd.stdin_text, "SLURM_ARRAY_TASK_ID"));
+    batch_command_free(&cmd);
+
+    /* Slurm would expand "%A" of the folder in the log path (and "\" turns expansion off): no log. */
+    job.working_dir = "/w/100%A \\ done";
+    assert_int_equal(slurm_submit_command(&job, &settings, f.ptrs, 3, &cmd, NULL), CAF_OK);
+    assert_string_equal(cmd.argv[4], "--chdir=/w/100%A \\ done");
+    assert_string_equal(cmd.argv[5], "--output=/dev/null");
     batch_command_free(&cmd);
     free_fixture(&f);
 }
@@ -269,6 +287,9 @@ static void pbs_command_keeps_paths_plain(void **state)
     /* A subjob folder outside the working folder: no log rather than a path qsub might mangle. */
     sub.dir = "/elsewhere/3";
     char log[64];
+    assert_false(pbs_log_path(&job, &sub, log, sizeof log));
+    job.working_dir = "/w/50%";
+    sub.dir = "/w/50%/subjobs/3";
     assert_false(pbs_log_path(&job, &sub, log, sizeof log));
 }
 
