@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # caf run with bad input: a bad configuration stops before anything is submitted and lists every
-# problem with FILE:LINE:COLUMN; input files holding only ignored runs, input without events and an
-# algorithm failing in every segment each fail their calibration with a clear reason in the log and in
+# problem with FILE:LINE:COLUMN; input files holding only ignored runs, input without events, an
+# algorithm failing in every segment and SimpleRunByRun with runs lacking data each fail their calibration with a clear reason in the log and in
 # caf status (text and JSON), dependents fail naming the dependency, an independent calibration still
 # completes, and the exit code is 1. A second caf run (and a reset) on a folder in use is refused; a
 # changed configuration is refused naming the calibration and keys, and caf reset lets it run again.
@@ -76,6 +76,14 @@ calibrations:
     algorithms: [TestAlgorithms:test]
     input_files: ["toy/*_r00002_*.h5"]
     depends_on: [failing]
+  - name: simple
+    collector: ExampleHitCollector
+    algorithms:
+      - plugin: TestAlgorithms:test
+        parameters: {object: hits, min_entries: $THRESHOLD}
+        strategy: SimpleRunByRun
+    input_files: ["toy/*.h5"]
+    max_files_per_collector_job: 4
   - name: fine
     collector: ExampleHitCollector
     algorithms:
@@ -84,7 +92,7 @@ calibrations:
     input_files: ["toy/*_r00004_*.h5"]
 YAML
 if "$CAF" run runtime.yaml 2> runtime.log; then fail "a failing campaign exited 0"; fi
-grep -q "4 calibrations failed" runtime.log || fail "no failure summary: $(cat runtime.log)"
+grep -q "5 calibrations failed" runtime.log || fail "no failure summary: $(cat runtime.log)"
 grep -q "ignored: .*collector input: the 4 input files hold only runs in ignored_runs" runtime.log ||
     fail "ignored runs: $(cat runtime.log)"
 grep -q "noevents: .*the 1 input files hold no events" runtime.log || fail "no events: $(cat runtime.log)"
@@ -101,12 +109,17 @@ $PY - status.json <<'PYEOF'
 import json, sys
 cals = {c["name"]: c for c in json.load(open(sys.argv[1]))["calibrations"]}
 assert {n: c["state"] for n, c in cals.items()} == {"ignored": "failed", "noevents": "failed", "failing": "failed",
-                                                     "dependent": "failed", "fine": "completed"}, cals
+                                                     "dependent": "failed", "simple": "failed", "fine": "completed"}, cals
 assert cals["dependent"]["reason"].startswith("dependency failing failed: algorithm TestAlgorithms:test"), cals
 assert cals["ignored"]["subjobs"]["total"] == 0 and cals["dependent"]["subjobs"]["total"] == 0
 assert cals["failing"]["algorithms"][0]["outcome"] == "failed"
 PYEOF
 grep -q "TestConstants" out/database/database.txt || fail "fine's payload is not in the merged database"
+# SimpleRunByRun: the short runs lack data, the calibration fails, its database keeps the other runs.
+grep -q "simple: .*SimpleRunByRun: .*1.3" runtime.log || fail "simple: $(grep simple runtime.log)"
+[ "$(cut -d' ' -f3 out/simple/iteration_0/database/database.txt | tr '\n' ' ')" = \
+  "1,1,1,1 1,2,1,2 1,4,1,4 2,1,2,1 2,2,2,2 2,4,2,4 " ] || fail "simple's IoVs: $(cat out/simple/iteration_0/database/database.txt)"
+[ "$(wc -l < out/database/database.txt)" -eq 1 ] || fail "a failed calibration reached the merged database"
 
 # 3. A folder in use: a second caf run and a reset are refused while the first runs.
 sed -e 's/^output_dir: out/output_dir: busy/' runtime.yaml > busy.yaml
