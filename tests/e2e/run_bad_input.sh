@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # caf run with bad input: a bad configuration stops before anything is submitted and lists every
 # problem with FILE:LINE:COLUMN; input files holding only ignored runs, input without events, an
-# algorithm failing in every segment and SimpleRunByRun with runs lacking data each fail their calibration with a clear reason in the log and in
-# caf status (text and JSON), dependents fail naming the dependency, an independent calibration still
-# completes, and the exit code is 1. A second caf run (and a reset) on a folder in use is refused; a
+# algorithm failing in every segment and SimpleRunByRun with runs lacking data each fail their
+# calibration with a clear reason in the log and in caf status (text and JSON), dependents fail naming
+# the dependency, an independent calibration still completes, and the exit code is 1. A second caf run (and a reset) on a folder in use is refused; a
 # changed configuration is refused naming the calibration and keys, and caf reset lets it run again.
 set -euo pipefail
 W=$(mktemp -d)
