@@ -11,7 +11,7 @@
 
 static int executions;
 
-static caf_status execute(void *ctx, const caf_execution *e, caf_algorithm_result *result, caf_error *err)
+static caf_status execute(void *ctx, const caf_execution *e, caf_execution_result *result, caf_error *err)
 {
     (void)ctx, (void)err;
     executions++;

@@ -13,6 +13,8 @@ build=${1:-build}
 "$build/bench/bench_strategy" 20000
 # jobs: 1,000 trivial subjobs through the local backend vs xargs -P <cores> (bench/jobs_local.sh)
 bash "$(dirname "$0")/jobs_local.sh" "$build/bin/caf"
+# orchestration: the run state saved as rows per change vs whole JSON snapshots of the strategy state
+"$build/bench/bench_run_state" 500
 # jobs: 1,000 subjobs through the Slurm backend on a loopback Slurm: sbatch calls and wall time vs a
 # hand-written sbatch --array (bench/jobs_slurm.sh; starts its own cluster, needs root)
 bash "$(dirname "$0")/jobs_slurm.sh" "$build/bin/caf"

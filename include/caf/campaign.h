@@ -14,6 +14,7 @@
 
 #include "caf/error.h"
 #include "caf/iov.h"
+#include "caf/run_range.h"
 #include "caf/strategy.h"
 
 #ifdef __cplusplus
@@ -82,10 +83,7 @@ typedef struct caf_algorithm_config {
     caf_mark strategy_mark;
 } caf_algorithm_config;
 
-typedef enum caf_granularity {
-    CAF_GRANULARITY_RUN = 0, /* the collector keeps one object per run */
-    CAF_GRANULARITY_ALL = 1, /* the collector merges all runs into one object */
-} caf_granularity;
+/* caf_granularity (run or all) is the collector framework's (caf/run_range.h). */
 
 /* The calibration keys, in documentation order; marks[] of a calibration is indexed by them. */
 typedef enum caf_calibration_key {

@@ -48,6 +48,10 @@ typedef struct caf_file_lock {
 /* Creates path if needed and blocks until the exclusive lock on it is held. */
 caf_status caf_file_lock_acquire(caf_file_lock *lock, const char *path, caf_error *err);
 
+/* Creates path if needed and takes the exclusive lock without waiting: CAF_ERR_EXISTS when another process
+ * holds it. */
+caf_status caf_file_lock_try(caf_file_lock *lock, const char *path, caf_error *err);
+
 /* Releases the lock and closes the lock file. */
 void caf_file_lock_release(caf_file_lock *lock);
 

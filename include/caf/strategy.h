@@ -29,12 +29,12 @@ typedef enum caf_strategy_kind {
 } caf_strategy_kind;
 
 /* The result an algorithm execution reports (the reference's AlgResult). */
-typedef enum caf_algorithm_result {
+typedef enum caf_execution_result {
     CAF_RESULT_OK = 0,
     CAF_RESULT_NOT_ENOUGH_DATA = 1,
     CAF_RESULT_ITERATE = 2,
     CAF_RESULT_FAILURE = 3,
-} caf_algorithm_result;
+} caf_execution_result;
 
 /* How a strategy ended: the calibration completes, iterates, or fails. */
 typedef enum caf_strategy_outcome {
@@ -66,7 +66,7 @@ typedef struct caf_execution {
     caf_exprun *runs; /* sorted; owned by the state */
     size_t run_count;
     caf_iov iov;
-    caf_algorithm_result result;
+    caf_execution_result result;
     bool committed; /* its payloads are in the output database */
 } caf_execution;
 
@@ -98,7 +98,7 @@ typedef struct caf_strategy_state {
  * A non-OK status from any callback stops the strategy with that error and leaves the state resumable. */
 typedef struct caf_strategy_callbacks {
     /* Runs the algorithm on execution->runs with execution->iteration; its payloads get execution->iov. */
-    caf_status (*execute)(void *ctx, const caf_execution *execution, caf_algorithm_result *result,
+    caf_status (*execute)(void *ctx, const caf_execution *execution, caf_execution_result *result,
                           caf_error *err);
     /* Commits the payloads that execution produced to the output database. */
     caf_status (*commit)(void *ctx, const caf_execution *execution, caf_error *err);
@@ -121,10 +121,10 @@ const char *caf_strategy_kind_name(caf_strategy_kind kind);
 bool caf_strategy_kind_parse(const char *name, caf_strategy_kind *out);
 
 /* Returns "ok", "not_enough_data", "iterate" or "failure"; never NULL. */
-const char *caf_algorithm_result_name(caf_algorithm_result result);
+const char *caf_algorithm_result_name(caf_execution_result result);
 
 /* Parses a result name into *out; returns false when unknown. */
-bool caf_algorithm_result_parse(const char *name, caf_algorithm_result *out);
+bool caf_algorithm_result_parse(const char *name, caf_execution_result *out);
 
 /* Returns "none", "completed", "iterate" or "failed"; never NULL. */
 const char *caf_strategy_outcome_name(caf_strategy_outcome outcome);

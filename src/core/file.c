@@ -211,6 +211,24 @@ caf_status caf_file_lock_acquire(caf_file_lock *lock, const char *path, caf_erro
     return CAF_OK;
 }
 
+caf_status caf_file_lock_try(caf_file_lock *lock, const char *path, caf_error *err)
+{
+    lock->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (lock->fd < 0)
+        return caf_error_errno(err, errno, "%s: cannot open lock file", path);
+    while (flock(lock->fd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno == EINTR)
+            continue;
+        int e = errno;
+        close(lock->fd);
+        lock->fd = -1;
+        if (e == EWOULDBLOCK)
+            return caf_error_set(err, CAF_ERR_EXISTS, "%s: locked by another process", path);
+        return caf_error_errno(err, e, "%s: cannot lock", path);
+    }
+    return CAF_OK;
+}
+
 void caf_file_lock_release(caf_file_lock *lock)
 {
     if (lock->fd >= 0) {

@@ -1,10 +1,6 @@
-/* Plugin existence for configuration checks.
- *
- * PLACEHOLDER until the plugin loader lands (collector and algorithm frameworks, src/collector and
- * src/algorithm): this only looks for NAME.so on the search path. When the loader exists, switch
- * caf_plugin_search and caf_campaign_check_plugins to it, so that a check also proves that the file is a
- * loadable plugin of the right kind. Pre-collector modules are not checked here: built-in modules live in
- * libcaf (src/modules) and are known only to the module registry. */
+/* Plugin existence for configuration checks: collectors, algorithms (PLUGIN or PLUGIN:ALGORITHM) and
+ * pre-collector modules are looked for as NAME.so on the search path, without loading them (a check must
+ * not run plugin code); whether the file is a plugin of the right kind shows when the job runs it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,10 +40,13 @@ static void check_one(const char *kind, const char *cal, const char *name, caf_m
     char *found = NULL;
     if (!name || !*name)
         return;
-    caf_status rc = caf_plugin_search(name, search_path, &found, NULL);
+    /* "PLUGIN:ALGORITHM" names one algorithm of a plugin holding several. */
+    char file[256];
+    snprintf(file, sizeof file, "%.*s", (int)strcspn(name, ":"), name);
+    caf_status rc = caf_plugin_search(file, search_path, &found, NULL);
     if (rc == CAF_OK && !found)
         caf_config_problems_add(problems, mark, "calibration '%s': %s plugin '%s' not found (no %s.so in %s)", cal,
-                                kind, name, name, search_path && *search_path ? search_path : "an empty plugin path");
+                                kind, name, file, search_path && *search_path ? search_path : "an empty plugin path");
     free(found);
 }
 
@@ -65,6 +64,9 @@ size_t caf_campaign_check_plugins(const caf_campaign *c, const char *search_path
         for (size_t a = 0; a < cal->algorithm_count; a++)
             check_one("algorithm", cal->name, cal->algorithms[a].plugin, cal->algorithms[a].mark, search_path,
                       problems);
+        for (size_t m = 0; m < cal->pre_collector_count; m++) /* modules are plugins too (plugins/NAME) */
+            check_one("pre-collector module", cal->name, cal->pre_collector[m].module, cal->pre_collector[m].mark,
+                      search_path, problems);
     }
     return problems->count - before;
 }

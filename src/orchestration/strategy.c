@@ -32,16 +32,16 @@ bool caf_strategy_kind_parse(const char *name, caf_strategy_kind *out)
     return i >= 0;
 }
 
-const char *caf_algorithm_result_name(caf_algorithm_result result)
+const char *caf_algorithm_result_name(caf_execution_result result)
 {
     return (unsigned)result < 4 ? result_names[result] : "unknown";
 }
 
-bool caf_algorithm_result_parse(const char *name, caf_algorithm_result *out)
+bool caf_algorithm_result_parse(const char *name, caf_execution_result *out)
 {
     int i = find_name(result_names, 4, name);
     if (i >= 0)
-        *out = (caf_algorithm_result)i;
+        *out = (caf_execution_result)i;
     return i >= 0;
 }
 

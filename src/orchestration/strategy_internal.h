@@ -15,7 +15,7 @@ typedef struct strategy_run {
 } strategy_run;
 
 /* True for OK and ITERATE, the results whose payloads may be committed. */
-static inline bool strategy_result_is_success(caf_algorithm_result result)
+static inline bool strategy_result_is_success(caf_execution_result result)
 {
     return result == CAF_RESULT_OK || result == CAF_RESULT_ITERATE;
 }
@@ -23,7 +23,7 @@ static inline bool strategy_result_is_success(caf_algorithm_result result)
 /* Runs (or replays) the next execution on count runs with the given IoV; *index receives its index in
  * state->executions. */
 caf_status strategy_execute(strategy_run *run, const caf_exprun *runs, size_t count, caf_iov iov,
-                            caf_algorithm_result *result, size_t *index, caf_error *err);
+                            caf_execution_result *result, size_t *index, caf_error *err);
 
 /* Commits execution index unless it is already committed. */
 caf_status strategy_commit(strategy_run *run, size_t index, caf_error *err);

@@ -61,7 +61,7 @@ static caf_exprun just_before(caf_exprun start)
 
 /* The runs of units [begin, end) are one contiguous slice of the experiment's runs. */
 static caf_status execute_range(strategy_run *run, const caf_exprun *runs, const sequential_unit *units,
-                                size_t begin, size_t end, caf_iov iov, caf_algorithm_result *result,
+                                size_t begin, size_t end, caf_iov iov, caf_execution_result *result,
                                 size_t *index, caf_error *err)
 {
     size_t first = units[begin].first;
@@ -90,7 +90,7 @@ caf_status sequential_execute_units(strategy_run *run, const caf_exprun *runs, c
     for (;;) {
         caf_exprun from = held ? units[begin].start : low;
         caf_exprun to = end < unit_count ? just_before(units[end].start) : high;
-        caf_algorithm_result result;
+        caf_execution_result result;
         size_t index;
         if ((rc = execute_range(run, runs, units, begin, end, iov_between(from, to), &result, &index, err)))
             return rc;

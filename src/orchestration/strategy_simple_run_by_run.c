@@ -33,7 +33,7 @@ caf_status strategy_run_simple_run_by_run(strategy_run *run, const caf_exprun *r
     char unsuccessful[384] = "";
     size_t failures = 0;
     for (size_t i = 0; i < count && rc == CAF_OK; i++) {
-        caf_algorithm_result result;
+        caf_execution_result result;
         size_t index;
         if ((rc = strategy_execute(run, &runs[i], 1, caf_iov_of_run(runs[i]), &result, &index, err)) != CAF_OK)
             break;

@@ -7,7 +7,7 @@ caf_status strategy_run_single_iov(strategy_run *run, const caf_exprun *runs, si
     caf_status rc = strategy_add_responsible(run, iov, err);
     if (rc != CAF_OK)
         return rc;
-    caf_algorithm_result result;
+    caf_execution_result result;
     size_t index;
     if ((rc = strategy_execute(run, runs, count, iov, &result, &index, err)) != CAF_OK)
         return rc;

@@ -122,7 +122,7 @@ static caf_status store_execution(caf_strategy_state *s, caf_execution *e, caf_e
 }
 
 caf_status strategy_execute(strategy_run *run, const caf_exprun *runs, size_t count, caf_iov iov,
-                            caf_algorithm_result *result, size_t *index, caf_error *err)
+                            caf_execution_result *result, size_t *index, caf_error *err)
 {
     caf_status rc;
     if (run->cursor < run->state->execution_count) {

@@ -14,7 +14,7 @@ status() { set +e; "$@" >/dev/null 2>&1; local rc=$?; set -e; echo $rc; }
 mkdir -p campaign/data campaign/db plugins
 touch campaign/data/run1.h5 campaign/data/run2.h5 "campaign/data/run 3.h5" campaign/db/database.txt
 printf 'data/run1.h5\n' >campaign/t0-files.txt
-for p in GainCollector GainAlgorithm T0Collector T0Algorithm; do touch "plugins/$p.so"; done
+for p in GainCollector GainAlgorithm T0Collector T0Algorithm TriggerSkim; do touch "plugins/$p.so"; done
 cat >campaign/good.yaml <<'YAML'
 output_dir: results
 backend: local
@@ -57,12 +57,13 @@ print(json.dumps({"valid": d["valid"], "waves": [c["wave"] for c in d["calibrati
                   "inputs": [c["input_files"] for c in d["calibrations"]],
                   "strategies": [c["algorithms"][0]["strategy"] for c in d["calibrations"]]}))')"
 
-# Without the plugins on the path, each missing plugin is a problem at its place.
+# Without the plugins on the path, each missing plugin (pre-collector modules too) is a problem at its place.
 check "missing plugins" "campaign/good.yaml:6:16: calibration 'gain': collector plugin 'GainCollector' not found (no GainCollector.so in $work/campaign)
+campaign/good.yaml:8:9: calibration 'gain': pre-collector module plugin 'TriggerSkim' not found (no TriggerSkim.so in $work/campaign)
 campaign/good.yaml:10:9: calibration 'gain': algorithm plugin 'GainAlgorithm' not found (no GainAlgorithm.so in $work/campaign)
 campaign/good.yaml:16:16: calibration 't0': collector plugin 'T0Collector' not found (no T0Collector.so in $work/campaign)
 campaign/good.yaml:17:18: calibration 't0': algorithm plugin 'T0Algorithm' not found (no T0Algorithm.so in $work/campaign)
-caf: error: campaign/good.yaml: 4 problems found" "$("$CAF" config check campaign/good.yaml --plugin-path "$work/campaign" 2>&1 || true)"
+caf: error: campaign/good.yaml: 5 problems found" "$("$CAF" config check campaign/good.yaml --plugin-path "$work/campaign" 2>&1 || true)"
 
 cat >campaign/bad.yaml <<'YAML'
 output_dir: results

@@ -48,7 +48,7 @@ static inline int scripted_entries_of(const scripted_algorithm *a, caf_exprun r)
     return a->default_entries;
 }
 
-static inline caf_status scripted_execute(void *ctx, const caf_execution *e, caf_algorithm_result *result,
+static inline caf_status scripted_execute(void *ctx, const caf_execution *e, caf_execution_result *result,
                                           caf_error *err)
 {
     (void)err;

@@ -39,7 +39,7 @@ static caf_status save_and_maybe_stop(void *ctx, const caf_strategy_state *state
     return CAF_OK;
 }
 
-static caf_status execute(void *ctx, const caf_execution *e, caf_algorithm_result *r, caf_error *err)
+static caf_status execute(void *ctx, const caf_execution *e, caf_execution_result *r, caf_error *err)
 {
     return scripted_execute(&((interrupting *)ctx)->algorithm, e, r, err);
 }

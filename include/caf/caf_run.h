@@ -1,0 +1,62 @@
+/* The CAF run: turns a campaign into conditions databases, resumably. One event loop drives every
+ * calibration as far as dependencies allow: collector jobs through a backend (include/caf/scheduler.h),
+ * collector outputs merged, algorithms under their strategies (include/caf/strategy.h) through the
+ * algorithm runner, payloads committed idempotently, iterations, dependents fed with their dependencies'
+ * output databases, and at the end one merged database and a summary.
+ *
+ * Everything that happened is recorded, one row per change, in the SQLite state database
+ * OUTPUT_DIR/caf-state.sqlite (docs/running.md, docs/ARCHITECTURE.md "## orchestration"), so that
+ * running the same campaign again on the same folder continues where it stopped: finished subjobs and
+ * algorithm executions are never redone and subjobs still in the batch system are re-attached. */
+#ifndef CAF_CAF_RUN_H
+#define CAF_CAF_RUN_H
+
+#include <signal.h>
+#include <stdbool.h>
+
+#include <jansson.h>
+
+#include "caf/campaign.h"
+#include "caf/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The state database's file name inside the output folder. */
+#define CAF_RUN_STATE_FILE "caf-state.sqlite"
+/* The lock file that keeps a second `caf run` (or a reset) out of a folder in use. */
+#define CAF_RUN_LOCK_FILE "caf.lock"
+
+typedef struct caf_run_options {
+    const char *caf_command;  /* the program collector jobs run as `PROGRAM process ...`; NULL = this one */
+    const char *base_dir;     /* folder relative input files and databases are resolved against; NULL = cwd */
+    const char *plugin_path;  /* plugin search path checked before anything starts; NULL = $CAF_PLUGIN_PATH */
+    volatile sig_atomic_t *stop; /* when it becomes non-zero the loop saves and returns (subjobs keep running) */
+} caf_run_options;
+
+/* Appends every problem found in what the campaign names beyond its own keys (input files, databases,
+ * plugins, the backend, backend_args) to problems; returns how many were added. caf_run calls it after
+ * caf_campaign_validate. */
+size_t caf_run_check(const caf_campaign *campaign, const caf_run_options *options, caf_config_problems *problems);
+
+/* Runs (or resumes) the campaign in campaign->output_dir. Checks everything first (configuration,
+ * inputs, plugins, a changed configuration against the recorded one) and lists every problem before
+ * anything is submitted. Returns CAF_OK when every calibration completed; CAF_ERR_STATE naming the failed
+ * calibrations and why otherwise (the state database and summary say the same). */
+caf_status caf_run(const caf_campaign *campaign, const caf_run_options *options, caf_error *err);
+
+/* Every calibration's state, iteration, subjob counts and algorithm results in the output folder dir,
+ * as JSON (new reference, caller decrefs) in *out. */
+caf_status caf_run_status(const char *dir, json_t **out, caf_error *err);
+
+/* Rewinds calibration name in dir: to the start of iteration (from = NULL or "collector"), or to its
+ * algorithms keeping that iteration's collector output (from = "algorithms"); iteration < 0 means the
+ * current one. Later iterations, and everything of the calibrations that depend on it, are dropped
+ * (rows and folders). Refused while a `caf run` holds the folder. */
+caf_status caf_run_reset(const char *dir, const char *name, int iteration, const char *from, caf_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,109 @@
+/* caf run: run or resume a campaign (include/caf/caf_run.h, docs/running.md). */
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "caf/caf_run.h"
+#include "caf/campaign.h"
+#include "cli/cli.h"
+
+static const char run_help[] =
+    "usage: caf run CONFIG [--plugin-path PATH]\n"
+    "\n"
+    "Runs the campaign in CONFIG (docs/configuration.md) into its output_dir, or resumes it when the\n"
+    "folder holds an earlier run of it: finished collector subjobs and algorithm executions are never\n"
+    "redone, subjobs still in the batch system are re-attached. Everything is checked first and every\n"
+    "problem listed before anything is submitted; a configuration changed since the folder was started\n"
+    "is refused, naming the calibrations and keys (see caf reset). A second caf run on the same folder\n"
+    "is refused. Progress goes to stderr: a line per state change and periodic subjob counts.\n"
+    "Ctrl-C stops the loop (subjobs keep running); run again to resume. docs/running.md describes the\n"
+    "output folder.\n"
+    "\n"
+    "Options:\n"
+    "  --plugin-path PATH  folders to look for plugins in (default $CAF_PLUGIN_PATH)\n"
+    "\n"
+    "Environment: CAF_COMMAND, when set, is the program collector jobs run instead of this caf.\n"
+    "Exit codes: 0 every calibration completed, 1 a problem or a failed calibration, 2 usage error.\n";
+
+enum { OPT_PLUGIN_PATH = 1000 };
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static int run_run(int argc, char **argv)
+{
+    static const struct option longopts[] = {{"plugin-path", required_argument, NULL, OPT_PLUGIN_PATH}, {0}};
+    struct cli_options opts = {.where = "run", .help = run_help, .shortopts = "", .longopts = longopts};
+    const char *plugin_path = NULL;
+    const char *operands[3];
+    int operand_count = 0;
+    cli_options_begin();
+    for (;;) { /* options may follow the operands */
+        int c = cli_next_option(&opts, argc, argv);
+        if (c == CLI_OPT_END) {
+            if (optind >= argc)
+                break;
+            if (operand_count < 3)
+                operands[operand_count] = argv[optind];
+            operand_count++;
+            optind++;
+            continue;
+        }
+        if (c == CLI_OPT_HELP)
+            return CLI_EXIT_OK;
+        if (c == CLI_OPT_ERROR)
+            return CLI_EXIT_USAGE;
+        if (c == OPT_PLUGIN_PATH)
+            plugin_path = optarg;
+    }
+    if (operand_count != 1)
+        return cli_usage_error("run", "expected one campaign file");
+    const char *path = operands[0];
+    caf_campaign campaign;
+    caf_config_problems problems = {0};
+    caf_error err = {0};
+    caf_status rc = caf_campaign_load_yaml(path, &campaign, &problems, &err);
+    char *copy = strdup(path);
+    const char *base = copy ? dirname(copy) : ".";
+    caf_run_options options = {.caf_command = getenv("CAF_COMMAND"), .base_dir = base,
+                               .plugin_path = plugin_path, .stop = &stop_requested};
+    if (rc == CAF_ERR_INVALID) /* list what the files, plugins and backend add, too: every problem at once */
+        caf_run_check(&campaign, &options, &problems);
+    if (rc != CAF_OK) {
+        free(copy);
+        caf_config_problems_sort(&problems);
+        for (size_t i = 0; i < problems.count; i++) {
+            char text[1200];
+            fprintf(stderr, "%s\n", caf_config_problem_format(&problems, i, path, text, sizeof text));
+        }
+        int code = problems.count ? cli_failf("%s: %zu problem%s found; nothing was submitted", path, problems.count,
+                                              problems.count == 1 ? "" : "s")
+                                  : cli_fail(&err);
+        caf_config_problems_clear(&problems);
+        caf_campaign_close(&campaign);
+        return code;
+    }
+    struct sigaction sa = {.sa_handler = on_stop};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    rc = caf_run(&campaign, &options, &err);
+    free(copy);
+    caf_config_problems_clear(&problems);
+    caf_campaign_close(&campaign);
+    return rc == CAF_OK ? CLI_EXIT_OK : cli_fail(&err);
+}
+
+const struct cli_command cli_command_run = {
+    .name = "run",
+    .summary = "run or resume a calibration campaign",
+    .help = run_help,
+    .run = run_run,
+};

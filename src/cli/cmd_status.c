@@ -1,0 +1,113 @@
+/* caf status: every calibration's state, iteration, subjob counts and algorithm results of a run. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "caf/caf_run.h"
+#include "cli/cli.h"
+
+static const char status_help[] =
+    "usage: caf status DIR [--json]\n"
+    "\n"
+    "Shows the run in output folder DIR (while it runs or after): whether a caf run holds it, and for\n"
+    "every calibration its state, iteration and the reason it failed, its collector subjobs of the\n"
+    "current iteration by status (and attempts), and each algorithm's outcome with its executions\n"
+    "(runs, IoV, result, committed).\n"
+    "\n"
+    "Options:\n"
+    "  --json  print the status as JSON\n";
+
+enum { OPT_JSON = 1000 };
+
+static int count_of(const json_t *subjobs, const char *key)
+{
+    return (int)json_integer_value(json_object_get(subjobs, key));
+}
+
+static void print_text(const json_t *status)
+{
+    printf("%s%s\n", json_string_value(json_object_get(status, "output_dir")),
+           json_is_true(json_object_get(status, "running")) ? " (a caf run is active)" : "");
+    size_t i;
+    json_t *cal;
+    json_array_foreach(json_object_get(status, "calibrations"), i, cal) {
+        const json_t *s = json_object_get(cal, "subjobs");
+        const char *reason = json_string_value(json_object_get(cal, "reason"));
+        printf("%s: %s, iteration %d%s%s\n", json_string_value(json_object_get(cal, "name")),
+               json_string_value(json_object_get(cal, "state")), (int)json_integer_value(json_object_get(cal, "iteration")),
+               *reason ? ": " : "", reason);
+        printf("  subjobs: %d total, %d completed, %d running, %d submitted, %d waiting, %d failed (%d attempts)\n",
+               count_of(s, "total"), count_of(s, "completed"), count_of(s, "running"), count_of(s, "submitted"),
+               count_of(s, "init"), count_of(s, "failed"), count_of(s, "attempts"));
+        size_t a;
+        json_t *alg;
+        json_array_foreach(json_object_get(cal, "algorithms"), a, alg) {
+            const char *why = json_string_value(json_object_get(alg, "reason"));
+            const json_t *plugin = json_object_get(alg, "plugin");
+            printf("  algorithm %d%s%s: %s, %zu executions%s%s\n", (int)json_integer_value(json_object_get(alg, "algorithm")),
+                   plugin ? " " : "", plugin ? json_string_value(plugin) : "",
+                   json_string_value(json_object_get(alg, "outcome")),
+                   json_array_size(json_object_get(alg, "executions")), why && *why ? ": " : "", why ? why : "");
+            size_t e;
+            json_t *ex;
+            json_array_foreach(json_object_get(alg, "executions"), e, ex) {
+                const char *msg = json_string_value(json_object_get(ex, "message"));
+                printf("    execution %d: IoV %s, %s%s%s%s\n", (int)json_integer_value(json_object_get(ex, "index")),
+                       json_string_value(json_object_get(ex, "iov")), json_string_value(json_object_get(ex, "result")),
+                       json_is_true(json_object_get(ex, "committed")) ? ", committed" : "", msg && *msg ? ": " : "",
+                       msg ? msg : "");
+            }
+        }
+    }
+}
+
+static int status_run(int argc, char **argv)
+{
+    static const struct option longopts[] = {{"json", no_argument, NULL, OPT_JSON}, {0}};
+    struct cli_options opts = {.where = "status", .help = status_help, .shortopts = "", .longopts = longopts};
+    bool json = false;
+    const char *operands[3];
+    int operand_count = 0;
+    cli_options_begin();
+    for (;;) { /* options may follow the operands */
+        int c = cli_next_option(&opts, argc, argv);
+        if (c == CLI_OPT_END) {
+            if (optind >= argc)
+                break;
+            if (operand_count < 3)
+                operands[operand_count] = argv[optind];
+            operand_count++;
+            optind++;
+            continue;
+        }
+        if (c == CLI_OPT_HELP)
+            return CLI_EXIT_OK;
+        if (c == CLI_OPT_ERROR)
+            return CLI_EXIT_USAGE;
+        if (c == OPT_JSON)
+            json = true;
+    }
+    if (operand_count != 1)
+        return cli_usage_error("status", "expected one output folder DIR");
+    json_t *status;
+    caf_error err = {0};
+    if (caf_run_status(operands[0], &status, &err) != CAF_OK)
+        return cli_fail(&err);
+    if (json) {
+        char *text = json_dumps(status, JSON_INDENT(2));
+        if (text)
+            puts(text);
+        free(text);
+    } else {
+        print_text(status);
+    }
+    json_decref(status);
+    return CLI_EXIT_OK;
+}
+
+const struct cli_command cli_command_status = {
+    .name = "status",
+    .summary = "show the state of a campaign run",
+    .help = status_help,
+    .run = status_run,
+};

@@ -1,0 +1,377 @@
+/* A calibration's algorithm phase: every algorithm in order under its strategy, each execution in a
+ * child process (the algorithm runner) writing into its own folder's database, committed to the
+ * iteration's output database only when the strategy says so. Executions, commits and boundaries are
+ * recorded as rows as they happen; on resume the strategy replays them instead of executing again. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "caf/algorithm_runner.h"
+#include "caf/collector_output.h"
+#include "caf/file.h"
+#include "caf/localdb.h"
+#include "caf/log.h"
+#include "caf/json.h"
+#include "orchestration/run_internal.h"
+
+typedef struct algo_ctx {
+    run_cal *c;
+    int index;             /* the algorithm's position in the calibration */
+    const caf_algorithm_config *cfg;
+    char *plugin, *algorithm; /* PLUGIN[:ALGORITHM] split */
+    char *dir;              /* ITERATION_DIR/algorithms/NAME */
+    char *merged;           /* the iteration's merged collector output */
+    char *database;         /* the iteration's output database */
+    caf_strategy_state *state;
+    size_t saved;           /* executions recorded so far */
+    bool *committed;        /* committed flags as recorded */
+    size_t found_saved;
+    char message[512];      /* what the last execution said */
+} algo_ctx;
+
+static char *execution_dir(const algo_ctx *x, size_t index)
+{
+    char *p = NULL;
+    return asprintf(&p, "%s/execution_%zu", x->dir, index) < 0 ? NULL : p;
+}
+
+static caf_execution_result map_result(caf_algo_result r)
+{
+    switch (r) {
+    case CAF_ALGO_OK: return CAF_RESULT_OK;
+    case CAF_ALGO_ITERATE: return CAF_RESULT_ITERATE;
+    case CAF_ALGO_NOT_ENOUGH_DATA: return CAF_RESULT_NOT_ENOUGH_DATA;
+    default: return CAF_RESULT_FAILURE;
+    }
+}
+
+/* The parameters as (name, YAML value) pairs: JSON values are YAML. */
+static caf_status param_pairs(const json_t *params, char ***names, char ***values, size_t *count, caf_error *err)
+{
+    size_t n = json_object_size(params), i = 0;
+    *names = calloc(n + 1, sizeof **names);
+    *values = calloc(n + 1, sizeof **values);
+    *count = 0;
+    if (!*names || !*values)
+        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)params, key, v) {
+        (*names)[i] = strdup(key);
+        (*values)[i] = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+        if (!(*names)[i] || !(*values)[i])
+            return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+        *count = ++i;
+    }
+    return CAF_OK;
+}
+
+static void free_pairs(char **names, char **values, size_t count)
+{
+    for (size_t i = 0; i < count + 1; i++) {
+        if (names)
+            free(names[i]);
+        if (values)
+            free(values[i]);
+    }
+    free(names);
+    free(values);
+}
+
+static caf_status run_one(algo_ctx *x, const caf_exprun *runs, size_t count, const caf_iov *iov, int iteration,
+                          const char *out_dir, bool boundaries, caf_algo_run_result *out, caf_error *err)
+{
+    char **names = NULL, **values = NULL;
+    size_t n = 0;
+    char *log = NULL, *db = NULL, *previous_state = NULL;
+    caf_status rc = param_pairs(x->cfg->parameters, &names, &values, &n, err);
+    if (rc == CAF_OK && (asprintf(&log, "%s/algorithm.log", out_dir) < 0 || asprintf(&db, "%s/database", out_dir) < 0))
+        rc = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    /* The JSON state passes from one execution to the next. */
+    if (rc == CAF_OK && !boundaries && x->state->execution_count > 0) {
+        char *prev = execution_dir(x, x->state->execution_count - 1), *path = NULL;
+        size_t size;
+        if (prev && asprintf(&path, "%s/state.json", prev) >= 0)
+            caf_file_read(path, &previous_state, &size, NULL);
+        free(prev);
+        free(path);
+    }
+    const char *inputs[] = {x->merged};
+    caf_algo_run_spec spec = {
+        .plugin = x->plugin,
+        .algorithm = x->algorithm,
+        .collector = x->c->cfg->collector,
+        .inputs = inputs,
+        .input_count = 1,
+        .runs = runs,
+        .run_count = count,
+        .iteration = iteration,
+        .iov = iov,
+        .param_names = (const char *const *)names,
+        .param_values = (const char *const *)values,
+        .param_count = n,
+        .chain = (const char *const *)x->c->chain,
+        .chain_count = x->c->chain_count,
+        .input_state = previous_state,
+        .output_db = boundaries ? NULL : db,
+        .log_path = log,
+        .find_boundaries = boundaries,
+    };
+    if (rc == CAF_OK)
+        rc = caf_algo_run(&spec, out, err);
+    free_pairs(names, values, n);
+    free(log);
+    free(db);
+    free(previous_state);
+    return rc;
+}
+
+static caf_status cb_execute(void *ctx, const caf_execution *e, caf_execution_result *result, caf_error *err)
+{
+    algo_ctx *x = ctx;
+    run_loop_tick(x->c->loop, x->c);
+    char *dir = execution_dir(x, e->index);
+    if (!dir)
+        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    run_remove_tree(dir); /* what an interrupted attempt left */
+    caf_status rc = caf_mkdir_p(dir, err);
+    if (rc != CAF_OK) {
+        free(dir);
+        return rc;
+    }
+    char runs[96], iov[96];
+    caf_iov_format(e->iov, iov, sizeof iov);
+    snprintf(runs, sizeof runs, "%d.%d..%d.%d", e->runs[0].exp, e->runs[0].run, e->runs[e->run_count - 1].exp,
+             e->runs[e->run_count - 1].run);
+    caf_algo_run_result out = {0};
+    caf_error run_err = {0};
+    rc = run_one(x, e->runs, e->run_count, &e->iov, e->iteration, dir, false, &out, &run_err);
+    if (rc != CAF_OK) { /* could not be set up: a failure of this execution, with the reason kept */
+        *result = CAF_RESULT_FAILURE;
+        snprintf(x->message, sizeof x->message, "%s", run_err.message);
+    } else {
+        *result = map_result(out.result);
+        snprintf(x->message, sizeof x->message, "%s", out.message ? out.message : "");
+        char *path = NULL;
+        if (out.state && asprintf(&path, "%s/state.json", dir) >= 0) {
+            caf_json_save_file(path, out.state, NULL);
+            free(path);
+        }
+    }
+    caf_info("%s: iteration %d: %s execution %zu on runs %s (%zu), IoV %s: %s%s%s", x->c->cfg->name,
+             e->iteration, x->cfg->plugin, e->index, runs, e->run_count, iov, caf_algorithm_result_name(*result),
+             x->message[0] ? ": " : "", x->message);
+    caf_algo_run_result_clear(&out);
+    free(dir);
+    return CAF_OK;
+}
+
+static caf_status cb_commit(void *ctx, const caf_execution *e, caf_error *err)
+{
+    algo_ctx *x = ctx;
+    char *dir = execution_dir(x, e->index), *db = NULL;
+    if (!dir || asprintf(&db, "%s/database", dir) < 0) {
+        free(dir);
+        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    }
+    caf_status rc = run_db_copy_payloads(db, x->database, true, err);
+    free(dir);
+    free(db);
+    return rc;
+}
+
+static caf_status cb_find_boundaries(void *ctx, const caf_exprun *runs, size_t count, caf_exprun **out,
+                                     size_t *out_count, caf_error *err)
+{
+    algo_ctx *x = ctx;
+    char *dir = NULL;
+    if (asprintf(&dir, "%s/boundaries_%d", x->dir, runs[0].exp) < 0)
+        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    caf_status rc = caf_mkdir_p(dir, err);
+    caf_algo_run_result res = {0};
+    if (rc == CAF_OK)
+        rc = run_one(x, runs, count, NULL, x->state->iteration, dir, true, &res, err);
+    *out = NULL;
+    *out_count = 0;
+    if (rc == CAF_OK && res.boundary_count > 0) {
+        if (!(*out = malloc(res.boundary_count * sizeof **out)))
+            rc = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+        else {
+            memcpy(*out, res.boundaries, res.boundary_count * sizeof **out);
+            *out_count = res.boundary_count;
+        }
+    }
+    caf_algo_run_result_clear(&res);
+    free(dir);
+    return rc;
+}
+
+/* Records what changed since the last call: new executions, new commits, new boundaries. */
+static caf_status cb_progress(void *ctx, const caf_strategy_state *s, caf_error *err)
+{
+    algo_ctx *x = ctx;
+    sqlite3 *db = x->c->loop->db;
+    caf_status rc = CAF_OK;
+    if (s->execution_count > x->saved) {
+        bool *grown = realloc(x->committed, s->execution_capacity * sizeof *grown);
+        if (!grown)
+            return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+        x->committed = grown;
+    }
+    for (size_t i = 0; i < s->execution_count && rc == CAF_OK; i++) {
+        bool is_new = i >= x->saved;
+        if (!is_new && x->committed[i] == s->executions[i].committed)
+            continue;
+        rc = run_db_save_execution(db, x->c->cfg->name, x->index, &s->executions[i], is_new ? x->message : NULL,
+                                   err);
+        x->committed[i] = s->executions[i].committed;
+    }
+    if (rc == CAF_OK && s->execution_count > x->saved)
+        x->saved = s->execution_count;
+    for (size_t i = x->found_saved; i < s->found_count && rc == CAF_OK; i++)
+        rc = run_db_save_boundaries(db, x->c->cfg->name, s->iteration, x->index, &s->found[i], err);
+    if (rc == CAF_OK)
+        x->found_saved = s->found_count;
+    return rc;
+}
+
+static caf_status collected_runs(const char *merged, caf_exprun **runs, size_t *count, caf_error *err)
+{
+    caf_run_range rr = {0};
+    const char *paths[] = {merged};
+    caf_status rc = caf_collected_run_range_of_files(paths, 1, &rr, err);
+    *runs = rr.runs;
+    *count = rr.count;
+    return rc;
+}
+
+static caf_status prepare_ctx(run_cal *c, int a, algo_ctx *x, caf_error *err)
+{
+    memset(x, 0, sizeof *x);
+    x->c = c;
+    x->index = a;
+    x->cfg = &c->cfg->algorithms[a];
+    char *it_dir = run_cal_iteration_dir(c, c->cm.iteration);
+    x->plugin = strdup(x->cfg->plugin);
+    char *colon = x->plugin ? strchr(x->plugin, ':') : NULL;
+    if (colon) {
+        *colon = '\0';
+        x->algorithm = strdup(colon + 1);
+    }
+    char *name = strdup(x->cfg->plugin);
+    for (char *p = name; p && *p; p++)
+        if (*p == ':')
+            *p = '_';
+    bool ok = it_dir && x->plugin && name && (!colon || x->algorithm) &&
+              asprintf(&x->dir, "%s/algorithms/%d_%s", it_dir, a, name) >= 0 &&
+              asprintf(&x->merged, "%s/collector_output.sqlite", it_dir) >= 0;
+    x->database = run_cal_database(c, c->cm.iteration);
+    free(it_dir);
+    free(name);
+    if (!ok || !x->database)
+        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    return caf_mkdir_p(x->dir, err);
+}
+
+static void clear_ctx(algo_ctx *x)
+{
+    free(x->plugin);
+    free(x->algorithm);
+    free(x->dir);
+    free(x->merged);
+    free(x->database);
+    free(x->committed);
+}
+
+/* Runs (or replays) one algorithm's strategy and records its outcome. */
+static caf_status run_algorithm(run_cal *c, int a, const caf_exprun *runs, size_t count,
+                                caf_strategy_outcome *outcome, char *reason, size_t reason_size, caf_error *err)
+{
+    sqlite3 *db = c->loop->db;
+    caf_status rc = run_db_load_outcome(db, c->cfg->name, c->cm.iteration, a, outcome, reason, reason_size, err);
+    if (rc != CAF_OK || *outcome != CAF_OUTCOME_NONE)
+        return rc;
+    algo_ctx x;
+    caf_strategy_state state;
+    caf_strategy_state_init(&state);
+    if ((rc = prepare_ctx(c, a, &x, err)) == CAF_OK)
+        rc = run_db_load_strategy(db, c->cfg->name, c->cm.iteration, a, &state, err);
+    if (rc == CAF_OK) {
+        state.kind = x.cfg->strategy.kind; /* rows are recorded per algorithm, whose strategy cannot change */
+        x.state = &state;
+        x.saved = state.execution_count;
+        x.found_saved = state.found_count;
+        if (!(x.committed = calloc(state.execution_count + 1, sizeof *x.committed)))
+            rc = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+        for (size_t i = 0; rc == CAF_OK && i < state.execution_count; i++)
+            x.committed[i] = state.executions[i].committed;
+    }
+    if (rc == CAF_OK) {
+        if (state.execution_count > 0)
+            caf_info("%s: iteration %d: %s resumes after %zu recorded executions", c->cfg->name, c->cm.iteration,
+                     x.cfg->plugin, state.execution_count);
+        caf_strategy_callbacks cb = {.execute = cb_execute, .commit = cb_commit, .progress = cb_progress, .ctx = &x};
+        if (x.cfg->strategy.kind == CAF_STRATEGY_SEQUENTIAL_BOUNDARIES && !x.cfg->strategy.has_payload_boundaries)
+            cb.find_boundaries = cb_find_boundaries;
+        rc = caf_strategy_run(&x.cfg->strategy, c->cm.iteration, runs, count, c->cfg->ignored_runs,
+                              c->cfg->ignored_run_count, &cb, &state, err);
+    }
+    if (rc == CAF_OK) {
+        char *it_dir = run_cal_iteration_dir(c, c->cm.iteration);
+        char *name = strrchr(x.dir, '/') + 1;
+        rc = it_dir ? caf_strategy_write_iov_gaps(&state, it_dir, name, err)
+                    : caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+        free(it_dir);
+    }
+    if (rc == CAF_OK) {
+        *outcome = state.outcome;
+        snprintf(reason, reason_size, "%s", state.reason);
+        rc = run_db_save_outcome(db, c->cfg->name, c->cm.iteration, a, x.cfg->plugin, state.outcome, state.reason,
+                                 err);
+    }
+    caf_strategy_state_clear(&state);
+    clear_ctx(&x);
+    return rc;
+}
+
+caf_status run_algorithms(run_cal *c, caf_strategy_outcome *outcome, char *reason, size_t reason_size,
+                          caf_error *err)
+{
+    *outcome = CAF_OUTCOME_COMPLETED;
+    reason[0] = '\0';
+    char *it_dir = run_cal_iteration_dir(c, c->cm.iteration), *merged = NULL;
+    char *database = run_cal_database(c, c->cm.iteration);
+    caf_status rc = it_dir && database && asprintf(&merged, "%s/collector_output.sqlite", it_dir) >= 0
+                        ? caf_mkdir_p(database, err)
+                        : caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    caf_exprun *runs = NULL;
+    size_t count = 0;
+    if (rc == CAF_OK)
+        rc = run_cal_build_chain(c, err);
+    if (rc == CAF_OK)
+        rc = collected_runs(merged, &runs, &count, err);
+    /* An empty database.txt makes the iteration's output a valid database even before the first commit. */
+    char *text = NULL;
+    if (rc == CAF_OK && asprintf(&text, "%s/%s", database, CAF_LOCALDB_TEXT_FILE) >= 0 && access(text, F_OK) != 0)
+        rc = caf_file_write_atomic(text, "", 0, err);
+    free(text);
+    for (size_t a = 0; rc == CAF_OK && a < c->cfg->algorithm_count; a++) {
+        caf_strategy_outcome one;
+        char why[512];
+        if ((rc = run_algorithm(c, (int)a, runs, count, &one, why, sizeof why, err)) != CAF_OK)
+            break;
+        if (one == CAF_OUTCOME_FAILED) {
+            *outcome = CAF_OUTCOME_FAILED;
+            snprintf(reason, reason_size, "algorithm %s: %s", c->cfg->algorithms[a].plugin, why);
+            break;
+        }
+        if (one == CAF_OUTCOME_ITERATE)
+            *outcome = CAF_OUTCOME_ITERATE;
+    }
+    free(runs);
+    free(it_dir);
+    free(merged);
+    free(database);
+    return rc;
+}

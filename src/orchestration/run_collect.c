@@ -1,0 +1,440 @@
+/* A calibration's collector phase: its input files mapped to runs through the file index (ignored runs
+ * and the per-run file limit applied), split into subjobs, each running `caf process` over a generated
+ * path (pre-collector modules, then the collector writing collector_output.sqlite), driven by the jobs
+ * scheduler, every subjob change recorded as a row, and the outputs merged into the iteration's
+ * collector_output.sqlite. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "caf/collector_output.h"
+#include "caf/file.h"
+#include "caf/file_index.h"
+#include "caf/json.h"
+#include "caf/log.h"
+#include "orchestration/run_internal.h"
+
+#define COLLECTOR_OUTPUT "collector_output.sqlite"
+
+struct run_subjob_seen {
+    caf_job_status status;
+    int attempt;
+    char batch_id[128];
+};
+
+static char *path_join(const char *a, const char *b)
+{
+    char *p = NULL;
+    return asprintf(&p, "%s/%s", a, b) < 0 ? NULL : p;
+}
+
+static bool is_ignored(const caf_calibration_config *cfg, caf_exprun r)
+{
+    for (size_t i = 0; i < cfg->ignored_run_count; i++)
+        if (caf_exprun_compare(cfg->ignored_runs[i], r) == 0)
+            return true;
+    return false;
+}
+
+typedef struct input_file {
+    const caf_indexed_file *file;
+    caf_exprun first;
+    size_t kept_runs;
+} input_file;
+
+static int input_compare(const void *a, const void *b)
+{
+    const input_file *x = a, *y = b;
+    int c = caf_exprun_compare(x->first, y->first);
+    return c ? c : strcmp(x->file->path, y->file->path);
+}
+
+/* Index the inputs and keep the files that hold runs to calibrate, ordered by their first run. */
+static caf_status select_inputs(run_cal *c, caf_file_index *ix, char **files, size_t n, caf_strings *kept,
+                                caf_error *err)
+{
+    const caf_calibration_config *cfg = c->cfg;
+    caf_status rc = CAF_OK;
+    for (size_t i = 0; i < n && rc == CAF_OK; i++)
+        rc = caf_file_index_add(ix, files[i], err);
+    if (rc != CAF_OK)
+        return rc;
+    size_t count = caf_file_index_count(ix), runs_seen = 0, runs_ignored = 0; /* per file */
+    input_file *in = calloc(count ? count : 1, sizeof *in);
+    caf_exprun *single = calloc(count ? count : 1, sizeof *single);
+    bool *keep = calloc(count ? count : 1, sizeof *keep);
+    if (!in || !single || !keep) {
+        free(in), free(single), free(keep);
+        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < count; i++) {
+        const caf_indexed_file *f = caf_file_index_file(ix, i);
+        input_file item = {.file = f};
+        for (size_t r = 0; r < f->n_runs; r++) {
+            caf_exprun run = {f->runs[r].exp, f->runs[r].run};
+            runs_seen++;
+            if (is_ignored(cfg, run)) {
+                runs_ignored++;
+                continue;
+            }
+            if (item.kept_runs++ == 0)
+                item.first = run;
+        }
+        if (item.kept_runs > 0)
+            in[m++] = item;
+    }
+    if (m == 0) {
+        free(in), free(single), free(keep);
+        if (runs_seen == 0)
+            return caf_error_set(err, CAF_ERR_INVALID, "the %zu input files hold no events (no runs)", count);
+        return caf_error_set(err, CAF_ERR_INVALID, "the %zu input files hold only runs in ignored_runs (%zu ignored)",
+                             count, runs_ignored);
+    }
+    qsort(in, m, sizeof *in, input_compare);
+    /* max_files_per_run draws among the files that hold one run each; files spanning runs are all kept. */
+    for (size_t i = 0; i < m; i++)
+        single[i] = in[i].kept_runs == 1 ? in[i].first : (caf_exprun){-1, -1};
+    rc = caf_select_files_per_run(single, m, cfg->max_files_per_run, cfg->files_per_run_seed, keep, err);
+    for (size_t i = 0; i < m && rc == CAF_OK; i++)
+        if (keep[i] || in[i].kept_runs != 1)
+            rc = caf_strings_push(kept, in[i].file->path, err);
+    free(in), free(single), free(keep);
+    return rc;
+}
+
+/* The path file of the collector job: the pre-collector modules, then the collector. JSON is YAML. */
+static caf_status write_path_file(run_cal *c, const char *path, caf_error *err)
+{
+    const caf_calibration_config *cfg = c->cfg;
+    json_t *list = json_array();
+    for (size_t i = 0; list && i < cfg->pre_collector_count; i++)
+        json_array_append_new(list, json_pack("{s:s, s:O}", "module", cfg->pre_collector[i].module, "params",
+                                              cfg->pre_collector[i].parameters));
+    json_t *params = json_deep_copy(cfg->collector_parameters);
+    if (params) {
+        json_object_set_new(params, "granularity", json_string(caf_granularity_name(cfg->granularity)));
+        json_object_set_new(params, "outputFileName", json_string(COLLECTOR_OUTPUT));
+    }
+    if (!list || !params || json_array_append_new(list, json_pack("{s:s, s:o}", "module", cfg->collector,
+                                                                  "params", params)) != 0) {
+        json_decref(list);
+        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    }
+    caf_status rc = caf_json_save_file(path, list, err);
+    json_decref(list);
+    return rc;
+}
+
+static long parse_memory_mb(const json_t *v)
+{
+    if (json_is_integer(v))
+        return (long)json_integer_value(v);
+    if (!json_is_string(v))
+        return -1;
+    char *end;
+    double x = strtod(json_string_value(v), &end);
+    if (end == json_string_value(v) || x <= 0)
+        return -1;
+    if (!strcasecmp(end, "GB") || !strcasecmp(end, "G"))
+        return (long)(x * 1024);
+    if (!strcasecmp(end, "MB") || !strcasecmp(end, "M") || !*end)
+        return (long)x;
+    return -1;
+}
+
+/* backend_args keys: queue, memory (MB number or "4GB"), time_s, cores, extra_lines. */
+static caf_status apply_backend_args(caf_job *job, const json_t *args, const char *cal, caf_error *err)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)args, key, v) {
+        bool ok = true;
+        if (!strcmp(key, "queue") && json_is_string(v)) {
+            ok = (job->backend_args.queue = strdup(json_string_value(v))) != NULL;
+        } else if (!strcmp(key, "memory") || !strcmp(key, "memory_mb")) {
+            ok = (job->backend_args.memory_mb = parse_memory_mb(v)) > 0;
+        } else if (!strcmp(key, "time_s") && json_is_integer(v) && json_integer_value(v) > 0) {
+            job->backend_args.time_s = (long)json_integer_value(v);
+        } else if (!strcmp(key, "cores") && json_is_integer(v) && json_integer_value(v) > 0) {
+            job->backend_args.cores = (int)json_integer_value(v);
+        } else if (!strcmp(key, "extra_lines") && json_is_array(v)) {
+            size_t i;
+            json_t *line;
+            json_array_foreach(v, i, line) {
+                if (!json_is_string(line) ||
+                    caf_strings_push(&job->backend_args.extra_lines, json_string_value(line), err) != CAF_OK) {
+                    ok = false;
+                    break;
+                }
+            }
+        } else {
+            ok = false;
+        }
+        if (!ok)
+            return caf_error_set(err, CAF_ERR_INVALID,
+                                 "calibration '%s': backend_args key '%s' is unknown or has a bad value (known: queue, "
+                                 "memory, time_s, cores, extra_lines)", cal, key);
+    }
+    return CAF_OK;
+}
+
+size_t run_check_backend_args(const caf_campaign *campaign, caf_config_problems *problems)
+{
+    size_t before = problems->count;
+    for (size_t i = 0; i < campaign->calibration_count; i++) {
+        const caf_calibration_config *cal = campaign->calibrations[i];
+        caf_job job = {0};
+        caf_error err = {0};
+        if (cal->backend_args && apply_backend_args(&job, cal->backend_args, cal->name, &err) != CAF_OK)
+            caf_config_problems_add(problems, cal->marks[CAF_CAL_BACKEND_ARGS].line ? cal->marks[CAF_CAL_BACKEND_ARGS]
+                                                                                     : cal->mark, "%s", err.message);
+        caf_job_close(&job);
+    }
+    return problems->count - before;
+}
+
+static char *chain_env(const run_cal *c)
+{
+    size_t size = 1;
+    for (size_t i = 1; i < c->chain_count; i++)
+        size += strlen(c->chain[i]) + 1;
+    char *text = calloc(size, 1);
+    for (size_t i = 1; text && i < c->chain_count; i++) {
+        if (i > 1)
+            strcat(text, ":");
+        strcat(text, c->chain[i]);
+    }
+    return text;
+}
+
+static caf_status build_job(run_cal *c, const char *collector_dir, caf_strings *inputs, caf_error *err)
+{
+    const run_loop *loop = c->loop;
+    caf_job *job = &c->job;
+    memset(job, 0, sizeof *job);
+    char seed[32];
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)(c->cfg->files_per_run_seed + c->cm.iteration));
+    char *path_file = path_join(collector_dir, "path.json");
+    char *chain = chain_env(c);
+    caf_status rc = path_file && chain ? CAF_OK : caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    if (rc == CAF_OK && asprintf(&job->name, "%s-iteration-%d", c->cfg->name, c->cm.iteration) < 0)
+        rc = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    if (rc == CAF_OK && !(job->command = strdup(loop->caf_command)))
+        rc = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    const char *args[] = {"-q", "process", path_file, "--seed", seed, "-i"};
+    for (size_t i = 0; rc == CAF_OK && i < sizeof args / sizeof *args; i++)
+        rc = caf_strings_push(&job->args, args[i], err);
+    if (rc == CAF_OK) {
+        job->input_files = *inputs;
+        *inputs = (caf_strings){0};
+        job->working_dir = strdup(collector_dir);
+        job->output_dir = path_join(collector_dir, "outputs");
+        job->backend = strdup(loop->campaign->backend ? loop->campaign->backend : "local");
+        if (!job->working_dir || !job->output_dir || !job->backend)
+            rc = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    }
+    if (rc == CAF_OK)
+        rc = caf_strings_push(&job->output_patterns, COLLECTOR_OUTPUT, err);
+    for (size_t i = 0; rc == CAF_OK && i < c->cfg->output_patterns.count; i++)
+        rc = caf_strings_push(&job->output_patterns, c->cfg->output_patterns.items[i], err);
+    /* The collector sees the same database chain as the algorithms, minus the iteration's own output. */
+    if (rc == CAF_OK && (rc = caf_strings_push(&job->env_names, "CAF_DATABASE_CHAIN", err)) == CAF_OK)
+        rc = caf_strings_push(&job->env_values, chain, err);
+    const char *plugin_path = getenv("CAF_PLUGIN_PATH");
+    if (rc == CAF_OK && plugin_path && (rc = caf_strings_push(&job->env_names, "CAF_PLUGIN_PATH", err)) == CAF_OK)
+        rc = caf_strings_push(&job->env_values, plugin_path, err);
+    if (rc == CAF_OK && loop->campaign->backend_settings)
+        job->backend_settings = json_incref(loop->campaign->backend_settings);
+    if (rc == CAF_OK)
+        rc = apply_backend_args(job, c->cfg->backend_args, c->cfg->name, err);
+    job->retry = (caf_retry){.max_retries = 2, .memory_factor = 1.0, .time_factor = 1.0};
+    long per = c->cfg->max_files_per_collector_job > 0 ? c->cfg->max_files_per_collector_job : 1;
+    size_t needed = (job->input_files.count + (size_t)per - 1) / (size_t)per;
+    if (c->cfg->max_collector_jobs > 0 && needed > (size_t)c->cfg->max_collector_jobs)
+        job->splitter.max_subjobs = c->cfg->max_collector_jobs;
+    else
+        job->splitter.max_files_per_subjob = per;
+    if (rc == CAF_OK)
+        rc = write_path_file(c, path_file, err);
+    free(path_file);
+    free(chain);
+    return rc == CAF_OK ? caf_job_split(job, err) : rc;
+}
+
+/* Records every subjob whose status, attempt or batch id changed since last time, in one transaction. */
+static caf_status record_subjobs(run_cal *c, caf_error *err)
+{
+    sqlite3 *db = c->loop->db;
+    bool began = false;
+    caf_status rc = CAF_OK;
+    for (size_t i = 0; i < c->job.n_subjobs && rc == CAF_OK; i++) {
+        const caf_subjob *s = &c->job.subjobs[i];
+        struct run_subjob_seen *seen = &c->seen[i];
+        const char *batch = s->batch_id ? s->batch_id : "";
+        if (seen->status == s->status && seen->attempt == s->attempt && !strcmp(seen->batch_id, batch))
+            continue;
+        if (!began && (rc = run_db_begin(db, err)) != CAF_OK)
+            return rc;
+        began = true;
+        rc = run_db_exec(db, err,
+                         "INSERT OR REPLACE INTO subjobs(calibration, iteration, idx, status, attempt, batch_id, "
+                         "files, reason) VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
+                         "tiititit", c->cfg->name, c->cm.iteration, (int)i, caf_job_status_name(s->status),
+                         s->attempt, s->batch_id, (int)s->input_files.count, s->reason);
+        if (rc == CAF_OK && s->batch_id && strcmp(seen->batch_id, batch) != 0)
+            rc = run_db_exec(db, err,
+                             "INSERT OR IGNORE INTO subjob_attempts(calibration, iteration, idx, attempt, batch_id, at)"
+                             " VALUES(?, ?, ?, ?, ?, strftime('%s','now'))",
+                             "tiiit", c->cfg->name, c->cm.iteration, (int)i, s->attempt, s->batch_id);
+        if (rc == CAF_OK) {
+            seen->status = s->status;
+            seen->attempt = s->attempt;
+            snprintf(seen->batch_id, sizeof seen->batch_id, "%s", batch);
+        }
+    }
+    if (!began)
+        return rc;
+    if (rc == CAF_OK)
+        return run_db_commit(db, err);
+    run_db_exec(db, NULL, "ROLLBACK", NULL);
+    return rc;
+}
+
+caf_status run_collect_open(run_cal *c, caf_error *err)
+{
+    char *it_dir = run_cal_iteration_dir(c, c->cm.iteration);
+    char *collector_dir = it_dir ? path_join(it_dir, "collector") : NULL;
+    char *cache = path_join(c->loop->dir, "file_index.sqlite");
+    caf_config_problems problems = {0};
+    char **files = NULL;
+    size_t n = 0;
+    caf_strings inputs = {0};
+    caf_file_index *ix = NULL;
+    caf_status rc = it_dir && collector_dir && cache ? caf_mkdir_p(collector_dir, err)
+                                                     : caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    if (rc == CAF_OK && (rc = run_cal_build_chain(c, err)) == CAF_OK) {
+        caf_calibration_expand_inputs(c->cfg, c->loop->base_dir, &files, &n, &problems);
+        if (problems.count > 0)
+            rc = caf_error_set(err, CAF_ERR_INVALID, "%s", problems.items[0].message);
+        else if (n == 0)
+            rc = caf_error_set(err, CAF_ERR_INVALID, "no input files");
+    }
+    if (rc == CAF_OK && (rc = caf_file_index_open(&ix, cache, err)) == CAF_OK)
+        rc = select_inputs(c, ix, files, n, &inputs, err);
+    if (rc == CAF_OK && (rc = build_job(c, collector_dir, &inputs, err)) == CAF_OK) {
+        bool found = false;
+        rc = caf_job_load_state(&c->job, &found, err);
+        caf_schedule_policy policy;
+        caf_schedule_policy_init(&policy);
+        policy.save_interval_s = 0; /* a batch id must be saved before caf can be killed */
+        policy.poll_interval_s = c->loop->campaign->poll_interval;
+        if (rc == CAF_OK)
+            rc = caf_scheduler_init(&c->sched, &c->job, c->backend, &policy, err);
+        if (rc == CAF_OK && !(c->seen = calloc(c->job.n_subjobs, sizeof *c->seen)))
+            rc = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+        for (size_t i = 0; rc == CAF_OK && i < c->job.n_subjobs; i++)
+            c->seen[i].status = (caf_job_status)-1;
+        if (rc == CAF_OK) {
+            c->job_open = true;
+            rc = record_subjobs(c, err);
+            if (found)
+                caf_info("%s: iteration %d: re-attached to %zu collector subjobs", c->cfg->name, c->cm.iteration,
+                         c->job.n_subjobs);
+        }
+    }
+    if (rc != CAF_OK && !c->job_open)
+        caf_job_close(&c->job);
+    for (size_t i = 0; i < n; i++)
+        free(files[i]);
+    free(files);
+    caf_strings_free(&inputs);
+    caf_file_index_close(ix);
+    caf_config_problems_clear(&problems);
+    free(it_dir);
+    free(collector_dir);
+    free(cache);
+    return rc;
+}
+
+caf_status run_collect_step(run_cal *c, bool *done, caf_error *err)
+{
+    *done = false;
+    caf_status rc = caf_scheduler_poll(&c->sched, err);
+    if (rc == CAF_OK)
+        rc = caf_scheduler_submit(&c->sched, err);
+    if (rc == CAF_OK)
+        rc = record_subjobs(c, err);
+    if (rc != CAF_OK)
+        return rc;
+    caf_job_status s = caf_job_status_of(&c->job);
+    *done = s == CAF_JOB_COMPLETED || s == CAF_JOB_FAILED;
+    return CAF_OK;
+}
+
+void run_collect_counts(const run_cal *c, size_t counts[5])
+{
+    for (int i = 0; i < 5; i++)
+        counts[i] = 0;
+    for (size_t i = 0; c->job_open && i < c->job.n_subjobs; i++)
+        counts[c->job.subjobs[i].status]++;
+}
+
+void run_collect_close(run_cal *c)
+{
+    if (!c->job_open)
+        return;
+    caf_job_close(&c->job);
+    free(c->seen);
+    c->seen = NULL;
+    c->job_open = false;
+}
+
+caf_status run_collect_finish(run_cal *c, char *reason, size_t reason_size, caf_error *err)
+{
+    reason[0] = '\0';
+    size_t failed = 0;
+    const caf_subjob *first = NULL;
+    for (size_t i = 0; i < c->job.n_subjobs; i++)
+        if (c->job.subjobs[i].status == CAF_JOB_FAILED && failed++ == 0)
+            first = &c->job.subjobs[i];
+    if (failed) {
+        snprintf(reason, reason_size, "%zu of %zu collector subjobs failed; subjob %zu: %s (log: %s/stderr)", failed,
+                 c->job.n_subjobs, first->index, first->reason ? first->reason : "failed", first->dir);
+        run_collect_close(c);
+        return CAF_ERR_STATE;
+    }
+    size_t n = c->job.n_subjobs;
+    char **outputs = calloc(n, sizeof *outputs);
+    caf_status rc = outputs ? CAF_OK : caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; rc == CAF_OK && i < n; i++) {
+        struct stat st;
+        outputs[i] = path_join(c->job.subjobs[i].output_dir, COLLECTOR_OUTPUT);
+        if (!outputs[i])
+            rc = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+        else if (stat(outputs[i], &st) != 0) {
+            snprintf(reason, reason_size, "collector subjob %zu left no %s (log: %s/stderr)", i, COLLECTOR_OUTPUT,
+                     c->job.subjobs[i].dir);
+            rc = CAF_ERR_STATE;
+        }
+    }
+    char *it_dir = rc == CAF_OK ? run_cal_iteration_dir(c, c->cm.iteration) : NULL;
+    char *merged = it_dir ? path_join(it_dir, COLLECTOR_OUTPUT) : NULL;
+    if (rc == CAF_OK && !merged)
+        rc = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    if (rc == CAF_OK) {
+        caf_error merge_err = {0};
+        if (caf_collector_output_merge_files(merged, (const char *const *)outputs, n, NULL, &merge_err) != CAF_OK) {
+            snprintf(reason, reason_size, "merging the collector outputs: %s", merge_err.message);
+            rc = CAF_ERR_STATE;
+        }
+    }
+    for (size_t i = 0; outputs && i < n; i++)
+        free(outputs[i]);
+    free(outputs);
+    free(it_dir);
+    free(merged);
+    run_collect_close(c);
+    return rc;
+}

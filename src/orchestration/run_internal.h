@@ -1,0 +1,199 @@
+/* What the CAF run's files share: the state database (run_state.c), the normalised configuration
+ * (run_config.c), one calibration's progress (run_calibration.c), its collector phase (run_collect.c),
+ * its algorithm phase (run_algorithms.c), the loop (run_loop.c) and the final outputs (run_outputs.c).
+ * Not a public header. */
+#ifndef CAF_RUN_INTERNAL_H
+#define CAF_RUN_INTERNAL_H
+
+#include <sqlite3.h>
+#include <stdbool.h>
+
+#include "caf/backend.h"
+#include "caf/caf_run.h"
+#include "caf/campaign.h"
+#include "caf/job.h"
+#include "caf/scheduler.h"
+#include "caf/state_machine.h"
+#include "caf/strategy.h"
+
+/* ---- the state database ---- */
+
+typedef enum run_db_mode {
+    RUN_DB_CREATE, /* create the file and schema when missing (caf run) */
+    RUN_DB_WRITE,  /* an existing state database, to change (caf reset) */
+    RUN_DB_READ,   /* an existing state database, read only (caf status) */
+} run_db_mode;
+
+/* Opens OUTPUT_DIR/caf-state.sqlite (in WAL mode unless read only). */
+caf_status run_db_open(const char *dir, run_db_mode mode, sqlite3 **out, caf_error *err);
+
+/* Prepares sql and binds the arguments described by types: 'i' int, 'I' long long, 'd' double, 't' text
+ * (NULL binds NULL). Returns NULL with err set on failure. */
+sqlite3_stmt *run_db_prepare(sqlite3 *db, caf_error *err, const char *sql, const char *types, ...);
+
+/* Prepares, binds and steps a statement that returns no rows. */
+caf_status run_db_exec(sqlite3 *db, caf_error *err, const char *sql, const char *types, ...);
+
+/* BEGIN IMMEDIATE / COMMIT. */
+caf_status run_db_begin(sqlite3 *db, caf_error *err);
+caf_status run_db_commit(sqlite3 *db, caf_error *err);
+
+/* The meta value of key (malloc'd) or NULL when absent. */
+char *run_db_meta(sqlite3 *db, const char *key);
+
+/* A calibration's recorded progress. */
+typedef struct run_cal_row {
+    bool found;
+    char state[40];
+    int iteration;
+    char reason[512];
+    char *config; /* normalised configuration JSON (malloc'd) */
+} run_cal_row;
+
+/* Loads the row of calibration name (row->found false when there is none). Free row->config. */
+caf_status run_db_load_calibration(sqlite3 *db, const char *name, run_cal_row *row, caf_error *err);
+
+/* Records a calibration's state and iteration (and the transition that led there when from != NULL). */
+caf_status run_db_set_state(sqlite3 *db, const char *name, const char *from, const char *state, int iteration,
+                            const char *reason, caf_error *err);
+
+/* Rebuilds the strategy state of one algorithm and iteration from its execution and boundary rows. */
+caf_status run_db_load_strategy(sqlite3 *db, const char *cal, int iteration, int algorithm,
+                                caf_strategy_state *state, caf_error *err);
+
+/* Records (insert or update) one execution. */
+caf_status run_db_save_execution(sqlite3 *db, const char *cal, int algorithm, const caf_execution *e,
+                                 const char *message, caf_error *err);
+
+/* Records the boundaries the algorithm found for one experiment. */
+caf_status run_db_save_boundaries(sqlite3 *db, const char *cal, int iteration, int algorithm,
+                                  const caf_found_boundaries *found, caf_error *err);
+
+/* Records an algorithm's outcome for an iteration. */
+caf_status run_db_save_outcome(sqlite3 *db, const char *cal, int iteration, int algorithm, const char *plugin,
+                               caf_strategy_outcome outcome, const char *reason, caf_error *err);
+
+/* The recorded outcome of an algorithm (CAF_OUTCOME_NONE when not finished); reason may be NULL. */
+caf_status run_db_load_outcome(sqlite3 *db, const char *cal, int iteration, int algorithm,
+                               caf_strategy_outcome *outcome, char *reason, size_t reason_size, caf_error *err);
+
+/* Drops the rows of calibration cal from iteration on (with keep_collector, that iteration's subjobs
+ * stay). */
+caf_status run_db_drop(sqlite3 *db, const char *cal, int iteration, bool keep_collector, caf_error *err);
+
+/* ---- the normalised configuration ---- */
+
+/* The calibration's configuration as canonical JSON (every key, defaults included; new reference). */
+json_t *run_calibration_config_json(const caf_calibration_config *cal);
+
+/* The global settings a running campaign must keep (backend and its settings; new reference). */
+json_t *run_campaign_config_json(const caf_campaign *campaign);
+
+/* Lists the keys whose values differ between two normalised configurations as "a, b" into buf. */
+void run_config_diff(const json_t *old, const json_t *now, char *buf, size_t size);
+
+/* ---- one calibration ---- */
+
+typedef struct run_loop run_loop;
+
+typedef struct run_cal {
+    run_loop *loop;
+    const caf_calibration_config *cfg;
+    size_t index;
+    caf_calibration_machine cm;
+    char reason[512];
+    char *dir; /* OUTPUT_DIR/NAME */
+    bool started;
+    /* collector phase */
+    bool job_open;
+    caf_job job;
+    caf_scheduler sched;
+    caf_backend *backend; /* the loop's */
+    struct run_subjob_seen *seen; /* what was last recorded of each subjob */
+    char **chain; /* database chain of the current iteration (first: the iteration's output) */
+    size_t chain_count;
+} run_cal;
+
+struct run_loop {
+    const caf_campaign *campaign;
+    const caf_run_options *options;
+    char *dir;
+    char *caf_command;
+    char *base_dir;
+    sqlite3 *db;
+    caf_backend backend;
+    bool backend_open;
+    run_cal *cals;
+    size_t count;
+    double last_heartbeat;
+};
+
+/* The state name of a calibration. */
+const char *run_cal_state(const run_cal *c);
+
+/* True in completed or failed. */
+bool run_cal_finished(const run_cal *c);
+
+/* Fires transition on the calibration's machine and records the change (with reason, may be NULL). */
+caf_status run_cal_fire(run_cal *c, const char *transition, const char *reason, caf_error *err);
+
+/* Marks the calibration failed with reason from whatever state it is in (recorded). */
+caf_status run_cal_fail(run_cal *c, const char *reason, caf_error *err);
+
+/* OUTPUT_DIR/NAME/iteration_N (malloc'd) for the current or a given iteration. */
+char *run_cal_iteration_dir(const run_cal *c, int iteration);
+
+/* The iteration's output database folder (malloc'd). */
+char *run_cal_database(const run_cal *c, int iteration);
+
+/* Builds the database chains of the current iteration (c->chain). */
+caf_status run_cal_build_chain(run_cal *c, caf_error *err);
+
+/* ---- collector phase (run_collect.c) ---- */
+
+/* Prepares the current iteration's collector job (inputs → runs → subjobs), re-attaching to saved
+ * subjobs. An input problem is returned as CAF_ERR_INVALID (the calibration fails with it). */
+caf_status run_collect_open(run_cal *c, caf_error *err);
+
+/* Polls and submits; records changed subjobs. Sets *done when every subjob finished. */
+caf_status run_collect_step(run_cal *c, bool *done, caf_error *err);
+
+/* After the job ended: merges outputs into the iteration's collector_output.sqlite, or explains the
+ * failed subjobs in reason (returning CAF_ERR_STATE). Closes the job. */
+caf_status run_collect_finish(run_cal *c, char *reason, size_t reason_size, caf_error *err);
+
+/* Closes the job and scheduler (no cancel: subjobs keep running for a resume). */
+void run_collect_close(run_cal *c);
+
+/* Appends a problem for every calibration whose backend_args has an unknown key or a bad value. */
+size_t run_check_backend_args(const caf_campaign *campaign, caf_config_problems *problems);
+
+/* Counts of subjobs by status for progress lines (job open only). */
+void run_collect_counts(const run_cal *c, size_t counts[5]);
+
+/* Polls and submits the collector jobs of every calibration but busy (no state changes), so that
+ * collection goes on while busy's algorithms run in the loop. */
+void run_loop_tick(run_loop *loop, const run_cal *busy);
+
+/* ---- algorithm phase (run_algorithms.c) ---- */
+
+/* Runs (or resumes) every algorithm of the current iteration under its strategy. *outcome is
+ * COMPLETED, ITERATE or FAILED (reason filled). */
+caf_status run_algorithms(run_cal *c, caf_strategy_outcome *outcome, char *reason, size_t reason_size,
+                          caf_error *err);
+
+/* ---- outputs (run_outputs.c) ---- */
+
+/* Writes OUTPUT_DIR/database (every completed calibration's final database, in dependency order) and
+ * OUTPUT_DIR/summary.json and summary.txt. */
+caf_status run_write_outputs(run_loop *loop, caf_error *err);
+
+/* Appends every payload line of the database at src to dst (created when missing). With once, nothing is
+ * added when dst already ends with exactly those lines (same names, revisions and IoVs): a commit repeated
+ * after a crash between it and its record changes nothing. */
+caf_status run_db_copy_payloads(const char *src, const char *dst, bool once, caf_error *err);
+
+/* Removes a folder and everything below it (missing is fine). */
+void run_remove_tree(const char *path);
+
+#endif

@@ -1,0 +1,453 @@
+/* The CAF run loop: checks everything before anything is submitted, locks the output folder, restores
+ * every calibration from the state database, then one loop steps each started calibration's machine as
+ * far as it can go, starts calibrations whose dependencies completed, fails those whose dependencies
+ * failed, waits for the backend (a local subjob's exit wakes it at once) and prints progress. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "caf/file.h"
+#include "caf/hash.h"
+#include "caf/log.h"
+#include "orchestration/run_internal.h"
+
+static double monotonic(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static char *absolute(const char *path)
+{
+    if (path[0] == '/')
+        return strdup(path);
+    char cwd[4096], *p = NULL;
+    if (!getcwd(cwd, sizeof cwd))
+        return NULL;
+    return asprintf(&p, "%s/%s", cwd, path) < 0 ? NULL : p;
+}
+
+size_t caf_run_check(const caf_campaign *campaign, const caf_run_options *options, caf_config_problems *problems)
+{
+    size_t before = problems->count;
+    caf_campaign_check_files(campaign, options ? options->base_dir : NULL, problems);
+    caf_campaign_check_plugins(campaign, options ? options->plugin_path : NULL, problems);
+    run_check_backend_args(campaign, problems);
+    const char *backend = campaign->backend ? campaign->backend : "local";
+    if (!caf_backend_find(backend))
+        caf_config_problems_add(problems, campaign->marks[CAF_CAMPAIGN_BACKEND], "unknown backend '%s'", backend);
+    return problems->count - before;
+}
+
+/* Every problem of the campaign itself and of what it names on disk, before anything starts. */
+static size_t check_campaign(const caf_campaign *campaign, const caf_run_options *o, caf_config_problems *problems)
+{
+    caf_campaign_validate(campaign, problems);
+    caf_run_check(campaign, o, problems);
+    return problems->count;
+}
+
+static caf_status report_problems(const caf_campaign *campaign, caf_config_problems *problems, const char *what,
+                                  caf_error *err)
+{
+    caf_config_problems_sort(problems);
+    for (size_t i = 0; i < problems->count; i++) {
+        char text[1200];
+        caf_log_error("%s", caf_config_problem_format(problems, i, campaign->source, text, sizeof text));
+    }
+    return caf_error_set(err, CAF_ERR_INVALID, "%s%s%zu problem%s found %s; nothing was submitted",
+                         campaign->source ? campaign->source : "", campaign->source ? ": " : "", problems->count,
+                         problems->count == 1 ? "" : "s", what);
+}
+
+static char *config_text(json_t *config)
+{
+    char *text = config ? json_dumps(config, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(config);
+    return text;
+}
+
+/* Compares the campaign with what the folder recorded; a changed calibration that has started is a
+ * problem naming the keys (a calibration reset to its start takes the new configuration). */
+static caf_status check_recorded(run_loop *loop, caf_config_problems *problems, caf_error *err)
+{
+    const caf_campaign *campaign = loop->campaign;
+    char *recorded = run_db_meta(loop->db, "campaign");
+    char *now = config_text(run_campaign_config_json(campaign));
+    if (!now) {
+        free(recorded);
+        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    }
+    if (recorded && strcmp(recorded, now) != 0) {
+        json_t *a = json_loads(recorded, 0, NULL), *b = json_loads(now, 0, NULL);
+        char keys[256];
+        run_config_diff(a, b, keys, sizeof keys);
+        caf_config_problems_add(problems, campaign->marks[CAF_CAMPAIGN_BACKEND],
+                                "the campaign's %s changed since %s was started; use the old settings or "
+                                "another output_dir", keys, loop->dir);
+        json_decref(a), json_decref(b);
+    }
+    free(recorded);
+    free(now);
+    sqlite3_stmt *st = run_db_prepare(loop->db, err, "SELECT name, state, iteration, config FROM calibrations", NULL);
+    if (!st)
+        return err ? err->code : CAF_ERR_IO;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(st, 0);
+        const caf_calibration_config *cal = caf_campaign_find(campaign, name);
+        if (!cal) {
+            caf_config_problems_add(problems, campaign->marks[CAF_CAMPAIGN_CALIBRATIONS],
+                                    "calibration '%s' was run in %s but is no longer in the campaign", name,
+                                    loop->dir);
+            continue;
+        }
+        char *text = config_text(run_calibration_config_json(cal));
+        bool pristine = !strcmp((const char *)sqlite3_column_text(st, 1), "init") && sqlite3_column_int(st, 2) == 0;
+        if (text && strcmp(text, (const char *)sqlite3_column_text(st, 3)) != 0 && !pristine) {
+            json_t *a = json_loads((const char *)sqlite3_column_text(st, 3), 0, NULL), *b = json_loads(text, 0, NULL);
+            char keys[512];
+            run_config_diff(a, b, keys, sizeof keys);
+            caf_config_problems_add(problems, cal->mark,
+                                    "calibration '%s' changed since it started in %s (%s); restore it, or start it "
+                                    "again with `caf reset %s %s --iteration 0`", name, loop->dir, keys, loop->dir,
+                                    name);
+            json_decref(a), json_decref(b);
+        }
+        free(text);
+    }
+    sqlite3_finalize(st);
+    return CAF_OK;
+}
+
+/* Records the campaign and every calibration's configuration (new calibrations start in init). */
+static caf_status record_campaign(run_loop *loop, caf_error *err)
+{
+    char *global = config_text(run_campaign_config_json(loop->campaign));
+    caf_status rc = global ? run_db_begin(loop->db, err) : caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    if (rc == CAF_OK)
+        rc = run_db_exec(loop->db, err, "INSERT OR REPLACE INTO meta(key, value) VALUES('campaign', ?)", "t", global);
+    if (rc == CAF_OK && loop->campaign->source)
+        rc = run_db_exec(loop->db, err, "INSERT OR REPLACE INTO meta(key, value) VALUES('source', ?)", "t",
+                         loop->campaign->source);
+    for (size_t i = 0; rc == CAF_OK && i < loop->count; i++) {
+        const caf_calibration_config *cal = loop->campaign->calibrations[i];
+        char *text = config_text(run_calibration_config_json(cal));
+        char hash[CAF_MD5_HEX_SIZE];
+        rc = text ? caf_md5_hex(text, strlen(text), hash, err) : caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+        if (rc == CAF_OK)
+            rc = run_db_exec(loop->db, err,
+                             "INSERT INTO calibrations(name, position, state, iteration, reason, config, config_hash, "
+                             "updated) VALUES(?, ?, 'init', 0, '', ?, ?, strftime('%s','now')) ON CONFLICT(name) DO "
+                             "UPDATE SET position = excluded.position, config = excluded.config, "
+                             "config_hash = excluded.config_hash",
+                             "titt", cal->name, (int)i, text, hash);
+        free(text);
+    }
+    free(global);
+    if (rc == CAF_OK)
+        return run_db_commit(loop->db, err);
+    run_db_exec(loop->db, NULL, "ROLLBACK", NULL);
+    return rc;
+}
+
+static caf_status restore_calibrations(run_loop *loop, caf_error *err)
+{
+    if (!(loop->cals = calloc(loop->count ? loop->count : 1, sizeof *loop->cals)))
+        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    caf_status rc = CAF_OK;
+    for (size_t i = 0; i < loop->count && rc == CAF_OK; i++) {
+        run_cal *c = &loop->cals[i];
+        c->loop = loop;
+        c->cfg = loop->campaign->calibrations[i];
+        c->index = i;
+        c->backend = &loop->backend;
+        if (asprintf(&c->dir, "%s/%s", loop->dir, c->cfg->name) < 0) {
+            c->dir = NULL;
+            return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+        }
+        if ((rc = caf_calibration_machine_init(&c->cm, c->cfg->name, c->cfg->max_iterations, err)) != CAF_OK)
+            return rc;
+        run_cal_row row;
+        if ((rc = run_db_load_calibration(loop->db, c->cfg->name, &row, err)) == CAF_OK && row.found) {
+            rc = caf_machine_set_state(c->cm.machine, row.state, err);
+            c->cm.iteration = row.iteration;
+            snprintf(c->reason, sizeof c->reason, "%s", row.reason);
+            c->started = strcmp(row.state, "init") != 0;
+            if (c->started)
+                caf_info("%s: resuming in %s at iteration %d", c->cfg->name, row.state, row.iteration);
+        }
+        free(row.config);
+    }
+    return rc;
+}
+
+static bool is_input_problem(caf_status rc)
+{
+    return rc == CAF_ERR_INVALID || rc == CAF_ERR_NOT_FOUND || rc == CAF_ERR_FORMAT;
+}
+
+/* From running_collector (or init): fails the collector and the calibration with reason. */
+static caf_status fail_collector(run_cal *c, const char *reason, caf_error *err)
+{
+    caf_status rc = CAF_OK;
+    if (!strcmp(run_cal_state(c), "init"))
+        rc = run_cal_fire(c, "submit_collector", NULL, err);
+    if (rc == CAF_OK)
+        rc = run_cal_fire(c, "fail", reason, err);
+    return rc == CAF_OK ? run_cal_fire(c, "fail_fully", reason, err) : rc;
+}
+
+/* Moves one calibration on as far as it can without waiting; *moved when anything changed. */
+static caf_status step(run_cal *c, bool *moved, caf_error *err)
+{
+    const char *s = run_cal_state(c);
+    caf_status rc = CAF_OK;
+    char reason[1024];
+    caf_error local = {0};
+    if (!strcmp(s, "init") || (!strcmp(s, "running_collector") && !c->job_open)) {
+        rc = run_collect_open(c, &local);
+        *moved = true;
+        if (is_input_problem(rc)) {
+            snprintf(reason, sizeof reason, "collector input: %s", local.message);
+            return fail_collector(c, reason, err);
+        }
+        if (rc != CAF_OK) {
+            *err = local;
+            return rc;
+        }
+        return !strcmp(s, "init") ? run_cal_fire(c, "submit_collector", NULL, err) : CAF_OK;
+    }
+    if (!strcmp(s, "running_collector")) {
+        bool done;
+        if ((rc = run_collect_step(c, &done, err)) != CAF_OK || !done)
+            return rc;
+        *moved = true;
+        rc = run_collect_finish(c, reason, sizeof reason, err);
+        if (rc == CAF_ERR_STATE)
+            return fail_collector(c, reason, err);
+        return rc == CAF_OK ? run_cal_fire(c, "complete", NULL, err) : rc;
+    }
+    if (!strcmp(s, "collector_completed")) {
+        *moved = true;
+        return run_cal_fire(c, "run_algorithms", NULL, err);
+    }
+    if (!strcmp(s, "running_algorithms") || !strcmp(s, "algorithms_completed")) {
+        caf_strategy_outcome outcome;
+        *moved = true;
+        if ((rc = run_algorithms(c, &outcome, reason, sizeof reason, err)) != CAF_OK)
+            return rc;
+        if (!strcmp(s, "running_algorithms")) {
+            if (outcome == CAF_OUTCOME_FAILED)
+                return (rc = run_cal_fire(c, "fail", reason, err)) ? rc : run_cal_fire(c, "fail_fully", reason, err);
+            return run_cal_fire(c, "complete", NULL, err);
+        }
+        if (outcome == CAF_OUTCOME_ITERATE && caf_calibration_machine_can_iterate(&c->cm))
+            return run_cal_fire(c, "iterate", NULL, err);
+        if (outcome == CAF_OUTCOME_ITERATE)
+            caf_warning("%s: an algorithm asked to iterate, but max_iterations (%d) is reached", c->cfg->name,
+                        c->cfg->max_iterations);
+        return run_cal_fire(c, "finish", NULL, err);
+    }
+    return CAF_OK;
+}
+
+/* Fails every calibration not yet started whose dependency failed, naming it. */
+static caf_status fail_dependents(run_loop *loop, bool *moved, caf_error *err)
+{
+    caf_status rc = CAF_OK;
+    for (size_t i = 0; i < loop->count && rc == CAF_OK; i++) {
+        run_cal *c = &loop->cals[i];
+        if (c->started || run_cal_finished(c))
+            continue;
+        for (size_t d = 0; d < c->cfg->depends_on.count; d++) {
+            run_cal *dep = &loop->cals[caf_campaign_index(loop->campaign, c->cfg->depends_on.items[d])];
+            if (strcmp(run_cal_state(dep), "failed") != 0)
+                continue;
+            char reason[600];
+            snprintf(reason, sizeof reason, "dependency %s failed: %.500s", dep->cfg->name, dep->reason);
+            rc = run_cal_fail(c, reason, err);
+            *moved = true;
+            break;
+        }
+    }
+    return rc;
+}
+
+static void start_ready(run_loop *loop, bool *moved)
+{
+    bool completed[loop->count + 1], started[loop->count + 1];
+    size_t ready[loop->count + 1];
+    for (size_t i = 0; i < loop->count; i++) {
+        completed[i] = !strcmp(run_cal_state(&loop->cals[i]), "completed");
+        started[i] = loop->cals[i].started || run_cal_finished(&loop->cals[i]);
+    }
+    size_t n = caf_campaign_ready(loop->campaign, completed, started, ready);
+    for (size_t k = 0; k < n; k++) {
+        loop->cals[ready[k]].started = true;
+        *moved = true;
+    }
+}
+
+void run_loop_tick(run_loop *loop, const run_cal *busy)
+{
+    for (size_t i = 0; i < loop->count; i++) {
+        run_cal *c = &loop->cals[i];
+        if (c == busy || !c->job_open)
+            continue;
+        bool done;
+        caf_error err = {0};
+        if (run_collect_step(c, &done, &err) != CAF_OK) /* the main loop meets it again and stops there */
+            caf_warning("%s: %s", c->cfg->name, err.message);
+    }
+}
+
+static void heartbeat(run_loop *loop)
+{
+    double t = monotonic();
+    if (t - loop->last_heartbeat < loop->campaign->heartbeat)
+        return;
+    loop->last_heartbeat = t;
+    for (size_t i = 0; i < loop->count; i++) {
+        const run_cal *c = &loop->cals[i];
+        if (!c->job_open)
+            continue;
+        size_t n[5];
+        run_collect_counts(c, n);
+        caf_info("%s: iteration %d: collector subjobs: %zu completed, %zu running, %zu submitted, %zu waiting, "
+                 "%zu failed (of %zu)", c->cfg->name, c->cm.iteration, n[CAF_JOB_COMPLETED], n[CAF_JOB_RUNNING],
+                 n[CAF_JOB_SUBMITTED], n[CAF_JOB_INIT], n[CAF_JOB_FAILED], c->job.n_subjobs);
+    }
+}
+
+static caf_status loop_run(run_loop *loop, caf_error *err)
+{
+    caf_status rc = CAF_OK;
+    loop->last_heartbeat = monotonic();
+    for (;;) {
+        if (loop->options->stop && *loop->options->stop)
+            return caf_error_set(err, CAF_ERR_STATE, "interrupted; run again to resume (%s)", loop->dir);
+        bool moved = false, waiting = false, all_done = true;
+        if ((rc = fail_dependents(loop, &moved, err)) != CAF_OK)
+            return rc;
+        start_ready(loop, &moved);
+        for (size_t i = 0; i < loop->count && rc == CAF_OK; i++) {
+            run_cal *c = &loop->cals[i];
+            if (!c->started || run_cal_finished(c))
+                continue;
+            rc = step(c, &moved, err);
+            waiting = waiting || c->job_open;
+        }
+        if (rc != CAF_OK)
+            return rc;
+        for (size_t i = 0; i < loop->count; i++)
+            all_done = all_done && run_cal_finished(&loop->cals[i]);
+        if (all_done)
+            return CAF_OK;
+        heartbeat(loop);
+        if (moved || !waiting)
+            continue;
+        double interval = loop->campaign->poll_interval > 0 ? loop->campaign->poll_interval : 1.0;
+        if (loop->backend.ops->wait) {
+            loop->backend.ops->wait(&loop->backend, interval);
+        } else {
+            struct timespec ts = {(time_t)interval, (long)((interval - (double)(time_t)interval) * 1e9)};
+            nanosleep(&ts, NULL);
+        }
+    }
+}
+
+static caf_status finish(run_loop *loop, caf_error *err)
+{
+    caf_status rc = run_write_outputs(loop, err);
+    if (rc != CAF_OK)
+        return rc;
+    char failed[900] = "";
+    size_t n = 0, used = 0;
+    for (size_t i = 0; i < loop->count; i++) {
+        const run_cal *c = &loop->cals[i];
+        if (!strcmp(run_cal_state(c), "completed"))
+            continue;
+        n++;
+        int w = snprintf(failed + used, sizeof failed - used, "%s%s (%s)", used ? "; " : "", c->cfg->name,
+                         c->reason);
+        if (w > 0 && (size_t)w < sizeof failed - used)
+            used += (size_t)w;
+    }
+    caf_info("%zu of %zu calibrations completed; database %s/database, summary %s/summary.txt", loop->count - n,
+             loop->count, loop->dir, loop->dir);
+    if (n)
+        return caf_error_set(err, CAF_ERR_STATE, "%zu calibration%s failed: %s", n, n == 1 ? "" : "s", failed);
+    return CAF_OK;
+}
+
+static void close_loop(run_loop *loop)
+{
+    for (size_t i = 0; loop->cals && i < loop->count; i++) {
+        run_cal *c = &loop->cals[i];
+        run_collect_close(c);
+        if (c->cm.machine)
+            caf_calibration_machine_close(&c->cm);
+        for (size_t k = 0; k < c->chain_count; k++)
+            free(c->chain[k]);
+        free(c->chain);
+        free(c->dir);
+    }
+    free(loop->cals);
+    if (loop->backend_open)
+        caf_backend_close(&loop->backend);
+    sqlite3_close(loop->db);
+    free(loop->dir);
+    free(loop->caf_command);
+    free(loop->base_dir);
+}
+
+caf_status caf_run(const caf_campaign *campaign, const caf_run_options *options, caf_error *err)
+{
+    caf_run_options defaults = {0};
+    const caf_run_options *o = options ? options : &defaults;
+    caf_config_problems problems = {0};
+    if (check_campaign(campaign, o, &problems) > 0) {
+        caf_status rc = report_problems(campaign, &problems, "in the campaign", err);
+        caf_config_problems_clear(&problems);
+        return rc;
+    }
+    run_loop loop = {.campaign = campaign, .options = o, .count = campaign->calibration_count};
+    char exe[4096];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[len > 0 ? len : 0] = '\0';
+    loop.dir = absolute(campaign->output_dir);
+    loop.caf_command = strdup(o->caf_command ? o->caf_command : exe);
+    loop.base_dir = o->base_dir ? absolute(o->base_dir) : NULL;
+    caf_file_lock lock = {.fd = -1};
+    char *lock_path = NULL;
+    caf_status rc = loop.dir && loop.caf_command && (!o->base_dir || loop.base_dir) &&
+                            asprintf(&lock_path, "%s/%s", loop.dir ? loop.dir : "", CAF_RUN_LOCK_FILE) >= 0
+                        ? caf_mkdir_p(loop.dir, err)
+                        : caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    if (rc == CAF_OK && (rc = caf_file_lock_try(&lock, lock_path, err)) == CAF_ERR_EXISTS)
+        rc = caf_error_set(err, CAF_ERR_EXISTS, "%s is in use by another caf run (lock %s)", loop.dir, lock_path);
+    if (rc == CAF_OK)
+        rc = run_db_open(loop.dir, RUN_DB_CREATE, &loop.db, err);
+    if (rc == CAF_OK && (rc = check_recorded(&loop, &problems, err)) == CAF_OK && problems.count > 0)
+        rc = report_problems(campaign, &problems, "against the recorded run", err);
+    if (rc == CAF_OK)
+        rc = record_campaign(&loop, err);
+    if (rc == CAF_OK)
+        rc = restore_calibrations(&loop, err);
+    if (rc == CAF_OK && (rc = caf_backend_open(&loop.backend, campaign->backend ? campaign->backend : "local",
+                                               campaign->backend_settings, err)) == CAF_OK)
+        loop.backend_open = true;
+    if (rc == CAF_OK)
+        rc = loop_run(&loop, err);
+    if (rc == CAF_OK)
+        rc = finish(&loop, err);
+    close_loop(&loop);
+    caf_file_lock_release(&lock);
+    free(lock_path);
+    caf_config_problems_clear(&problems);
+    return rc;
+}

@@ -1,0 +1,213 @@
+/* What a CAF run leaves at the end: the merged database of every completed calibration and the summary.
+ * Also the payload copy that commits an execution's payloads: repeated after a crash between the commit
+ * and its record, it finds the database already ending with those lines and adds nothing. */
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "caf/file.h"
+#include "caf/json.h"
+#include "caf/localdb.h"
+#include "orchestration/run_internal.h"
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    remove(path);
+    return 0;
+}
+
+void run_remove_tree(const char *path)
+{
+    nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static bool same_line(const caf_db_entry *a, const caf_db_entry *b)
+{
+    return !strcmp(a->name, b->name) && !strcmp(a->revision, b->revision) && caf_iov_equal(a->iov, b->iov);
+}
+
+/* True when dst already ends with src's lines: the copy was done, and its record was lost. */
+static bool ends_with(const caf_localdb *dst, const caf_localdb *src)
+{
+    size_t n = caf_localdb_entry_count(src), m = caf_localdb_entry_count(dst);
+    if (n == 0 || m < n)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!same_line(caf_localdb_entry(dst, m - n + i), caf_localdb_entry(src, i)))
+            return false;
+    return true;
+}
+
+caf_status run_db_copy_payloads(const char *src, const char *dst, bool once, caf_error *err)
+{
+    char *text = NULL;
+    if (asprintf(&text, "%s/%s", src, CAF_LOCALDB_TEXT_FILE) < 0)
+        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    bool exists = access(text, F_OK) == 0;
+    free(text);
+    if (!exists) /* the execution saved no payload */
+        return CAF_OK;
+    caf_localdb *in = NULL, *out = NULL;
+    caf_db_commit *commit = NULL;
+    caf_status rc = caf_localdb_open(src, 0, &in, err);
+    if (rc == CAF_OK)
+        rc = caf_localdb_open(dst, CAF_LOCALDB_CREATE, &out, err);
+    if (rc == CAF_OK && !(once && ends_with(out, in)))
+        rc = caf_db_commit_begin(out, &commit, err);
+    size_t added = 0;
+    for (size_t i = 0; rc == CAF_OK && commit && i < caf_localdb_entry_count(in); i++) {
+        const caf_db_entry *e = caf_localdb_entry(in, i);
+        char *file = caf_localdb_payload_path(in, e, err);
+        rc = file ? caf_db_commit_add_file(commit, e->name, file, e->iov, err) : (err ? err->code : CAF_ERR_IO);
+        free(file);
+        added++;
+    }
+    if (rc == CAF_OK && added > 0)
+        rc = caf_db_commit_finish(commit, err);
+    else
+        caf_db_commit_abort(commit);
+    caf_localdb_close(in);
+    caf_localdb_close(out);
+    return rc;
+}
+
+static json_t *iov_list(const char *database, size_t *payloads)
+{
+    json_t *list = json_array();
+    caf_localdb *db = NULL;
+    if (caf_localdb_open(database, 0, &db, NULL) != CAF_OK)
+        return list;
+    *payloads = caf_localdb_entry_count(db);
+    for (size_t i = 0; i < caf_localdb_entry_count(db); i++) {
+        const caf_db_entry *e = caf_localdb_entry(db, i);
+        char iov[96];
+        json_array_append_new(list, json_pack("{s:s, s:s, s:s}", "name", e->name, "revision", e->revision, "iov",
+                                              caf_iov_format(e->iov, iov, sizeof iov)));
+    }
+    caf_localdb_close(db);
+    return list;
+}
+
+/* Rebuilds OUTPUT_DIR/database from scratch (in a temporary folder renamed into place), so that the
+ * result depends only on the calibrations' databases, never on how often it was written. */
+static caf_status write_final_database(run_loop *loop, const size_t *order, caf_error *err)
+{
+    char *final = NULL, *tmp = NULL, *old = NULL;
+    if (asprintf(&final, "%s/database", loop->dir) < 0 || asprintf(&tmp, "%s/.database.tmp", loop->dir) < 0 ||
+        asprintf(&old, "%s/.database.old", loop->dir) < 0) {
+        free(final), free(tmp);
+        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    }
+    /* Leftovers of an interrupted rebuild go first. */
+    run_remove_tree(tmp);
+    run_remove_tree(old);
+    caf_status rc = caf_mkdir_p(tmp, err);
+    for (size_t k = 0; rc == CAF_OK && k < loop->count; k++) {
+        run_cal *c = &loop->cals[order[k]];
+        if (strcmp(run_cal_state(c), "completed") != 0)
+            continue;
+        char *db = run_cal_database(c, c->cm.iteration);
+        rc = db ? run_db_copy_payloads(db, tmp, false, err) : caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+        free(db);
+    }
+    char *text = NULL;
+    if (rc == CAF_OK && asprintf(&text, "%s/%s", tmp, CAF_LOCALDB_TEXT_FILE) >= 0 && access(text, F_OK) != 0)
+        rc = caf_file_write_atomic(text, "", 0, err);
+    free(text);
+    if (rc == CAF_OK) {
+        rename(final, old);
+        if (rename(tmp, final) != 0)
+            rc = caf_error_errno(err, errno, "%s: cannot rename into place", final);
+    }
+    run_remove_tree(old); /* the previous database, now aside */
+    free(final);
+    free(tmp);
+    free(old);
+    return rc;
+}
+
+static json_t *calibration_summary(run_loop *loop, run_cal *c)
+{
+    json_t *algs = json_array();
+    sqlite3_stmt *st = run_db_prepare(loop->db, NULL,
+                                      "SELECT plugin, outcome, reason FROM algorithms WHERE calibration = ? "
+                                      "AND iteration = ? ORDER BY algorithm", "ti", c->cfg->name, c->cm.iteration);
+    while (st && sqlite3_step(st) == SQLITE_ROW)
+        json_array_append_new(algs, json_pack("{s:s, s:s, s:s}", "plugin", sqlite3_column_text(st, 0), "outcome",
+                                              sqlite3_column_text(st, 1), "reason",
+                                              sqlite3_column_text(st, 2) ? (const char *)sqlite3_column_text(st, 2)
+                                                                         : ""));
+    sqlite3_finalize(st);
+    char *db = run_cal_database(c, c->cm.iteration);
+    size_t payloads = 0;
+    json_t *iovs = db ? iov_list(db, &payloads) : json_array();
+    json_t *out = json_pack("{s:s, s:s, s:i, s:s, s:s?, s:o, s:o}", "name", c->cfg->name, "state", run_cal_state(c),
+                            "iterations", c->cm.iteration + 1, "reason", c->reason, "database", db, "algorithms", algs,
+                            "payloads", iovs);
+    free(db);
+    return out;
+}
+
+caf_status run_write_outputs(run_loop *loop, caf_error *err)
+{
+    size_t *order = calloc(loop->count ? loop->count : 1, sizeof *order);
+    if (!order)
+        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    caf_status rc = caf_campaign_order(loop->campaign, order, err);
+    if (rc == CAF_OK)
+        rc = write_final_database(loop, order, err);
+    json_t *cals = json_array();
+    size_t completed = 0;
+    for (size_t k = 0; rc == CAF_OK && k < loop->count; k++) {
+        run_cal *c = &loop->cals[order[k]];
+        completed += !strcmp(run_cal_state(c), "completed");
+        json_array_append_new(cals, calibration_summary(loop, c));
+    }
+    char *json_path = NULL, *text_path = NULL, *database = NULL;
+    if (rc == CAF_OK && (asprintf(&json_path, "%s/summary.json", loop->dir) < 0 ||
+                         asprintf(&text_path, "%s/summary.txt", loop->dir) < 0 ||
+                         asprintf(&database, "%s/database", loop->dir) < 0))
+        rc = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    json_t *summary = json_pack("{s:s, s:I, s:I, s:s, s:O}", "output_dir", loop->dir, "calibrations_completed",
+                                (json_int_t)completed, "calibrations", (json_int_t)loop->count, "database",
+                                database ? database : "", "results", cals);
+    if (rc == CAF_OK)
+        rc = caf_json_save_file(json_path, summary, err);
+    if (rc == CAF_OK) {
+        char *text = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&text, &size);
+        if (f) {
+            fprintf(f, "%zu of %zu calibrations completed; database: %s\n", completed, loop->count, database);
+            size_t i;
+            json_t *cal;
+            json_array_foreach(cals, i, cal) {
+                fprintf(f, "%s: %s after %d iteration(s)%s%s\n", json_string_value(json_object_get(cal, "name")),
+                        json_string_value(json_object_get(cal, "state")),
+                        (int)json_integer_value(json_object_get(cal, "iterations")),
+                        *json_string_value(json_object_get(cal, "reason")) ? ": " : "",
+                        json_string_value(json_object_get(cal, "reason")));
+                size_t j;
+                json_t *p;
+                json_array_foreach(json_object_get(cal, "payloads"), j, p)
+                    fprintf(f, "  %s rev %s IoV %s\n", json_string_value(json_object_get(p, "name")),
+                            json_string_value(json_object_get(p, "revision")),
+                            json_string_value(json_object_get(p, "iov")));
+            }
+            fclose(f);
+            rc = caf_file_write_atomic(text_path, text, size, err);
+        }
+        free(text);
+    }
+    json_decref(summary);
+    json_decref(cals);
+    free(json_path);
+    free(text_path);
+    free(database);
+    free(order);
+    return rc;
+}
