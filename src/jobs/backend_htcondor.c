@@ -255,19 +255,15 @@ static caf_status htcondor_submit(caf_backend *backend, const caf_job *job, caf_
 static caf_status remove_ids(htcondor_backend *s, caf_subjob **subs, size_t n, const caf_batch_report *only_held,
                              caf_error *err)
 {
-    batch_command cmd = {0};
-    caf_process_result res = {0};
-    caf_status rc = batch_command_add(&cmd, "condor_rm", err);
-    for (size_t i = 0; rc == CAF_OK && i < n; i++)
-        if (subs[i]->batch_id && (!only_held || (only_held[i].state == CAF_BATCH_FAILED &&
-                                                 strstr(only_held[i].reason, "on hold"))))
-            rc = batch_command_add(&cmd, subs[i]->batch_id, err);
-    if (rc == CAF_OK && cmd.argc > 1)
-        rc = batch_command_run(&cmd, NULL, s->settings.query_timeout_s, &res, err);
-    if (rc == CAF_OK && res.exit_code != 0 && !only_unknown_ids(&res))
-        rc = batch_command_failed(&cmd, &res, err);
-    caf_process_result_free(&res);
-    batch_command_free(&cmd);
+    bool *select = NULL;
+    if (only_held) {
+        if (!(select = calloc(n ? n : 1, sizeof *select)))
+            return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+        for (size_t i = 0; i < n; i++)
+            select[i] = only_held[i].state == CAF_BATCH_FAILED && strstr(only_held[i].reason, "on hold");
+    }
+    caf_status rc = batch_cancel_ids("condor_rm", subs, n, select, 0, s->settings.query_timeout_s, only_unknown_ids, err);
+    free(select);
     return rc;
 }
 

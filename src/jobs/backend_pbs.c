@@ -284,18 +284,7 @@ static caf_status pbs_cancel(caf_backend *backend, const caf_job *job, caf_subjo
                              caf_error *err)
 {
     pbs_backend *s = backend->state;
-    batch_command cmd = {0};
-    caf_process_result res = {0};
-    caf_status rc = batch_command_add(&cmd, "qdel", err);
-    for (size_t i = 0; rc == CAF_OK && i < n; i++)
-        if (subs[i]->batch_id)
-            rc = batch_command_add(&cmd, subs[i]->batch_id, err);
-    if (rc == CAF_OK && cmd.argc > 1)
-        rc = batch_command_run(&cmd, NULL, s->settings.query_timeout_s, &res, err);
-    if (rc == CAF_OK && res.exit_code != 0 && !only_unknown_ids(&res))
-        rc = batch_command_failed(&cmd, &res, err);
-    caf_process_result_free(&res);
-    batch_command_free(&cmd);
+    caf_status rc = batch_cancel_ids("qdel", subs, n, NULL, 0, s->settings.query_timeout_s, only_unknown_ids, err);
     if (rc != CAF_OK)
         caf_error_prefix(err, "job %s: ", job->name);
     return rc;

@@ -313,22 +313,8 @@ static caf_status slurm_cancel(caf_backend *backend, const caf_job *job, caf_sub
                                caf_error *err)
 {
     slurm_backend *s = backend->state;
-    caf_status rc = CAF_OK;
     /* scancel takes array task ids ("123_4"); a few hundred per call keeps the argv modest. */
-    for (size_t from = 0; rc == CAF_OK && from < n; from += 500) {
-        batch_command cmd = {0};
-        caf_process_result res = {0};
-        rc = batch_command_add(&cmd, "scancel", err);
-        for (size_t i = from; rc == CAF_OK && i < n && i < from + 500; i++)
-            if (subs[i]->batch_id)
-                rc = batch_command_add(&cmd, subs[i]->batch_id, err);
-        if (rc == CAF_OK && cmd.argc > 1)
-            rc = batch_command_run(&cmd, NULL, s->settings.query_timeout_s, &res, err);
-        if (rc == CAF_OK && res.exit_code != 0 && !only_unknown_ids(&res))
-            rc = batch_command_failed(&cmd, &res, err);
-        caf_process_result_free(&res);
-        batch_command_free(&cmd);
-    }
+    caf_status rc = batch_cancel_ids("scancel", subs, n, NULL, 500, s->settings.query_timeout_s, only_unknown_ids, err);
     if (rc != CAF_OK)
         caf_error_prefix(err, "job %s: ", job->name);
     return rc;

@@ -43,6 +43,15 @@ caf_status batch_command_run(const batch_command *cmd, const char *cwd, double t
  * CAF_ERR_EXTERNAL. */
 caf_status batch_command_failed(const batch_command *cmd, const caf_process_result *res, caf_error *err);
 
+/* Tells whether a failed cancel or query complained only about ids the batch system no longer knows. */
+typedef bool (*batch_unknown_ids_fn)(const caf_process_result *res);
+
+/* Runs PROGRAM (scancel, qdel, bkill, condor_rm) with the batch ids of the subjobs, chunk ids per call
+ * (0: all in one call), skipping subjobs without an id or with select[i] false (select may be NULL). A
+ * failure that only_unknown says concerns finished or forgotten ids only is not an error. */
+caf_status batch_cancel_ids(const char *program, caf_subjob **subs, size_t n, const bool *select, size_t chunk,
+                            double timeout_s, batch_unknown_ids_fn only_unknown, caf_error *err);
+
 /* ---- settings shared by every batch backend ---- */
 
 typedef struct batch_settings {

@@ -69,3 +69,26 @@ caf_status batch_command_failed(const batch_command *cmd, const caf_process_resu
     return caf_error_set(err, CAF_ERR_EXTERNAL, "%s exited with %d: %s", cmd->argv[0], res->exit_code,
                          line[0] ? line : "(no message)");
 }
+
+caf_status batch_cancel_ids(const char *program, caf_subjob **subs, size_t n, const bool *select, size_t chunk,
+                            double timeout_s, batch_unknown_ids_fn only_unknown, caf_error *err)
+{
+    caf_status rc = CAF_OK;
+    if (chunk == 0)
+        chunk = n ? n : 1;
+    for (size_t from = 0; rc == CAF_OK && from < n; from += chunk) {
+        batch_command cmd = {0};
+        caf_process_result res = {0};
+        rc = batch_command_add(&cmd, program, err);
+        for (size_t i = from; rc == CAF_OK && i < n && i < from + chunk; i++)
+            if (subs[i]->batch_id && (!select || select[i]))
+                rc = batch_command_add(&cmd, subs[i]->batch_id, err);
+        if (rc == CAF_OK && cmd.argc > 1)
+            rc = batch_command_run(&cmd, NULL, timeout_s, &res, err);
+        if (rc == CAF_OK && res.exit_code != 0 && !only_unknown(&res))
+            rc = batch_command_failed(&cmd, &res, err);
+        caf_process_result_free(&res);
+        batch_command_free(&cmd);
+    }
+    return rc;
+}
