@@ -27,7 +27,6 @@ PYEOF
 
 step "the campaign: channel status, gains (two IoV strategies), time offsets (needs the gains, iterates)"
 cp "$src/examples/toy_campaign.yaml" .
-grep -E '^  - name:|strategy:|depends_on:|TriggerSkim' toy_campaign.yaml
 show "$caf" config check toy_campaign.yaml
 
 step "caf run: collector jobs on the local backend, then the algorithms under their strategies"
