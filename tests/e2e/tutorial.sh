@@ -40,6 +40,7 @@ fi
 cd "$work/mycal"
 grep -q 'TutorialAlgorithm:t0 (reads collector TutorialCollector)' "$work/out" || { echo "FAIL: algo list"; exit 1; }
 grep -q 'algorithm 0 TutorialAlgorithm: completed, 8 executions' "$work/out" || { echo "FAIL: status"; exit 1; }
+grep -q "calibration 't0' changed since it started" "$work/err" || { echo "FAIL: no reason for the refusal"; exit 1; }
 grep -q 'refused: the configuration changed' "$work/out" || { echo "FAIL: a changed campaign was accepted"; exit 1; }
 grep -q 'run 1.3 alone: not enough data' "$work/out" || { echo "FAIL: run 1.3 alone had enough data"; exit 1; }
 grep -q 'execution 3 on runs 1.3..1.4 (2), IoV 1,3,1,-1: ok' "$work/err" || { echo "FAIL: no merged run 1.3"; exit 1; }
