@@ -4,8 +4,9 @@
 # |pull| < 5, pull RMS in [0.7, 1.4]), and so does the time-walk coefficient; dead and hot channels are
 # found exactly in every run long enough to decide and no run is guessed; the time calibration needs
 # at least two iterations and converges before max_iterations; and the IoVs every strategy produced, and
-# its IoV gaps, equal the ones derived here from truth.json's run statistics, the campaign's
-# settings (min_entries, min_median_hits, payload_boundaries) and the strategies' documented rules.
+# its IoV gaps (also with a run ignored, which leaves a gap in the SimpleRunByRun payloads), equal the
+# ones derived here from truth.json's run statistics, the campaign's settings (min_entries,
+# min_median_hits, payload_boundaries) and the strategies' documented rules.
 set -euo pipefail
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
@@ -20,6 +21,18 @@ cd "$W"
 cp "$CAF_SOURCE_DIR/examples/toy_campaign.yaml" .
 "$CAF" run toy_campaign.yaml 2> run.log || { cat run.log; echo "FAIL: caf run failed" >&2; exit 1; }
 $PY "$CAF_SOURCE_DIR/scripts/toy_truth_check.py" toy_results toy/truth.json --json report.json
+# The same status and gain calibrations with run 1.2 ignored: SimpleRunByRun is left with a gap there,
+# SequentialRunByRun's IoVs tile over it.
+$PY - <<'PYEOF'
+import yaml
+c = yaml.safe_load(open("toy_campaign.yaml"))
+c["output_dir"] = "ignored_results"
+c["calibrations"] = [cal for cal in c["calibrations"] if cal["name"] in ("status", "gain")]
+for cal in c["calibrations"]:
+    cal["ignored_runs"] = [[1, 2]]
+yaml.safe_dump(c, open("ignored.yaml", "w"))
+PYEOF
+"$CAF" run ignored.yaml 2> ignored.log || { cat ignored.log; echo "FAIL: caf run ignored.yaml failed" >&2; exit 1; }
 
 $PY - toy_campaign.yaml toy/truth.json toy_results report.json <<'PYEOF'
 import json, os, subprocess, sys
@@ -98,7 +111,7 @@ def sequential_boundaries(boundaries, enough):
 
 def gaps(iovs, simple=False):
     """What the IoVs leave uncovered of each experiment's span: L..H for the sequential strategies, the
-    span of the experiment's runs for SimpleRunByRun. Empty here, as every run has data."""
+    span of the experiment's runs for SimpleRunByRun."""
     missing = []
     for e in exps:
         in_exp = [r for x, r in runs if x == e]
@@ -181,6 +194,17 @@ for run in runs:
 # --- iteration --------------------------------------------------------------------------------------
 iterations = summary["time"]["iterations"]
 assert 2 <= iterations < cals["time"]["max_iterations"], iterations
+
+# --- ignored runs: the same rules on the remaining runs, and the gap they leave -----------------------
+out = "ignored_results"
+summary = {c["name"]: c for c in json.load(open(os.path.join(out, "summary.json")))["results"]}
+runs = [r for r in runs if r != (1, 2)]
+want = {"status": [(e, r, e, r) for e, r in runs],
+        "gain": sequential_run_by_run(lambda rs: decide(skimmed_peak(rs), param("gain", "min_entries"), "gain"))}
+for cal, iovs in want.items():
+    assert produced(cal) == iovs, (cal, produced(cal), iovs)
+    assert gaps_file(cal) == gaps(iovs, cal == "status"), (cal, gaps_file(cal), gaps(iovs, cal == "status"))
+assert gaps_file("status") == [[1, 2, 1, 2]] and gaps_file("gain") == [], (gaps_file("status"), gaps_file("gain"))
 print(f"ok: gains max |pull| {report['ExampleGains']['max_abs']:.2f}, time {t['max_abs']:.2f}, "
       f"{iterations} time iterations")
 PYEOF
