@@ -71,6 +71,7 @@ caf_status caf_string_list_add(caf_string_list *list, const char *text, caf_mark
 typedef struct caf_module_config {
     char *module;
     json_t *parameters; /* an object, owned */
+    json_t *conditions; /* its conditions as in a path file (docs/modules.md), an array, owned; NULL: none */
     caf_mark mark;
 } caf_module_config;
 

@@ -35,7 +35,8 @@ typedef struct caf_toy_options {
 #define CAF_TOY_PEAK_ENERGY 100.0
 
 /* Writes OUTDIR/toy_eEEEE_rRRRRR_fFF.h5 event files and OUTDIR/truth.json (creating outdir). truth.json:
- * seed, n_channels, peak_energy, energy_resolution, noise, time_resolution, peak_fraction, hv_change
+ * seed, n_channels, peak_energy, energy_resolution, noise, time_resolution, time_walk (hit time =
+ * t0 + time_walk * (sqrt(peak_energy / energy) - 1) + jitter), peak_fraction, hv_change
  * {exp, run}, dead_channels, hot_channels, trigger_lines [{name, prescale}], and per run: exp, run,
  * events, hits, after_hv_change, gain[c], t0[c], peak_hits[c], gain_stat_error[c] (the statistical error
  * of a gain from the mean of that run's peak hits), accepted {line: events}, files [{name, events}].

@@ -8,6 +8,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+void cli_print_overview(FILE *out)
+{
+    fputs("usage: caf [--version] [--help] [-v | -q] [--log-level LEVEL] COMMAND [ARGS]\n\n"
+          "caf calibrates detectors from run-based data: collectors, algorithms, strategies and\n"
+          "conditions databases in one native tool.\n\ncommands:\n",
+          out);
+    for (const struct cli_command *const *c = cli_commands; *c; c++)
+        fprintf(out, "   %-12s %s\n", (*c)->name, (*c)->summary);
+    fputs("\noptions:\n"
+          "   -v, --verbose      log debug messages too\n"
+          "   -q, --quiet        log warnings and errors only\n"
+          "   --log-level LEVEL  debug, info, warning, error or quiet (default info, or $CAF_LOG_LEVEL)\n"
+          "   --version          print the version\n"
+          "\nenvironment:\n"
+          "   CAF_PLUGIN_PATH    folders (':'-separated) searched for plugins before caf's own\n"
+          "   CAF_LOG_LEVEL      the log level when no option sets it\n"
+          "\n'caf help COMMAND' or 'caf COMMAND --help' describes one command.\n"
+          "Exit codes: 0 success, 1 failure, 2 usage error.\n",
+          out);
+}
+
 const struct cli_command *cli_find_command(const char *name)
 {
     for (const struct cli_command *const *c = cli_commands; *c; c++)

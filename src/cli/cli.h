@@ -5,6 +5,7 @@
 
 #include <getopt.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "caf/error.h"
 
@@ -27,6 +28,9 @@ extern const struct cli_command *const cli_commands[];
 
 /* Returns the command called name, or NULL. */
 const struct cli_command *cli_find_command(const char *name);
+
+/* Prints the overview of caf (usage, commands, global options, exit codes): caf --help, caf help. */
+void cli_print_overview(FILE *out);
 
 /* Prints "caf WHERE: MESSAGE" and a pointer to the help on stderr; returns CLI_EXIT_USAGE. */
 int cli_usage_error(const char *where, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -15,7 +15,7 @@
 #include "cli/operands.h"
 
 static const char algo_help[] =
-    "usage: caf algo run PLUGIN:ALGORITHM --input FILE... [--runs all|E:R,E:R...] [--iteration N]\n"
+    "usage: caf algo run PLUGIN[:ALGORITHM] --input FILE... [--runs all|E:R,E:R...] [--iteration N]\n"
     "                    [--iov E1,R1,E2,R2] [--db OUTDB] [--chain DB]... [--param NAME=VALUE]...\n"
     "                    [--state FILE] [--state-out FILE] [--collector NAME] [--timeout SECONDS]\n"
     "                    [--memory-limit MIB] [--log FILE] [--boundaries] [--json]\n"
@@ -25,6 +25,7 @@ static const char algo_help[] =
     "      result (OK, ITERATE, NOT_ENOUGH_DATA, FAILURE), the payloads with their IoVs and the output\n"
     "      JSON state. With --db the payloads are committed there, all together, when the result is OK or\n"
     "      ITERATE. A crash, a timeout or too much memory is a FAILURE; the algorithm's log is printed.\n"
+    "      PLUGIN:ALGORITHM names one algorithm of a plugin; PLUGIN alone will do when it holds one.\n"
     "list  without PLUGIN, the algorithm plugins on the plugin path; with PLUGIN, its algorithms with their\n"
     "      collector and documented parameters.\n"
     "\n"

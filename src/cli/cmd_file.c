@@ -22,10 +22,12 @@ static const char help_text[] =
     "dump   prints the events of FILE, one JSON object per line: exp, run, event, columns, arrays\n"
     "       (per array its fields, per field the event's entries) and trigger (per line [result after\n"
     "       prescale, result without prescale], or null when the event has no trigger result).\n\n"
-    "options:\n"
+    "Options:\n"
     "  --json         print JSON instead of text\n"
     "  --cache PATH   (index) the cache database\n"
-    "  -n, --max N    (dump) print at most N events\n";
+    "  -n, --max N    (dump) print at most N events\n"
+    "\n"
+    "Exit codes: 0 success, 1 a file is missing or not a valid event file (named), 2 usage error.\n";
 
 static void print_runs_text(const caf_run_count *runs, size_t n)
 {

@@ -16,13 +16,15 @@ static const char help_text[] =
     "jump at the run given as hv_change), dead and hot channels, trigger lines and their prescales, and\n"
     "per-run statistics. Hit amplitudes peak at gain * peak_energy, so a peak fit per channel recovers\n"
     "the gain. The same options give the same files and truth.\n\n"
-    "options:\n"
+    "Options:\n"
     "  --seed S            random seed (default 1)\n"
     "  --channels N        detector channels (default 48)\n"
     "  --experiments N     experiments 1..N (default 2)\n"
     "  --runs N            runs 1..N per experiment (default 4; run 3 of each experiment is short)\n"
     "  --events N          events of a normal run (default 2000)\n"
-    "  --files-per-run N   split each run into N files (default 1)\n";
+    "  --files-per-run N   split each run into N files (default 1)\n"
+    "\n"
+    "Exit codes: 0 files written, 1 failure (OUTDIR cannot be written), 2 usage error.\n";
 
 static int run_gen(int argc, char **argv)
 {

@@ -1,17 +1,21 @@
 /* caf help [COMMAND]: the overview or one command's full help. */
 #include <stdio.h>
+#include <string.h>
 
 #include "cli/cli.h"
 
 static const char help_text[] = "usage: caf help [COMMAND]\n\n"
-                                "Prints the help of COMMAND, or the list of commands.\n";
+                                "Prints the help of COMMAND, or the list of commands.\n\n"
+                                "Exit codes: 0 success, 2 COMMAND is not a caf command.\n";
 
 static int run_help(int argc, char **argv)
 {
     if (argc < 2) {
-        puts("usage: caf [--version] [--help] [-v | -q] [--log-level LEVEL] COMMAND [ARGS]\n\ncommands:");
-        for (const struct cli_command *const *c = cli_commands; *c; c++)
-            printf("   %-12s %s\n", (*c)->name, (*c)->summary);
+        cli_print_overview(stdout);
+        return CLI_EXIT_OK;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        fputs(help_text, stdout);
         return CLI_EXIT_OK;
     }
     if (argc > 2)

@@ -33,11 +33,13 @@ static const char help_text[] =
     "  cancel     remove every submitted or running subjob (they end as failed: \"cancelled\").\n"
     "  backends   list the backends.\n"
     "\n"
-    "options:\n"
+    "Options:\n"
     "  --backend NAME    use this backend (local, slurm, ...)\n"
     "  --wait            submit: stay until the job is done\n"
     "  --max-active N    submit: at most N subjobs submitted or running at once\n"
-    "  --json            print data as JSON\n";
+    "  --json            print data as JSON\n"
+    "\n"
+    "Exit codes: 0 success, 1 failure (a failed job with submit --wait, a bad JOB.json), 2 usage error.\n";
 
 static volatile sig_atomic_t stop_requested;
 

@@ -17,8 +17,10 @@ static const char help_text[] =
     "folder) with a one-line summary. With NAME, prints the module's description and its parameters:\n"
     "name, type, default (or 'required' / 'optional') and meaning.\n"
     "\n"
-    "options:\n"
-    "  --json   prints the same as JSON\n";
+    "Options:\n"
+    "  --json   prints the same as JSON\n"
+    "\n"
+    "Exit codes: 0 success, 1 no such module or a plugin that cannot be loaded, 2 usage error.\n";
 
 static const char *presence_text(const caf_param_spec *p)
 {
@@ -56,12 +58,12 @@ static void print_module(const caf_module_plugin *m)
 }
 
 /* The first sentence of a description, cut to fit a line. */
-static void print_summary(const char *name, const char *description)
+static void print_summary(const char *name, int width, const char *description)
 {
     const char *d = description ? description : "";
     const char *stop = strstr(d, ". ");
     int len = stop ? (int)(stop - d) : (int)strlen(d);
-    printf("   %-16s %.*s\n", name, len > 100 ? 100 : len, d);
+    printf("   %-*s %.*s\n", width, name, len > 100 ? 100 : len, d);
 }
 
 static int run_modules(int argc, char **argv)
@@ -108,6 +110,9 @@ static int run_modules(int argc, char **argv)
     if (caf_plugin_list(&names, &err) != CAF_OK)
         return cli_fail(&err);
     json_t *list = json ? json_array() : NULL;
+    int width = 16; /* names line up even when one is long (plugins of every kind share the folder) */
+    for (char **n = names; *n; n++)
+        width = (int)strlen(*n) > width ? (int)strlen(*n) : width;
     if (!json)
         puts("modules:");
     for (char **n = names; *n; n++) {
@@ -123,7 +128,7 @@ static int run_modules(int argc, char **argv)
                                                   m.descriptor->description ? m.descriptor->description : "",
                                                   "file", m.path));
         else
-            print_summary(m.descriptor->name, m.descriptor->description);
+            print_summary(m.descriptor->name, width, m.descriptor->description);
         caf_module_plugin_unload(&m);
     }
     caf_plugin_dirs_free(names);

@@ -21,13 +21,15 @@ static const char help_text[] =
     "The path file and its conditions are described in docs/modules.md; `caf modules` lists the\n"
     "modules and their parameters. Modules are plugins found on $CAF_PLUGIN_PATH, then caf's own.\n"
     "\n"
-    "options:\n"
+    "Options:\n"
     "  -i, --input FILE  an event file to read (repeatable; more files may follow it)\n"
     "  -o, --output OUT  sets outputFileName of the path's Output module\n"
     "  -n, --max-events MAX  stops after MAX events (default: all)\n"
     "  --seed S          the random seed (an unsigned integer) modules draw from; the same seed gives\n"
     "                    the same result. Default: chosen at random and printed\n"
-    "  --json            prints the summary as JSON\n";
+    "  --json            prints the summary as JSON\n"
+    "\n"
+    "Exit codes: 0 every event processed, 1 a bad path file, input file or module failure, 2 usage error.\n";
 
 /* "text" as a YAML double-quoted scalar (malloc'd), so any file name is one string value. */
 static char *yaml_quote(const char *text)

@@ -8,13 +8,17 @@
 static const char reset_help[] =
     "usage: caf reset DIR CALIBRATION [--iteration N] [--from collector|algorithms]\n"
     "\n"
-    "Rewinds CALIBRATION in the output folder DIR so that the next `caf run` redoes it from there:\n"
+    "Rewinds CALIBRATION in the output folder DIR so that the next `caf run` redoes it from there.\n"
+    "Every calibration that depends on it is rewound to its start. The merged database and summary are\n"
+    "removed (the next run rebuilds them). A calibration reset to iteration 0 takes a changed\n"
+    "configuration at the next run. Refused while a caf run holds DIR.\n"
+    "\n"
+    "Options:\n"
     "  --iteration N   go back to iteration N (default: the current one); later iterations are dropped\n"
     "  --from collector   redo the iteration from its collector jobs (default)\n"
     "  --from algorithms  keep the iteration's collector output and redo only its algorithms\n"
-    "Every calibration that depends on it is rewound to its start. The merged database and summary are\n"
-    "removed (the next run rebuilds them). A calibration reset to iteration 0 takes a changed\n"
-    "configuration at the next run. Refused while a caf run holds DIR.\n";
+    "\n"
+    "Exit codes: 0 rewound, 1 refused (a caf run holds DIR, no such calibration or iteration), 2 usage error.\n";
 
 enum { OPT_ITERATION = 1000, OPT_FROM };
 

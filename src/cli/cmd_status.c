@@ -15,7 +15,10 @@ static const char status_help[] =
     "(runs, IoV, result, committed).\n"
     "\n"
     "Options:\n"
-    "  --json  print the status as JSON\n";
+    "  --json  print the status as JSON\n"
+    "\n"
+    "Exit codes: 0 status shown (whatever the calibrations' states), 1 DIR is not a caf run output folder\n"
+    "or cannot be read, 2 usage error.\n";
 
 enum { OPT_JSON = 1000 };
 

@@ -9,19 +9,6 @@
 #include "caf/version.h"
 #include "cli/cli.h"
 
-static void print_overview(FILE *out)
-{
-    fputs("usage: caf [--version] [--help] [-v | -q] [--log-level LEVEL] COMMAND [ARGS]\n\n"
-          "caf calibrates detectors from run-based data: collectors, algorithms, strategies and\n"
-          "conditions databases in one native tool.\n\ncommands:\n",
-          out);
-    for (const struct cli_command *const *c = cli_commands; *c; c++)
-        fprintf(out, "   %-12s %s\n", (*c)->name, (*c)->summary);
-    fputs("\n'caf help COMMAND' or 'caf COMMAND --help' describes one command.\n"
-          "Exit codes: 0 success, 1 failure, 2 usage error.\n",
-          out);
-}
-
 /* Appends dir to $CAF_PLUGIN_PATH when it exists. The environment, not a global, carries the path so
  * that collector jobs and algorithm runners started by this process search the same folders. */
 static void append_plugin_dir(const char *dir)
@@ -68,7 +55,7 @@ int main(int argc, char **argv)
     for (; i < argc && argv[i][0] == '-'; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            print_overview(stdout);
+            cli_print_overview(stdout);
             return CLI_EXIT_OK;
         } else if (!strcmp(a, "--version")) {
             printf("caf %s\n", CAF_VERSION_STRING);
@@ -91,7 +78,7 @@ int main(int argc, char **argv)
         }
     }
     if (i >= argc) {
-        print_overview(stderr);
+        cli_print_overview(stderr);
         return CLI_EXIT_USAGE;
     }
     const struct cli_command *command = cli_find_command(argv[i]);

@@ -22,6 +22,11 @@
 #define NOISE 1.0             /* electronic noise on the amplitude */
 #define TIME_RESOLUTION 0.5   /* ns */
 #define PEAK_FRACTION 0.6     /* share of hits that deposit the peak energy */
+/* Time walk of a leading-edge discriminator: small pulses cross the threshold later. The toy's thresholds
+ * are set per channel in energy units (from the channel's gain), so the walk depends on the deposited
+ * energy: walk(E) = TIME_WALK * (sqrt(CAF_TOY_PEAK_ENERGY / E) - 1), zero at the peak energy. A time
+ * calibration must estimate E = amplitude / gain, i.e. it needs the gains. */
+#define TIME_WALK 1.0         /* ns */
 #define N_LINES 4
 
 typedef caf_random rng;
@@ -193,7 +198,8 @@ static bool simulate_event(const toy *t, rng *r, int k, uint32_t number, buf *b,
         double a = gain_at(t, c, k) * e + rng_gauss(r, 0.0, NOISE);
         b->chan[b->hits] = c;
         b->amp[b->hits] = (float)a;
-        b->time[b->hits] = (float)rng_gauss(r, t0_at(t, c, k), TIME_RESOLUTION);
+        double walk = TIME_WALK * (sqrt(CAF_TOY_PEAK_ENERGY / e) - 1.0);
+        b->time[b->hits] = (float)rng_gauss(r, t0_at(t, c, k) + walk, TIME_RESOLUTION);
         b->hits++;
         st->peak_hits[c] += peak;
         etot += a;
@@ -386,12 +392,12 @@ caf_status caf_toy_generate(const char *outdir, const caf_toy_options *options, 
         char seed[32];
         snprintf(seed, sizeof seed, "%llu", (unsigned long long)t.o.seed);
         json_t *truth = json_pack(
-            "{s:s, s:i, s:f, s:f, s:f, s:f, s:f, s:{s:i, s:i}, s:o, s:o, s:o, s:O, s:s}", "seed", seed, "n_channels",
+            "{s:s, s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:{s:i, s:i}, s:o, s:o, s:o, s:O, s:s}", "seed", seed, "n_channels",
             t.o.n_channels, "peak_energy", CAF_TOY_PEAK_ENERGY, "energy_resolution", ENERGY_RESOLUTION, "noise", NOISE,
-            "time_resolution", TIME_RESOLUTION, "peak_fraction", PEAK_FRACTION, "hv_change", "exp", jump.exp, "run",
+            "time_resolution", TIME_RESOLUTION, "time_walk", TIME_WALK, "peak_fraction", PEAK_FRACTION, "hv_change", "exp", jump.exp, "run",
             jump.run, "dead_channels", dead, "hot_channels", hot, "trigger_lines", lines, "runs", runs, "note",
             "amplitude = gain * energy + N(0, noise); a peak hit has energy N(peak_energy, energy_resolution); "
-            "time = t0 + N(0, time_resolution); gain and t0 apply from hv_change on with a jump");
+            "time = t0 + time_walk * (sqrt(peak_energy / energy) - 1) + N(0, time_resolution); gain and t0 apply from hv_change on with a jump");
         char *path = caf_path_join(outdir, "truth.json");
         rc = truth && path ? caf_json_save_file(path, truth, err) : caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
         free(path);

@@ -303,6 +303,7 @@ typedef struct plugin_ctx {
     const char *name_key;   /* "plugin" or "module" */
     const char **name;
     json_t **parameters;
+    json_t **conditions;           /* pre-collector modules only */
     caf_strategy_params *strategy; /* algorithms only */
     caf_mark *strategy_mark;
     bool strategy_unknown; /* its parameters cannot be checked against it */
@@ -359,6 +360,14 @@ static void visit_plugin_key(loader *l, const char *key, yaml_node_t *key_node, 
         get_string(l, v, what, pc->name);
     } else if (strcmp(key, "parameters") == 0) {
         get_object(l, v, what, pc->parameters);
+    } else if (pc->conditions && strcmp(key, "conditions") == 0) {
+        /* checked where they are used: by the module path of every collector job (and caf process) */
+        if (v->type != YAML_SEQUENCE_NODE)
+            wrong_type(l, v, what, "a list of conditions");
+        else {
+            json_decref(*pc->conditions);
+            *pc->conditions = to_json(l, v, 0);
+        }
     } else if (pc->strategy && strcmp(key, "strategy") == 0) {
         const char *name = NULL;
         *pc->strategy_mark = mark_of(v);
@@ -447,11 +456,14 @@ static void load_modules(loader *l, yaml_node_t *v, calibration_ctx *cc)
         yaml_node_t *item = node_at(l, *it);
         snprintf(what, sizeof what, "%s: pre_collector module %zu", cc->what, ++index);
         const char *module = NULL;
-        json_t *parameters = NULL;
-        plugin_ctx pc = {.what = what, .name_key = "module", .name = &module, .parameters = &parameters};
-        if (load_plugin(l, item, &pc))
-            caf_calibration_add_module(cc->cal, module, parameters, mark_of(item), NULL);
+        json_t *parameters = NULL, *conditions = NULL;
+        plugin_ctx pc = {.what = what, .name_key = "module", .name = &module, .parameters = &parameters,
+                         .conditions = &conditions};
+        if (load_plugin(l, item, &pc) &&
+            caf_calibration_add_module(cc->cal, module, parameters, mark_of(item), NULL) == CAF_OK && conditions)
+            cc->cal->pre_collector[cc->cal->pre_collector_count - 1].conditions = json_incref(conditions);
         json_decref(parameters);
+        json_decref(conditions);
     }
 }
 

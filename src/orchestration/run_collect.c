@@ -109,9 +109,13 @@ static caf_status write_path_file(run_cal *c, const char *path, caf_error *err)
 {
     const caf_calibration_config *cfg = c->cfg;
     json_t *list = json_array();
-    for (size_t i = 0; list && i < cfg->pre_collector_count; i++)
-        json_array_append_new(list, json_pack("{s:s, s:O}", "module", cfg->pre_collector[i].module, "params",
-                                              cfg->pre_collector[i].parameters));
+    for (size_t i = 0; list && i < cfg->pre_collector_count; i++) {
+        json_t *m = json_pack("{s:s, s:O}", "module", cfg->pre_collector[i].module, "params",
+                              cfg->pre_collector[i].parameters);
+        if (m && cfg->pre_collector[i].conditions)
+            json_object_set(m, "conditions", cfg->pre_collector[i].conditions);
+        json_array_append_new(list, m);
+    }
     json_t *params = json_deep_copy(cfg->collector_parameters);
     if (params) {
         json_object_set_new(params, "granularity", json_string(caf_granularity_name(cfg->granularity)));

@@ -34,9 +34,13 @@ static json_t *strategy_json(const caf_strategy_params *p)
 json_t *run_calibration_config_json(const caf_calibration_config *cal)
 {
     json_t *modules = json_array(), *algorithms = json_array(), *ignored = json_array();
-    for (size_t i = 0; modules && i < cal->pre_collector_count; i++)
-        json_array_append_new(modules, json_pack("{s:s, s:O}", "module", cal->pre_collector[i].module, "params",
-                                                 cal->pre_collector[i].parameters));
+    for (size_t i = 0; modules && i < cal->pre_collector_count; i++) {
+        json_t *m = json_pack("{s:s, s:O}", "module", cal->pre_collector[i].module, "params",
+                              cal->pre_collector[i].parameters);
+        if (m && cal->pre_collector[i].conditions)
+            json_object_set(m, "conditions", cal->pre_collector[i].conditions);
+        json_array_append_new(modules, m);
+    }
     for (size_t i = 0; algorithms && i < cal->algorithm_count; i++)
         json_array_append_new(algorithms, json_pack("{s:s, s:O, s:o}", "plugin", cal->algorithms[i].plugin,
                                                     "params", cal->algorithms[i].parameters, "strategy",

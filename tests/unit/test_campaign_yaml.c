@@ -55,6 +55,7 @@ static const char full_campaign[] =
     "    pre_collector:\n"
     "      - module: TriggerSkim\n"
     "        parameters: {triggerLines: [bhabha], expectedResult: 1}\n"
+    "        conditions: [{if: false}]\n"
     "      - Progress\n"
     "    algorithms:\n"
     "      - plugin: GainAlgorithm\n"
@@ -108,7 +109,11 @@ static void every_key_is_read(void **unused)
     params = caf_json_dump_compact(g->pre_collector[0].parameters);
     assert_string_equal(params, "{\"expectedResult\":1,\"triggerLines\":[\"bhabha\"]}");
     free(params);
+    params = caf_json_dump_compact(g->pre_collector[0].conditions);
+    assert_string_equal(params, "[{\"if\":false}]");
+    free(params);
     assert_string_equal(g->pre_collector[1].module, "Progress");
+    assert_null(g->pre_collector[1].conditions);
     assert_int_equal(g->algorithm_count, 3);
     const caf_strategy_params *s = &g->algorithms[0].strategy;
     assert_int_equal(s->kind, CAF_STRATEGY_SEQUENTIAL_RUN_BY_RUN);
@@ -123,7 +128,7 @@ static void every_key_is_read(void **unused)
     assert_int_equal(g->algorithms[2].strategy.kind, CAF_STRATEGY_SINGLE_IOV);
     assert_int_equal(g->input_files.count, 2);
     assert_string_equal(g->input_files.items[1], "extra.h5");
-    assert_int_equal(g->input_files.marks[1].line, 24);
+    assert_int_equal(g->input_files.marks[1].line, 25);
     assert_int_equal(g->input_files.marks[1].column, 32);
     assert_string_equal(g->input_file_lists.items[0], "lists/gain.txt");
     assert_int_equal(g->max_files_per_collector_job, 4);
