@@ -76,6 +76,9 @@ typedef struct caf_algorithm_descriptor {
     caf_status (*is_boundary_required)(caf_algo_context *ctx, void *state, caf_exprun run, bool *required,
                                        caf_error *err);
     void (*boundary_teardown)(caf_algo_context *ctx, void *state);
+    /* Optional; required by has_experiment_settings: called before calibrate with the experiment of the
+     * execution's runs so the algorithm can load per-experiment settings (kept in its own state). */
+    caf_status (*setup_experiment)(caf_algo_context *ctx, int exp, caf_error *err);
 } caf_algorithm_descriptor;
 
 /* The type of the entry point: a NULL-terminated list of descriptors owned by the plugin. */

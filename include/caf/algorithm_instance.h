@@ -97,6 +97,10 @@ const caf_run_range *caf_algorithm_collected(const caf_algorithm *alg);
 caf_status caf_algorithm_execute(caf_algorithm *alg, const caf_exprun *runs, size_t count, int iteration,
                                  const caf_iov *iov, caf_algo_result *result, caf_error *err);
 
+/* Calls the descriptor's setup_experiment hook with exp (do it before caf_algorithm_execute);
+ * CAF_ERR_STATE naming the algorithm when it has no such hook. */
+caf_status caf_algorithm_setup_experiment(caf_algorithm *alg, int exp, caf_error *err);
+
 /* The result of the last execution (UNDEFINED before any). */
 caf_algo_result caf_algorithm_result(const caf_algorithm *alg);
 

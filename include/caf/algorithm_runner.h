@@ -47,6 +47,8 @@ typedef struct caf_algo_run_spec {
     double timeout_seconds;             /* 0 = no limit */
     size_t memory_limit;                /* bytes the algorithm may add to the caller's memory; 0 = no limit */
     bool find_boundaries;               /* find payload boundaries instead of executing */
+    bool experiment_settings;           /* call setup_experiment(settings_exp) before executing */
+    int settings_exp;
 } caf_algo_run_spec;
 
 /* What came back. Zero-initialise; free with caf_algo_run_result_clear. */

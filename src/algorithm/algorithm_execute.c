@@ -117,6 +117,19 @@ caf_status caf_algorithm_execute(caf_algorithm *alg, const caf_exprun *runs, siz
     return CAF_OK;
 }
 
+caf_status caf_algorithm_setup_experiment(caf_algorithm *alg, int exp, caf_error *err)
+{
+    if (!alg->d->setup_experiment)
+        return caf_error_set(err, CAF_ERR_STATE,
+                             "algorithm %s: has_experiment_settings is set but the algorithm has no "
+                             "setup_experiment hook",
+                             alg->full_name);
+    caf_status st = alg->d->setup_experiment(&alg->ctx, exp, err);
+    if (st != CAF_OK)
+        caf_error_prefix(err, "algorithm %s: experiment %d settings: ", alg->full_name, exp);
+    return st;
+}
+
 caf_algo_result caf_algorithm_result(const caf_algorithm *alg)
 {
     return alg->result;

@@ -144,7 +144,10 @@ static _Noreturn void child_main(const caf_algo_run_spec *spec, int fd, int log_
                                            &boundary_count, &err);
     } else if (st == CAF_OK) {
         caf_algo_result result;
-        st = caf_algorithm_execute(alg, spec->runs, spec->run_count, spec->iteration, spec->iov, &result, &err);
+        if (spec->experiment_settings)
+            st = caf_algorithm_setup_experiment(alg, spec->settings_exp, &err);
+        if (st == CAF_OK)
+            st = caf_algorithm_execute(alg, spec->runs, spec->run_count, spec->iteration, spec->iov, &result, &err);
         size_t payload_count = 0;
         caf_algorithm_payloads(alg, &payload_count);
         if (st == CAF_OK)

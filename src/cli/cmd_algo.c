@@ -18,7 +18,8 @@ static const char algo_help[] =
     "usage: caf algo run PLUGIN[:ALGORITHM] --input FILE... [--runs all|E:R,E:R...] [--iteration N]\n"
     "                    [--iov E1,R1,E2,R2] [--db OUTDB] [--chain DB]... [--param NAME=VALUE]...\n"
     "                    [--state FILE] [--state-out FILE] [--collector NAME] [--timeout SECONDS]\n"
-    "                    [--memory-limit MIB] [--log FILE] [--boundaries] [--json]\n"
+    "                    [--memory-limit MIB] [--log FILE] [--boundaries] [--experiment-settings EXP]\n"
+    "                    [--json]\n"
     "       caf algo list [PLUGIN[:ALGORITHM]] [--json]\n"
     "\n"
     "run   executes the algorithm once, in a child process, over collector output files, and prints the\n"
@@ -44,6 +45,8 @@ static const char algo_help[] =
     "  --memory-limit MIB   kill the execution when it uses this much more memory (default: no limit)\n"
     "  --log FILE           keep the algorithm's log in FILE\n"
     "  --boundaries         find payload boundaries instead of executing (needs granularity 'run')\n"
+    "  --experiment-settings EXP\n"
+    "                       call the algorithm's setup_experiment hook for experiment EXP first\n"
     "  --json               print machine-readable JSON\n"
     "\n"
     "Exit codes: 0 OK or ITERATE (or boundaries found), 1 NOT_ENOUGH_DATA, FAILURE or an error, 2 usage.\n";
@@ -63,6 +66,7 @@ enum {
     OPT_MEMORY,
     OPT_LOG,
     OPT_BOUNDARIES,
+    OPT_EXPERIMENT_SETTINGS,
     OPT_JSON,
 };
 
@@ -81,6 +85,7 @@ static const struct option algo_longopts[] = {
     {"memory-limit", required_argument, NULL, OPT_MEMORY},
     {"log", required_argument, NULL, OPT_LOG},
     {"boundaries", no_argument, NULL, OPT_BOUNDARIES},
+    {"experiment-settings", required_argument, NULL, OPT_EXPERIMENT_SETTINGS},
     {"json", no_argument, NULL, OPT_JSON},
     {0},
 };
@@ -105,6 +110,8 @@ struct algo_args {
     double timeout;
     size_t memory_limit;
     bool boundaries, json;
+    bool experiment_settings;
+    int settings_exp;
 };
 
 static void free_args(struct algo_args *a)
@@ -201,6 +208,10 @@ static int parse_option(struct algo_args *a, int c)
         a->memory_limit = (size_t)(number * 1048576.0);
         return rc;
     case OPT_BOUNDARIES: a->boundaries = true; return CLI_EXIT_OK;
+    case OPT_EXPERIMENT_SETTINGS:
+        a->experiment_settings = true;
+        return cli_parse_int(a->where, "--experiment-settings", optarg, &a->settings_exp) ? CLI_EXIT_OK
+                                                                                         : CLI_EXIT_USAGE;
     case OPT_JSON: a->json = true; return CLI_EXIT_OK;
     default: return CLI_EXIT_USAGE;
     }
@@ -331,6 +342,7 @@ static int algo_run(int argc, char **argv)
         .param_count = a.param_count, .chain = a.chain, .chain_count = a.chain_count,
         .input_state = state_text, .output_db = a.db, .log_path = a.log, .timeout_seconds = a.timeout,
         .memory_limit = a.memory_limit, .find_boundaries = a.boundaries,
+        .experiment_settings = a.experiment_settings, .settings_exp = a.settings_exp,
     };
     caf_algo_run_result result = {0};
     caf_status st = caf_algo_run(&spec, &result, &err);

@@ -28,6 +28,8 @@ typedef struct algo_ctx {
     bool *committed;        /* committed flags as recorded */
     size_t found_saved;
     char message[512];      /* what the last execution said */
+    bool has_settings;      /* the strategy applied experiment settings: executions set them up */
+    int settings_exp;       /* the experiment they were applied for */
 } algo_ctx;
 
 static char *execution_dir(const algo_ctx *x, size_t index)
@@ -117,6 +119,8 @@ static caf_status run_one(algo_ctx *x, const caf_exprun *runs, size_t count, con
         .output_db = boundaries ? NULL : db,
         .log_path = log,
         .find_boundaries = boundaries,
+        .experiment_settings = !boundaries && x->has_settings,
+        .settings_exp = x->settings_exp,
     };
     if (rc == CAF_OK)
         rc = caf_algo_run(&spec, out, err);
@@ -164,6 +168,17 @@ static caf_status cb_execute(void *ctx, const caf_execution *e, caf_execution_re
              x->message[0] ? ": " : "", x->message);
     caf_algo_run_result_clear(&out);
     free(dir);
+    return CAF_OK;
+}
+
+/* Each execution runs in a fresh child, so the experiment is remembered here and passed with every
+ * following execution, whose child calls the algorithm's setup_experiment hook before calibrate. */
+static caf_status cb_apply_experiment_settings(void *ctx, int exp, caf_error *err)
+{
+    (void)err;
+    algo_ctx *x = ctx;
+    x->has_settings = true;
+    x->settings_exp = exp;
     return CAF_OK;
 }
 
@@ -311,7 +326,11 @@ static caf_status run_algorithm(run_cal *c, int a, const caf_exprun *runs, size_
         if (state.execution_count > 0)
             caf_info("%s: iteration %d: %s resumes after %zu recorded executions", c->cfg->name, c->cm.iteration,
                      x.cfg->plugin, state.execution_count);
-        caf_strategy_callbacks cb = {.execute = cb_execute, .commit = cb_commit, .progress = cb_progress, .ctx = &x};
+        caf_strategy_callbacks cb = {.execute = cb_execute,
+                                     .commit = cb_commit,
+                                     .apply_experiment_settings = cb_apply_experiment_settings,
+                                     .progress = cb_progress,
+                                     .ctx = &x};
         if (x.cfg->strategy.kind == CAF_STRATEGY_SEQUENTIAL_BOUNDARIES && !x.cfg->strategy.has_payload_boundaries)
             cb.find_boundaries = cb_find_boundaries;
         rc = caf_strategy_run(&x.cfg->strategy, c->cm.iteration, runs, count, c->cfg->ignored_runs,

@@ -1,7 +1,8 @@
 /* Test algorithms: "test" can be told by its parameters to return any result, to crash, abort, hang,
  * exit or eat memory after saving payloads, to read a collected object, to save payloads with the default,
  * an explicit or a per-run IoV, to read a payload from its database chain and to count its executions in
- * its JSON state; it also finds payload boundaries where a run's mean jumps. "minimal" returns OK and
+ * its JSON state (with the experiment its setup_experiment hook was called for, if it was); it also finds
+ * payload boundaries where a run's mean jumps. "minimal" returns OK and
  * implements nothing else. The runner and `caf algo` tests drive them. */
 #include <signal.h>
 #include <stdio.h>
@@ -204,6 +205,20 @@ static caf_algo_result read_previous(caf_algo_context *ctx, const caf_params *p,
     return CAF_ALGO_UNDEFINED;
 }
 
+/* The experiment setup_experiment was last called for in this process (each execution is a fresh child). */
+static bool settings_set_up;
+static int settings_exp;
+
+static caf_status test_setup_experiment(caf_algo_context *ctx, int exp, caf_error *err)
+{
+    (void)ctx;
+    (void)err;
+    caf_info("experiment settings for experiment %d", exp);
+    settings_set_up = true;
+    settings_exp = exp;
+    return CAF_OK;
+}
+
 static void count_executions(caf_algo_context *ctx)
 {
     const json_t *in = caf_algo_input_state(ctx);
@@ -211,9 +226,12 @@ static void count_executions(caf_algo_context *ctx)
     json_t *out = caf_algo_output_state(ctx);
     json_object_set_new(out, "executions", json_integer(previous + 1));
     size_t count;
-    caf_algo_runs(ctx, &count);
+    const caf_exprun *runs = caf_algo_runs(ctx, &count);
     json_object_set_new(out, "runs", json_integer((json_int_t)count));
+    json_object_set_new(out, "first_exp", json_integer(count ? runs[0].exp : -1));
     json_object_set_new(out, "iteration", json_integer(caf_algo_iteration(ctx)));
+    if (settings_set_up)
+        json_object_set_new(out, "settings_exp", json_integer(settings_exp));
 }
 
 static caf_algo_result test_calibrate(caf_algo_context *ctx, caf_error *err)
@@ -312,6 +330,7 @@ static const caf_algorithm_descriptor test_algorithm = {
     .boundary_setup = test_boundary_setup,
     .is_boundary_required = test_is_boundary_required,
     .boundary_teardown = test_boundary_teardown,
+    .setup_experiment = test_setup_experiment,
 };
 
 static caf_algo_result minimal_calibrate(caf_algo_context *ctx, caf_error *err)
