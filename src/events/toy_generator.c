@@ -246,8 +246,10 @@ static caf_status write_file(const char *path, const toy *t, const buf *b, caf_e
     static const caf_array_desc arrays[] = {{"hits", fields, 3}};
     caf_event_schema s = {.columns = columns, .n_columns = 2, .arrays = arrays, .n_arrays = 1, .has_trigger = true,
                           .trigger_lines = line_names, .trigger_prescales = line_prescales, .n_trigger_lines = N_LINES};
+    /* HDF5 allocates whole chunks: a short run's file would be mostly padding with the default chunk. */
+    size_t chunk = b->n < CAF_EVENT_DEFAULT_CHUNK ? (b->n > 64 ? b->n : 64) : 0;
     caf_event_writer_options o = {.creator = "caf gen toy", .creator_version = CAF_VERSION_STRING,
-                                  .random_seed = t->o.seed};
+                                  .random_seed = t->o.seed, .chunk_events = chunk};
     caf_event_writer *w;
     caf_status rc = caf_event_writer_open(&w, path, &s, &o, err);
     if (rc)
