@@ -34,7 +34,8 @@ extern "C" {
 
 /* The entry point every algorithm plugin exports, and the descriptor version it returns. */
 #define CAF_ALGORITHM_ENTRY_SYMBOL "caf_algorithm_plugin_v1"
-#define CAF_ALGORITHM_ABI_VERSION 1
+/* 2: the descriptor gained setup_experiment; a plugin built against version 1 is refused, not misread. */
+#define CAF_ALGORITHM_ABI_VERSION 2
 
 /* The outcome of an execution, with the values Belle II's CalibrationAlgorithm uses. */
 typedef enum caf_algo_result {
