@@ -7,6 +7,7 @@
 
 #include "caf/campaign.h"
 #include "cli/cli.h"
+#include "cli/operands.h"
 
 static const char config_help[] =
     "usage: caf config check FILE [--json] [--plugin-path PATH]\n"
@@ -180,23 +181,16 @@ static int config_run(int argc, char **argv)
     struct cli_options opts = {.where = "config", .help = config_help, .shortopts = "", .longopts = config_longopts};
     bool json = false;
     const char *plugin_path = NULL;
-    const char *operands[3] = {NULL, NULL, NULL};
     int operand_count = 0;
     cli_options_begin();
-    for (;;) { /* options may follow the operands: "caf config check FILE --json" */
-        int c = cli_next_option(&opts, argc, argv);
+    for (;;) {
+        int c = cli_next_option_anywhere(&opts, argc, argv, &operand_count);
         if (c == CLI_OPT_HELP)
             return CLI_EXIT_OK;
         if (c == CLI_OPT_ERROR)
             return CLI_EXIT_USAGE;
-        if (c == CLI_OPT_END) {
-            if (optind >= argc)
-                break;
-            if (operand_count == 3)
-                return cli_usage_error("config check", "expected one campaign FILE");
-            operands[operand_count++] = argv[optind++];
-            continue;
-        }
+        if (c == CLI_OPT_END)
+            break;
         if (c == OPT_JSON)
             json = true;
         else if (c == OPT_PLUGIN_PATH)
@@ -204,11 +198,11 @@ static int config_run(int argc, char **argv)
     }
     if (operand_count == 0)
         return cli_usage_error("config", "missing subcommand (check)");
-    if (strcmp(operands[0], "check") != 0)
-        return cli_usage_error("config", "unknown subcommand '%s' (check)", operands[0]);
+    if (strcmp(argv[0], "check") != 0)
+        return cli_usage_error("config", "unknown subcommand '%s' (check)", argv[0]);
     if (operand_count != 2)
         return cli_usage_error("config check", "expected one campaign FILE");
-    return config_check(operands[1], json, plugin_path);
+    return config_check(argv[1], json, plugin_path);
 }
 
 const struct cli_command cli_command_config = {

@@ -4,6 +4,7 @@
 
 #include "caf/caf_run.h"
 #include "cli/cli.h"
+#include "cli/operands.h"
 
 static const char reset_help[] =
     "usage: caf reset DIR CALIBRATION [--iteration N] [--from collector|algorithms]\n"
@@ -30,20 +31,12 @@ static int reset_run(int argc, char **argv)
     struct cli_options opts = {.where = "reset", .help = reset_help, .shortopts = "", .longopts = longopts};
     int iteration = -1;
     const char *from = NULL;
-    const char *operands[3];
     int operand_count = 0;
     cli_options_begin();
-    for (;;) { /* options may follow the operands */
-        int c = cli_next_option(&opts, argc, argv);
-        if (c == CLI_OPT_END) {
-            if (optind >= argc)
-                break;
-            if (operand_count < 3)
-                operands[operand_count] = argv[optind];
-            operand_count++;
-            optind++;
-            continue;
-        }
+    for (;;) {
+        int c = cli_next_option_anywhere(&opts, argc, argv, &operand_count);
+        if (c == CLI_OPT_END)
+            break;
         if (c == CLI_OPT_HELP)
             return CLI_EXIT_OK;
         if (c == CLI_OPT_ERROR)
@@ -59,9 +52,9 @@ static int reset_run(int argc, char **argv)
     if (operand_count != 2)
         return cli_usage_error("reset", "expected DIR and CALIBRATION");
     caf_error err = {0};
-    if (caf_run_reset(operands[0], operands[1], iteration, from, &err) != CAF_OK)
+    if (caf_run_reset(argv[0], argv[1], iteration, from, &err) != CAF_OK)
         return cli_fail(&err);
-    printf("%s: %s reset\n", operands[0], operands[1]);
+    printf("%s: %s reset\n", argv[0], argv[1]);
     return CLI_EXIT_OK;
 }
 

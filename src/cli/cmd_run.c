@@ -8,6 +8,7 @@
 #include "caf/caf_run.h"
 #include "caf/campaign.h"
 #include "cli/cli.h"
+#include "cli/operands.h"
 
 static const char run_help[] =
     "usage: caf run CONFIG [--plugin-path PATH]\n"
@@ -42,20 +43,12 @@ static int run_run(int argc, char **argv)
     static const struct option longopts[] = {{"plugin-path", required_argument, NULL, OPT_PLUGIN_PATH}, {0}};
     struct cli_options opts = {.where = "run", .help = run_help, .shortopts = "", .longopts = longopts};
     const char *plugin_path = NULL;
-    const char *operands[3];
     int operand_count = 0;
     cli_options_begin();
-    for (;;) { /* options may follow the operands */
-        int c = cli_next_option(&opts, argc, argv);
-        if (c == CLI_OPT_END) {
-            if (optind >= argc)
-                break;
-            if (operand_count < 3)
-                operands[operand_count] = argv[optind];
-            operand_count++;
-            optind++;
-            continue;
-        }
+    for (;;) {
+        int c = cli_next_option_anywhere(&opts, argc, argv, &operand_count);
+        if (c == CLI_OPT_END)
+            break;
         if (c == CLI_OPT_HELP)
             return CLI_EXIT_OK;
         if (c == CLI_OPT_ERROR)
@@ -65,7 +58,7 @@ static int run_run(int argc, char **argv)
     }
     if (operand_count != 1)
         return cli_usage_error("run", "expected one campaign file");
-    const char *path = operands[0];
+    const char *path = argv[0];
     caf_campaign campaign;
     caf_config_problems problems = {0};
     caf_error err = {0};

@@ -5,6 +5,7 @@
 
 #include "caf/caf_run.h"
 #include "cli/cli.h"
+#include "cli/operands.h"
 
 static const char status_help[] =
     "usage: caf status DIR [--json]\n"
@@ -69,20 +70,12 @@ static int status_run(int argc, char **argv)
     static const struct option longopts[] = {{"json", no_argument, NULL, OPT_JSON}, {0}};
     struct cli_options opts = {.where = "status", .help = status_help, .shortopts = "", .longopts = longopts};
     bool json = false;
-    const char *operands[3];
     int operand_count = 0;
     cli_options_begin();
-    for (;;) { /* options may follow the operands */
-        int c = cli_next_option(&opts, argc, argv);
-        if (c == CLI_OPT_END) {
-            if (optind >= argc)
-                break;
-            if (operand_count < 3)
-                operands[operand_count] = argv[optind];
-            operand_count++;
-            optind++;
-            continue;
-        }
+    for (;;) {
+        int c = cli_next_option_anywhere(&opts, argc, argv, &operand_count);
+        if (c == CLI_OPT_END)
+            break;
         if (c == CLI_OPT_HELP)
             return CLI_EXIT_OK;
         if (c == CLI_OPT_ERROR)
@@ -94,7 +87,7 @@ static int status_run(int argc, char **argv)
         return cli_usage_error("status", "expected one output folder DIR");
     json_t *status;
     caf_error err = {0};
-    if (caf_run_status(operands[0], &status, &err) != CAF_OK)
+    if (caf_run_status(argv[0], &status, &err) != CAF_OK)
         return cli_fail(&err);
     if (json) {
         char *text = json_dumps(status, JSON_INDENT(2));
