@@ -47,4 +47,15 @@ void binned_to_json(const caf_object *obj, json_t *o, long max_rows);
 /* Fills the exact sums of an in-range fill. */
 void binned_stats_fill(binned *o, double w, double x, double y);
 
+/* The object vtable of a binned type: every operation is binned_*'s but the kind, name and printer. */
+#define BINNED_VTABLE(KIND, NAME, PRINT)                                                                        \
+    {                                                                                                           \
+        .kind = (KIND), .type_name = (NAME), .size = sizeof(binned), .init_like = binned_init_like,             \
+        .free_content = binned_free, .reset = binned_reset, .compatible = binned_compatible,                    \
+        .merge_one = binned_merge_one, .is_empty = binned_is_empty, .write_shape = binned_write_shape,          \
+        .read_shape = binned_read_shape, .write_content = binned_write_content,                                 \
+        .read_content = binned_read_content, .add_content = binned_add_content, .print = (PRINT),               \
+        .to_json = binned_to_json,                                                                              \
+    }
+
 #endif

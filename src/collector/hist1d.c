@@ -15,24 +15,7 @@ static void hist1d_print(const caf_object *obj, FILE *out, long max_rows)
     obj_print_bins(out, h->nx, h->xlow, h->xhigh, h->a[BINNED_SUMW], h->a[BINNED_SUMW2]);
 }
 
-static const struct obj_vtable hist1d_vtable = {
-    .kind = CAF_OBJECT_HIST1D,
-    .type_name = "hist1d",
-    .size = sizeof(binned),
-    .init_like = binned_init_like,
-    .free_content = binned_free,
-    .reset = binned_reset,
-    .compatible = binned_compatible,
-    .merge_one = binned_merge_one,
-    .is_empty = binned_is_empty,
-    .write_shape = binned_write_shape,
-    .read_shape = binned_read_shape,
-    .write_content = binned_write_content,
-    .read_content = binned_read_content,
-    .add_content = binned_add_content,
-    .print = hist1d_print,
-    .to_json = binned_to_json,
-};
+static const struct obj_vtable hist1d_vtable = BINNED_VTABLE(CAF_OBJECT_HIST1D, "hist1d", hist1d_print);
 
 static const binned *h1(const caf_object *h, const char *fn)
 {

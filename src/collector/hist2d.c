@@ -21,24 +21,7 @@ static void hist2d_print(const caf_object *obj, FILE *out, long max_rows)
         }
 }
 
-static const struct obj_vtable hist2d_vtable = {
-    .kind = CAF_OBJECT_HIST2D,
-    .type_name = "hist2d",
-    .size = sizeof(binned),
-    .init_like = binned_init_like,
-    .free_content = binned_free,
-    .reset = binned_reset,
-    .compatible = binned_compatible,
-    .merge_one = binned_merge_one,
-    .is_empty = binned_is_empty,
-    .write_shape = binned_write_shape,
-    .read_shape = binned_read_shape,
-    .write_content = binned_write_content,
-    .read_content = binned_read_content,
-    .add_content = binned_add_content,
-    .print = hist2d_print,
-    .to_json = binned_to_json,
-};
+static const struct obj_vtable hist2d_vtable = BINNED_VTABLE(CAF_OBJECT_HIST2D, "hist2d", hist2d_print);
 
 static const binned *h2(const caf_object *h, const char *fn)
 {

@@ -14,24 +14,7 @@ static void profile_print(const caf_object *obj, FILE *out, long max_rows)
                     caf_profile_error(obj, b));
 }
 
-static const struct obj_vtable profile_vtable = {
-    .kind = CAF_OBJECT_PROFILE,
-    .type_name = "profile",
-    .size = sizeof(binned),
-    .init_like = binned_init_like,
-    .free_content = binned_free,
-    .reset = binned_reset,
-    .compatible = binned_compatible,
-    .merge_one = binned_merge_one,
-    .is_empty = binned_is_empty,
-    .write_shape = binned_write_shape,
-    .read_shape = binned_read_shape,
-    .write_content = binned_write_content,
-    .read_content = binned_read_content,
-    .add_content = binned_add_content,
-    .print = profile_print,
-    .to_json = binned_to_json,
-};
+static const struct obj_vtable profile_vtable = BINNED_VTABLE(CAF_OBJECT_PROFILE, "profile", profile_print);
 
 static const binned *pr(const caf_object *p, const char *fn)
 {
