@@ -50,12 +50,26 @@ PYEOF
             kill -9 "$pid"
             wait "$pid" 2>/dev/null || true
             echo "killed $what"
+            # Recorded now: must never start again. Started but not recorded now: killed inside the
+            # submission window, so that one may start a second time, even if a later kill finds it
+            # recorded.
             $PY -c '
-import sqlite3, sys
+import os, sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
-for row in db.execute("SELECT calibration, iteration, idx FROM subjobs WHERE batch_id != \"\""):
-    print(*row)
-' "$W/out/caf-state.sqlite" >> "$W/recorded"
+now = {tuple(str(x) for x in row) for row in
+       db.execute("SELECT calibration, iteration, idx FROM subjobs WHERE batch_id != \"\"")}
+with open(sys.argv[2], "a") as rec:
+    for row in sorted(now):
+        print(*row, file=rec)
+started = set()
+if os.path.exists(sys.argv[3]):
+    for line in open(sys.argv[3]):
+        parts = os.path.realpath(line.strip()).split("/")
+        started.add((parts[-5], parts[-4].split("_")[1], parts[-1]))
+with open(sys.argv[4], "a") as ex:
+    for key in sorted(started - now):
+        print(*key, file=ex)
+' "$W/out/caf-state.sqlite" "$W/recorded" "$W/starts" "$W/exempt"
             return 0
         fi
         sleep 0.05

@@ -162,7 +162,10 @@ assert dirs, "no subjob folders"
 must = set(dirs)
 if recorded:
     keys = {tuple(l.split()) for l in open(recorded)}
-    must = {d for d in dirs if (d.split("/")[-5], d.split("/")[-4].split("_")[1], d.split("/")[-1]) in keys}
+    exempt_path = recorded[: -len("recorded")] + "exempt"
+    exempt = {tuple(l.split()) for l in open(exempt_path)} if os.path.exists(exempt_path) else set()
+    key = lambda d: (d.split("/")[-5], d.split("/")[-4].split("_")[1], d.split("/")[-1])
+    must = {d for d in dirs if key(d) in keys and key(d) not in exempt}
     assert must, "nothing recorded"
 again = {d: n for d, n in seen.items() if n != 1 and d in must}
 assert not again, f"subjobs started more than once: {again}"
