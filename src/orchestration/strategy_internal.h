@@ -39,7 +39,8 @@ caf_status strategy_apply_experiment_settings(strategy_run *run, int exp, caf_er
 /* Adds an IoV the strategy is responsible for covering (for the gaps). */
 caf_status strategy_add_responsible(strategy_run *run, caf_iov iov, caf_error *err);
 
-/* Records that the strategy failed and why (the first reason is kept). */
+/* Records that the strategy failed and why; a later failure's reason is appended after "; " (while the
+ * reason has room), so a strategy that goes on after a bad experiment names every one. */
 void strategy_fail(strategy_run *run, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Tells the progress callback that the state changed. */

@@ -75,8 +75,11 @@ static void fail_on(strategy_run *run, const caf_exprun *runs, const sequential_
     char text[96];
     size_t first = units[begin].first;
     strategy_format_runs(runs + first, units[end - 1].first + units[end - 1].count - first, text, sizeof text);
-    strategy_fail(run, "%s: %s on %s (experiment %d)", caf_strategy_kind_name(run->params->kind), what, text,
-                  runs[first].exp);
+    if (run->state->outcome == CAF_OUTCOME_FAILED) /* an earlier experiment failed: the name is already there */
+        strategy_fail(run, "%s on %s (experiment %d)", what, text, runs[first].exp);
+    else
+        strategy_fail(run, "%s: %s on %s (experiment %d)", caf_strategy_kind_name(run->params->kind), what, text,
+                      runs[first].exp);
 }
 
 caf_status sequential_execute_units(strategy_run *run, const caf_exprun *runs, const sequential_unit *units,

@@ -85,6 +85,7 @@ caf_status strategy_run_sequential_boundaries(strategy_run *run, const caf_expru
     caf_iov *spans = NULL;
     size_t n = 0;
     caf_status rc = sequential_split(run, runs, count, &experiments, &n, &spans, err);
+    /* Unlike SequentialRunByRun, the reference stops at the first experiment that fails. */
     for (size_t k = 0; k < n && rc == CAF_OK && run->state->outcome != CAF_OUTCOME_FAILED; k++)
         rc = run_experiment(run, &experiments[k], spans[k], err);
     free(spans);

@@ -44,12 +44,19 @@ caf_status strategy_progress(strategy_run *run, caf_error *err)
 
 void strategy_fail(strategy_run *run, const char *fmt, ...)
 {
-    if (run->state->outcome == CAF_OUTCOME_FAILED)
-        return;
-    run->state->outcome = CAF_OUTCOME_FAILED;
+    caf_strategy_state *s = run->state;
+    size_t used = 0;
+    if (s->outcome == CAF_OUTCOME_FAILED) {
+        used = strlen(s->reason);
+        if (used + 3 >= sizeof s->reason)
+            return;
+        memcpy(s->reason + used, "; ", 3);
+        used += 2;
+    }
+    s->outcome = CAF_OUTCOME_FAILED;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(run->state->reason, sizeof run->state->reason, fmt, ap);
+    vsnprintf(s->reason + used, sizeof s->reason - used, fmt, ap);
     va_end(ap);
 }
 

@@ -203,7 +203,7 @@ static void ignored_runs_are_removed_first(void **unused)
     caf_strategy_state_clear(&s);
 }
 
-static void failure_mid_experiment_stops(void **unused)
+static void failure_mid_experiment_ends_only_that_experiment(void **unused)
 {
     (void)unused;
     scripted_algorithm a = {.needed = 100, .default_entries = 100, .failing = {ER(1, 3)}, .failing_count = 1};
@@ -213,12 +213,50 @@ static void failure_mid_experiment_stops(void **unused)
     caf_strategy_state s;
     caf_strategy_state_init(&s);
     assert_int_equal(run(&p, runs, N_OF(runs), NULL, 0, &a, &s), CAF_OK);
-    /* 1.2 was held back when 1.3 failed: a success is committed only once the next success exists. */
-    assert_string_equal(a.log, "1.1:1,1,1,1=ok 1.2:1,2,1,2=ok 1.3:1,3,1,3=failure ");
-    check_committed(&s, &a, "1,1,1,1 ");
+    /* 1.2 was held back when 1.3 failed: a success is committed only once the next success exists. 1.4 is
+     * never tried, but experiment 2 still executes and commits. */
+    assert_string_equal(a.log, "1.1:1,1,1,1=ok 1.2:1,2,1,2=ok 1.3:1,3,1,3=failure 2.1:2,0,2,1=ok ");
+    check_committed(&s, &a, "1,1,1,1 2,0,2,1 ");
     assert_int_equal(s.outcome, CAF_OUTCOME_FAILED);
     assert_string_equal(s.reason, "SequentialRunByRun: the algorithm failed on run 1.3 (experiment 1)");
-    check_gaps(&s, "1,2,1,-1 2,0,2,1 ");
+    check_gaps(&s, "1,2,1,-1 ");
+    caf_strategy_state_clear(&s);
+}
+
+static void every_bad_experiment_is_named_and_good_ones_commit(void **unused)
+{
+    (void)unused;
+    /* Experiment 1 lacks data in all its runs, experiment 2 fails after a held-back success, experiment 3 is
+     * fine; has_experiment_settings shows each experiment is still set up. */
+    scripted_algorithm a = {.needed = 100, .default_entries = 100, .failing = {ER(2, 2)}, .failing_count = 1};
+    scripted_set_entries(&a, 1, 1, 10);
+    scripted_set_entries(&a, 1, 2, 10);
+    caf_exprun runs[] = {ER(1, 1), ER(1, 2), ER(2, 1), ER(2, 2), ER(3, 1), ER(3, 2)};
+    caf_strategy_params p;
+    caf_strategy_params_init(&p, CAF_STRATEGY_SEQUENTIAL_RUN_BY_RUN);
+    p.has_experiment_settings = true;
+    caf_strategy_state s;
+    caf_strategy_state_init(&s);
+    assert_int_equal(run(&p, runs, N_OF(runs), NULL, 0, &a, &s), CAF_OK);
+    assert_string_equal(a.log, "1.1:1,1,1,1=not_enough_data 1.1,1.2:1,1,1,-1=not_enough_data "
+                               "2.1:2,0,2,1=ok 2.2:2,2,2,-1=failure 3.1:3,0,3,1=ok 3.2:3,2,3,2=ok ");
+    check_committed(&s, &a, "3,0,3,1 3,2,3,2 ");
+    assert_int_equal(a.settings_calls, 3);
+    assert_int_equal(s.outcome, CAF_OUTCOME_FAILED);
+    assert_string_equal(s.reason, "SequentialRunByRun: not enough data in all the input on 2 runs 1.1..1.2 "
+                                  "(experiment 1); the algorithm failed on run 2.2 (experiment 2)");
+    check_gaps(&s, "1,1,1,-1 2,0,2,-1 ");
+    caf_strategy_state_clear(&s);
+
+    /* A failed merge of trailing runs also ends only its experiment. */
+    scripted_algorithm b = {.needed = 100, .default_entries = 100, .failing = {ER(1, 2)}, .failing_count = 1};
+    scripted_set_entries(&b, 1, 2, 10);
+    caf_exprun runs_b[] = {ER(1, 1), ER(1, 2), ER(2, 1)};
+    caf_strategy_params_init(&p, CAF_STRATEGY_SEQUENTIAL_RUN_BY_RUN);
+    caf_strategy_state_init(&s);
+    assert_int_equal(run(&p, runs_b, N_OF(runs_b), NULL, 0, &b, &s), CAF_OK);
+    check_committed(&s, &b, "2,0,2,1 ");
+    assert_int_equal(s.outcome, CAF_OUTCOME_FAILED);
     caf_strategy_state_clear(&s);
 }
 
@@ -316,6 +354,27 @@ static void found_boundaries_are_used_and_recorded(void **unused)
     assert_int_equal(s.found_count, 1);
     assert_int_equal(s.found[0].exp, 1);
     caf_strategy_state_clear(&s);
+}
+
+static void boundaries_stop_at_the_first_failed_experiment(void **unused)
+{
+    (void)unused;
+    scripted_algorithm a = {.needed = 100, .default_entries = 100, .failing = {ER(1, 2)}, .failing_count = 1};
+    caf_exprun runs[] = {ER(1, 1), ER(1, 2), ER(2, 1), ER(3, 1)};
+    caf_strategy_params p;
+    caf_strategy_params_init(&p, CAF_STRATEGY_SEQUENTIAL_BOUNDARIES);
+    assert_int_equal(caf_strategy_params_set_boundaries(&p, NULL, 0, NULL), CAF_OK);
+    caf_strategy_state s;
+    caf_strategy_state_init(&s);
+    assert_int_equal(run(&p, runs, N_OF(runs), NULL, 0, &a, &s), CAF_OK);
+    /* The reference ends the whole strategy here: experiments 2 and 3 are not executed. */
+    assert_string_equal(a.log, "1.1,1.2:1,1,1,-1=failure ");
+    assert_int_equal(a.commits, 0);
+    assert_int_equal(s.outcome, CAF_OUTCOME_FAILED);
+    assert_string_equal(s.reason, "SequentialBoundaries: the algorithm failed on 2 runs 1.1..1.2 (experiment 1)");
+    check_gaps(&s, "1,1,1,-1 2,0,2,-1 3,0,3,1 ");
+    caf_strategy_state_clear(&s);
+    caf_strategy_params_clear(&p);
 }
 
 static void no_boundaries_found_is_a_failure(void **unused)
@@ -500,12 +559,14 @@ int main(void)
         cmocka_unit_test(experiments_tile_without_coverage),
         cmocka_unit_test(experiments_tile_with_coverage),
         cmocka_unit_test(ignored_runs_are_removed_first),
-        cmocka_unit_test(failure_mid_experiment_stops),
+        cmocka_unit_test(failure_mid_experiment_ends_only_that_experiment),
+        cmocka_unit_test(every_bad_experiment_is_named_and_good_ones_commit),
         cmocka_unit_test(not_enough_data_anywhere_fails),
         cmocka_unit_test(iterate_results_make_the_outcome_iterate),
         cmocka_unit_test(given_boundaries_with_empty_segment_and_trailing_merge),
         cmocka_unit_test(empty_segment_widens_its_neighbour),
         cmocka_unit_test(found_boundaries_are_used_and_recorded),
+        cmocka_unit_test(boundaries_stop_at_the_first_failed_experiment),
         cmocka_unit_test(no_boundaries_found_is_a_failure),
         cmocka_unit_test(simple_run_by_run_records_failures_and_goes_on),
         cmocka_unit_test(single_iov_span_apply_iov_and_failure),

@@ -144,7 +144,7 @@ static void every_strategy_resumes_at_every_execution(void **unused)
 {
     (void)unused;
     char *dir = test_make_temp_dir("resume");
-    scenario sc[4];
+    scenario sc[5];
     memset(sc, 0, sizeof sc);
 
     sc[0].name = "worked-example";
@@ -172,6 +172,14 @@ static void every_strategy_resumes_at_every_execution(void **unused)
     sc[3].algorithm = (scripted_algorithm){.needed = 100, .default_entries = 30, .iterate = true};
     sc[3].runs = two_experiments;
     sc[3].run_count = N_OF(two_experiments);
+
+    /* A failed experiment ends only itself: the resumed run goes on to the next experiment as well. */
+    sc[4].name = "sequential-bad-experiment-goes-on";
+    caf_strategy_params_init(&sc[4].params, CAF_STRATEGY_SEQUENTIAL_RUN_BY_RUN);
+    sc[4].algorithm = (scripted_algorithm){.needed = 100, .default_entries = 100, .failing = {ER(1, 6)},
+                                           .failing_count = 1};
+    sc[4].runs = two_experiments;
+    sc[4].run_count = N_OF(two_experiments);
 
     for (size_t i = 0; i < N_OF(sc); i++)
         check_resume_everywhere(&sc[i], dir);
