@@ -1,11 +1,12 @@
 # The two set-up commands are `make demo` and `make test`; each installs what is missing, configures
-# and builds first. Build folders: build/ (normal) and build-sanitize/ (ASan + UBSan).
+# and builds first. Build folders: build/ (normal), build-sanitize/ (ASan + UBSan), build-fuzz/ (make fuzz).
 BUILD ?= build
 SANITIZE_BUILD ?= build-sanitize
+FUZZ_BUILD ?= build-fuzz
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CTEST_ARGS ?=
 
-.PHONY: all deps configure build test test-sanitize demo bench install clean
+.PHONY: all deps configure build test test-sanitize demo bench fuzz install clean
 
 all: build
 
@@ -33,8 +34,12 @@ demo: build
 bench: build
 	@bench/run.sh $(BUILD)
 
+# The libFuzzer harnesses (clang) in $(FUZZ_BUILD)/, each run for FUZZ_SECONDS (default 60).
+fuzz: deps
+	@scripts/fuzz.sh $(FUZZ_BUILD)
+
 install: build
 	@cmake --install $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(SANITIZE_BUILD)
+	rm -rf $(BUILD) $(SANITIZE_BUILD) $(FUZZ_BUILD)
