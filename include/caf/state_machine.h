@@ -81,11 +81,11 @@ caf_status caf_machine_write_dot(const caf_machine *machine, const char *path, c
 typedef struct caf_calibration_machine {
     caf_machine *machine;
     int iteration;
-    int max_iterations; /* iterations 0 .. max_iterations - 1 may run */
+    int max_iterations; /* another iteration while iteration < max_iterations: passes 0 .. max_iterations */
 } caf_calibration_machine;
 
 /* Builds the calibration machine for calibration (in state init, iteration 0). Transitions:
- * submit_collector, complete, fail, run_algorithms, iterate (only while iteration + 1 < max_iterations;
+ * submit_collector, complete, fail, run_algorithms, iterate (only while iteration < max_iterations, as basf2;
  * increments iteration), finish, fail_fully. */
 caf_status caf_calibration_machine_init(caf_calibration_machine *cm, const char *calibration, int max_iterations,
                                         caf_error *err);
@@ -93,7 +93,7 @@ caf_status caf_calibration_machine_init(caf_calibration_machine *cm, const char 
 /* Frees the machine. */
 void caf_calibration_machine_close(caf_calibration_machine *cm);
 
-/* True if another iteration is allowed (iteration + 1 < max_iterations). */
+/* True if another iteration is allowed (iteration < max_iterations). */
 bool caf_calibration_machine_can_iterate(const caf_calibration_machine *cm);
 
 /* ---- the algorithm machine ---- */

@@ -1,5 +1,6 @@
 /* The calibration machine: collector, then algorithms, then completed or failed, iterating back to the
- * collector while the algorithms ask for it and max_iterations allows. */
+ * collector while the algorithms ask for it and max_iterations allows. As in basf2, another iteration is
+ * allowed while iteration < max_iterations: max_iterations 2 allows passes 0, 1 and 2. */
 #include <stdio.h>
 #include <string.h>
 
@@ -24,7 +25,7 @@ static const char *const calibration_transitions[][3] = {
 
 bool caf_calibration_machine_can_iterate(const caf_calibration_machine *cm)
 {
-    return cm->iteration + 1 < cm->max_iterations;
+    return cm->iteration < cm->max_iterations;
 }
 
 static bool below_max_iterations(const caf_machine *m, void *userdata, char *why, size_t why_size)
@@ -33,7 +34,7 @@ static bool below_max_iterations(const caf_machine *m, void *userdata, char *why
     const caf_calibration_machine *cm = userdata;
     if (caf_calibration_machine_can_iterate(cm))
         return true;
-    snprintf(why, why_size, "iteration %d is the last of max_iterations %d", cm->iteration, cm->max_iterations);
+    snprintf(why, why_size, "iteration %d reached max_iterations %d", cm->iteration, cm->max_iterations);
     return false;
 }
 
@@ -51,8 +52,8 @@ caf_status caf_calibration_machine_init(caf_calibration_machine *cm, const char 
     cm->machine = NULL;
     cm->iteration = 0;
     cm->max_iterations = max_iterations;
-    if (max_iterations < 1)
-        return caf_error_set(err, CAF_ERR_INVALID, "calibration '%s': max_iterations must be at least 1, not %d",
+    if (max_iterations < 0)
+        return caf_error_set(err, CAF_ERR_INVALID, "calibration '%s': max_iterations must be at least 0, not %d",
                              calibration, max_iterations);
     char name[256];
     snprintf(name, sizeof name, "calibration %s", calibration);

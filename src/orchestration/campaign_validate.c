@@ -86,7 +86,7 @@ static void check_numbers(const caf_calibration_config *cal, caf_config_problems
         {CAF_CAL_MAX_FILES_PER_COLLECTOR_JOB, offsetof(caf_calibration_config, max_files_per_collector_job), 1},
         {CAF_CAL_MAX_COLLECTOR_JOBS, offsetof(caf_calibration_config, max_collector_jobs), 0},
         {CAF_CAL_MAX_FILES_PER_RUN, offsetof(caf_calibration_config, max_files_per_run), 0},
-        {CAF_CAL_MAX_ITERATIONS, offsetof(caf_calibration_config, max_iterations), 1},
+        {CAF_CAL_MAX_ITERATIONS, offsetof(caf_calibration_config, max_iterations), 0},
     };
     for (size_t i = 0; i < sizeof limits / sizeof *limits; i++) {
         int value = *(const int *)((const char *)cal + limits[i].offset);

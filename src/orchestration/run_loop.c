@@ -247,9 +247,13 @@ static caf_status step(run_cal *c, bool *moved, caf_error *err)
         }
         if (outcome == CAF_OUTCOME_ITERATE && caf_calibration_machine_can_iterate(&c->cm))
             return run_cal_fire(c, "iterate", NULL, err);
-        if (outcome == CAF_OUTCOME_ITERATE)
-            caf_warning("%s: an algorithm asked to iterate, but max_iterations (%d) is reached", c->cfg->name,
-                        c->cfg->max_iterations);
+        if (outcome == CAF_OUTCOME_ITERATE) {
+            /* As basf2: the limit ends the loop and the calibration completes with the last payloads; the
+             * reason (logged as a warning and kept in the state) says so. */
+            snprintf(reason, sizeof reason, "an algorithm asked to iterate, but max_iterations (%d) is reached",
+                     c->cfg->max_iterations);
+            return run_cal_fire(c, "finish", reason, err);
+        }
         return run_cal_fire(c, "finish", NULL, err);
     }
     return CAF_OK;

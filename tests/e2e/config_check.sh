@@ -76,7 +76,7 @@ calibrations:
     input_files: ["data/*.root"]
     granularity: all
     depends_on: [t0]
-    max_iterations: 0
+    max_iterations: -1
     databse_chain: [db]
   - name: t0
     collector: T0Collector
@@ -90,7 +90,7 @@ campaign/bad.yaml:7:43: calibration 'gain': algorithm 'GainAlgorithm': strategy 
 campaign/bad.yaml:7:87: calibration 'gain': algorithm 1: strategy parameter 'step_size' does not apply to SequentialBoundaries
 campaign/bad.yaml:8:19: calibration 'gain': input_files: 'data/*.root' matches no file
 campaign/bad.yaml:10:17: dependency cycle: gain -> t0 -> gain
-campaign/bad.yaml:11:21: calibration 'gain': max_iterations must be at least 1, not 0
+campaign/bad.yaml:11:21: calibration 'gain': max_iterations must be at least 0, not -1
 campaign/bad.yaml:12:5: calibration 'gain': unknown key 'databse_chain'
 caf: error: campaign/bad.yaml: 7 problems found" "$("$CAF" config check campaign/bad.yaml 2>&1 || true)"
 check "bad json" '7 False [10, 17]' "$("$CAF" config check campaign/bad.yaml --json | /usr/bin/python3 -c '

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # caf run end to end on the local backend: a campaign of dependent calibrations on toy data (every
-# strategy, ignored runs, low-statistics merging, boundaries and coverage, one iteration cycle, the
+# strategy, ignored runs, low-statistics merging, boundaries and coverage, iterating up to max_iterations, the
 # example collector and gain algorithm) completes, and each calibration's payload IoVs equal the ones
 # derived by hand from the strategies' rules; every collector subjob ran once; caf status shows it; a
 # second caf run on the finished folder starts nothing and rebuilds the same database; the subjob split
@@ -28,7 +28,9 @@ s = json.load(open(sys.argv[1]))
 assert not s["running"]
 cals = {c["name"]: c for c in s["calibrations"]}
 assert all(c["state"] == "completed" for c in cals.values()), cals
-assert cals["iter"]["iteration"] == 1
+assert cals["iter"]["iteration"] == 2
+# The limit ends the loop as in basf2: the calibration completes, and says why it stopped iterating.
+assert cals["iter"]["reason"] == "an algorithm asked to iterate, but max_iterations (2) is reached", cals["iter"]
 # 16 files, 2 of them hold the ignored run 2.2: 14 one-file subjobs; gain: 8 files (one per run) by 3
 assert cals["seq"]["subjobs"]["total"] == 14 and cals["seq"]["subjobs"]["completed"] == 14, cals["seq"]
 assert cals["seq"]["subjobs"]["attempts"] == 14, cals["seq"]["subjobs"]

@@ -39,7 +39,8 @@ make_wrapper() {
 #  seq:    SequentialRunByRun, run 2.2 ignored, the test algorithm needs THRESHOLD hits
 #  single: SingleIOV, depends on seq, reads seq's TestConstants (value 1) and adds its own 1
 #  bounds: SequentialBoundaries with payload_boundaries and iov_coverage
-#  iter:   SingleIOV asking to iterate, max_iterations 2, reads the previous iteration's value
+#  iter:   SingleIOV always asking to iterate, max_iterations 2 (so passes 0, 1 and 2, as in basf2), reads
+#          the previous iteration's value
 #  gain:   the example collector and gain algorithm, one file per run, three files per job
 # SEQ_EXTRA adds parameters to seq's algorithm (e.g. ", blob_mb: 8" to make its executions slower).
 write_campaign() {
@@ -126,8 +127,11 @@ assert payload(db_of("single"), n, rev)["value"] == 2.0
 # SequentialBoundaries: (1,0) and (2,0) are added, (2,0)'s segment is empty and dropped; coverage 1.0-2.10.
 want = [(1, 0, 1, 2), (1, 3, 1, -1), (2, 0, 2, 2), (2, 3, 2, 10)]
 assert iovs("bounds") == want, ("bounds", iovs("bounds"), want)
-# One iteration cycle: iteration 0 reads seq's 1 (value 2), iteration 1 reads iteration 0's 2 (value 3).
-for it, value in ((0, 2.0), (1, 3.0)):
+# Iterations while iteration < max_iterations (2), as basf2: exactly passes 0, 1 and 2. Iteration 0 reads
+# seq's 1 (value 2), each later one the previous iteration's value (3, then 4).
+assert sorted(d for d in os.listdir(os.path.join(out, "iter")) if d.startswith("iteration_")) == \
+    ["iteration_0", "iteration_1", "iteration_2"], os.listdir(os.path.join(out, "iter"))
+for it, value in ((0, 2.0), (1, 3.0), (2, 4.0)):
     (n, rev, iov), = lines(db_of("iter", it))
     p = payload(db_of("iter", it), n, rev)
     assert iov == (1, 1, 2, 1) and p["value"] == value and p["iteration"] == it, (it, iov, p)
@@ -139,7 +143,7 @@ for cal in ("seq", "bounds"):
 # The merged database holds every calibration's final lines.
 final = lines(os.path.join(out, "database"))
 expected = []
-for cal, it in (("seq", 0), ("single", 0), ("bounds", 0), ("iter", 1), ("gain", 0)):
+for cal, it in (("seq", 0), ("single", 0), ("bounds", 0), ("iter", 2), ("gain", 0)):
     expected += lines(db_of(cal, it))
 assert sorted(final) == sorted(expected) and len(final) == len(expected), (final, expected)
 s = json.load(open(os.path.join(out, "summary.json")))

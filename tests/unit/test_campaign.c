@@ -80,7 +80,7 @@ static void every_problem_is_listed(void **unused)
     c.poll_interval = 0;
     caf_calibration_config *a = add(&c, "a", NULL);
     a->granularity = CAF_GRANULARITY_ALL;
-    a->max_iterations = 0;
+    a->max_iterations = -1;
     const char *deps[] = {"ghost", "b", NULL};
     add(&c, "b/x", deps);
     caf_calibration_config *empty;
@@ -93,7 +93,7 @@ static void every_problem_is_listed(void **unused)
                         "poll_interval must be more than 0 seconds\n"
                         "calibration 'a': algorithm 'GainAlgorithm': strategy SequentialRunByRun needs collector "
                         "granularity \"run\" and refuses \"all\"\n"
-                        "calibration 'a': max_iterations must be at least 1, not 0\n"
+                        "calibration 'a': max_iterations must be at least 0, not -1\n"
                         "calibration 'b/x': a name may hold only letters, digits, '_', '-' and '.', and not start "
                         "with '.'\n"
                         "calibration 'empty': missing required key 'collector'\n"

@@ -27,7 +27,8 @@ static void calibration_runs_iterates_and_completes(void **unused)
 {
     (void)unused;
     caf_calibration_machine cm;
-    assert_int_equal(caf_calibration_machine_init(&cm, "gain", 3, NULL), CAF_OK);
+    /* As basf2: another iteration while iteration < max_iterations, so max_iterations 2 allows passes 0, 1, 2. */
+    assert_int_equal(caf_calibration_machine_init(&cm, "gain", 2, NULL), CAF_OK);
     assert_string_equal(caf_machine_state(cm.machine), "init");
     for (int it = 0; it < 3; it++) {
         if (it == 0)
@@ -38,19 +39,29 @@ static void calibration_runs_iterates_and_completes(void **unused)
         fire_ok(cm.machine, "complete", "collector_completed");
         fire_ok(cm.machine, "run_algorithms", "running_algorithms");
         fire_ok(cm.machine, "complete", "algorithms_completed");
+        assert_int_equal(caf_calibration_machine_can_iterate(&cm), it < 2);
     }
-    /* Iteration 2 is the last of 3. */
-    assert_false(caf_calibration_machine_can_iterate(&cm));
+    /* Iteration 2 is the last one max_iterations 2 allows. */
     assert_false(caf_machine_can_fire(cm.machine, "iterate"));
     caf_error err = {0};
     assert_int_equal(caf_machine_fire(cm.machine, "iterate", &err), CAF_ERR_STATE);
     assert_string_equal(err.message, "internal error: machine 'calibration gain': transition 'iterate' refused in "
-                                     "state 'algorithms_completed': iteration 2 is the last of max_iterations 3");
+                                     "state 'algorithms_completed': iteration 2 reached max_iterations 2");
     assert_string_equal(caf_machine_state(cm.machine), "algorithms_completed");
     fire_ok(cm.machine, "finish", "completed");
     assert_int_equal(caf_machine_fire(cm.machine, "submit_collector", &err), CAF_ERR_STATE);
     assert_string_equal(err.message, "internal error: machine 'calibration gain': transition 'submit_collector' is "
                                      "not allowed in state 'completed'");
+    caf_calibration_machine_close(&cm);
+
+    /* max_iterations 0: the first pass is the only one. */
+    assert_int_equal(caf_calibration_machine_init(&cm, "gain", 0, NULL), CAF_OK);
+    fire_ok(cm.machine, "submit_collector", "running_collector");
+    fire_ok(cm.machine, "complete", "collector_completed");
+    fire_ok(cm.machine, "run_algorithms", "running_algorithms");
+    fire_ok(cm.machine, "complete", "algorithms_completed");
+    assert_false(caf_calibration_machine_can_iterate(&cm));
+    fire_ok(cm.machine, "finish", "completed");
     caf_calibration_machine_close(&cm);
 }
 
@@ -78,8 +89,8 @@ static void calibration_failures_end_in_failed(void **unused)
     assert_string_equal(err.message, "machine 'calibration t0' has no state 'sleeping'");
     caf_calibration_machine_close(&cm);
 
-    assert_int_equal(caf_calibration_machine_init(&cm, "t0", 0, &err), CAF_ERR_INVALID);
-    assert_string_equal(err.message, "calibration 't0': max_iterations must be at least 1, not 0");
+    assert_int_equal(caf_calibration_machine_init(&cm, "t0", -1, &err), CAF_ERR_INVALID);
+    assert_string_equal(err.message, "calibration 't0': max_iterations must be at least 0, not -1");
 }
 
 static void algorithm_machine_cycles_through_executions(void **unused)
