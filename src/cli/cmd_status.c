@@ -12,8 +12,9 @@ static const char status_help[] =
     "\n"
     "Shows the run in output folder DIR (while it runs or after): whether a caf run holds it, and for\n"
     "every calibration its state, iteration and the reason it failed, its collector subjobs of the\n"
-    "current iteration by status (and attempts), and each algorithm's outcome with its executions\n"
-    "(runs, IoV, result, committed).\n"
+    "current iteration by status (and attempts), the iteration's database chain (first match wins,\n"
+    "each database with where it comes from), and each algorithm's outcome with its executions (runs,\n"
+    "IoV, result, committed).\n"
     "\n"
     "Options:\n"
     "  --json  print the status as JSON\n"
@@ -43,6 +44,11 @@ static void print_text(const json_t *status)
         printf("  subjobs: %d total, %d completed, %d running, %d submitted, %d waiting, %d failed (%d attempts)\n",
                count_of(s, "total"), count_of(s, "completed"), count_of(s, "running"), count_of(s, "submitted"),
                count_of(s, "init"), count_of(s, "failed"), count_of(s, "attempts"));
+        size_t k;
+        json_t *db;
+        json_array_foreach(json_object_get(cal, "database_chain"), k, db)
+            printf("  %-15s %s (%s)\n", k ? "" : "database chain:", json_string_value(json_object_get(db, "database")),
+                   json_string_value(json_object_get(db, "source")));
         size_t a;
         json_t *alg;
         json_array_foreach(json_object_get(cal, "algorithms"), a, alg) {

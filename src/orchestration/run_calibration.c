@@ -1,9 +1,11 @@
 /* One calibration in a CAF run: its machine (every transition recorded as a row with its reason), its
  * folders, and the database chains its iteration reads through. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "caf/json.h"
 #include "caf/log.h"
 #include "orchestration/run_internal.h"
 
@@ -56,37 +58,98 @@ char *run_cal_database(const run_cal *c, int iteration)
     return asprintf(&p, "%s/iteration_%d/database", c->dir, iteration) < 0 ? NULL : p;
 }
 
-static caf_status chain_add(run_cal *c, char *path, caf_error *err)
+static caf_status chain_add(run_cal *c, char *path, const char *source, caf_error *err)
 {
-    if (!path)
-        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
-    char **grown = realloc(c->chain, (c->chain_count + 1) * sizeof *grown);
-    if (!grown) {
+    char *label = path ? strdup(source) : NULL;
+    if (!path || !label) {
         free(path);
+        free(label);
         return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
     }
-    c->chain = grown;
-    c->chain[c->chain_count++] = path;
+    char **grown = realloc(c->chain, (c->chain_count + 1) * sizeof *grown);
+    char **grown_sources = grown ? realloc(c->chain_sources, (c->chain_count + 1) * sizeof *grown_sources) : NULL;
+    if (grown)
+        c->chain = grown;
+    if (!grown_sources) {
+        free(path);
+        free(label);
+        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    }
+    c->chain_sources = grown_sources;
+    c->chain[c->chain_count] = path;
+    c->chain_sources[c->chain_count++] = label;
     return CAF_OK;
 }
 
-/* First match wins: this iteration's output, the previous iteration's, the dependencies' final outputs
- * (in depends_on order), then the configured database_chain. */
+void run_cal_free_chain(run_cal *c)
+{
+    for (size_t i = 0; i < c->chain_count; i++) {
+        free(c->chain[i]);
+        free(c->chain_sources[i]);
+    }
+    free(c->chain);
+    free(c->chain_sources);
+    c->chain = c->chain_sources = NULL;
+    c->chain_count = 0;
+}
+
+static bool names(const caf_string_list *list, const char *name)
+{
+    for (size_t i = 0; i < list->count; i++)
+        if (!strcmp(list->items[i], name))
+            return true;
+    return false;
+}
+
+/* Marks every calibration cal depends on, directly or through others. */
+static void mark_ancestors(const caf_campaign *campaign, size_t cal, bool *ancestor)
+{
+    const caf_string_list *deps = &campaign->calibrations[cal]->depends_on;
+    for (size_t d = 0; d < deps->count; d++) {
+        size_t k = caf_campaign_index(campaign, deps->items[d]);
+        if (k != SIZE_MAX && !ancestor[k]) {
+            ancestor[k] = true;
+            mark_ancestors(campaign, k, ancestor);
+        }
+    }
+}
+
+/* First match wins: this iteration's output, the previous iteration's, the final output of every ancestor
+ * (the calibrations it depends on directly or through others), nearest first, then the configured
+ * database_chain. As in basf2 (CAF._order_calibrations sorts a calibration's full dependency list in the
+ * campaign's dependency order, and each database is then prepended to the chain), the nearest ancestor is
+ * the one that comes latest in the campaign's dependency order (caf_campaign_order), so a parent always
+ * comes before its own ancestors. */
 caf_status run_cal_build_chain(run_cal *c, caf_error *err)
 {
-    for (size_t i = 0; i < c->chain_count; i++)
-        free(c->chain[i]);
-    free(c->chain);
-    c->chain = NULL;
-    c->chain_count = 0;
-    caf_status rc = chain_add(c, run_cal_database(c, c->cm.iteration), err);
-    if (rc == CAF_OK && c->cm.iteration > 0)
-        rc = chain_add(c, run_cal_database(c, c->cm.iteration - 1), err);
-    for (size_t d = 0; rc == CAF_OK && d < c->cfg->depends_on.count; d++) {
-        size_t k = caf_campaign_index(c->loop->campaign, c->cfg->depends_on.items[d]);
-        const run_cal *dep = &c->loop->cals[k];
-        rc = chain_add(c, run_cal_database(dep, dep->cm.iteration), err);
+    run_cal_free_chain(c);
+    const caf_campaign *campaign = c->loop->campaign;
+    size_t n = campaign->calibration_count;
+    char source[320];
+    snprintf(source, sizeof source, "iteration %d output", c->cm.iteration);
+    caf_status rc = chain_add(c, run_cal_database(c, c->cm.iteration), source, err);
+    if (rc == CAF_OK && c->cm.iteration > 0) {
+        snprintf(source, sizeof source, "iteration %d output", c->cm.iteration - 1);
+        rc = chain_add(c, run_cal_database(c, c->cm.iteration - 1), source, err);
     }
+    bool *ancestor = calloc(n ? n : 1, sizeof *ancestor);
+    size_t *order = malloc((n ? n : 1) * sizeof *order);
+    if (rc == CAF_OK && (!ancestor || !order))
+        rc = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    if (rc == CAF_OK)
+        rc = caf_campaign_order(campaign, order, err);
+    if (rc == CAF_OK)
+        mark_ancestors(campaign, c->index, ancestor);
+    for (size_t k = n; rc == CAF_OK && k-- > 0;) {
+        if (!ancestor[order[k]])
+            continue;
+        const run_cal *dep = &c->loop->cals[order[k]];
+        bool parent = names(&c->cfg->depends_on, dep->cfg->name);
+        snprintf(source, sizeof source, "%.256s (%s)", dep->cfg->name, parent ? "depends_on" : "ancestor");
+        rc = chain_add(c, run_cal_database(dep, dep->cm.iteration), source, err);
+    }
+    free(ancestor);
+    free(order);
     for (size_t i = 0; rc == CAF_OK && i < c->cfg->database_chain.count; i++) {
         const char *db = c->cfg->database_chain.items[i];
         char *path = NULL;
@@ -94,7 +157,32 @@ caf_status run_cal_build_chain(run_cal *c, caf_error *err)
             path = strdup(db);
         else if (asprintf(&path, "%s/%s", c->loop->base_dir, db) < 0)
             path = NULL;
-        rc = chain_add(c, path, err);
+        rc = chain_add(c, path, "database_chain", err);
     }
+    return rc;
+}
+
+caf_status run_cal_record_chain(run_cal *c, caf_error *err)
+{
+    json_t *list = json_array();
+    char *text = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&text, &size);
+    for (size_t i = 0; list && i < c->chain_count; i++)
+        json_array_append_new(list, json_pack("{s:s, s:s}", "database", c->chain[i], "source", c->chain_sources[i]));
+    for (size_t i = 0; f && i < c->chain_count; i++)
+        fprintf(f, "%s%s (%s)", i ? ", " : "", c->chain[i], c->chain_sources[i]);
+    if (f)
+        fclose(f);
+    char *dir = run_cal_iteration_dir(c, c->cm.iteration), *path = NULL;
+    caf_status rc = list && f && text && dir && asprintf(&path, "%s/%s", dir, RUN_CHAIN_FILE) >= 0
+                        ? caf_json_save_file(path, list, err)
+                        : caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    if (rc == CAF_OK)
+        caf_info("%s: iteration %d: database chain (first match wins): %s", c->cfg->name, c->cm.iteration, text);
+    json_decref(list);
+    free(text);
+    free(dir);
+    free(path);
     return rc;
 }

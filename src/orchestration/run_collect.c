@@ -318,7 +318,7 @@ caf_status run_collect_open(run_cal *c, caf_error *err)
     caf_file_index *ix = NULL;
     caf_status rc = it_dir && collector_dir && cache ? caf_mkdir_p(collector_dir, err)
                                                      : caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
-    if (rc == CAF_OK && (rc = run_cal_build_chain(c, err)) == CAF_OK) {
+    if (rc == CAF_OK && (rc = run_cal_build_chain(c, err)) == CAF_OK && (rc = run_cal_record_chain(c, err)) == CAF_OK) {
         caf_calibration_expand_inputs(c->cfg, c->loop->base_dir, &files, &n, &problems);
         if (problems.count > 0)
             rc = caf_error_set(err, CAF_ERR_INVALID, "%s", problems.items[0].message);

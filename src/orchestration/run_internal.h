@@ -111,6 +111,7 @@ typedef struct run_cal {
     caf_backend *backend; /* the loop's */
     struct run_subjob_seen *seen; /* what was last recorded of each subjob */
     char **chain; /* database chain of the current iteration (first: the iteration's output) */
+    char **chain_sources; /* where each chain entry comes from ("iteration 0 output", "A (ancestor)", ...) */
     size_t chain_count;
 } run_cal;
 
@@ -146,8 +147,18 @@ char *run_cal_iteration_dir(const run_cal *c, int iteration);
 /* The iteration's output database folder (malloc'd). */
 char *run_cal_database(const run_cal *c, int iteration);
 
-/* Builds the database chains of the current iteration (c->chain). */
+/* Builds the database chains of the current iteration (c->chain): the iteration's output, the previous
+ * iteration's, every ancestor's final output nearest first, then the configured database_chain. */
 caf_status run_cal_build_chain(run_cal *c, caf_error *err);
+
+/* Frees c->chain and c->chain_sources. */
+void run_cal_free_chain(run_cal *c);
+
+/* The file in each iteration folder that records its resolved database chain (for caf status). */
+#define RUN_CHAIN_FILE "database_chain.json"
+
+/* Writes the chain built by run_cal_build_chain to the iteration folder (RUN_CHAIN_FILE) and logs it. */
+caf_status run_cal_record_chain(run_cal *c, caf_error *err);
 
 /* ---- collector phase (run_collect.c) ---- */
 

@@ -395,9 +395,7 @@ static void close_loop(run_loop *loop)
         run_collect_close(c);
         if (c->cm.machine)
             caf_calibration_machine_close(&c->cm);
-        for (size_t k = 0; k < c->chain_count; k++)
-            free(c->chain[k]);
-        free(c->chain);
+        run_cal_free_chain(c);
         free(c->dir);
     }
     free(loop->cals);

@@ -4,8 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "caf/file.h"
+#include "caf/json.h"
 #include "caf/log.h"
 #include "orchestration/run_internal.h"
 
@@ -46,6 +48,21 @@ static json_t *subjob_counts(sqlite3 *db, const char *name, int iteration)
     json_object_set_new(counts, "total", json_integer(total));
     json_object_set_new(counts, "attempts", json_integer(attempts));
     return counts;
+}
+
+/* The database chain the iteration resolved (recorded when its collector phase opened), [] before. */
+static json_t *recorded_chain(const char *dir, const char *name, int iteration)
+{
+    char *path = NULL;
+    json_t *chain = NULL;
+    if (asprintf(&path, "%s/%s/iteration_%d/%s", dir, name, iteration, RUN_CHAIN_FILE) >= 0 && access(path, F_OK) == 0)
+        caf_json_load_file(path, &chain, NULL);
+    free(path);
+    if (!json_is_array(chain)) {
+        json_decref(chain);
+        chain = json_array();
+    }
+    return chain;
 }
 
 static json_t *algorithm_results(sqlite3 *db, const char *name, int iteration)
@@ -111,9 +128,10 @@ caf_status caf_run_status(const char *dir, json_t **out, caf_error *err)
     while (sqlite3_step(st) == SQLITE_ROW) {
         const char *name = (const char *)sqlite3_column_text(st, 0);
         int iteration = sqlite3_column_int(st, 2);
-        json_array_append_new(cals, json_pack("{s:s, s:s, s:i, s:o, s:o, s:o}", "name", name, "state",
+        json_array_append_new(cals, json_pack("{s:s, s:s, s:i, s:o, s:o, s:o, s:o}", "name", name, "state",
                                               sqlite3_column_text(st, 1), "iteration", iteration, "reason",
                                               text_or_empty(st, 3), "subjobs", subjob_counts(db, name, iteration),
+                                              "database_chain", recorded_chain(dir, name, iteration),
                                               "algorithms", algorithm_results(db, name, iteration)));
     }
     sqlite3_finalize(st);
