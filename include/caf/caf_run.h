@@ -30,7 +30,8 @@ extern "C" {
 
 typedef struct caf_run_options {
     const char *caf_command;  /* the program collector jobs run as `PROGRAM process ...`; NULL = this one */
-    const char *base_dir;     /* folder relative input files and databases are resolved against; NULL = cwd */
+    const char *base_dir;     /* folder relative paths of the campaign (output_dir, input files, file lists,
+                                 databases) are resolved against, normally the campaign file's; NULL = cwd */
     const char *plugin_path;  /* plugin search path checked before anything starts; NULL = $CAF_PLUGIN_PATH */
     volatile sig_atomic_t *stop; /* when it becomes non-zero the loop saves and returns (subjobs keep running) */
 } caf_run_options;
@@ -40,7 +41,7 @@ typedef struct caf_run_options {
  * caf_campaign_validate. */
 size_t caf_run_check(const caf_campaign *campaign, const caf_run_options *options, caf_config_problems *problems);
 
-/* Runs (or resumes) the campaign in campaign->output_dir. Checks everything first (configuration,
+/* Runs (or resumes) the campaign in campaign->output_dir (relative to options->base_dir). Checks everything first (configuration,
  * inputs, plugins, a changed configuration against the recorded one) and lists every problem before
  * anything is submitted. Returns CAF_OK when every calibration completed; CAF_ERR_STATE naming the failed
  * calibrations and why otherwise (the state database and summary say the same). */

@@ -38,9 +38,11 @@ typedef struct caf_config_problem {
 typedef struct caf_config_problems {
     caf_config_problem *items;
     size_t count;
+    bool out_of_memory; /* a problem could not be recorded: the last one says "out of memory" */
 } caf_config_problems;
 
-/* Appends a problem at mark (printf-style message); returns false only when out of memory. */
+/* Appends a problem at mark (printf-style message); returns false only when out of memory, and then
+ * the list ends in a problem without a message ("out of memory"), so a failed list is never empty. */
 bool caf_config_problems_add(caf_config_problems *problems, caf_mark mark, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -73,6 +75,7 @@ typedef struct caf_module_config {
     json_t *parameters; /* an object, owned */
     json_t *conditions; /* its conditions as in a path file (docs/modules.md), an array, owned; NULL: none */
     caf_mark mark;
+    caf_mark *condition_marks; /* where each condition's 'if' was written (loaded from a file), owned; or NULL */
 } caf_module_config;
 
 /* An algorithm plugin, its parameters, and the strategy that decides its runs and IoVs. */

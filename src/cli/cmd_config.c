@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "caf/campaign.h"
+#include "caf/file.h"
 #include "cli/cli.h"
 #include "cli/operands.h"
 
@@ -19,7 +20,10 @@ static const char config_help[] =
     "printed as FILE:LINE:COLUMN: message. A valid campaign is summarised, with the order in which its\n"
     "calibrations can run (calibrations of one wave can run at the same time).\n"
     "\n"
-    "Relative input files, file lists and databases are taken relative to the campaign file's folder.\n"
+    "Relative paths (output_dir, input files, file lists, databases) are taken relative to the campaign\n"
+    "file's folder, wherever caf is started from. Null or empty names and paths, empty input lists, and\n"
+    "patterns or lists that name no regular file are problems too. YAML aliases may expand to at most\n"
+    "100000 nodes, and values may nest at most 100 levels deep.\n"
     "\n"
     "Options:\n"
     "  --json              print machine-readable JSON (also for problems)\n"
@@ -53,8 +57,9 @@ static int report_problems(const char *path, const caf_config_problems *problems
             char text[1200];
             const caf_config_problem *p = &problems->items[i];
             json_array_append_new(list, json_pack("{s:i, s:i, s:s, s:s}", "line", p->mark.line, "column",
-                                                  p->mark.column, "message", p->message, "text",
-                                                  caf_config_problem_format(problems, i, path, text, sizeof text)));
+                                                  p->mark.column, "message", p->message ? p->message : "out of memory",
+                                                  "text", caf_config_problem_format(problems, i, path, text,
+                                                                                    sizeof text)));
         }
         print_json(json_pack("{s:s, s:b, s:o}", "file", path, "valid", 0, "problems", list));
         return CLI_EXIT_FAILURE;
@@ -89,12 +94,16 @@ static json_t *calibration_json(const caf_calibration_config *cal, size_t input_
                      wave);
 }
 
-static void print_summary_text(const char *path, const caf_campaign *c, const size_t *inputs, const int *wave)
+static void print_summary_text(const char *path, const caf_campaign *c, const char *folder, const size_t *inputs,
+                               const int *wave)
 {
     printf("%s: valid campaign with %zu calibration%s\n", path, c->calibration_count,
            c->calibration_count == 1 ? "" : "s");
-    printf("output_dir: %s\nbackend: %s (heartbeat %g s, poll_interval %g s)\n", c->output_dir, c->backend,
-           c->heartbeat, c->poll_interval);
+    if (strcmp(folder, c->output_dir) != 0)
+        printf("output_dir: %s (%s)\n", c->output_dir, folder);
+    else
+        printf("output_dir: %s\n", c->output_dir);
+    printf("backend: %s (heartbeat %g s, poll_interval %g s)\n", c->backend, c->heartbeat, c->poll_interval);
     int waves = 0;
     for (size_t i = 0; i < c->calibration_count; i++) {
         const caf_calibration_config *cal = c->calibrations[i];
@@ -123,10 +132,14 @@ static int summarise(const char *path, const caf_campaign *c, const char *base, 
     size_t n = c->calibration_count;
     size_t *inputs = calloc(n, sizeof *inputs);
     int *wave = calloc(n, sizeof *wave);
+    /* the folder caf run will use: a relative output_dir is relative to the campaign file's folder */
+    char *folder = c->output_dir[0] == '/' || strcmp(base, ".") == 0 ? strdup(c->output_dir)
+                                                                      : caf_path_join(base, c->output_dir);
     caf_error err = {0};
-    if (!inputs || !wave || caf_campaign_waves(c, wave, &err) != CAF_OK) {
+    if (!inputs || !wave || !folder || caf_campaign_waves(c, wave, &err) != CAF_OK) {
         free(inputs);
         free(wave);
+        free(folder);
         return err.code ? cli_fail(&err) : cli_failf("out of memory");
     }
     caf_config_problems ignored = {0};
@@ -142,12 +155,13 @@ static int summarise(const char *path, const caf_campaign *c, const char *base, 
         json_t *cals = json_array();
         for (size_t i = 0; i < n; i++)
             json_array_append_new(cals, calibration_json(c->calibrations[i], inputs[i], wave[i]));
-        print_json(json_pack("{s:s, s:b, s:[], s:s, s:s, s:f, s:f, s:o}", "file", path, "valid", 1, "problems",
-                             "output_dir", c->output_dir, "backend", c->backend, "heartbeat", c->heartbeat,
-                             "poll_interval", c->poll_interval, "calibrations", cals));
+        print_json(json_pack("{s:s, s:b, s:[], s:s, s:s, s:s, s:f, s:f, s:o}", "file", path, "valid", 1,
+                             "problems", "output_dir", c->output_dir, "output_folder", folder, "backend", c->backend,
+                             "heartbeat", c->heartbeat, "poll_interval", c->poll_interval, "calibrations", cals));
     } else {
-        print_summary_text(path, c, inputs, wave);
+        print_summary_text(path, c, folder, inputs, wave);
     }
+    free(folder);
     free(inputs);
     free(wave);
     return CLI_EXIT_OK;
@@ -165,7 +179,12 @@ static int config_check(const char *path, bool json, const char *plugin_path)
         return cli_fail(&err);
     }
     char *copy = strdup(path);
-    const char *base = copy ? dirname(copy) : ".";
+    if (!copy) {
+        caf_config_problems_clear(&problems);
+        caf_campaign_close(&campaign);
+        return cli_failf("%s: out of memory", path);
+    }
+    const char *base = dirname(copy);
     caf_campaign_check_files(&campaign, base, &problems);
     caf_campaign_check_plugins(&campaign, plugin_path, &problems);
     caf_config_problems_sort(&problems);

@@ -18,7 +18,9 @@ static const char run_help[] =
     "redone, subjobs still in the batch system are re-attached. Everything is checked first and every\n"
     "problem listed before anything is submitted; a configuration changed since the folder was started\n"
     "is refused, naming the calibrations and keys (see caf reset). A second caf run on the same folder\n"
-    "is refused. Progress goes to stderr: a line per state change and periodic subjob counts.\n"
+    "is refused, and so is a campaign with any problem: nothing is created before every check passed.\n"
+    "A relative output_dir, like every relative path of the campaign, is relative to CONFIG's folder.\n"
+    "Progress goes to stderr: a line per state change and periodic subjob counts.\n"
     "Ctrl-C stops the loop (subjobs keep running); run again to resume. docs/running.md describes the\n"
     "output folder.\n"
     "\n"
@@ -64,7 +66,12 @@ static int run_run(int argc, char **argv)
     caf_error err = {0};
     caf_status rc = caf_campaign_load_yaml(path, &campaign, &problems, &err);
     char *copy = strdup(path);
-    const char *base = copy ? dirname(copy) : ".";
+    if (!copy) {
+        caf_config_problems_clear(&problems);
+        caf_campaign_close(&campaign);
+        return cli_failf("%s: out of memory", path);
+    }
+    const char *base = dirname(copy);
     caf_run_options options = {.caf_command = getenv("CAF_COMMAND"), .base_dir = base,
                                .plugin_path = plugin_path, .stop = &stop_requested};
     if (rc == CAF_ERR_INVALID) /* list what the files, plugins and backend add, too: every problem at once */

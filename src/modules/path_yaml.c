@@ -17,8 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "caf/file.h"
+#include "core/yaml_bounded.h"
 #include "modules/params_internal.h"
 #include "modules/path_internal.h"
 
@@ -60,11 +62,18 @@ static const char *scalar(const yaml_node_t *n)
     return n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
 }
 
+/* A plain ~ or null (a plain empty scalar has no text at all). */
+static bool is_null_word(const yaml_node_t *n)
+{
+    const char *text = scalar(n);
+    return text && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && (!strcmp(text, "~") || !strcasecmp(text, "null"));
+}
+
 /* The scalar text of n, or an error "KEY must be TEXT". */
 static caf_status want_scalar(const struct loader *l, const yaml_node_t *n, const char *key, const char **out)
 {
     *out = scalar(n);
-    if (!*out || !**out)
+    if (!*out || !**out || is_null_word(n))
         return at(l, n, CAF_ERR_FORMAT, "'%s' must be a non-empty text", key);
     return CAF_OK;
 }
@@ -246,21 +255,16 @@ caf_status caf_path_set_parse(const char *text, size_t size, const char *name, c
     *out = NULL;
     const char *file = name ? name : "<path>";
     yaml_document_t *doc = calloc(1, sizeof *doc);
-    yaml_parser_t parser;
-    if (!doc || !yaml_parser_initialize(&parser)) {
-        free(doc);
+    if (!doc)
         return caf_error_set(err, CAF_ERR_NOMEM, "%s: out of memory", file);
-    }
-    yaml_parser_set_input_string(&parser, (const unsigned char *)text, size);
-    if (!yaml_parser_load(&parser, doc)) {
-        caf_status st = caf_error_set(err, CAF_ERR_FORMAT, "%s:%zu:%zu: %s%s%s", file, parser.problem_mark.line + 1,
-                                      parser.problem_mark.column + 1, parser.problem ? parser.problem : "bad YAML",
-                                      parser.context ? " " : "", parser.context ? parser.context : "");
-        yaml_parser_delete(&parser);
+    caf_yaml_failure failure;
+    caf_status load = caf_yaml_load_bounded(text, size, doc, &failure);
+    if (load != CAF_OK) {
         free(doc);
-        return st;
+        if (failure.line > 0)
+            return caf_error_set(err, load, "%s:%d:%d: %s", file, failure.line, failure.column, failure.message);
+        return caf_error_set(err, load, "%s: %s", file, failure.message);
     }
-    yaml_parser_delete(&parser);
     caf_path_set *set;
     caf_status st = caf_path_set_new(&set, err);
     if (st != CAF_OK) {

@@ -92,6 +92,7 @@ static void calibration_free(caf_calibration_config *cal)
         free(cal->pre_collector[i].module);
         json_decref(cal->pre_collector[i].parameters);
         json_decref(cal->pre_collector[i].conditions);
+        free(cal->pre_collector[i].condition_marks);
     }
     free(cal->pre_collector);
     for (size_t i = 0; i < cal->algorithm_count; i++) {

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "caf/campaign.h"
 #include "caf/file.h"
@@ -38,19 +39,44 @@ static int compare_strings(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* pattern is as written (for messages), path the same below the base folder. */
+typedef enum { KIND_MISSING, KIND_FILE, KIND_FOLDER, KIND_OTHER } path_kind;
+
+/* What path is, following symbolic links: an input must be a regular file (a named pipe would block
+ * every reader, a folder is no event file). */
+static path_kind kind_of(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return KIND_MISSING;
+    return S_ISREG(st.st_mode) ? KIND_FILE : S_ISDIR(st.st_mode) ? KIND_FOLDER : KIND_OTHER;
+}
+
+/* pattern is as written (for messages), path the same below the base folder. Folders a pattern matches
+ * are skipped (data/ * may hold subfolders), but a pattern must match at least one regular file. */
 static void expand_pattern(const char *pattern, const char *path, caf_mark mark, const char *cal, file_set *set,
                            caf_config_problems *p)
 {
     glob_t g;
     int rc = glob(path, 0, NULL, &g);
+    size_t files = 0;
     if (rc == GLOB_NOMATCH)
         caf_config_problems_add(p, mark, "calibration '%s': input_files: '%s' matches no file", cal, pattern);
+    else if (rc == GLOB_NOSPACE)
+        caf_config_problems_add(p, mark, "calibration '%s': input_files: out of memory expanding '%s'", cal, pattern);
     else if (rc != 0)
         caf_config_problems_add(p, mark, "calibration '%s': input_files: cannot expand '%s'", cal, pattern);
-    for (size_t i = 0; rc == 0 && i < g.gl_pathc; i++)
-        if (!add_file(set, g.gl_pathv[i]))
-            caf_config_problems_add(p, mark, "out of memory");
+    for (size_t i = 0; rc == 0 && i < g.gl_pathc; i++) {
+        path_kind kind = kind_of(g.gl_pathv[i]);
+        if (kind == KIND_OTHER)
+            caf_config_problems_add(p, mark, "calibration '%s': input_files: '%s' is not a regular file", cal,
+                                    g.gl_pathv[i]);
+        else if (kind == KIND_FILE && !add_file(set, g.gl_pathv[i]))
+            caf_config_problems_add(p, mark, "calibration '%s': input_files: out of memory", cal);
+        files += kind == KIND_FILE;
+    }
+    if (rc == 0 && files == 0)
+        caf_config_problems_add(p, mark, "calibration '%s': input_files: '%s' matches no regular file (only "
+                                "folders or special files)", cal, pattern);
     if (rc == 0 || rc == GLOB_NOMATCH)
         globfree(&g);
 }
@@ -61,15 +87,28 @@ static void read_list(const char *path, caf_mark mark, const char *cal, file_set
     char *text;
     size_t size;
     caf_error err = {0};
+    path_kind kind = kind_of(path);
+    if (kind == KIND_FOLDER || kind == KIND_OTHER) {
+        caf_config_problems_add(p, mark, "calibration '%s': input_file_lists: %s is not a regular file", cal, path);
+        return;
+    }
     if (caf_file_read(path, &text, &size, &err) != CAF_OK) {
         caf_config_problems_add(p, mark, "calibration '%s': input_file_lists: %s", cal, err.message);
         return;
     }
     char *dir = strdup(path), *slash = dir ? strrchr(dir, '/') : NULL;
+    if (!dir) {
+        caf_config_problems_add(p, mark, "calibration '%s': input_file_lists: out of memory", cal);
+        free(text);
+        return;
+    }
     if (slash)
         *slash = '\0';
     int line = 0;
-    for (char *save = NULL, *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+    size_t named = 0;
+    for (char *l = text, *next; l && l < text + size; l = next) {
+        if ((next = memchr(l, '\n', (size_t)(text + size - l))))
+            *next++ = '\0';
         line++;
         while (*l == ' ' || *l == '\t')
             l++;
@@ -79,13 +118,20 @@ static void read_list(const char *path, caf_mark mark, const char *cal, file_set
         if (!n || *l == '#')
             continue;
         char *file = resolve(slash ? dir : NULL, l);
-        if (file && !caf_path_exists(file))
-            caf_config_problems_add(p, mark, "calibration '%s': input_file_lists: %s names '%s', which does not "
-                                    "exist", cal, path, l);
-        else if (!file || !add_file(set, file))
-            caf_config_problems_add(p, mark, "out of memory");
+        kind = file ? kind_of(file) : KIND_MISSING;
+        named++;
+        if (!file || (kind == KIND_FILE && !add_file(set, file)))
+            caf_config_problems_add(p, mark, "calibration '%s': input_file_lists: out of memory", cal);
+        else if (kind == KIND_MISSING)
+            caf_config_problems_add(p, mark, "calibration '%s': input_file_lists: %s:%d names '%s', which does not "
+                                    "exist", cal, path, line, l);
+        else if (kind != KIND_FILE)
+            caf_config_problems_add(p, mark, "calibration '%s': input_file_lists: %s:%d names '%s', which is not a "
+                                    "regular file", cal, path, line, l);
         free(file);
     }
+    if (named == 0)
+        caf_config_problems_add(p, mark, "calibration '%s': input_file_lists: %s names no file", cal, path);
     free(dir);
     free(text);
 }
@@ -99,12 +145,18 @@ size_t caf_calibration_expand_inputs(const caf_calibration_config *cal, const ch
         char *pattern = resolve(base_dir, cal->input_files.items[i]);
         if (pattern)
             expand_pattern(cal->input_files.items[i], pattern, cal->input_files.marks[i], cal->name, &set, problems);
+        else
+            caf_config_problems_add(problems, cal->input_files.marks[i], "calibration '%s': input_files: out of "
+                                    "memory", cal->name);
         free(pattern);
     }
     for (size_t i = 0; i < cal->input_file_lists.count; i++) {
         char *path = resolve(base_dir, cal->input_file_lists.items[i]);
         if (path)
             read_list(path, cal->input_file_lists.marks[i], cal->name, &set, problems);
+        else
+            caf_config_problems_add(problems, cal->input_file_lists.marks[i], "calibration '%s': input_file_lists: "
+                                    "out of memory", cal->name);
         free(path);
     }
     if (set.count > 1)
@@ -137,7 +189,10 @@ size_t caf_campaign_check_files(const caf_campaign *c, const char *base_dir, caf
         for (size_t d = 0; d < cal->database_chain.count; d++) {
             char *db = resolve(base_dir, cal->database_chain.items[d]);
             char *txt = db ? caf_path_join(db, "database.txt") : NULL;
-            if (txt && !caf_path_exists(txt))
+            if (!txt)
+                caf_config_problems_add(problems, cal->database_chain.marks[d], "calibration '%s': database_chain: "
+                                        "out of memory", cal->name);
+            else if (kind_of(txt) != KIND_FILE)
                 caf_config_problems_add(problems, cal->database_chain.marks[d],
                                         "calibration '%s': database_chain: '%s' is not a local database (no "
                                         "database.txt)", cal->name, cal->database_chain.items[d]);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "caf/campaign.h"
+#include "caf/path.h"
 
 static const char *const backends[] = {"local", "slurm", "htcondor", "lsf", "pbs"};
 
@@ -35,7 +36,8 @@ static void check_global(const caf_campaign *c, caf_config_problems *p)
 {
     if (!c->output_dir || !*c->output_dir) {
         if (c->marks[CAF_CAMPAIGN_OUTPUT_DIR].line == 0)
-            caf_config_problems_add(p, top(c), "missing required key 'output_dir'");
+            caf_config_problems_add(p, top(c), c->output_dir ? "output_dir: must not be empty"
+                                                             : "missing required key 'output_dir'");
     }
     bool known = false;
     for (size_t i = 0; c->backend && i < sizeof backends / sizeof *backends; i++)
@@ -100,6 +102,116 @@ static void check_numbers(const caf_calibration_config *cal, caf_config_problems
                                     cal->name, cal->ignored_runs[i].exp, cal->ignored_runs[i].run);
 }
 
+/* The text a path file's YAML reader sees for a condition's 'if' once the run wrote it as JSON, or NULL
+ * when no condition can be written that way. */
+static const char *condition_text(const json_t *expr, char *buf, size_t size)
+{
+    if (json_is_string(expr))
+        return json_string_value(expr);
+    if (json_is_boolean(expr))
+        return json_is_true(expr) ? "true" : "false";
+    if (json_is_integer(expr)) {
+        snprintf(buf, size, "%lld", (long long)json_integer_value(expr));
+        return buf;
+    }
+    if (json_is_real(expr)) {
+        snprintf(buf, size, "%g", json_real_value(expr));
+        return buf;
+    }
+    return NULL;
+}
+
+/* Adds one pre-collector condition to the module at index of main, as the collector job's path file
+ * loader would (caf_path_set_add_condition parses it with the engine's parser); false with *why set. */
+static bool add_condition(caf_path_set *set, size_t index, const json_t *cond, char *why, size_t size)
+{
+    static const char shape[] = "a condition must be a mapping with 'if', and optionally 'path' and 'after'";
+    if (!json_is_object(cond)) {
+        snprintf(why, size, "%s", shape);
+        return false;
+    }
+    const char *key, *target = NULL, *after = "end", *text = NULL;
+    const json_t *v, *expr = NULL;
+    char buf[64];
+    json_object_foreach((json_t *)cond, key, v) {
+        if (strcmp(key, "if") == 0 && !(text = condition_text(expr = v, buf, sizeof buf))) {
+            snprintf(why, size, "'if' must be a condition such as \"== 1\"");
+            return false;
+        } else if (strcmp(key, "path") == 0 && !json_is_null(v) && !(json_is_string(v) && *json_string_value(v))) {
+            snprintf(why, size, "'path' must be a non-empty text");
+            return false;
+        } else if (strcmp(key, "path") == 0) {
+            target = json_string_value(v);
+        } else if (strcmp(key, "after") == 0) {
+            after = json_string_value(v);
+            if (!after || (strcmp(after, "end") != 0 && strcmp(after, "continue") != 0)) {
+                snprintf(why, size, "'after' must be end or continue");
+                return false;
+            }
+        } else if (strcmp(key, "if") != 0) {
+            snprintf(why, size, "unknown condition key '%s' (known: if, path, after)", key);
+            return false;
+        }
+    }
+    if (!expr) {
+        snprintf(why, size, "a condition needs 'if'");
+        return false;
+    }
+    caf_error err = {0};
+    if (caf_path_set_add_condition(set, "main", index, text, target,
+                                   strcmp(after, "continue") == 0 ? CAF_AFTER_CONTINUE : CAF_AFTER_END,
+                                   &err) != CAF_OK) {
+        snprintf(why, size, "%s", err.message);
+        return false;
+    }
+    return true;
+}
+
+/* The pre-collector modules and their conditions, checked by building the path the collector jobs will
+ * load (the modules, then the collector), so `caf config check`, the run's own check and every collector
+ * job agree on what is a condition. */
+static void check_pre_collector(const caf_calibration_config *cal, caf_config_problems *p)
+{
+    if (cal->pre_collector_count == 0)
+        return;
+    caf_path_set *set = NULL;
+    caf_error err = {0};
+    bool ok = caf_path_set_new(&set, &err) == CAF_OK;
+    for (size_t i = 0; ok && i < cal->pre_collector_count; i++) {
+        const caf_module_config *m = &cal->pre_collector[i];
+        caf_mark mm = m->mark.line ? m->mark : at(cal, CAF_CAL_PRE_COLLECTOR);
+        size_t index;
+        if (!m->module || caf_path_set_add_module(set, "main", m->module, NULL, &index, &err) != CAF_OK) {
+            ok = false;
+            break;
+        }
+        if (m->conditions && !json_is_array(m->conditions)) {
+            caf_config_problems_add(p, mm, "calibration '%s': pre_collector module %zu: conditions must be a list",
+                                    cal->name, i + 1);
+            ok = false;
+            continue;
+        }
+        for (size_t k = 0; k < json_array_size(m->conditions); k++) {
+            char why[600];
+            if (!add_condition(set, index, json_array_get(m->conditions, k), why, sizeof why)) {
+                caf_config_problems_add(p, m->condition_marks ? m->condition_marks[k] : mm,
+                                        "calibration '%s': pre_collector module %zu: condition %zu: %s", cal->name,
+                                        i + 1, k + 1, why);
+                ok = false;
+            }
+        }
+    }
+    if (ok && cal->collector && *cal->collector &&
+        caf_path_set_add_module(set, "main", cal->collector, NULL, NULL, &err) != CAF_OK)
+        ok = false;
+    if (ok && caf_path_set_validate(set, &err) != CAF_OK)
+        ok = false;
+    if (!ok && (err.code || !set))
+        caf_config_problems_add(p, at(cal, CAF_CAL_PRE_COLLECTOR), "calibration '%s': pre_collector: %s",
+                                cal->name, err.message);
+    caf_path_set_free(set);
+}
+
 static void check_required(const caf_calibration_config *cal, size_t index, caf_config_problems *p)
 {
     if (!*cal->name) {
@@ -142,6 +254,47 @@ static void check_dependencies(const caf_campaign *c, caf_config_problems *p, bo
     }
 }
 
+typedef struct named {
+    const caf_calibration_config *cal;
+    size_t index;
+} named;
+
+static int compare_by_name(const void *a, const void *b)
+{
+    const named *x = a, *y = b;
+    int c = strcmp(x->cal->name, y->cal->name);
+    return c ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+/* Each calibration named like an earlier one, found by sorting (a long campaign costs n log n). */
+static void check_unique_names(const caf_campaign *c, caf_config_problems *p)
+{
+    size_t n = c->calibration_count;
+    named *sorted = malloc((n ? n : 1) * sizeof *sorted);
+    if (!sorted) {
+        caf_config_problems_add(p, top(c), "out of memory checking the calibration names");
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        sorted[i] = (named){c->calibrations[i], i};
+    qsort(sorted, n, sizeof *sorted, compare_by_name);
+    size_t first = 0;
+    for (size_t k = 1; k < n; k++) {
+        const caf_calibration_config *cal = sorted[k].cal;
+        if (strcmp(cal->name, sorted[k - 1].cal->name) != 0)
+            first = k;
+        if (first == k || !*cal->name)
+            continue;
+        caf_mark first_mark = at(sorted[first].cal, CAF_CAL_NAME);
+        if (first_mark.line)
+            caf_config_problems_add(p, at(cal, CAF_CAL_NAME), "calibration '%s' is defined twice (first at line %d)",
+                                    cal->name, first_mark.line);
+        else
+            caf_config_problems_add(p, at(cal, CAF_CAL_NAME), "calibration '%s' is defined twice", cal->name);
+    }
+    free(sorted);
+}
+
 size_t caf_campaign_validate(const caf_campaign *c, caf_config_problems *p)
 {
     size_t before = p->count;
@@ -149,21 +302,11 @@ size_t caf_campaign_validate(const caf_campaign *c, caf_config_problems *p)
     for (size_t i = 0; i < c->calibration_count; i++) {
         const caf_calibration_config *cal = c->calibrations[i];
         check_required(cal, i, p);
-        for (size_t j = 0; j < i && *cal->name; j++)
-            if (strcmp(c->calibrations[j]->name, cal->name) == 0) {
-                caf_mark first = at(c->calibrations[j], CAF_CAL_NAME);
-                if (first.line)
-                    caf_config_problems_add(p, at(cal, CAF_CAL_NAME),
-                                            "calibration '%s' is defined twice (first at line %d)", cal->name,
-                                            first.line);
-                else
-                    caf_config_problems_add(p, at(cal, CAF_CAL_NAME), "calibration '%s' is defined twice",
-                                            cal->name);
-                break;
-            }
         check_algorithms(cal, p);
         check_numbers(cal, p);
+        check_pre_collector(cal, p);
     }
+    check_unique_names(c, p);
     bool all_known;
     check_dependencies(c, p, &all_known);
     char cycle[512];

@@ -10,6 +10,8 @@
 #include <yaml.h>
 
 #include "caf/campaign.h"
+#include "caf/file.h"
+#include "core/yaml_bounded.h"
 
 typedef struct loader {
     yaml_document_t doc;
@@ -45,6 +47,8 @@ static void describe(const yaml_node_t *n, char *buf, size_t size)
         snprintf(buf, size, "a list");
     else if (n->type == YAML_MAPPING_NODE)
         snprintf(buf, size, "a mapping");
+    else if (n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && !*n->data.scalar.value)
+        snprintf(buf, size, "null");
     else
         snprintf(buf, size, "'%.60s'", (const char *)n->data.scalar.value);
 }
@@ -57,17 +61,40 @@ static bool wrong_type(loader *l, const yaml_node_t *n, const char *what, const 
     return false;
 }
 
-static bool get_string(loader *l, const yaml_node_t *n, const char *what, const char **out)
+/* Records that memory ran out while reading n: the campaign is then invalid, never silently shorter. */
+static bool out_of_memory(loader *l, const yaml_node_t *n)
 {
-    if (n->type != YAML_SCALAR_NODE)
-        return wrong_type(l, n, what, "a string");
-    *out = (const char *)n->data.scalar.value;
-    return true;
+    problem(l, n, "out of memory reading this value");
+    return false;
 }
 
 static bool is_plain(const yaml_node_t *n)
 {
     return n->type == YAML_SCALAR_NODE && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+}
+
+/* A plain ~, null or nothing at all: YAML's null. */
+static bool is_null(const yaml_node_t *n)
+{
+    const char *text = (const char *)n->data.scalar.value;
+    return is_plain(n) && (!*text || strcmp(text, "~") == 0 || strcasecmp(text, "null") == 0);
+}
+
+/* Every string key of a campaign names something (a folder, a plugin, a file): null and '' are refused. */
+static bool get_string(loader *l, const yaml_node_t *n, const char *what, const char **out)
+{
+    if (n->type != YAML_SCALAR_NODE)
+        return wrong_type(l, n, what, "a string");
+    if (is_null(n)) {
+        problem(l, n, "%s: expected a string, found null", what);
+        return false;
+    }
+    if (!*n->data.scalar.value) {
+        problem(l, n, "%s: must not be empty", what);
+        return false;
+    }
+    *out = (const char *)n->data.scalar.value;
+    return true;
 }
 
 static bool parse_long(const char *text, long long *out)
@@ -122,6 +149,24 @@ static bool get_bool(loader *l, const yaml_node_t *n, const char *what, bool *ou
     return true;
 }
 
+/* A scalar as JSON: quoted ones stay strings, plain ones are typed. NULL only when out of memory. */
+static json_t *scalar_json(const yaml_node_t *n)
+{
+    const char *text = (const char *)n->data.scalar.value;
+    long long i;
+    char *end;
+    if (!is_plain(n))
+        return json_string(text);
+    if (is_null(n))
+        return json_null();
+    if (scalar_is(n, true_words) || scalar_is(n, false_words))
+        return json_boolean(scalar_is(n, true_words));
+    if (parse_long(text, &i))
+        return json_integer(i);
+    double d = strtod(text, &end);
+    return *end ? json_string(text) : json_real(d);
+}
+
 /* A plugin's parameters: YAML as JSON, plain scalars typed (null, booleans, integers, numbers). */
 static json_t *to_json(loader *l, yaml_node_t *n, int depth)
 {
@@ -130,27 +175,22 @@ static json_t *to_json(loader *l, yaml_node_t *n, int depth)
         return NULL;
     }
     if (n->type == YAML_SCALAR_NODE) {
-        const char *text = (const char *)n->data.scalar.value;
-        long long i;
-        char *end;
-        if (!is_plain(n))
-            return json_string(text);
-        if (!*text || strcmp(text, "~") == 0 || strcasecmp(text, "null") == 0)
-            return json_null();
-        if (scalar_is(n, true_words) || scalar_is(n, false_words))
-            return json_boolean(scalar_is(n, true_words));
-        if (parse_long(text, &i))
-            return json_integer(i);
-        double d = strtod(text, &end);
-        if (!*end)
-            return json_real(d);
-        return json_string(text);
+        json_t *value = scalar_json(n);
+        if (!value)
+            out_of_memory(l, n);
+        return value;
     }
     if (n->type == YAML_SEQUENCE_NODE) {
         json_t *list = json_array();
-        for (yaml_node_item_t *it = n->data.sequence.items.start; list && it < n->data.sequence.items.top; it++) {
+        if (!list) {
+            out_of_memory(l, n);
+            return NULL;
+        }
+        for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
             json_t *v = to_json(l, node_at(l, *it), depth + 1);
             if (!v || json_array_append_new(list, v) != 0) {
+                if (v)
+                    out_of_memory(l, n);
                 json_decref(list);
                 return NULL;
             }
@@ -158,7 +198,11 @@ static json_t *to_json(loader *l, yaml_node_t *n, int depth)
         return list;
     }
     json_t *object = json_object();
-    for (yaml_node_pair_t *pr = n->data.mapping.pairs.start; object && pr < n->data.mapping.pairs.top; pr++) {
+    if (!object) {
+        out_of_memory(l, n);
+        return NULL;
+    }
+    for (yaml_node_pair_t *pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top; pr++) {
         yaml_node_t *key = node_at(l, pr->key);
         if (key->type != YAML_SCALAR_NODE) {
             problem(l, key, "parameter names must be strings");
@@ -167,6 +211,8 @@ static json_t *to_json(loader *l, yaml_node_t *n, int depth)
         }
         json_t *v = to_json(l, node_at(l, pr->value), depth + 1);
         if (!v || json_object_set_new(object, (const char *)key->data.scalar.value, v) != 0) {
+            if (v)
+                out_of_memory(l, key);
             json_decref(object);
             return NULL;
         }
@@ -187,21 +233,29 @@ static bool get_object(loader *l, yaml_node_t *n, const char *what, json_t **out
 }
 
 /* A string, or a list of strings. */
-static bool get_string_list(loader *l, yaml_node_t *n, const char *what, caf_string_list *list)
+static bool add_string(loader *l, yaml_node_t *n, const char *what, caf_string_list *list)
 {
-    if (n->type == YAML_SCALAR_NODE)
-        return caf_string_list_add(list, (const char *)n->data.scalar.value, mark_of(n), NULL) == CAF_OK;
+    const char *text = NULL;
+    if (!get_string(l, n, what, &text))
+        return false;
+    return caf_string_list_add(list, text, mark_of(n), NULL) == CAF_OK || out_of_memory(l, n);
+}
+
+/* A string, or a list of strings; an empty list only where the key may be left out instead (an empty
+ * input_files names nothing: a mistake, not a wish). */
+static bool get_string_list(loader *l, yaml_node_t *n, const char *what, bool may_be_empty, caf_string_list *list)
+{
+    if (n->type == YAML_SCALAR_NODE && !is_null(n))
+        return add_string(l, n, what, list);
     if (n->type != YAML_SEQUENCE_NODE)
         return wrong_type(l, n, what, "a string or a list of strings");
-    bool ok = true;
-    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
-        yaml_node_t *item = node_at(l, *it);
-        const char *text = NULL;
-        if (get_string(l, item, what, &text))
-            ok = caf_string_list_add(list, text, mark_of(item), NULL) == CAF_OK && ok;
-        else
-            ok = false;
+    if (!may_be_empty && n->data.sequence.items.top == n->data.sequence.items.start) {
+        problem(l, n, "%s: the list is empty", what);
+        return false;
     }
+    bool ok = true;
+    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++)
+        ok = add_string(l, node_at(l, *it), what, list) && ok;
     return ok;
 }
 
@@ -258,28 +312,59 @@ static bool get_iov(loader *l, yaml_node_t *n, const char *what, caf_iov *out)
 /* Calls visit for each key of a mapping, after reporting non-string and duplicate keys. */
 typedef void (*pair_visitor)(loader *l, const char *key, yaml_node_t *key_node, yaml_node_t *value, void *ctx);
 
+typedef struct key_ref {
+    const char *name;
+    size_t index;
+} key_ref;
+
+static int compare_keys(const void *a, const void *b)
+{
+    const key_ref *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+/* Marks in duplicate[i] every pair whose key appeared earlier in the mapping: sorted, so that a mapping
+ * with many keys costs n log n, not n^2. */
+static bool find_duplicates(loader *l, const yaml_node_t *n, bool *duplicate)
+{
+    size_t count = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start), used = 0;
+    key_ref *keys = malloc((count ? count : 1) * sizeof *keys);
+    if (!keys)
+        return out_of_memory(l, n);
+    for (size_t i = 0; i < count; i++) {
+        yaml_node_t *key = node_at(l, n->data.mapping.pairs.start[i].key);
+        if (key->type == YAML_SCALAR_NODE)
+            keys[used++] = (key_ref){(const char *)key->data.scalar.value, i};
+    }
+    qsort(keys, used, sizeof *keys, compare_keys);
+    for (size_t i = 1; i < used; i++)
+        duplicate[keys[i].index] = strcmp(keys[i].name, keys[i - 1].name) == 0;
+    free(keys);
+    return true;
+}
+
 static bool each_pair(loader *l, yaml_node_t *n, const char *what, pair_visitor visit, void *ctx)
 {
     if (n->type != YAML_MAPPING_NODE)
         return wrong_type(l, n, what, "a mapping");
-    for (yaml_node_pair_t *pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top; pr++) {
-        yaml_node_t *key = node_at(l, pr->key);
-        if (key->type != YAML_SCALAR_NODE) {
-            problem(l, key, "%s: keys must be strings", what);
-            continue;
-        }
-        const char *name = (const char *)key->data.scalar.value;
-        bool duplicate = false;
-        for (yaml_node_pair_t *q = n->data.mapping.pairs.start; q < pr && !duplicate; q++) {
-            yaml_node_t *other = node_at(l, q->key);
-            duplicate = other->type == YAML_SCALAR_NODE && strcmp((const char *)other->data.scalar.value, name) == 0;
-        }
-        if (duplicate) {
-            problem(l, key, "%s: duplicate key '%s'", what, name);
-            continue;
-        }
-        visit(l, name, key, node_at(l, pr->value), ctx);
+    size_t count = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+    bool *duplicate = calloc(count ? count : 1, sizeof *duplicate);
+    if (!duplicate || !find_duplicates(l, n, duplicate)) {
+        free(duplicate);
+        return duplicate ? false : out_of_memory(l, n);
     }
+    for (size_t i = 0; i < count; i++) {
+        yaml_node_pair_t *pr = &n->data.mapping.pairs.start[i];
+        yaml_node_t *key = node_at(l, pr->key);
+        if (key->type != YAML_SCALAR_NODE)
+            problem(l, key, "%s: keys must be strings", what);
+        else if (duplicate[i])
+            problem(l, key, "%s: duplicate key '%s'", what, (const char *)key->data.scalar.value);
+        else
+            visit(l, (const char *)key->data.scalar.value, key, node_at(l, pr->value), ctx);
+    }
+    free(duplicate);
     return true;
 }
 
@@ -304,6 +389,7 @@ typedef struct plugin_ctx {
     const char **name;
     json_t **parameters;
     json_t **conditions;           /* pre-collector modules only */
+    caf_mark **condition_marks;    /* where each condition's 'if' is (its mapping without one) */
     caf_strategy_params *strategy; /* algorithms only */
     caf_mark *strategy_mark;
     bool strategy_unknown; /* its parameters cannot be checked against it */
@@ -343,10 +429,12 @@ static void visit_strategy_parameter(loader *l, const char *key, yaml_node_t *ke
         size_t n = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
         caf_exprun *b = calloc(n ? n : 1, sizeof *b);
         size_t ok = 0;
+        if (!b)
+            out_of_memory(l, v);
         for (size_t i = 0; b && i < n; i++)
             ok += get_exprun(l, node_at(l, v->data.sequence.items.start[i]), what, &b[ok]);
-        if (b)
-            caf_strategy_params_set_boundaries(s, b, ok, NULL);
+        if (b && caf_strategy_params_set_boundaries(s, b, ok, NULL) != CAF_OK)
+            out_of_memory(l, v);
         free(b);
     }
 }
@@ -362,11 +450,26 @@ static void visit_plugin_key(loader *l, const char *key, yaml_node_t *key_node, 
         get_object(l, v, what, pc->parameters);
     } else if (pc->conditions && strcmp(key, "conditions") == 0) {
         /* checked where they are used: by the module path of every collector job (and caf process) */
-        if (v->type != YAML_SEQUENCE_NODE)
+        if (v->type != YAML_SEQUENCE_NODE) {
             wrong_type(l, v, what, "a list of conditions");
-        else {
-            json_decref(*pc->conditions);
-            *pc->conditions = to_json(l, v, 0);
+            return;
+        }
+        json_decref(*pc->conditions);
+        free(*pc->condition_marks);
+        *pc->conditions = to_json(l, v, 0);
+        size_t count = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+        if (!(*pc->condition_marks = calloc(count ? count : 1, sizeof **pc->condition_marks))) {
+            out_of_memory(l, v);
+            return;
+        }
+        for (size_t i = 0; i < count; i++) {
+            yaml_node_t *item = node_at(l, v->data.sequence.items.start[i]), *expr = lookup(l, item, "if");
+            (*pc->condition_marks)[i] = mark_of(expr ? expr : item);
+            /* YAML reads an unquoted "!= 0" as the tag "!=" on "0" */
+            if (expr && expr->type == YAML_SCALAR_NODE && expr->tag &&
+                strncmp((const char *)expr->tag, "tag:yaml.org,2002:", 18) != 0)
+                problem(l, expr, "%s: write the condition in quotes (\"%s %s\")", what, (const char *)expr->tag,
+                        (const char *)expr->data.scalar.value);
         }
     } else if (pc->strategy && strcmp(key, "strategy") == 0) {
         const char *name = NULL;
@@ -386,10 +489,8 @@ static void visit_plugin_key(loader *l, const char *key, yaml_node_t *key_node, 
  * parameters are read after the strategy itself, wherever they are written. */
 static bool load_plugin(loader *l, yaml_node_t *n, plugin_ctx *pc)
 {
-    if (n->type == YAML_SCALAR_NODE) {
-        *pc->name = (const char *)n->data.scalar.value;
-        return true;
-    }
+    if (n->type == YAML_SCALAR_NODE)
+        return get_string(l, n, pc->what, pc->name);
     if (n->type != YAML_MAPPING_NODE)
         return wrong_type(l, n, pc->what, "a name or a mapping");
     caf_strategy_params *strategy = pc->strategy;
@@ -399,11 +500,11 @@ static bool load_plugin(loader *l, yaml_node_t *n, plugin_ctx *pc)
                                !caf_strategy_kind_parse((const char *)strategy_node->data.scalar.value,
                                                         &strategy->kind);
     each_pair(l, n, pc->what, visit_plugin_key, pc);
-    if (!*pc->name) {
+    if (!*pc->name && !lookup(l, n, pc->name_key)) {
         problem(l, n, "%s: missing required key '%s'", pc->what, pc->name_key);
         return false;
     }
-    return true;
+    return *pc->name != NULL;
 }
 
 /* ---- calibrations ---- */
@@ -435,9 +536,12 @@ static void load_algorithms(loader *l, yaml_node_t *v, calibration_ctx *cc)
         plugin_ctx pc = {.what = what, .name_key = "plugin", .name = &plugin, .parameters = &parameters,
                          .strategy = &strategy, .strategy_mark = &strategy_mark};
         caf_algorithm_config *a;
-        if (load_plugin(l, item, &pc) &&
-            caf_calibration_add_algorithm(cc->cal, plugin, parameters, &strategy, mark_of(item), &a, NULL) == CAF_OK)
-            a->strategy_mark = strategy_mark;
+        if (load_plugin(l, item, &pc)) {
+            if (caf_calibration_add_algorithm(cc->cal, plugin, parameters, &strategy, mark_of(item), &a, NULL) == CAF_OK)
+                a->strategy_mark = strategy_mark;
+            else
+                out_of_memory(l, item);
+        }
         json_decref(parameters);
         caf_strategy_params_clear(&strategy);
     }
@@ -457,13 +561,22 @@ static void load_modules(loader *l, yaml_node_t *v, calibration_ctx *cc)
         snprintf(what, sizeof what, "%s: pre_collector module %zu", cc->what, ++index);
         const char *module = NULL;
         json_t *parameters = NULL, *conditions = NULL;
+        caf_mark *condition_marks = NULL;
         plugin_ctx pc = {.what = what, .name_key = "module", .name = &module, .parameters = &parameters,
-                         .conditions = &conditions};
-        if (load_plugin(l, item, &pc) &&
-            caf_calibration_add_module(cc->cal, module, parameters, mark_of(item), NULL) == CAF_OK && conditions)
-            cc->cal->pre_collector[cc->cal->pre_collector_count - 1].conditions = json_incref(conditions);
+                         .conditions = &conditions, .condition_marks = &condition_marks};
+        if (load_plugin(l, item, &pc)) {
+            if (caf_calibration_add_module(cc->cal, module, parameters, mark_of(item), NULL) != CAF_OK) {
+                out_of_memory(l, item);
+            } else if (conditions) {
+                caf_module_config *m = &cc->cal->pre_collector[cc->cal->pre_collector_count - 1];
+                m->conditions = json_incref(conditions);
+                m->condition_marks = condition_marks;
+                condition_marks = NULL;
+            }
+        }
         json_decref(parameters);
         json_decref(conditions);
+        free(condition_marks);
     }
 }
 
@@ -477,8 +590,8 @@ static void load_ignored_runs(loader *l, yaml_node_t *v, calibration_ctx *cc)
     }
     for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
         caf_exprun r;
-        if (get_exprun(l, node_at(l, *it), what, &r))
-            caf_calibration_add_ignored_run(cc->cal, r, NULL);
+        if (get_exprun(l, node_at(l, *it), what, &r) && caf_calibration_add_ignored_run(cc->cal, r, NULL) != CAF_OK)
+            out_of_memory(l, node_at(l, *it));
     }
 }
 
@@ -511,15 +624,15 @@ static void visit_calibration_key(loader *l, const char *key, yaml_node_t *key_n
         const char *plugin = NULL;
         json_t *parameters = NULL;
         plugin_ctx pc = {.what = what, .name_key = "plugin", .name = &plugin, .parameters = &parameters};
-        if (load_plugin(l, v, &pc))
-            caf_calibration_set_collector(cal, plugin, parameters, NULL);
+        if (load_plugin(l, v, &pc) && caf_calibration_set_collector(cal, plugin, parameters, NULL) != CAF_OK)
+            out_of_memory(l, v);
         json_decref(parameters);
         break;
     }
     case CAF_CAL_PRE_COLLECTOR: load_modules(l, v, cc); break;
     case CAF_CAL_ALGORITHMS: load_algorithms(l, v, cc); break;
-    case CAF_CAL_INPUT_FILES: get_string_list(l, v, what, &cal->input_files); break;
-    case CAF_CAL_INPUT_FILE_LISTS: get_string_list(l, v, what, &cal->input_file_lists); break;
+    case CAF_CAL_INPUT_FILES: get_string_list(l, v, what, false, &cal->input_files); break;
+    case CAF_CAL_INPUT_FILE_LISTS: get_string_list(l, v, what, false, &cal->input_file_lists); break;
     case CAF_CAL_GRANULARITY:
         if (!get_string(l, v, what, &text))
             break;
@@ -540,11 +653,11 @@ static void visit_calibration_key(loader *l, const char *key, yaml_node_t *key_n
         break;
     }
     case CAF_CAL_BACKEND_ARGS: get_object(l, v, what, &cal->backend_args); break;
-    case CAF_CAL_DATABASE_CHAIN: get_string_list(l, v, what, &cal->database_chain); break;
-    case CAF_CAL_DEPENDS_ON: get_string_list(l, v, what, &cal->depends_on); break;
+    case CAF_CAL_DATABASE_CHAIN: get_string_list(l, v, what, true, &cal->database_chain); break;
+    case CAF_CAL_DEPENDS_ON: get_string_list(l, v, what, true, &cal->depends_on); break;
     case CAF_CAL_IGNORED_RUNS: load_ignored_runs(l, v, cc); break;
     case CAF_CAL_MAX_ITERATIONS: get_int(l, v, what, &cal->max_iterations); break;
-    case CAF_CAL_OUTPUT_PATTERNS: get_string_list(l, v, what, &cal->output_patterns); break;
+    case CAF_CAL_OUTPUT_PATTERNS: get_string_list(l, v, what, true, &cal->output_patterns); break;
     case CAF_CAL_KEY_COUNT: break;
     }
 }
@@ -559,10 +672,14 @@ static void load_calibration(loader *l, yaml_node_t *n, size_t index)
     }
     yaml_node_t *name_node = lookup(l, n, "name");
     const char *name = "";
-    if (name_node && !get_string(l, name_node, "calibration name", &name))
+    char what[360];
+    snprintf(what, sizeof what, "%s: name", cc.what);
+    if (name_node && !get_string(l, name_node, what, &name))
         name = "";
-    if (caf_campaign_add_calibration(l->c, name, &cc.cal, NULL) != CAF_OK)
+    if (caf_campaign_add_calibration(l->c, name, &cc.cal, NULL) != CAF_OK) {
+        out_of_memory(l, n);
         return;
+    }
     cc.cal->mark = mark_of(n);
     if (*name)
         snprintf(cc.what, sizeof cc.what, "calibration '%s'", name);
@@ -588,12 +705,12 @@ static void visit_campaign_key(loader *l, const char *key, yaml_node_t *key_node
     const char *text = NULL;
     switch ((caf_campaign_key)k) {
     case CAF_CAMPAIGN_OUTPUT_DIR:
-        if (get_string(l, v, key, &text))
-            caf_config_set_string(&c->output_dir, text, NULL);
+        if (get_string(l, v, key, &text) && caf_config_set_string(&c->output_dir, text, NULL) != CAF_OK)
+            out_of_memory(l, v);
         break;
     case CAF_CAMPAIGN_BACKEND:
-        if (get_string(l, v, key, &text))
-            caf_config_set_string(&c->backend, text, NULL);
+        if (get_string(l, v, key, &text) && caf_config_set_string(&c->backend, text, NULL) != CAF_OK)
+            out_of_memory(l, v);
         break;
     case CAF_CAMPAIGN_BACKEND_SETTINGS: get_object(l, v, key, &c->backend_settings); break;
     case CAF_CAMPAIGN_HEARTBEAT: get_double(l, v, key, &c->heartbeat); break;
@@ -610,28 +727,22 @@ static void visit_campaign_key(loader *l, const char *key, yaml_node_t *key_node
     }
 }
 
-/* Parses the file into l->doc; a syntax error is one problem at its mark. */
+/* Parses the file into l->doc within caf_yaml_load_bounded's limits; a syntax error, a limit exceeded or
+ * memory running out is one problem at its mark. */
 static caf_status parse_file(loader *l, const char *path, bool *parsed, caf_error *err)
 {
     *parsed = false;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return caf_error_errno(err, errno, "%s", path);
-    yaml_parser_t parser;
-    if (!yaml_parser_initialize(&parser)) {
-        fclose(f);
-        return caf_error_set(err, CAF_ERR_NOMEM, "%s: cannot start the YAML parser", path);
-    }
-    yaml_parser_set_input_file(&parser, f);
-    if (yaml_parser_load(&parser, &l->doc)) {
+    char *text;
+    size_t size;
+    caf_status rc = caf_file_read(path, &text, &size, err);
+    if (rc != CAF_OK)
+        return rc;
+    caf_yaml_failure failure;
+    if (caf_yaml_load_bounded(text, size, &l->doc, &failure) == CAF_OK)
         *parsed = true;
-    } else {
-        caf_mark m = {(int)parser.problem_mark.line + 1, (int)parser.problem_mark.column + 1};
-        caf_config_problems_add(l->p, m, "YAML syntax error: %s%s%s", parser.problem ? parser.problem : "unknown",
-                                parser.context ? " " : "", parser.context ? parser.context : "");
-    }
-    yaml_parser_delete(&parser);
-    fclose(f);
+    else
+        caf_config_problems_add(l->p, (caf_mark){failure.line, failure.column}, "%s", failure.message);
+    free(text);
     return CAF_OK;
 }
 

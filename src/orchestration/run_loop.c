@@ -31,6 +31,18 @@ static char *absolute(const char *path)
     return asprintf(&p, "%s/%s", cwd, path) < 0 ? NULL : p;
 }
 
+/* The output folder, absolute: a relative output_dir is relative to the campaign file's folder (base_dir),
+ * like every other path of the campaign, so the run does not depend on where it was started from. */
+static char *output_folder(const char *output_dir, const char *base_dir)
+{
+    if (output_dir[0] == '/' || !base_dir)
+        return absolute(output_dir);
+    char *joined = caf_path_join(base_dir, output_dir);
+    char *folder = joined ? absolute(joined) : NULL;
+    free(joined);
+    return folder;
+}
+
 size_t caf_run_check(const caf_campaign *campaign, const caf_run_options *options, caf_config_problems *problems)
 {
     size_t before = problems->count;
@@ -421,7 +433,7 @@ caf_status caf_run(const caf_campaign *campaign, const caf_run_options *options,
     char exe[4096];
     ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
     exe[len > 0 ? len : 0] = '\0';
-    loop.dir = absolute(campaign->output_dir);
+    loop.dir = output_folder(campaign->output_dir, o->base_dir);
     loop.caf_command = strdup(o->caf_command ? o->caf_command : exe);
     loop.base_dir = o->base_dir ? absolute(o->base_dir) : NULL;
     caf_file_lock lock = {.fd = -1};

@@ -40,7 +40,7 @@ YAML
 export CAF_PLUGIN_PATH="$work/plugins"
 check "valid exits 0" 0 "$(status "$CAF" config check campaign/good.yaml)"
 check "summary" "campaign/good.yaml: valid campaign with 2 calibrations
-output_dir: results
+output_dir: results (campaign/results)
 backend: local (heartbeat 2 s, poll_interval 1 s)
 calibration gain: collector GainCollector, granularity run, 3 input files, max_iterations 5
   algorithm GainAlgorithm: SequentialRunByRun

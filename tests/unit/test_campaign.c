@@ -106,6 +106,37 @@ static void every_problem_is_listed(void **unused)
     caf_campaign_close(&c);
 }
 
+/* Pre-collector conditions built in C are checked by the path engine's own parser, as the collector
+ * job will parse them, and so are duplicate module instances and conditions of the wrong shape. */
+static void pre_collector_conditions_are_parsed_by_the_engine(void **unused)
+{
+    (void)unused;
+    caf_campaign c;
+    assert_int_equal(caf_campaign_init(&c, NULL), CAF_OK);
+    assert_int_equal(caf_config_set_string(&c.output_dir, "out", NULL), CAF_OK);
+    caf_calibration_config *good = add(&c, "good", NULL), *bad = add(&c, "bad", NULL), *twice = add(&c, "twice", NULL);
+    assert_int_equal(caf_calibration_add_module(good, "TriggerSkim", NULL, NO_MARK, NULL), CAF_OK);
+    good->pre_collector[0].conditions = json_pack("[{s:b}, {s:s, s:s}]", "if", 0, "if", "!= 0", "after", "continue");
+    assert_int_equal(caf_calibration_add_module(bad, "TriggerSkim", NULL, NO_MARK, NULL), CAF_OK);
+    bad->pre_collector[0].conditions = json_pack("[{s:s}, {s:i}, {s:b, s:s}, [i]]", "if", "=== 1", "if", 1, "if", 1,
+                                                 "path", "nowhere", 1);
+    assert_non_null(bad->pre_collector[0].conditions);
+    assert_int_equal(caf_calibration_add_module(twice, "Prescale", NULL, NO_MARK, NULL), CAF_OK);
+    assert_int_equal(caf_calibration_add_module(twice, "Prescale", NULL, NO_MARK, NULL), CAF_OK);
+    char *text = problems_of(&c);
+    assert_string_equal(text,
+                        "calibration 'bad': pre_collector module 1: condition 1: module TriggerSkim: '=== 1' is not a "
+                        "condition (an operator <, <=, >, >=, ==, != and an integer, or true/false)\n"
+                        "calibration 'bad': pre_collector module 1: condition 2: module TriggerSkim: '1' is not a "
+                        "condition (an operator <, <=, >, >=, ==, != and an integer, or true/false)\n"
+                        "calibration 'bad': pre_collector module 1: condition 4: a condition must be a mapping with "
+                        "'if', and optionally 'path' and 'after'\n"
+                        "calibration 'twice': pre_collector: module instance name 'Prescale' is used twice (give one a "
+                        "'name:')\n");
+    free(text);
+    caf_campaign_close(&c);
+}
+
 static void cycles_are_named(void **unused)
 {
     (void)unused;
@@ -214,7 +245,7 @@ static void inputs_expand_globs_and_lists(void **unused)
     assert_int_equal(caf_string_list_add(&cal->database_chain, "nodb", NO_MARK, NULL), CAF_OK);
     assert_int_equal(caf_campaign_check_files(&c, dir, &p), 3);
     char message[8400];
-    snprintf(message, sizeof message, "calibration 'gain': input_file_lists: %s/bad-list.txt names 'missing.h5', "
+    snprintf(message, sizeof message, "calibration 'gain': input_file_lists: %s/bad-list.txt:1 names 'missing.h5', "
              "which does not exist", dir);
     assert_string_equal(p.items[1].message, message);
     assert_string_equal(p.items[2].message, "calibration 'gain': database_chain: 'nodb' is not a local database (no "
@@ -288,6 +319,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_campaign_built_in_c_is_valid),
         cmocka_unit_test(every_problem_is_listed),
+        cmocka_unit_test(pre_collector_conditions_are_parsed_by_the_engine),
         cmocka_unit_test(cycles_are_named),
         cmocka_unit_test(order_ready_sets_and_waves),
         cmocka_unit_test(inputs_expand_globs_and_lists),
