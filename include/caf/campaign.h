@@ -83,8 +83,12 @@ typedef struct caf_algorithm_config {
     char *plugin;
     json_t *parameters; /* an object, owned */
     caf_strategy_params strategy;
+    double time_limit;      /* seconds an execution may take; 0: the campaign's algorithm_time_limit */
+    long memory_limit_mb;   /* MiB an execution may add; 0: the campaign's algorithm_memory_limit */
     caf_mark mark;
     caf_mark strategy_mark;
+    caf_mark time_limit_mark;   /* line 0 when not given */
+    caf_mark memory_limit_mark;
 } caf_algorithm_config;
 
 /* caf_granularity (run or all) is the collector framework's (caf/run_range.h). */
@@ -147,6 +151,9 @@ typedef enum caf_campaign_key {
     CAF_CAMPAIGN_BACKEND_SETTINGS,
     CAF_CAMPAIGN_HEARTBEAT,
     CAF_CAMPAIGN_POLL_INTERVAL,
+    CAF_CAMPAIGN_MAX_PARALLEL_ALGORITHMS,
+    CAF_CAMPAIGN_ALGORITHM_TIME_LIMIT,
+    CAF_CAMPAIGN_ALGORITHM_MEMORY_LIMIT,
     CAF_CAMPAIGN_CALIBRATIONS,
     CAF_CAMPAIGN_KEY_COUNT
 } caf_campaign_key;
@@ -161,6 +168,10 @@ typedef struct caf_campaign {
     json_t *backend_settings; /* an object, owned */
     double heartbeat;        /* seconds between state saves and progress lines, default 5 */
     double poll_interval;    /* seconds between job status checks when nothing wakes the loop, default 1 */
+    int max_parallel_algorithms;   /* calibrations whose algorithms may run at once; 0: the default
+                                    * (the number of cores, at least 2) */
+    double algorithm_time_limit;   /* default time_limit of every algorithm, seconds; default 86400 */
+    long algorithm_memory_limit_mb; /* default memory_limit of every algorithm, MiB; 0 (default): none */
     caf_calibration_config **calibrations; /* owned; pointers stay valid while calibrations are added */
     size_t calibration_count;
     caf_mark marks[CAF_CAMPAIGN_KEY_COUNT];
@@ -201,6 +212,19 @@ caf_status caf_calibration_add_algorithm(caf_calibration_config *cal, const char
 
 /* Appends an ignored run. */
 caf_status caf_calibration_add_ignored_run(caf_calibration_config *cal, caf_exprun run, caf_error *err);
+
+/* The time limit of an algorithm's executions in seconds: its own time_limit, else the campaign's
+ * algorithm_time_limit (0: none). */
+double caf_algorithm_time_limit(const caf_campaign *campaign, const caf_algorithm_config *algorithm);
+
+/* The memory limit of an algorithm's executions in MiB: its own memory_limit, else the campaign's
+ * algorithm_memory_limit (0: none). */
+long caf_algorithm_memory_limit_mb(const caf_campaign *campaign, const caf_algorithm_config *algorithm);
+
+/* Parses a memory size: a number of MiB ("512"), or a number with a unit M, MB, MiB, G, GB or GiB
+ * ("2G", "1.5GiB"; units ignore case, 1 G = 1024 MiB). Returns the MiB (> 0), or -1 when text is no size
+ * or not more than 0. */
+long caf_parse_memory_mb(const char *text);
 
 /* Checks the whole campaign and appends every problem found to problems: required keys, values out of
  * range, strategies and their parameters, strategies refusing granularity "all", duplicate or unsafe

@@ -1,7 +1,9 @@
 /* The campaign model and its C builder API. */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "caf/campaign.h"
 
@@ -12,7 +14,8 @@ static const char *const calibration_keys[CAF_CAL_KEY_COUNT] = {
 };
 
 static const char *const campaign_keys[CAF_CAMPAIGN_KEY_COUNT] = {
-    "output_dir", "backend", "backend_settings", "heartbeat", "poll_interval", "calibrations",
+    "output_dir", "backend", "backend_settings", "heartbeat", "poll_interval", "max_parallel_algorithms",
+    "algorithm_time_limit", "algorithm_memory_limit", "calibrations",
 };
 
 const char *caf_calibration_key_name(caf_calibration_key key)
@@ -73,6 +76,7 @@ caf_status caf_campaign_init(caf_campaign *c, caf_error *err)
     memset(c, 0, sizeof *c);
     c->heartbeat = 5;
     c->poll_interval = 1;
+    c->algorithm_time_limit = 86400; /* a hanging algorithm ends as a FAILURE within a day */
     c->backend_settings = json_object();
     if (!c->backend_settings || caf_config_set_string(&c->backend, "local", err) != CAF_OK) {
         caf_campaign_close(c);
@@ -222,4 +226,31 @@ caf_status caf_calibration_add_ignored_run(caf_calibration_config *cal, caf_expr
     cal->ignored_runs = grown;
     cal->ignored_runs[cal->ignored_run_count++] = run;
     return CAF_OK;
+}
+
+double caf_algorithm_time_limit(const caf_campaign *campaign, const caf_algorithm_config *algorithm)
+{
+    return algorithm->time_limit > 0 ? algorithm->time_limit : campaign->algorithm_time_limit;
+}
+
+long caf_algorithm_memory_limit_mb(const caf_campaign *campaign, const caf_algorithm_config *algorithm)
+{
+    return algorithm->memory_limit_mb > 0 ? algorithm->memory_limit_mb : campaign->algorithm_memory_limit_mb;
+}
+
+long caf_parse_memory_mb(const char *text)
+{
+    char *end;
+    errno = 0;
+    double x = strtod(text, &end);
+    if (end == text || errno != 0 || !(x > 0) || x > 1e12)
+        return -1;
+    double mb;
+    if (!*end || !strcasecmp(end, "M") || !strcasecmp(end, "MB") || !strcasecmp(end, "MiB"))
+        mb = x;
+    else if (!strcasecmp(end, "G") || !strcasecmp(end, "GB") || !strcasecmp(end, "GiB"))
+        mb = x * 1024;
+    else
+        return -1;
+    return mb >= 1 ? (long)mb : -1;
 }

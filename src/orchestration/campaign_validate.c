@@ -50,6 +50,16 @@ static void check_global(const caf_campaign *c, caf_config_problems *p)
         caf_config_problems_add(p, c->marks[CAF_CAMPAIGN_HEARTBEAT], "heartbeat must be more than 0 seconds");
     if (!(c->poll_interval > 0))
         caf_config_problems_add(p, c->marks[CAF_CAMPAIGN_POLL_INTERVAL], "poll_interval must be more than 0 seconds");
+    if (c->max_parallel_algorithms < 0)
+        caf_config_problems_add(p, c->marks[CAF_CAMPAIGN_MAX_PARALLEL_ALGORITHMS],
+                                "max_parallel_algorithms must be at least 1 (or 0 for the default), not %d",
+                                c->max_parallel_algorithms);
+    if (c->algorithm_time_limit < 0)
+        caf_config_problems_add(p, c->marks[CAF_CAMPAIGN_ALGORITHM_TIME_LIMIT],
+                                "algorithm_time_limit must be more than 0 seconds (or 0 for none)");
+    if (c->algorithm_memory_limit_mb < 0)
+        caf_config_problems_add(p, c->marks[CAF_CAMPAIGN_ALGORITHM_MEMORY_LIMIT],
+                                "algorithm_memory_limit must be more than 0 MiB (or 0 for none)");
     if (c->calibration_count == 0 && c->marks[CAF_CAMPAIGN_CALIBRATIONS].line == 0)
         caf_config_problems_add(p, top(c), "missing required key 'calibrations'");
     else if (c->calibration_count == 0)
@@ -68,6 +78,14 @@ static void check_algorithms(const caf_calibration_config *cal, caf_config_probl
                                     cal->name, i + 1);
             continue;
         }
+        if (a->time_limit < 0)
+            caf_config_problems_add(p, a->time_limit_mark.line ? a->time_limit_mark : m,
+                                    "calibration '%s': algorithm '%s': time_limit must be more than 0 seconds",
+                                    cal->name, a->plugin);
+        if (a->memory_limit_mb < 0)
+            caf_config_problems_add(p, a->memory_limit_mark.line ? a->memory_limit_mark : m,
+                                    "calibration '%s': algorithm '%s': memory_limit must be more than 0 MiB",
+                                    cal->name, a->plugin);
         caf_error err = {0};
         if (caf_strategy_params_validate(&a->strategy, &err) != CAF_OK)
             caf_config_problems_add(p, sm, "calibration '%s': algorithm '%s': %s", cal->name, a->plugin,

@@ -309,6 +309,38 @@ static bool get_iov(loader *l, yaml_node_t *n, const char *what, caf_iov *out)
     return parsed(l, n, what, caf_iov_validate(*out, &err), &err);
 }
 
+/* A number of seconds, more than 0. */
+static bool get_seconds(loader *l, yaml_node_t *n, const char *what, double *out)
+{
+    double value = 0;
+    if (!get_double(l, n, what, &value))
+        return false;
+    if (!(value > 0)) {
+        problem(l, n, "%s: must be more than 0 seconds, not %s", what, (const char *)n->data.scalar.value);
+        return false;
+    }
+    *out = value;
+    return true;
+}
+
+/* A memory size: MiB as an integer, or a string with a unit ("2G", "512MB"); more than 0. */
+static bool get_memory(loader *l, yaml_node_t *n, const char *what, long *out)
+{
+    if (n->type != YAML_SCALAR_NODE)
+        return wrong_type(l, n, what, "MiB or a size such as \"2G\"");
+    const char *text = (const char *)n->data.scalar.value;
+    long long integer;
+    if (is_plain(n) && parse_long(text, &integer) && integer <= 0) {
+        problem(l, n, "%s: must be more than 0 MiB, not %s", what, text);
+        return false;
+    }
+    long mb = caf_parse_memory_mb(text);
+    if (mb < 0)
+        return wrong_type(l, n, what, "MiB or a size such as \"2G\" (more than 0)");
+    *out = mb;
+    return true;
+}
+
 /* Calls visit for each key of a mapping, after reporting non-string and duplicate keys. */
 typedef void (*pair_visitor)(loader *l, const char *key, yaml_node_t *key_node, yaml_node_t *value, void *ctx);
 
@@ -393,6 +425,7 @@ typedef struct plugin_ctx {
     caf_strategy_params *strategy; /* algorithms only */
     caf_mark *strategy_mark;
     bool strategy_unknown; /* its parameters cannot be checked against it */
+    caf_algorithm_config *limits;  /* algorithms only: time_limit and memory_limit go here */
 } plugin_ctx;
 
 static void visit_strategy_parameter(loader *l, const char *key, yaml_node_t *key_node, yaml_node_t *v, void *ctx)
@@ -477,6 +510,12 @@ static void visit_plugin_key(loader *l, const char *key, yaml_node_t *key_node, 
         if (get_string(l, v, what, &name) && !caf_strategy_kind_parse(name, &pc->strategy->kind))
             problem(l, v, "%s: unknown strategy '%s' (SingleIOV, SimpleRunByRun, SequentialRunByRun or "
                           "SequentialBoundaries)", what, name);
+    } else if (pc->limits && strcmp(key, "time_limit") == 0) {
+        pc->limits->time_limit_mark = mark_of(v);
+        get_seconds(l, v, what, &pc->limits->time_limit);
+    } else if (pc->limits && strcmp(key, "memory_limit") == 0) {
+        pc->limits->memory_limit_mark = mark_of(v);
+        get_memory(l, v, what, &pc->limits->memory_limit_mb);
     } else if (pc->strategy && strcmp(key, "strategy_parameters") == 0) {
         if (!pc->strategy_unknown) /* the strategy itself was read first: see load_plugin */
             each_pair(l, v, what, visit_strategy_parameter, pc);
@@ -533,14 +572,21 @@ static void load_algorithms(loader *l, yaml_node_t *v, calibration_ctx *cc)
         caf_strategy_params strategy;
         caf_strategy_params_init(&strategy, CAF_STRATEGY_SINGLE_IOV);
         caf_mark strategy_mark = mark_of(item);
+        caf_algorithm_config limits = {0};
         plugin_ctx pc = {.what = what, .name_key = "plugin", .name = &plugin, .parameters = &parameters,
-                         .strategy = &strategy, .strategy_mark = &strategy_mark};
+                         .strategy = &strategy, .strategy_mark = &strategy_mark, .limits = &limits};
         caf_algorithm_config *a;
         if (load_plugin(l, item, &pc)) {
-            if (caf_calibration_add_algorithm(cc->cal, plugin, parameters, &strategy, mark_of(item), &a, NULL) == CAF_OK)
+            if (caf_calibration_add_algorithm(cc->cal, plugin, parameters, &strategy, mark_of(item), &a, NULL) ==
+                CAF_OK) {
                 a->strategy_mark = strategy_mark;
-            else
+                a->time_limit = limits.time_limit;
+                a->memory_limit_mb = limits.memory_limit_mb;
+                a->time_limit_mark = limits.time_limit_mark;
+                a->memory_limit_mark = limits.memory_limit_mark;
+            } else {
                 out_of_memory(l, item);
+            }
         }
         json_decref(parameters);
         caf_strategy_params_clear(&strategy);
@@ -715,6 +761,14 @@ static void visit_campaign_key(loader *l, const char *key, yaml_node_t *key_node
     case CAF_CAMPAIGN_BACKEND_SETTINGS: get_object(l, v, key, &c->backend_settings); break;
     case CAF_CAMPAIGN_HEARTBEAT: get_double(l, v, key, &c->heartbeat); break;
     case CAF_CAMPAIGN_POLL_INTERVAL: get_double(l, v, key, &c->poll_interval); break;
+    case CAF_CAMPAIGN_MAX_PARALLEL_ALGORITHMS:
+        if (get_int(l, v, key, &c->max_parallel_algorithms) && c->max_parallel_algorithms < 1) {
+            problem(l, v, "%s: must be at least 1, not %d", key, c->max_parallel_algorithms);
+            c->max_parallel_algorithms = 0;
+        }
+        break;
+    case CAF_CAMPAIGN_ALGORITHM_TIME_LIMIT: get_seconds(l, v, key, &c->algorithm_time_limit); break;
+    case CAF_CAMPAIGN_ALGORITHM_MEMORY_LIMIT: get_memory(l, v, key, &c->algorithm_memory_limit_mb); break;
     case CAF_CAMPAIGN_CALIBRATIONS:
         if (v->type != YAML_SEQUENCE_NODE) {
             wrong_type(l, v, key, "a list of calibrations");

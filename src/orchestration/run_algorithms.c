@@ -28,6 +28,7 @@ typedef struct algo_ctx {
     bool *committed;        /* committed flags as recorded */
     size_t found_saved;
     char message[512];      /* what the last execution said */
+    char failure[512];      /* what the last execution that failed said (a crash, a limit) */
     bool has_settings;      /* the strategy applied experiment settings: executions set them up */
     int settings_exp;       /* the experiment they were applied for */
 } algo_ctx;
@@ -121,6 +122,8 @@ static caf_status run_one(algo_ctx *x, const caf_exprun *runs, size_t count, con
         .find_boundaries = boundaries,
         .experiment_settings = !boundaries && x->has_settings,
         .settings_exp = x->settings_exp,
+        .timeout_seconds = caf_algorithm_time_limit(x->c->loop->campaign, x->cfg),
+        .memory_limit = (size_t)caf_algorithm_memory_limit_mb(x->c->loop->campaign, x->cfg) << 20,
     };
     if (rc == CAF_OK)
         rc = caf_algo_run(&spec, out, err);
@@ -157,6 +160,8 @@ static caf_status cb_execute(void *ctx, const caf_execution *e, caf_execution_re
     } else {
         *result = map_result(out.result);
         snprintf(x->message, sizeof x->message, "%s", out.message ? out.message : "");
+        if (*result == CAF_RESULT_FAILURE)
+            snprintf(x->failure, sizeof x->failure, "%s", x->message);
         char *path = NULL;
         if (out.state && asprintf(&path, "%s/state.json", dir) >= 0) {
             caf_json_save_file(path, out.state, NULL);
@@ -344,10 +349,14 @@ static caf_status run_algorithm(run_cal *c, int a, const caf_exprun *runs, size_
         free(it_dir);
     }
     if (rc == CAF_OK) {
+        /* the strategy says which execution failed; the execution says why (a crash, a time or memory limit) */
+        char why[1024];
+        snprintf(why, sizeof why, "%s%s%s", state.reason,
+                 state.outcome == CAF_OUTCOME_FAILED && x.failure[0] ? ": " : "",
+                 state.outcome == CAF_OUTCOME_FAILED ? x.failure : "");
         *outcome = state.outcome;
-        snprintf(reason, reason_size, "%s", state.reason);
-        rc = run_db_save_outcome(db, c->cfg->name, c->cm.iteration, a, x.cfg->plugin, state.outcome, state.reason,
-                                 err);
+        snprintf(reason, reason_size, "%s", why);
+        rc = run_db_save_outcome(db, c->cfg->name, c->cm.iteration, a, x.cfg->plugin, state.outcome, why, err);
     }
     caf_strategy_state_clear(&state);
     clear_ctx(&x);

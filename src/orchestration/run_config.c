@@ -31,7 +31,16 @@ static json_t *strategy_json(const caf_strategy_params *p)
                      p->has_payload_boundaries ? boundaries : (json_decref(boundaries), json_null()));
 }
 
-json_t *run_calibration_config_json(const caf_calibration_config *cal)
+/* The limits an algorithm's executions run under, its own or the campaign's (null: none). */
+static json_t *limits_json(const caf_campaign *campaign, const caf_algorithm_config *a)
+{
+    double seconds = caf_algorithm_time_limit(campaign, a);
+    long mb = caf_algorithm_memory_limit_mb(campaign, a);
+    return json_pack("{s:o, s:o}", "time_limit", seconds > 0 ? json_real(seconds) : json_null(), "memory_limit",
+                     mb > 0 ? json_integer(mb) : json_null());
+}
+
+json_t *run_calibration_config_json(const caf_campaign *campaign, const caf_calibration_config *cal)
 {
     json_t *modules = json_array(), *algorithms = json_array(), *ignored = json_array();
     for (size_t i = 0; modules && i < cal->pre_collector_count; i++) {
@@ -41,10 +50,13 @@ json_t *run_calibration_config_json(const caf_calibration_config *cal)
             json_object_set(m, "conditions", cal->pre_collector[i].conditions);
         json_array_append_new(modules, m);
     }
-    for (size_t i = 0; algorithms && i < cal->algorithm_count; i++)
-        json_array_append_new(algorithms, json_pack("{s:s, s:O, s:o}", "plugin", cal->algorithms[i].plugin,
-                                                    "params", cal->algorithms[i].parameters, "strategy",
-                                                    strategy_json(&cal->algorithms[i].strategy)));
+    for (size_t i = 0; algorithms && i < cal->algorithm_count; i++) {
+        json_t *a = json_pack("{s:s, s:O, s:o}", "plugin", cal->algorithms[i].plugin, "params",
+                              cal->algorithms[i].parameters, "strategy", strategy_json(&cal->algorithms[i].strategy));
+        if (a)
+            json_object_update_new(a, limits_json(campaign, &cal->algorithms[i]));
+        json_array_append_new(algorithms, a);
+    }
     for (size_t i = 0; ignored && i < cal->ignored_run_count; i++)
         json_array_append_new(ignored, json_pack("[ii]", cal->ignored_runs[i].exp, cal->ignored_runs[i].run));
     /* The keys are named as in the campaign file (docs/configuration.md). */

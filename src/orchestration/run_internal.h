@@ -83,8 +83,9 @@ caf_status run_db_drop(sqlite3 *db, const char *cal, int iteration, bool keep_co
 
 /* ---- the normalised configuration ---- */
 
-/* The calibration's configuration as canonical JSON (every key, defaults included; new reference). */
-json_t *run_calibration_config_json(const caf_calibration_config *cal);
+/* The calibration's configuration as canonical JSON (every key, defaults included, the algorithms' limits
+ * as they apply with the campaign's defaults; new reference). */
+json_t *run_calibration_config_json(const caf_campaign *campaign, const caf_calibration_config *cal);
 
 /* The global settings a running campaign must keep (backend and its settings; new reference). */
 json_t *run_campaign_config_json(const caf_campaign *campaign);

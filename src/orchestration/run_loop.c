@@ -117,7 +117,7 @@ static caf_status check_recorded(run_loop *loop, caf_config_problems *problems, 
                                     loop->dir);
             continue;
         }
-        char *text = config_text(run_calibration_config_json(cal));
+        char *text = config_text(run_calibration_config_json(campaign, cal));
         bool pristine = !strcmp((const char *)sqlite3_column_text(st, 1), "init") && sqlite3_column_int(st, 2) == 0;
         if (text && strcmp(text, (const char *)sqlite3_column_text(st, 3)) != 0 && !pristine) {
             json_t *a = json_loads((const char *)sqlite3_column_text(st, 3), 0, NULL), *b = json_loads(text, 0, NULL);
@@ -147,7 +147,7 @@ static caf_status record_campaign(run_loop *loop, caf_error *err)
                          loop->campaign->source);
     for (size_t i = 0; rc == CAF_OK && i < loop->count; i++) {
         const caf_calibration_config *cal = loop->campaign->calibrations[i];
-        char *text = config_text(run_calibration_config_json(cal));
+        char *text = config_text(run_calibration_config_json(loop->campaign, cal));
         char hash[CAF_MD5_HEX_SIZE];
         rc = text ? caf_md5_hex(text, strlen(text), hash, err) : caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
         if (rc == CAF_OK)

@@ -2,12 +2,14 @@
  * exit or eat memory after saving payloads, to read a collected object, to save payloads with the default,
  * an explicit or a per-run IoV, to read a payload from its database chain and to count its executions in
  * its JSON state (with the experiment its setup_experiment hook was called for, if it was); it also finds
- * payload boundaries where a run's mean jumps. "minimal" returns OK and
+ * payload boundaries where a run's mean jumps; it can mark its start and end with files, wait for another
+ * file (another calibration's progress) and sleep. "minimal" returns OK and
  * implements nothing else. The runner and `caf algo` tests drive them. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "caf/algorithm.h"
@@ -36,6 +38,13 @@ static const caf_param_spec test_params[] = {
     {"boundary_shift", CAF_PARAM_DOUBLE, CAF_PARAM_DEFAULTED, "5.0", "boundary finding: a run whose object "
      "mean moved more than this from the last boundary's starts a new payload"},
     {"preset_boundaries", CAF_PARAM_STRING_LIST, CAF_PARAM_DEFAULTED, "[]", "boundaries e:r set up front"},
+    {"marker", CAF_PARAM_STRING, CAF_PARAM_DEFAULTED, "''", "create the files MARKER.start when calibrate begins "
+     "and MARKER.end when it returns (empty: none)"},
+    {"wait_for", CAF_PARAM_STRING, CAF_PARAM_DEFAULTED, "''", "after MARKER.start, wait until this file exists "
+     "(empty: do not wait)"},
+    {"wait_timeout", CAF_PARAM_DOUBLE, CAF_PARAM_DEFAULTED, "60", "wait_for gives up (FAILURE) after this many "
+     "seconds"},
+    {"sleep", CAF_PARAM_DOUBLE, CAF_PARAM_DEFAULTED, "0", "seconds to sleep before saving payloads"},
     {NULL, 0, 0, NULL, NULL},
 };
 
@@ -234,7 +243,56 @@ static void count_executions(caf_algo_context *ctx)
         json_object_set_new(out, "settings_exp", json_integer(settings_exp));
 }
 
+static void touch(const char *marker, const char *suffix)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s%s", marker, suffix);
+    FILE *f = fopen(path, "w");
+    if (f)
+        fclose(f);
+}
+
+static void nap(double seconds)
+{
+    struct timespec ts = {(time_t)seconds, (long)((seconds - (double)(time_t)seconds) * 1e9)};
+    nanosleep(&ts, NULL);
+}
+
+/* Waits for the file wait_for (the sign of another calibration's progress) and sleeps 'sleep'. */
+static caf_algo_result wait_and_sleep(const caf_params *p, caf_error *err)
+{
+    const char *path = caf_params_string(p, "wait_for", "");
+    double timeout = caf_params_double(p, "wait_timeout", 60), waited = 0;
+    if (*path)
+        caf_info("waiting for %s", path);
+    while (*path && access(path, F_OK) != 0) {
+        if (waited >= timeout) {
+            caf_error_set(err, CAF_ERR_STATE, "gave up waiting for %s after %g s", path, timeout);
+            return CAF_ALGO_FAILURE;
+        }
+        nap(0.05);
+        waited += 0.05;
+    }
+    nap(caf_params_double(p, "sleep", 0));
+    return CAF_ALGO_UNDEFINED;
+}
+
+static caf_algo_result test_calibrate_inner(caf_algo_context *ctx, caf_error *err);
+
 static caf_algo_result test_calibrate(caf_algo_context *ctx, caf_error *err)
+{
+    const char *marker = caf_params_string(caf_algo_params(ctx), "marker", "");
+    if (*marker)
+        touch(marker, ".start");
+    caf_algo_result r = wait_and_sleep(caf_algo_params(ctx), err);
+    if (r == CAF_ALGO_UNDEFINED)
+        r = test_calibrate_inner(ctx, err);
+    if (*marker)
+        touch(marker, ".end");
+    return r;
+}
+
+static caf_algo_result test_calibrate_inner(caf_algo_context *ctx, caf_error *err)
 {
     const caf_params *p = caf_algo_params(ctx);
     caf_algo_result wanted;

@@ -314,6 +314,40 @@ static void plugins_are_found_on_the_search_path(void **unused)
     free(dir);
 }
 
+static void algorithm_limits_default_to_the_campaign(void **unused)
+{
+    (void)unused;
+    caf_campaign c;
+    assert_int_equal(caf_campaign_init(&c, NULL), CAF_OK);
+    assert_int_equal(caf_config_set_string(&c.output_dir, "out", NULL), CAF_OK);
+    caf_calibration_config *gain = add(&c, "gain", NULL);
+    caf_algorithm_config *a = &gain->algorithms[0];
+    assert_true(caf_algorithm_time_limit(&c, a) == 86400.0);
+    assert_int_equal(caf_algorithm_memory_limit_mb(&c, a), 0);
+    c.algorithm_memory_limit_mb = 512;
+    assert_int_equal(caf_algorithm_memory_limit_mb(&c, a), 512);
+    a->time_limit = 2.5;
+    a->memory_limit_mb = 64;
+    assert_true(caf_algorithm_time_limit(&c, a) == 2.5);
+    assert_int_equal(caf_algorithm_memory_limit_mb(&c, a), 64);
+    a->time_limit = -1;
+    c.max_parallel_algorithms = -2;
+    char *text = problems_of(&c);
+    assert_non_null(strstr(text, "max_parallel_algorithms must be at least 1"));
+    assert_non_null(strstr(text, "algorithm 'GainAlgorithm': time_limit must be more than 0 seconds"));
+    free(text);
+    caf_campaign_close(&c);
+
+    assert_int_equal(caf_parse_memory_mb("512"), 512);
+    assert_int_equal(caf_parse_memory_mb("2G"), 2048);
+    assert_int_equal(caf_parse_memory_mb("1.5GiB"), 1536);
+    assert_int_equal(caf_parse_memory_mb("300mb"), 300);
+    assert_int_equal(caf_parse_memory_mb("0"), -1);
+    assert_int_equal(caf_parse_memory_mb("-4G"), -1);
+    assert_int_equal(caf_parse_memory_mb("4T"), -1);
+    assert_int_equal(caf_parse_memory_mb(""), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -325,6 +359,7 @@ int main(void)
         cmocka_unit_test(inputs_expand_globs_and_lists),
         cmocka_unit_test(files_per_run_subset_is_reproducible),
         cmocka_unit_test(plugins_are_found_on_the_search_path),
+        cmocka_unit_test(algorithm_limits_default_to_the_campaign),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

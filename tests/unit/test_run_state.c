@@ -218,13 +218,34 @@ static void configuration_differences_name_keys(void **unused)
     assert_int_equal(caf_campaign_init(&c, NULL), CAF_OK);
     assert_int_equal(caf_campaign_add_calibration(&c, "gain", &cal, NULL), CAF_OK);
     assert_int_equal(caf_calibration_set_collector(cal, "C", NULL, NULL), CAF_OK);
-    json_t *before = run_calibration_config_json(cal);
+    json_t *before = run_calibration_config_json(&c, cal);
     assert_non_null(before);
     assert_int_equal(json_integer_value(json_object_get(before, "max_iterations")), 5); /* defaults included */
     assert_int_equal(caf_calibration_add_ignored_run(cal, (caf_exprun){1, 7}, NULL), CAF_OK);
-    json_t *after = run_calibration_config_json(cal);
+    json_t *after = run_calibration_config_json(&c, cal);
     run_config_diff(before, after, keys, sizeof keys);
     assert_string_equal(keys, "ignored_runs");
+    json_decref(before);
+    json_decref(after);
+
+    /* An algorithm's limits are its own or the campaign's defaults: changing either is a change. */
+    caf_algorithm_config *alg;
+    assert_int_equal(caf_calibration_add_algorithm(cal, "A", NULL, NULL, (caf_mark){0, 0}, &alg, NULL), CAF_OK);
+    before = run_calibration_config_json(&c, cal);
+    json_t *limits = json_array_get(json_object_get(before, "algorithms"), 0);
+    assert_true(json_real_value(json_object_get(limits, "time_limit")) == 86400.0);
+    assert_true(json_is_null(json_object_get(limits, "memory_limit")));
+    c.algorithm_memory_limit_mb = 2048;
+    after = run_calibration_config_json(&c, cal);
+    limits = json_array_get(json_object_get(after, "algorithms"), 0);
+    assert_int_equal(json_integer_value(json_object_get(limits, "memory_limit")), 2048);
+    run_config_diff(before, after, keys, sizeof keys);
+    assert_string_equal(keys, "algorithms");
+    json_decref(after);
+    alg->time_limit = 2;
+    after = run_calibration_config_json(&c, cal);
+    limits = json_array_get(json_object_get(after, "algorithms"), 0);
+    assert_true(json_real_value(json_object_get(limits, "time_limit")) == 2.0);
     json_decref(before);
     json_decref(after);
     caf_campaign_close(&c);
