@@ -26,6 +26,8 @@
 #include "caf/error.h"
 #include "caf/job.h"
 
+struct pollfd;
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -82,6 +84,11 @@ typedef struct caf_backend_ops {
     /* Optional: blocks at most timeout_s or until a subjob may have changed (local: a process exited).
      * NULL means the scheduler sleeps. */
     void (*wait)(caf_backend *backend, double timeout_s);
+
+    /* Optional, with wait: writes up to max descriptors that become readable when a subjob may have
+     * changed (local: the pidfds of its processes) into fds, so that a caller can wait on them together
+     * with its own; returns how many. */
+    size_t (*wake_fds)(caf_backend *backend, struct pollfd *fds, size_t max);
 
     /* Frees backend->state. */
     void (*close)(caf_backend *backend);

@@ -330,14 +330,20 @@ static caf_status local_cancel(caf_backend *backend, const caf_job *job, caf_sub
     return CAF_OK;
 }
 
-static void local_wait(caf_backend *backend, double timeout_s)
+static size_t local_wake_fds(caf_backend *backend, struct pollfd *fds, size_t max)
 {
     struct local_state *st = backend->state;
-    struct pollfd fds[256];
-    nfds_t nfds = 0;
-    for (size_t i = 0; i < st->n && nfds < 256; i++)
+    size_t n = 0;
+    for (size_t i = 0; i < st->n && n < max; i++)
         if (!st->procs[i].ended && st->procs[i].pidfd >= 0)
-            fds[nfds++] = (struct pollfd){.fd = st->procs[i].pidfd, .events = POLLIN};
+            fds[n++] = (struct pollfd){.fd = st->procs[i].pidfd, .events = POLLIN};
+    return n;
+}
+
+static void local_wait(caf_backend *backend, double timeout_s)
+{
+    struct pollfd fds[256];
+    nfds_t nfds = (nfds_t)local_wake_fds(backend, fds, 256);
     int ms = (int)(timeout_s * 1000.0);
     if (nfds == 0 && ms > 50)
         ms = 50; /* no pidfds (re-attached processes or an old kernel): poll often */
@@ -352,5 +358,6 @@ const caf_backend_ops caf_backend_ops_local = {
     .poll = local_poll,
     .cancel = local_cancel,
     .wait = local_wait,
+    .wake_fds = local_wake_fds,
     .close = local_close,
 };

@@ -1,7 +1,13 @@
 /* A calibration's algorithm phase: every algorithm in order under its strategy, each execution in a
  * child process (the algorithm runner) writing into its own folder's database, committed to the
- * iteration's output database only when the strategy says so. Executions, commits and boundaries are
- * recorded as rows as they happen; on resume the strategy replays them instead of executing again. */
+ * iteration's output database only when the strategy says so.
+ *
+ * The strategies run in an algorithm driver (run_driver.c), a child of the run loop, so that the loop
+ * goes on stepping every other calibration while executions run or hang. The loop loads what was recorded
+ * (executions, commits, boundaries) before it forks the driver; the driver reports every execution,
+ * commit, found boundaries and outcome as a line as it happens, and the loop records each as a row. On
+ * resume the strategy replays the recorded executions instead of executing them again. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,8 +21,16 @@
 #include "caf/json.h"
 #include "orchestration/run_internal.h"
 
+/* What the loop prepares for a driver: the recorded progress of every algorithm of the iteration. */
+typedef struct algo_plan {
+    run_cal *c;
+    caf_strategy_state *states;     /* recorded executions and boundaries, one per algorithm */
+    caf_strategy_outcome *outcomes; /* recorded outcomes (NONE: to run) */
+} algo_plan;
+
 typedef struct algo_ctx {
     run_cal *c;
+    int fd;                /* the driver's pipe to the loop */
     int index;             /* the algorithm's position in the calibration */
     const caf_algorithm_config *cfg;
     char *plugin, *algorithm; /* PLUGIN[:ALGORITHM] split */
@@ -137,7 +151,6 @@ static caf_status run_one(algo_ctx *x, const caf_exprun *runs, size_t count, con
 static caf_status cb_execute(void *ctx, const caf_execution *e, caf_execution_result *result, caf_error *err)
 {
     algo_ctx *x = ctx;
-    run_loop_tick(x->c->loop, x->c);
     char *dir = execution_dir(x, e->index);
     if (!dir)
         return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
@@ -227,11 +240,25 @@ static caf_status cb_find_boundaries(void *ctx, const caf_exprun *runs, size_t c
     return rc;
 }
 
-/* Records what changed since the last call: new executions, new commits, new boundaries. */
+static json_t *runs_json(const caf_exprun *runs, size_t count)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < count; i++)
+        json_array_append_new(a, json_pack("[ii]", runs[i].exp, runs[i].run));
+    return a;
+}
+
+static caf_status report(algo_ctx *x, json_t *message, caf_error *err)
+{
+    if (run_driver_send(x->fd, message) != CAF_OK)
+        return caf_error_set(err, CAF_ERR_IO, "%s: the run loop is gone", x->c->cfg->name);
+    return CAF_OK;
+}
+
+/* Reports what changed since the last call: new executions, new commits, new boundaries. */
 static caf_status cb_progress(void *ctx, const caf_strategy_state *s, caf_error *err)
 {
     algo_ctx *x = ctx;
-    sqlite3 *db = x->c->loop->db;
     caf_status rc = CAF_OK;
     if (s->execution_count > x->saved) {
         bool *grown = realloc(x->committed, s->execution_capacity * sizeof *grown);
@@ -241,16 +268,25 @@ static caf_status cb_progress(void *ctx, const caf_strategy_state *s, caf_error 
     }
     for (size_t i = 0; i < s->execution_count && rc == CAF_OK; i++) {
         bool is_new = i >= x->saved;
-        if (!is_new && x->committed[i] == s->executions[i].committed)
+        const caf_execution *e = &s->executions[i];
+        if (!is_new && x->committed[i] == e->committed)
             continue;
-        rc = run_db_save_execution(db, x->c->cfg->name, x->index, &s->executions[i], is_new ? x->message : NULL,
-                                   err);
-        x->committed[i] = s->executions[i].committed;
+        rc = report(x, json_pack("{s:s, s:i, s:i, s:I, s:o, s:[iiii], s:s, s:b, s:o}", "t", "execution", "a",
+                                 x->index, "iteration", e->iteration, "index", (json_int_t)e->index, "runs",
+                                 runs_json(e->runs, e->run_count), "iov", e->iov.exp_low, e->iov.run_low,
+                                 e->iov.exp_high, e->iov.run_high, "result", caf_algorithm_result_name(e->result),
+                                 "committed", e->committed, "message",
+                                 is_new ? json_string(x->message) : json_null()),
+                    err);
+        x->committed[i] = e->committed;
     }
     if (rc == CAF_OK && s->execution_count > x->saved)
         x->saved = s->execution_count;
     for (size_t i = x->found_saved; i < s->found_count && rc == CAF_OK; i++)
-        rc = run_db_save_boundaries(db, x->c->cfg->name, s->iteration, x->index, &s->found[i], err);
+        rc = report(x, json_pack("{s:s, s:i, s:i, s:i, s:o}", "t", "boundaries", "a", x->index, "iteration",
+                                 s->iteration, "exp", s->found[i].exp, "runs",
+                                 runs_json(s->found[i].boundaries, s->found[i].count)),
+                    err);
     if (rc == CAF_OK)
         x->found_saved = s->found_count;
     return rc;
@@ -304,33 +340,30 @@ static void clear_ctx(algo_ctx *x)
     free(x->committed);
 }
 
-/* Runs (or replays) one algorithm's strategy and records its outcome. */
-static caf_status run_algorithm(run_cal *c, int a, const caf_exprun *runs, size_t count,
+/* In the driver: runs (or replays) one algorithm's strategy from its recorded state and reports its
+ * outcome. */
+static caf_status run_algorithm(algo_plan *plan, int a, int fd, const caf_exprun *runs, size_t count,
                                 caf_strategy_outcome *outcome, char *reason, size_t reason_size, caf_error *err)
 {
-    sqlite3 *db = c->loop->db;
-    caf_status rc = run_db_load_outcome(db, c->cfg->name, c->cm.iteration, a, outcome, reason, reason_size, err);
-    if (rc != CAF_OK || *outcome != CAF_OUTCOME_NONE)
-        return rc;
+    run_cal *c = plan->c;
     algo_ctx x;
-    caf_strategy_state state;
-    caf_strategy_state_init(&state);
-    if ((rc = prepare_ctx(c, a, &x, err)) == CAF_OK)
-        rc = run_db_load_strategy(db, c->cfg->name, c->cm.iteration, a, &state, err);
+    caf_strategy_state *state = &plan->states[a];
+    caf_status rc = prepare_ctx(c, a, &x, err);
+    x.fd = fd;
     if (rc == CAF_OK) {
-        state.kind = x.cfg->strategy.kind; /* rows are recorded per algorithm, whose strategy cannot change */
-        x.state = &state;
-        x.saved = state.execution_count;
-        x.found_saved = state.found_count;
-        if (!(x.committed = calloc(state.execution_count + 1, sizeof *x.committed)))
+        state->kind = x.cfg->strategy.kind; /* rows are recorded per algorithm, whose strategy cannot change */
+        x.state = state;
+        x.saved = state->execution_count;
+        x.found_saved = state->found_count;
+        if (!(x.committed = calloc(state->execution_count + 1, sizeof *x.committed)))
             rc = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
-        for (size_t i = 0; rc == CAF_OK && i < state.execution_count; i++)
-            x.committed[i] = state.executions[i].committed;
+        for (size_t i = 0; rc == CAF_OK && i < state->execution_count; i++)
+            x.committed[i] = state->executions[i].committed;
     }
     if (rc == CAF_OK) {
-        if (state.execution_count > 0)
+        if (state->execution_count > 0)
             caf_info("%s: iteration %d: %s resumes after %zu recorded executions", c->cfg->name, c->cm.iteration,
-                     x.cfg->plugin, state.execution_count);
+                     x.cfg->plugin, state->execution_count);
         caf_strategy_callbacks cb = {.execute = cb_execute,
                                      .commit = cb_commit,
                                      .apply_experiment_settings = cb_apply_experiment_settings,
@@ -339,36 +372,37 @@ static caf_status run_algorithm(run_cal *c, int a, const caf_exprun *runs, size_
         if (x.cfg->strategy.kind == CAF_STRATEGY_SEQUENTIAL_BOUNDARIES && !x.cfg->strategy.has_payload_boundaries)
             cb.find_boundaries = cb_find_boundaries;
         rc = caf_strategy_run(&x.cfg->strategy, c->cm.iteration, runs, count, c->cfg->ignored_runs,
-                              c->cfg->ignored_run_count, &cb, &state, err);
+                              c->cfg->ignored_run_count, &cb, state, err);
     }
     if (rc == CAF_OK) {
         char *it_dir = run_cal_iteration_dir(c, c->cm.iteration);
         char *name = strrchr(x.dir, '/') + 1;
-        rc = it_dir ? caf_strategy_write_iov_gaps(&state, it_dir, name, err)
+        rc = it_dir ? caf_strategy_write_iov_gaps(state, it_dir, name, err)
                     : caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
         free(it_dir);
     }
     if (rc == CAF_OK) {
         /* the strategy says which execution failed; the execution says why (a crash, a time or memory limit) */
         char why[1024];
-        snprintf(why, sizeof why, "%s%s%s", state.reason,
-                 state.outcome == CAF_OUTCOME_FAILED && x.failure[0] ? ": " : "",
-                 state.outcome == CAF_OUTCOME_FAILED ? x.failure : "");
-        *outcome = state.outcome;
+        snprintf(why, sizeof why, "%s%s%s", state->reason,
+                 state->outcome == CAF_OUTCOME_FAILED && x.failure[0] ? ": " : "",
+                 state->outcome == CAF_OUTCOME_FAILED ? x.failure : "");
+        *outcome = state->outcome;
         snprintf(reason, reason_size, "%s", why);
-        rc = run_db_save_outcome(db, c->cfg->name, c->cm.iteration, a, x.cfg->plugin, state.outcome, why, err);
+        rc = report(&x, json_pack("{s:s, s:i, s:s, s:s, s:s}", "t", "outcome", "a", a, "plugin", x.cfg->plugin,
+                                  "outcome", caf_strategy_outcome_name(state->outcome), "reason", why),
+                    err);
     }
-    caf_strategy_state_clear(&state);
     clear_ctx(&x);
     return rc;
 }
 
-caf_status run_algorithms(run_cal *c, caf_strategy_outcome *outcome, char *reason, size_t reason_size,
-                          caf_error *err)
+/* In the driver: the output database exists (an empty database.txt makes it valid before the first
+ * commit), then every algorithm without a recorded outcome runs in order until one fails. */
+static caf_status drive(algo_plan *plan, int fd, caf_error *err)
 {
-    *outcome = CAF_OUTCOME_COMPLETED;
-    reason[0] = '\0';
-    char *it_dir = run_cal_iteration_dir(c, c->cm.iteration), *merged = NULL;
+    run_cal *c = plan->c;
+    char *it_dir = run_cal_iteration_dir(c, c->cm.iteration), *merged = NULL, *text = NULL;
     char *database = run_cal_database(c, c->cm.iteration);
     caf_status rc = it_dir && database && asprintf(&merged, "%s/collector_output.sqlite", it_dir) >= 0
                         ? caf_mkdir_p(database, err)
@@ -376,30 +410,222 @@ caf_status run_algorithms(run_cal *c, caf_strategy_outcome *outcome, char *reaso
     caf_exprun *runs = NULL;
     size_t count = 0;
     if (rc == CAF_OK)
-        rc = run_cal_build_chain(c, err);
-    if (rc == CAF_OK)
         rc = collected_runs(merged, &runs, &count, err);
-    /* An empty database.txt makes the iteration's output a valid database even before the first commit. */
-    char *text = NULL;
     if (rc == CAF_OK && asprintf(&text, "%s/%s", database, CAF_LOCALDB_TEXT_FILE) >= 0 && access(text, F_OK) != 0)
         rc = caf_file_write_atomic(text, "", 0, err);
     free(text);
     for (size_t a = 0; rc == CAF_OK && a < c->cfg->algorithm_count; a++) {
+        if (plan->outcomes[a] != CAF_OUTCOME_NONE)
+            continue;
         caf_strategy_outcome one;
-        char why[512];
-        if ((rc = run_algorithm(c, (int)a, runs, count, &one, why, sizeof why, err)) != CAF_OK)
+        char why[1024];
+        if ((rc = run_algorithm(plan, (int)a, fd, runs, count, &one, why, sizeof why, err)) != CAF_OK ||
+            one == CAF_OUTCOME_FAILED)
             break;
-        if (one == CAF_OUTCOME_FAILED) {
-            *outcome = CAF_OUTCOME_FAILED;
-            snprintf(reason, reason_size, "algorithm %s: %s", c->cfg->algorithms[a].plugin, why);
-            break;
-        }
-        if (one == CAF_OUTCOME_ITERATE)
-            *outcome = CAF_OUTCOME_ITERATE;
     }
     free(runs);
     free(it_dir);
     free(merged);
     free(database);
     return rc;
+}
+
+static void driver_main(void *arg, int fd)
+{
+    caf_error err = {0};
+    caf_status rc = drive(arg, fd, &err);
+    if (rc == CAF_OK)
+        rc = run_driver_send(fd, json_pack("{s:s}", "t", "done"));
+    else
+        run_driver_send(fd, json_pack("{s:s, s:i, s:s}", "t", "error", "code", (int)rc, "message", err.message));
+    _exit(rc == CAF_OK ? 0 : 1);
+}
+
+/* ---- in the loop ---- */
+
+static caf_status runs_from(const json_t *list, caf_exprun **out, size_t *count, caf_error *err)
+{
+    size_t n = json_array_size(list);
+    *count = 0;
+    if (!(*out = calloc(n ? n : 1, sizeof **out)))
+        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        json_t *pair = json_array_get(list, i);
+        (*out)[i] = (caf_exprun){(int)json_integer_value(json_array_get(pair, 0)),
+                                 (int)json_integer_value(json_array_get(pair, 1))};
+    }
+    *count = n;
+    return CAF_OK;
+}
+
+static caf_strategy_outcome outcome_of(const char *name)
+{
+    for (int o = CAF_OUTCOME_NONE; o <= CAF_OUTCOME_FAILED; o++)
+        if (name && !strcmp(name, caf_strategy_outcome_name((caf_strategy_outcome)o)))
+            return (caf_strategy_outcome)o;
+    return CAF_OUTCOME_NONE;
+}
+
+/* Records one report of c's driver as rows of the state database. */
+static caf_status on_report(void *ctx, json_t *m, caf_error *err)
+{
+    run_cal *c = ctx;
+    sqlite3 *db = c->loop->db;
+    const char *type = json_string_value(json_object_get(m, "t"));
+    int a = (int)json_integer_value(json_object_get(m, "a"));
+    caf_status rc = CAF_OK;
+    if (type && !strcmp(type, "execution")) {
+        json_t *iov = json_object_get(m, "iov");
+        caf_execution e = {.index = (size_t)json_integer_value(json_object_get(m, "index")),
+                           .iteration = (int)json_integer_value(json_object_get(m, "iteration")),
+                           .iov = {(int)json_integer_value(json_array_get(iov, 0)),
+                                   (int)json_integer_value(json_array_get(iov, 1)),
+                                   (int)json_integer_value(json_array_get(iov, 2)),
+                                   (int)json_integer_value(json_array_get(iov, 3))},
+                           .committed = json_is_true(json_object_get(m, "committed"))};
+        if (!caf_algorithm_result_parse(json_string_value(json_object_get(m, "result")), &e.result))
+            return caf_error_set(err, CAF_ERR_FORMAT, "%s: the algorithm driver reported an unknown result",
+                                 c->cfg->name);
+        if ((rc = runs_from(json_object_get(m, "runs"), &e.runs, &e.run_count, err)) == CAF_OK)
+            rc = run_db_save_execution(db, c->cfg->name, a, &e, json_string_value(json_object_get(m, "message")),
+                                       err);
+        free(e.runs);
+    } else if (type && !strcmp(type, "boundaries")) {
+        caf_found_boundaries f = {.exp = (int)json_integer_value(json_object_get(m, "exp"))};
+        if ((rc = runs_from(json_object_get(m, "runs"), &f.boundaries, &f.count, err)) == CAF_OK)
+            rc = run_db_save_boundaries(db, c->cfg->name, (int)json_integer_value(json_object_get(m, "iteration")),
+                                        a, &f, err);
+        free(f.boundaries);
+    } else if (type && !strcmp(type, "outcome")) {
+        rc = run_db_save_outcome(db, c->cfg->name, c->cm.iteration, a,
+                                 json_string_value(json_object_get(m, "plugin")),
+                                 outcome_of(json_string_value(json_object_get(m, "outcome"))),
+                                 json_string_value(json_object_get(m, "reason")), err);
+    } else if (type && !strcmp(type, "done")) {
+        c->driver_done = true;
+    } else if (type && !strcmp(type, "error")) {
+        const char *message = json_string_value(json_object_get(m, "message"));
+        int code = (int)json_integer_value(json_object_get(m, "code"));
+        rc = caf_error_set(err, code > 0 ? (caf_status)code : CAF_ERR_STATE, "%s",
+                           message ? message : "the algorithm driver failed");
+    } else {
+        rc = caf_error_set(err, CAF_ERR_FORMAT, "%s: the algorithm driver sent an unknown report", c->cfg->name);
+    }
+    return rc;
+}
+
+/* The phase's outcome from the recorded outcomes: *complete when every algorithm has one or one failed. */
+static caf_status recorded_outcome(run_cal *c, caf_strategy_outcome *outcomes, bool *complete,
+                                   caf_strategy_outcome *outcome, char *reason, size_t reason_size, caf_error *err)
+{
+    *complete = true;
+    *outcome = CAF_OUTCOME_COMPLETED;
+    reason[0] = '\0';
+    for (size_t a = 0; a < c->cfg->algorithm_count; a++) {
+        char why[1024];
+        caf_strategy_outcome one;
+        caf_status rc = run_db_load_outcome(c->loop->db, c->cfg->name, c->cm.iteration, (int)a, &one, why,
+                                            sizeof why, err);
+        if (rc != CAF_OK)
+            return rc;
+        if (outcomes)
+            outcomes[a] = one;
+        if (one == CAF_OUTCOME_NONE) {
+            *complete = false;
+        } else if (one == CAF_OUTCOME_FAILED && *complete) {
+            *outcome = CAF_OUTCOME_FAILED;
+            snprintf(reason, reason_size, "algorithm %s: %s", c->cfg->algorithms[a].plugin, why);
+            return CAF_OK;
+        } else if (one == CAF_OUTCOME_ITERATE) {
+            *outcome = CAF_OUTCOME_ITERATE;
+        }
+    }
+    return CAF_OK;
+}
+
+static void plan_clear(algo_plan *p, size_t count)
+{
+    for (size_t a = 0; p->states && a < count; a++)
+        caf_strategy_state_clear(&p->states[a]);
+    free(p->states);
+    free(p->outcomes);
+}
+
+/* Loads what was recorded and forks the driver. */
+static caf_status start_driver(run_cal *c, caf_error *err)
+{
+    size_t n = c->cfg->algorithm_count;
+    algo_plan plan = {.c = c, .states = calloc(n ? n : 1, sizeof *plan.states),
+                      .outcomes = calloc(n ? n : 1, sizeof *plan.outcomes)};
+    bool complete;
+    caf_strategy_outcome outcome;
+    char reason[1024];
+    caf_status rc = plan.states && plan.outcomes ? CAF_OK : caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    if (rc == CAF_OK)
+        rc = recorded_outcome(c, plan.outcomes, &complete, &outcome, reason, sizeof reason, err);
+    for (size_t a = 0; rc == CAF_OK && a < n; a++) {
+        caf_strategy_state_init(&plan.states[a]);
+        if (plan.outcomes[a] == CAF_OUTCOME_NONE)
+            rc = run_db_load_strategy(c->loop->db, c->cfg->name, c->cm.iteration, (int)a, &plan.states[a], err);
+    }
+    if (rc == CAF_OK)
+        rc = run_cal_build_chain(c, err);
+    if (rc == CAF_OK)
+        rc = run_driver_start(&c->driver, c->cfg->name, driver_main, &plan, err);
+    if (rc == CAF_OK) {
+        c->driver_done = false;
+        c->loop->drivers++;
+    }
+    plan_clear(&plan, n);
+    return rc;
+}
+
+static void stop_driver(run_cal *c)
+{
+    run_driver_free(c->driver);
+    c->driver = NULL;
+    c->loop->drivers--;
+}
+
+caf_status run_algorithms_step(run_cal *c, bool *finished, caf_strategy_outcome *outcome, char *reason,
+                               size_t reason_size, bool *moved, caf_error *err)
+{
+    *finished = false;
+    caf_status rc;
+    bool reported_done = false;
+    if (c->driver) {
+        bool exited = run_driver_exited(c->driver); /* first: what it sent before it ended is read next */
+        if ((rc = run_driver_read(c->driver, on_report, c, err)) != CAF_OK) {
+            stop_driver(c);
+            return rc;
+        }
+        if (!c->driver_done && !exited)
+            return CAF_OK;
+        char ended[512];
+        run_driver_describe_end(c->driver, ended, sizeof ended);
+        reported_done = c->driver_done;
+        c->driver_done = false;
+        stop_driver(c);
+        *moved = true;
+        if (!reported_done) {
+            *finished = true;
+            *outcome = CAF_OUTCOME_FAILED;
+            snprintf(reason, reason_size, "%s", ended);
+            return CAF_OK;
+        }
+    }
+    bool complete;
+    if ((rc = recorded_outcome(c, NULL, &complete, outcome, reason, reason_size, err)) != CAF_OK)
+        return rc;
+    if (complete) {
+        *finished = true;
+        return CAF_OK;
+    }
+    if (reported_done) /* it said it was done without an outcome for every algorithm */
+        return caf_error_set(err, CAF_ERR_STATE, "internal error: %s: the algorithm driver ended without every "
+                             "algorithm's outcome", c->cfg->name);
+    if (c->loop->drivers >= c->loop->max_drivers)
+        return CAF_OK; /* waits for another calibration's algorithms to finish */
+    *moved = true;
+    return start_driver(c, err);
 }

@@ -6,6 +6,7 @@
 #define CAF_RUN_INTERNAL_H
 
 #include <sqlite3.h>
+#include <sys/types.h>
 #include <stdbool.h>
 
 #include "caf/backend.h"
@@ -93,6 +94,50 @@ json_t *run_campaign_config_json(const caf_campaign *campaign);
 /* Lists the keys whose values differ between two normalised configurations as "a, b" into buf. */
 void run_config_diff(const json_t *old, const json_t *now, char *buf, size_t size);
 
+/* ---- algorithm drivers (run_driver.c) ---- */
+
+struct pollfd;
+
+/* A child process running one calibration's algorithm phase, reporting JSON lines over a pipe. */
+typedef struct run_driver {
+    pid_t pid;
+    int fd;    /* the pipe's read end (non-blocking); -1 once every writer is gone */
+    int pidfd; /* readable once the driver exits; -1 where the kernel has none */
+    bool exited;
+    int status; /* waitpid status once exited */
+    char *buf;  /* a report line not complete yet */
+    size_t len, cap;
+} run_driver;
+
+/* What the driver runs: reports to fd with run_driver_send. Returning ends the driver (_exit(0)). */
+typedef void (*run_driver_body)(void *arg, int fd);
+
+/* Handles one report line (a JSON object, borrowed); an error stops run_driver_read with it. */
+typedef caf_status (*run_driver_line)(void *ctx, json_t *message, caf_error *err);
+
+/* Forks a driver running body(arg, fd), named "caf-algo NAME" (cut to 15 bytes) for ps (*out malloc'd;
+ * free with run_driver_free). */
+caf_status run_driver_start(run_driver **out, const char *name, run_driver_body body, void *arg, caf_error *err);
+
+/* In the driver: writes message (reference stolen) as one line. CAF_ERR_IO when the loop is gone. */
+caf_status run_driver_send(int fd, json_t *message);
+
+/* Reads what the driver has sent so far without blocking and calls on_line for every complete line. */
+caf_status run_driver_read(run_driver *d, run_driver_line on_line, void *ctx, caf_error *err);
+
+/* True once the driver process ended (reaped; d->status tells how). */
+bool run_driver_exited(run_driver *d);
+
+/* "the algorithm driver ... was killed by signal 9 (Killed) ..." for a driver that ended without its
+ * final report. */
+void run_driver_describe_end(const run_driver *d, char *buf, size_t size);
+
+/* Fills fds (room for 2) with what becomes readable when the driver reports or ends; returns how many. */
+size_t run_driver_pollfds(const run_driver *d, struct pollfd *fds);
+
+/* Kills the driver if it still runs (its execution's child dies with it), reaps it and frees d. */
+void run_driver_free(run_driver *d);
+
 /* ---- one calibration ---- */
 
 typedef struct run_loop run_loop;
@@ -114,6 +159,9 @@ typedef struct run_cal {
     char **chain; /* database chain of the current iteration (first: the iteration's output) */
     char **chain_sources; /* where each chain entry comes from ("iteration 0 output", "A (ancestor)", ...) */
     size_t chain_count;
+    /* algorithm phase */
+    run_driver *driver; /* the child running the algorithms, NULL when none runs */
+    bool driver_done;   /* the driver's final report came */
 } run_cal;
 
 struct run_loop {
@@ -128,6 +176,8 @@ struct run_loop {
     run_cal *cals;
     size_t count;
     double last_heartbeat;
+    int max_drivers;    /* max_parallel_algorithms in effect */
+    int drivers;        /* drivers running now */
 };
 
 /* The state name of a calibration. */
@@ -183,16 +233,15 @@ size_t run_check_backend_args(const caf_campaign *campaign, caf_config_problems 
 /* Counts of subjobs by status for progress lines (job open only). */
 void run_collect_counts(const run_cal *c, size_t counts[5]);
 
-/* Polls and submits the collector jobs of every calibration but busy (no state changes), so that
- * collection goes on while busy's algorithms run in the loop. */
-void run_loop_tick(run_loop *loop, const run_cal *busy);
-
 /* ---- algorithm phase (run_algorithms.c) ---- */
 
-/* Runs (or resumes) every algorithm of the current iteration under its strategy. *outcome is
- * COMPLETED, ITERATE or FAILED (reason filled). */
-caf_status run_algorithms(run_cal *c, caf_strategy_outcome *outcome, char *reason, size_t reason_size,
-                          caf_error *err);
+/* Moves the algorithm phase of the current iteration on without waiting: from the recorded outcomes when
+ * every algorithm has one, else by starting a driver child (when fewer than loop->max_drivers run) that
+ * runs (or resumes) every algorithm under its strategy, and by recording what a running driver reported.
+ * Sets *finished with *outcome COMPLETED, ITERATE or FAILED (reason filled) once the phase is over; a
+ * driver that died without its final report is FAILED with how it ended. *moved when anything changed. */
+caf_status run_algorithms_step(run_cal *c, bool *finished, caf_strategy_outcome *outcome, char *reason,
+                               size_t reason_size, bool *moved, caf_error *err);
 
 /* ---- outputs (run_outputs.c) ---- */
 

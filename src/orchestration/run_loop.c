@@ -1,8 +1,12 @@
 /* The CAF run loop: checks everything before anything is submitted, locks the output folder, restores
  * every calibration from the state database, then one loop steps each started calibration's machine as
  * far as it can go, starts calibrations whose dependencies completed, fails those whose dependencies
- * failed, waits for the backend (a local subjob's exit wakes it at once) and prints progress. */
+ * failed, waits for the backend and the algorithm drivers together (a local subjob's exit or a driver's
+ * report wakes it at once) and prints progress. Algorithm phases run in driver children
+ * (run_algorithms.c, run_driver.c), up to max_parallel_algorithms at once, so nothing the loop does
+ * waits for an algorithm. */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -249,9 +253,11 @@ static caf_status step(run_cal *c, bool *moved, caf_error *err)
     }
     if (!strcmp(s, "running_algorithms") || !strcmp(s, "algorithms_completed")) {
         caf_strategy_outcome outcome;
-        *moved = true;
-        if ((rc = run_algorithms(c, &outcome, reason, sizeof reason, err)) != CAF_OK)
+        bool finished;
+        if ((rc = run_algorithms_step(c, &finished, &outcome, reason, sizeof reason, moved, err)) != CAF_OK ||
+            !finished)
             return rc;
+        *moved = true;
         if (!strcmp(s, "running_algorithms")) {
             if (outcome == CAF_OUTCOME_FAILED)
                 return (rc = run_cal_fire(c, "fail", reason, err)) ? rc : run_cal_fire(c, "fail_fully", reason, err);
@@ -308,17 +314,39 @@ static void start_ready(run_loop *loop, bool *moved)
     }
 }
 
-void run_loop_tick(run_loop *loop, const run_cal *busy)
+/* Waits until a local subjob or an algorithm driver may have changed, or interval passed: the backend's
+ * descriptors (local: its processes' pidfds) and every driver's pipe and pidfd in one poll. */
+static void wait_for_news(run_loop *loop, double interval)
 {
-    for (size_t i = 0; i < loop->count; i++) {
-        run_cal *c = &loop->cals[i];
-        if (c == busy || !c->job_open)
-            continue;
-        bool done;
-        caf_error err = {0};
-        if (run_collect_step(c, &done, &err) != CAF_OK) /* the main loop meets it again and stops there */
-            caf_warning("%s: %s", c->cfg->name, err.message);
+    int ms = (int)(interval * 1000.0);
+    if (loop->drivers == 0 && loop->backend.ops->wait) {
+        loop->backend.ops->wait(&loop->backend, interval);
+        return;
     }
+    size_t room = 2 * loop->count + 256, n = 0;
+    struct pollfd *fds = calloc(room, sizeof *fds);
+    if (!fds) {
+        poll(NULL, 0, ms < 50 ? ms : 50);
+        return;
+    }
+    bool blind = false; /* a driver or the backend cannot wake us: look again soon */
+    for (size_t i = 0; i < loop->count; i++) {
+        run_driver *d = loop->cals[i].driver;
+        if (!d)
+            continue;
+        size_t added = run_driver_pollfds(d, fds + n);
+        blind = blind || (d->pidfd < 0 && !d->exited);
+        n += added;
+    }
+    if (loop->backend.ops->wait) {
+        size_t added = loop->backend.ops->wake_fds ? loop->backend.ops->wake_fds(&loop->backend, fds + n, room - n) : 0;
+        blind = blind || added == 0;
+        n += added;
+    }
+    if (blind && ms > 50)
+        ms = 50;
+    poll(fds, n, ms); /* EINTR (Ctrl-C) simply ends the wait early */
+    free(fds);
 }
 
 static void heartbeat(run_loop *loop)
@@ -355,7 +383,9 @@ static caf_status loop_run(run_loop *loop, caf_error *err)
             if (!c->started || run_cal_finished(c))
                 continue;
             rc = step(c, &moved, err);
-            waiting = waiting || c->job_open;
+            /* a collector job, an algorithm driver, or algorithms waiting for a driver slot */
+            waiting = waiting || c->job_open || c->driver || !strcmp(run_cal_state(c), "running_algorithms") ||
+                      !strcmp(run_cal_state(c), "algorithms_completed");
         }
         if (rc != CAF_OK)
             return rc;
@@ -366,14 +396,18 @@ static caf_status loop_run(run_loop *loop, caf_error *err)
         heartbeat(loop);
         if (moved || !waiting)
             continue;
-        double interval = loop->campaign->poll_interval > 0 ? loop->campaign->poll_interval : 1.0;
-        if (loop->backend.ops->wait) {
-            loop->backend.ops->wait(&loop->backend, interval);
-        } else {
-            struct timespec ts = {(time_t)interval, (long)((interval - (double)(time_t)interval) * 1e9)};
-            nanosleep(&ts, NULL);
-        }
+        wait_for_news(loop, loop->campaign->poll_interval > 0 ? loop->campaign->poll_interval : 1.0);
     }
+}
+
+/* max_parallel_algorithms, or the number of cores (at least 2, so that one hanging algorithm never
+ * holds back every other calibration's). */
+static int max_parallel_algorithms(const caf_campaign *campaign)
+{
+    if (campaign->max_parallel_algorithms > 0)
+        return campaign->max_parallel_algorithms;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    return cores > 2 ? (int)(cores < 1024 ? cores : 1024) : 2;
 }
 
 static caf_status finish(run_loop *loop, caf_error *err)
@@ -404,6 +438,10 @@ static void close_loop(run_loop *loop)
 {
     for (size_t i = 0; loop->cals && i < loop->count; i++) {
         run_cal *c = &loop->cals[i];
+        if (c->driver) { /* interrupted: its execution is run again from a clean folder on resume */
+            run_driver_free(c->driver);
+            c->driver = NULL;
+        }
         run_collect_close(c);
         if (c->cm.machine)
             caf_calibration_machine_close(&c->cm);
@@ -429,7 +467,8 @@ caf_status caf_run(const caf_campaign *campaign, const caf_run_options *options,
         caf_config_problems_clear(&problems);
         return rc;
     }
-    run_loop loop = {.campaign = campaign, .options = o, .count = campaign->calibration_count};
+    run_loop loop = {.campaign = campaign, .options = o, .count = campaign->calibration_count,
+                     .max_drivers = max_parallel_algorithms(campaign)};
     char exe[4096];
     ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
     exe[len > 0 ? len : 0] = '\0';

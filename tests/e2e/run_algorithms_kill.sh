@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Algorithm drivers die with caf run and never leave orphans: caf run is SIGKILLed while two calibrations'
+# drivers each run an execution; no driver ("caf-algo NAME") and no execution process remains, and the
+# resumed run ends with the same final database and execution rows as an uninterrupted run. A driver
+# killed on its own fails only its calibration, with a reason saying how it ended.
+set -euo pipefail
+W=$(mktemp -d)
+pid=
+cleanup() {
+    [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+    for p in $(pgrep -f "run $W/" || true); do kill -9 "$p" 2>/dev/null || true; done
+    rm -rf "$W"
+}
+trap cleanup EXIT
+source "$CAF_SOURCE_DIR/tests/support/campaign_fixture.sh"
+cd "$W"
+make_toy
+write() { # write FILE OUTDIR: two SimpleRunByRun calibrations whose executions take a while
+    cat > "$1" <<YAML
+output_dir: $2
+poll_interval: 0.2
+calibrations:
+  - name: one
+    collector: ExampleHitCollector
+    algorithms:
+      - {plugin: TestAlgorithms:test, parameters: {sleep: 0.4}, strategy: SimpleRunByRun}
+    input_files: ["toy/*_e0001_*.h5"]
+    max_files_per_collector_job: 8
+  - name: two
+    collector: ExampleHitCollector
+    algorithms:
+      - {plugin: TestAlgorithms:test, parameters: {sleep: 0.4, value: 2}, strategy: SimpleRunByRun}
+    input_files: ["toy/*_e0002_*.h5"]
+    max_files_per_collector_job: 8
+YAML
+}
+write reference.yaml "$W/reference"
+write campaign.yaml "$W/out"
+"$CAF" run "$W/reference.yaml" 2> reference.log || { cat reference.log; fail "reference run failed"; }
+
+# processes of the run of $W/campaign.yaml: caf run itself, its drivers and their executions (forked, so
+# they share its command line)
+ours() { pgrep -f "run $W/campaign.yaml" || true; }
+"$CAF" run "$W/campaign.yaml" 2> run1.log &
+pid=$!
+seen=
+for _ in $(seq 1 600); do
+    kill -0 "$pid" 2>/dev/null || { cat run1.log; fail "caf ended before both drivers ran executions"; }
+    # both drivers (named after their calibrations), each with a runner child executing
+    if pgrep -P "$pid" -x 'caf-algo one' >/dev/null && pgrep -P "$pid" -x 'caf-algo two' >/dev/null &&
+        [ "$(ours | wc -l)" -ge 5 ]; then
+        seen=1
+        break
+    fi
+    sleep 0.02
+done
+[ -n "$seen" ] || fail "never saw two drivers running executions"
+kill -9 "$pid"
+wait "$pid" 2>/dev/null || true
+pid=
+for _ in $(seq 1 100); do [ -z "$(ours)" ] && break; sleep 0.1; done
+[ -z "$(ours)" ] || fail "processes left after caf run was killed: $(ps -o pid,ppid,comm,args -p "$(ours | paste -sd,)")"
+
+"$CAF" run "$W/campaign.yaml" 2> run2.log || { cat run2.log; fail "the resumed run failed"; }
+diff -r -x '.database.txt.lock' reference/database out/database || fail "final databases differ"
+$PY - out reference <<'PYEOF'
+import sqlite3, sys
+def rows(d):
+    db = sqlite3.connect(f"{d}/caf-state.sqlite")
+    return db.execute("SELECT calibration, iteration, algorithm, idx, runs, iov, result, committed FROM executions "
+                      "ORDER BY 1, 2, 3, 4").fetchall()
+assert rows(sys.argv[1]) == rows(sys.argv[2]), (rows(sys.argv[1]), rows(sys.argv[2]))
+assert len(rows(sys.argv[1])) == 8, rows(sys.argv[1])
+PYEOF
+
+# A driver killed on its own: its calibration fails saying so, the other completes.
+write killed.yaml "$W/killed"
+"$CAF" run "$W/killed.yaml" 2> run3.log &
+pid=$!
+victim=
+for _ in $(seq 1 600); do
+    kill -0 "$pid" 2>/dev/null || { cat run3.log; fail "caf ended before the driver could be killed"; }
+    victim=$(pgrep -P "$pid" -x 'caf-algo one' || true)
+    [ -n "$victim" ] && break
+    sleep 0.05
+done
+[ -n "$victim" ] || fail "no driver for one"
+kill -9 "$victim"
+set +e
+wait "$pid"
+rc=$?
+set -e
+pid=
+[ "$rc" = 1 ] || { cat run3.log; fail "caf run exit $rc, expected 1"; }
+"$CAF" status killed --json > status.json
+$PY - status.json "$victim" <<'PYEOF'
+import json, sys
+cals = {c["name"]: c for c in json.load(open(sys.argv[1]))["calibrations"]}
+assert cals["two"]["state"] == "completed", cals["two"]
+one = cals["one"]
+want = f"the algorithm driver (process {sys.argv[2]}) was killed by signal 9"
+assert one["state"] == "failed" and want in one["reason"], one
+PYEOF
+echo "ok"
