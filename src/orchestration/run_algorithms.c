@@ -8,6 +8,7 @@
  * commit, found boundaries and outcome as a line as it happens, and the loop records each as a row. On
  * resume the strategy replays the recorded executions instead of executing them again. */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -593,6 +594,9 @@ caf_status run_algorithms_step(run_cal *c, bool *finished, caf_strategy_outcome 
     *finished = false;
     caf_status rc;
     bool reported_done = false;
+    const volatile sig_atomic_t *stop = c->loop->options->stop;
+    if (stop && *stop)
+        return CAF_OK; /* interrupted: an execution killed by Ctrl-C is not recorded as a failure */
     if (c->driver) {
         bool exited = run_driver_exited(c->driver); /* first: what it sent before it ended is read next */
         if ((rc = run_driver_read(c->driver, on_report, c, err)) != CAF_OK) {
