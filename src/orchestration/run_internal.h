@@ -28,6 +28,10 @@ typedef enum run_db_mode {
 /* Opens OUTPUT_DIR/caf-state.sqlite (in WAL mode unless read only). */
 caf_status run_db_open(const char *dir, run_db_mode mode, sqlite3 **out, caf_error *err);
 
+/* Closes the state database; a writer first checkpoints and leaves it in rollback-journal mode, so no -wal
+ * or -shm file stays beside a finished run's database. NULL is fine. */
+void run_db_close(sqlite3 *db);
+
 /* Prepares sql and binds the arguments described by types: 'i' int, 'I' long long, 'd' double, 't' text
  * (NULL binds NULL). Returns NULL with err set on failure. */
 sqlite3_stmt *run_db_prepare(sqlite3 *db, caf_error *err, const char *sql, const char *types, ...);

@@ -451,7 +451,7 @@ static void close_loop(run_loop *loop)
     free(loop->cals);
     if (loop->backend_open)
         caf_backend_close(&loop->backend);
-    sqlite3_close(loop->db);
+    run_db_close(loop->db);
     free(loop->dir);
     free(loop->caf_command);
     free(loop->base_dir);

@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+
+#include "caf/file.h"
 
 #include "orchestration/run_internal.h"
 
@@ -45,6 +48,48 @@ static caf_status db_error(sqlite3 *db, caf_error *err, const char *what)
     return caf_error_set(err, CAF_ERR_IO, "state database: %s: %s", what, sqlite3_errmsg(db));
 }
 
+/* True when path + suffix exists. */
+static bool sibling_exists(const char *path, const char *suffix)
+{
+    char p[4200];
+    snprintf(p, sizeof p, "%s%s", path, suffix);
+    return access(p, F_OK) == 0;
+}
+
+/* "file:PATH?immutable=1" with PATH percent-encoded where URI syntax would misread it. */
+static char *immutable_uri(const char *path)
+{
+    size_t n = strlen(path);
+    char *uri = malloc(3 * n + 32);
+    if (!uri)
+        return NULL;
+    char *o = uri + sprintf(uri, "file:");
+    for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+        if (*p == '%' || *p == '?' || *p == '#' || *p < 0x21 || *p >= 0x7f)
+            o += sprintf(o, "%%%02X", *p);
+        else
+            *o++ = (char)*p;
+    }
+    strcpy(o, "?immutable=1");
+    return uri;
+}
+
+/* A reader of a folder no caf run holds, whose database has no write-ahead log or journal beside it, reads
+ * the file as immutable: a WAL-mode database opened even read-only would otherwise create -wal and -shm
+ * files that nobody removes. With a live writer (or a killed one, whose -wal holds committed rows) those
+ * files exist already and the ordinary read-only open is the correct one. */
+static bool can_read_immutable(const char *dir, const char *path)
+{
+    if (sibling_exists(path, "-wal") || sibling_exists(path, "-journal"))
+        return false;
+    char lock_path[4200];
+    snprintf(lock_path, sizeof lock_path, "%s/%s", dir, CAF_RUN_LOCK_FILE);
+    caf_file_lock lock = {.fd = -1};
+    bool free_lock = caf_file_lock_try(&lock, lock_path, NULL) == CAF_OK;
+    caf_file_lock_release(&lock);
+    return free_lock;
+}
+
 caf_status run_db_open(const char *dir, run_db_mode mode, sqlite3 **out, caf_error *err)
 {
     *out = NULL;
@@ -54,7 +99,10 @@ caf_status run_db_open(const char *dir, run_db_mode mode, sqlite3 **out, caf_err
     int flags = mode == RUN_DB_CREATE ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
                 : mode == RUN_DB_WRITE ? SQLITE_OPEN_READWRITE
                                        : SQLITE_OPEN_READONLY;
-    if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
+    char *uri = mode == RUN_DB_READ && can_read_immutable(dir, path) ? immutable_uri(path) : NULL;
+    int opened = uri ? sqlite3_open_v2(uri, &db, flags | SQLITE_OPEN_URI, NULL) : sqlite3_open_v2(path, &db, flags, NULL);
+    free(uri);
+    if (opened != SQLITE_OK) {
         caf_status rc = caf_error_set(err, mode == RUN_DB_CREATE ? CAF_ERR_IO : CAF_ERR_NOT_FOUND, "%s: %s", path,
                                       db ? sqlite3_errmsg(db) : "cannot open");
         sqlite3_close(db);
@@ -84,6 +132,20 @@ caf_status run_db_open(const char *dir, run_db_mode mode, sqlite3 **out, caf_err
     }
     *out = db;
     return CAF_OK;
+}
+
+void run_db_close(sqlite3 *db)
+{
+    if (!db)
+        return;
+    /* A writer leaves the database in rollback-journal mode, so that later readers (caf status) find one
+     * self-contained file and create nothing beside it. Busy (a reader has it open): it stays in WAL mode,
+     * which is still correct, and the reader's open of a WAL database creates nothing new either. */
+    if (!sqlite3_db_readonly(db, "main")) {
+        sqlite3_busy_timeout(db, 2000);
+        sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode=DELETE;", NULL, NULL, NULL);
+    }
+    sqlite3_close(db);
 }
 
 static sqlite3_stmt *prepare_v(sqlite3 *db, caf_error *err, const char *sql, const char *types, va_list ap)

@@ -121,7 +121,7 @@ caf_status caf_run_status(const char *dir, json_t **out, caf_error *err)
     sqlite3_stmt *st = run_db_prepare(db, err, "SELECT name, state, iteration, reason FROM calibrations ORDER BY "
                                                "position", NULL);
     if (!st) {
-        sqlite3_close(db);
+        run_db_close(db);
         json_decref(cals);
         return err ? err->code : CAF_ERR_IO;
     }
@@ -135,7 +135,7 @@ caf_status caf_run_status(const char *dir, json_t **out, caf_error *err)
                                               "algorithms", algorithm_results(db, name, iteration)));
     }
     sqlite3_finalize(st);
-    sqlite3_close(db);
+    run_db_close(db);
     *out = json_pack("{s:s, s:b, s:o}", "output_dir", dir, "running", running, "calibrations", cals);
     return *out ? CAF_OK : caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
 }
@@ -306,6 +306,6 @@ caf_status caf_run_reset(const char *dir, const char *name, int iteration, const
     free(row.config);
     caf_file_lock_release(&lock);
     free(lock_path);
-    sqlite3_close(db);
+    run_db_close(db);
     return rc;
 }
