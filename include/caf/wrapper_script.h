@@ -6,12 +6,27 @@
 #ifndef CAF_WRAPPER_SCRIPT_H
 #define CAF_WRAPPER_SCRIPT_H
 
+#include <stdbool.h>
+
 #include "caf/error.h"
 #include "caf/job.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* The lock file in a subjob's folder that a running wrapper script holds (flock) from its start to its end. */
+#define CAF_SUBJOB_LOCK_FILE "caf-subjob.lock"
+
+/* The exit code of a wrapper script that found its subjob already running (the lock held by another copy):
+ * it leaves at once and writes nothing (EX_TEMPFAIL). */
+#define CAF_WRAPPER_EXIT_ALREADY_RUNNING 75
+
+/* Returns the path of sub's lock file (malloc'd, caller frees), or NULL when out of memory. */
+char *caf_subjob_lock_path(const caf_subjob *sub);
+
+/* True when a copy of sub's wrapper script holds its lock now, i.e. the subjob runs somewhere. */
+bool caf_subjob_lock_held(const caf_subjob *sub);
 
 /* Returns text as one single-quoted shell word ('it'\''s') (malloc'd, caller frees), or NULL when out of
  * memory. */

@@ -261,6 +261,19 @@ caf_status caf_scheduler_poll(caf_scheduler *sched, caf_error *err)
         case CAF_BATCH_UNKNOWN:
             if (settle_from_exit_file(sched, sub, NULL))
                 break;
+            if (caf_subjob_lock_held(sub)) {
+                /* The copy caf tracks ended (or is unknown) but another copy of the subjob (one submitted
+                 * before a crash, between its submission and its record) holds the lock and will write the
+                 * exit-code file: it is still running. */
+                if (sub->lost_since != 0 || sub->status != CAF_JOB_RUNNING) {
+                    caf_info("job %s, subjob %zu: another copy of it is running (it holds %s/%s); waiting for it",
+                             job->name, sub->index, sub->dir, CAF_SUBJOB_LOCK_FILE);
+                    sub->status = CAF_JOB_RUNNING;
+                    sub->lost_since = 0;
+                    sched->dirty = true;
+                }
+                break;
+            }
             if (sub->lost_since == 0) {
                 sub->lost_since = now;
                 sched->dirty = true;

@@ -8,9 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "caf/file.h"
+#include "caf/temp_file.h"
 
 char *caf_shell_quote(const char *text)
 {
@@ -69,9 +71,15 @@ caf_status caf_wrapper_script_render(const caf_job *job, const caf_subjob *sub, 
         return caf_error_set(err, CAF_ERR_NOMEM, "job %s: out of memory", job->name);
     bool ok = true;
     char *exit_tmp = NULL;
-    if (asprintf(&exit_tmp, "%s.tmp", sub->exit_code_file) < 0)
+    /* beside exit_code under a temporary file's name, so that a killed script's leftover is swept too */
+    const char *exit_base = strrchr(sub->exit_code_file, '/');
+    int exit_dir_len = exit_base ? (int)(exit_base - sub->exit_code_file + 1) : 0;
+    exit_base = exit_base ? exit_base + 1 : sub->exit_code_file;
+    if (asprintf(&exit_tmp, "%.*s.%s" CAF_TEMP_MARK "wrapper", exit_dir_len, sub->exit_code_file, exit_base) < 0)
         exit_tmp = NULL;
     ok = exit_tmp != NULL;
+    char *lock_path = caf_subjob_lock_path(sub);
+    ok = ok && lock_path;
     char *stdout_path = caf_path_join(sub->dir, "stdout");
     char *stderr_path = caf_path_join(sub->dir, "stderr");
     ok = ok && stdout_path && stderr_path;
@@ -83,6 +91,21 @@ caf_status caf_wrapper_script_render(const caf_job *job, const caf_subjob *sub, 
     ok = ok && put_quoted(f, exit_tmp, " && mv -f --");
     ok = ok && put_word(f, exit_tmp) && put_word(f, sub->exit_code_file);
     fputs("\n    exit \"$1\"\n}\n", f);
+    /* One copy at a time: a subjob submitted twice (caf killed between a submission and its record) finds
+     * the first copy's lock and leaves before it opens, writes or removes anything in the folder. The lock
+     * stays held (fd 200, inherited by the command) until the script and the command have ended. */
+    fputs("if command -v flock >/dev/null 2>&1; then\n    exec 200>>", f);
+    ok = ok && put_quoted(f, lock_path, " || caf_finish 1\n");
+    /* Only a conflict stops the script: a file system without locks (flock fails otherwise) runs unlocked. */
+    fprintf(f, "    flock -n -E %d 200\n    caf_lock_rc=$?\n    if [[ $caf_lock_rc == %d ]]; then\n        printf 'caf: subjob %zu of job %s is "
+               "already running in another process (it holds %%s); this copy exits without touching it\\n'",
+            CAF_WRAPPER_EXIT_ALREADY_RUNNING, CAF_WRAPPER_EXIT_ALREADY_RUNNING, sub->index, job->name);
+    ok = ok && put_word(f, lock_path);
+    fprintf(f, " >&2\n        exit %d\n    fi\n", CAF_WRAPPER_EXIT_ALREADY_RUNNING);
+    /* Holding the lock, this copy is the only one: what earlier attempts left half-written is stale. */
+    fputs("    if [[ $caf_lock_rc == 0 ]]; then\n        for caf_f in", f);
+    ok = ok && put_word(f, sub->dir);
+    fputs("/.*" CAF_TEMP_MARK "*; do rm -f -- \"$caf_f\"; done\n    fi\nfi\n", f);
     fputs("exec </dev/null >>", f);
     ok = ok && put_quoted(f, stdout_path, " 2>>") && put_quoted(f, stderr_path, "\n");
     fputs("cd --", f);
@@ -126,6 +149,7 @@ caf_status caf_wrapper_script_render(const caf_job *job, const caf_subjob *sub, 
     }
     fputs("caf_finish \"$caf_rc\"\n", f);
     free(exit_tmp);
+    free(lock_path);
     free(stdout_path);
     free(stderr_path);
     if (fclose(f) != 0 || !ok) {
@@ -135,6 +159,27 @@ caf_status caf_wrapper_script_render(const caf_job *job, const caf_subjob *sub, 
     }
     *out = text;
     return CAF_OK;
+}
+
+char *caf_subjob_lock_path(const caf_subjob *sub)
+{
+    return caf_path_join(sub->dir, CAF_SUBJOB_LOCK_FILE);
+}
+
+bool caf_subjob_lock_held(const caf_subjob *sub)
+{
+    char *path = caf_subjob_lock_path(sub);
+    int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+    free(path);
+    if (fd < 0)
+        return false; /* no lock file: no copy of the new script ever started */
+    /* A shared lock for an instant tests for the wrapper's exclusive one. */
+    int rc;
+    while ((rc = flock(fd, LOCK_SH | LOCK_NB)) != 0 && errno == EINTR)
+        ;
+    bool held = rc != 0 && errno == EWOULDBLOCK;
+    close(fd);
+    return held;
 }
 
 /* Writes text to path in place. No temporary file and rename are needed: caf only hands the script to
