@@ -269,6 +269,45 @@ caf_status caf_event_writer_close(caf_event_writer *writer, caf_error *err);
 /* Discards the file being written and frees the writer; NULL is fine. */
 void caf_event_writer_abort(caf_event_writer *writer);
 
+/* ---- Untrusted files: reading in a child process ---- */
+
+/* HDF5 1.10 crashes, overflows memory, loops or allocates without bound on some malformed files, inside
+ * its own code. Files caf did not write itself are therefore first read in a child process (fork, no
+ * exec) under a time-out and an address-space limit; the child sends its answer back over a pipe, and a
+ * crash, hang or runaway allocation becomes a one-line error naming the file. */
+
+#define CAF_FILE_CHECK_DEFAULT_TIMEOUT_S 30
+#define CAF_FILE_CHECK_DEFAULT_MEMORY_MIB 1024
+#define CAF_FILE_CHECK_DEFAULT_JOBS 4
+
+typedef struct caf_file_check_options {
+    double timeout_s;  /* per file; 0 = $CAF_FILE_CHECK_TIMEOUT (seconds) or CAF_FILE_CHECK_DEFAULT_TIMEOUT_S */
+    double memory_mib; /* address space the child may map beyond what it inherits; 0 = $CAF_FILE_CHECK_MEMORY
+                        * (MiB) or CAF_FILE_CHECK_DEFAULT_MEMORY_MIB */
+    unsigned jobs;     /* children at a time; 0 = $CAF_FILE_CHECK_JOBS or CAF_FILE_CHECK_DEFAULT_JOBS */
+    bool events;       /* also open the file's datasets and stream exp, run and trigger through the reader's
+                        * checks (segments against exp/run, run table, trigger values), as a reader would */
+} caf_file_check_options;
+
+/* Refuses at once, without blocking, anything at path but a regular file (a named pipe, a folder, a
+ * device): CAF_ERR_INVALID "PATH: not a regular file (a named pipe)"; a missing file is CAF_ERR_NOT_FOUND. */
+caf_status caf_event_file_check_regular(const char *path, caf_error *err);
+
+/* Checks the n event files at paths, each in a child process (up to opts->jobs at a time) that reads its
+ * metadata (and with opts->events its events' run and trigger columns) under the time and memory limits.
+ * errs[i] receives file i's outcome: CAF_OK, or one line naming the file ("PATH: the HDF5 library crashed
+ * (signal 11) while reading its metadata", "... did not answer within 30 s ...", "... exceeded the memory
+ * limit ...", or the reader's own message). When metas is not NULL, metas[i] receives file i's metadata
+ * (zeroed for a bad file; the caller frees each with caf_event_file_meta_free). opts may be NULL.
+ * Returns the number of bad files. */
+size_t caf_event_files_check(const char *const *paths, size_t n, const caf_file_check_options *opts,
+                             caf_event_file_meta *metas, caf_error *errs);
+
+/* caf_event_files_check for one file: reads path's metadata in a child into *meta (caller frees with
+ * caf_event_file_meta_free) and returns its status, err naming the file. */
+caf_status caf_event_file_meta_read_isolated(const char *path, const caf_file_check_options *opts,
+                                             caf_event_file_meta *meta, caf_error *err);
+
 /* ---- HDF5 diagnostics ---- */
 
 /* Turns off HDF5's automatic printing of its error stack for this process (caf reports HDF5 failures as

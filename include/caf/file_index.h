@@ -49,10 +49,25 @@ typedef struct caf_run_files {
 caf_status caf_file_index_open(caf_file_index **out, const char *cache_path, caf_error *err);
 
 /* Adds the event file at path: from the cache when its path, size and mtime match, else by reading its
- * metadata (and updating the cache). A file added twice is kept once. */
+ * metadata in a child process (and updating the cache; a bad file is never cached). A file added twice is
+ * kept once. */
 caf_status caf_file_index_add(caf_file_index *index, const char *path, caf_error *err);
 
-/* Adds every regular file ending in ".h5" or ".hdf5" below dir (recursively, in sorted order). */
+/* Adds the n event files at paths, in order, as caf_file_index_add does, reading the metadata of the files
+ * missing from the cache in child processes (several at a time; see caf_event_files_check), so a file
+ * that crashes or hangs HDF5 is only a bad file. Every file that cannot be added is skipped and noted
+ * (caf_file_index_bad_message); the others are added. Returns CAF_OK when all were added, else an error
+ * whose one line names every bad file of this call (with the reasons when they fit). */
+caf_status caf_file_index_add_files(caf_file_index *index, const char *const *paths, size_t n, caf_error *err);
+
+/* Number of files that could not be added so far (missing, not regular, unreadable, bad metadata). */
+size_t caf_file_index_bad_count(const caf_file_index *index);
+
+/* One line naming bad file i (0 <= i < bad count) and why it is bad; owned by the index. */
+const char *caf_file_index_bad_message(const caf_file_index *index, size_t i);
+
+/* Adds every regular file ending in ".h5" or ".hdf5" below dir (recursively, in sorted order) through
+ * caf_file_index_add_files. */
 caf_status caf_file_index_add_dir(caf_file_index *index, const char *dir, caf_error *err);
 
 /* Adds a folder (as caf_file_index_add_dir) or a file (as caf_file_index_add). */

@@ -27,7 +27,10 @@ static const char help_text[] =
     "  --cache PATH   (index) the cache database\n"
     "  -n, --max N    (dump) print at most N events\n"
     "\n"
-    "Exit codes: 0 success, 1 a file is missing or not a valid event file (named), 2 usage error.\n";
+    "Each file is first read in a child process, so a file that crashes or hangs the HDF5 library is\n"
+    "reported like any bad file (see docs/running.md); a named pipe or folder is refused at once.\n\n"
+    "Exit codes: 0 success, 1 a file is missing or not a valid event file (each named on its own line),\n"
+    "2 usage error.\n";
 
 static void print_runs_text(const caf_run_count *runs, size_t n)
 {
@@ -46,35 +49,46 @@ static int print_json(json_t *value)
     return CLI_EXIT_OK;
 }
 
+/* Untrusted files are read in child processes (see caf_event_files_check): a file that crashes or hangs
+ * HDF5 is reported on its own line like any bad file, and the other files are still shown. */
 static int run_info(int argc, char **argv, bool json)
 {
+    size_t n = (size_t)argc;
+    caf_event_file_meta *metas = calloc(n, sizeof *metas);
+    caf_error *errs = calloc(n, sizeof *errs);
+    if (!metas || !errs) {
+        free(metas);
+        free(errs);
+        return cli_failf("out of memory");
+    }
+    size_t bad = caf_event_files_check((const char *const *)argv, n, NULL, metas, errs);
     json_t *all = json ? json_array() : NULL;
-    for (int i = 0; i < argc; i++) {
-        caf_event_file_meta m;
-        caf_error err = {0};
-        if (caf_event_file_meta_read(argv[i], &m, &err)) {
-            json_decref(all);
-            return cli_fail(&err);
-        }
-        if (json) {
-            json_t *j = caf_event_file_meta_to_json(&m);
+    for (size_t i = 0; i < n; i++) {
+        const caf_event_file_meta *m = &metas[i];
+        if (errs[i].code) {
+            cli_fail(&errs[i]);
+        } else if (json) {
+            json_t *j = caf_event_file_meta_to_json(m);
             json_object_set_new(j, "path", json_string(argv[i]));
             json_array_append_new(all, j);
         } else {
             printf("%s\n  creator: %s %s (random seed %llu)\n  events: %lld in %zu run%s of experiment%s", argv[i],
-                   m.creator, m.creator_version, (unsigned long long)m.random_seed, (long long)m.n_events, m.n_runs,
-                   m.n_runs == 1 ? "" : "s", m.n_experiments == 1 ? "" : "s");
-            for (size_t e = 0; e < m.n_experiments; e++)
-                printf(" %d", m.experiments[e]);
-            printf("\n  lowest run: %d.%d, highest run: %d.%d\n", m.low.exp, m.low.run, m.high.exp, m.high.run);
-            print_runs_text(m.runs, m.n_runs);
-            printf("  parents: %zu\n", m.n_parents);
-            for (size_t p = 0; p < m.n_parents; p++)
-                printf("    %s\n", m.parents[p]);
+                   m->creator, m->creator_version, (unsigned long long)m->random_seed, (long long)m->n_events,
+                   m->n_runs, m->n_runs == 1 ? "" : "s", m->n_experiments == 1 ? "" : "s");
+            for (size_t e = 0; e < m->n_experiments; e++)
+                printf(" %d", m->experiments[e]);
+            printf("\n  lowest run: %d.%d, highest run: %d.%d\n", m->low.exp, m->low.run, m->high.exp, m->high.run);
+            print_runs_text(m->runs, m->n_runs);
+            printf("  parents: %zu\n", m->n_parents);
+            for (size_t p = 0; p < m->n_parents; p++)
+                printf("    %s\n", m->parents[p]);
         }
-        caf_event_file_meta_free(&m);
+        caf_event_file_meta_free(&metas[i]);
     }
-    return json ? print_json(all) : CLI_EXIT_OK;
+    free(metas);
+    free(errs);
+    int rc = json ? print_json(all) : CLI_EXIT_OK;
+    return bad ? CLI_EXIT_FAILURE : rc;
 }
 
 static int run_index(int argc, char **argv, bool json, const char *cache)
@@ -83,11 +97,14 @@ static int run_index(int argc, char **argv, bool json, const char *cache)
     caf_error err = {0};
     if (caf_file_index_open(&ix, cache, &err))
         return cli_fail(&err);
-    for (int i = 0; i < argc; i++)
-        if (caf_file_index_add_path(ix, argv[i], &err)) {
+    for (int i = 0; i < argc; i++) {
+        size_t bad_before = caf_file_index_bad_count(ix);
+        /* a bad file is noted by the index and reported below; anything else (the cache) is fatal */
+        if (caf_file_index_add_path(ix, argv[i], &err) && caf_file_index_bad_count(ix) == bad_before) {
             caf_file_index_close(ix);
             return cli_fail(&err);
         }
+    }
     int rc;
     if (json) {
         rc = print_json(caf_file_index_to_json(ix));
@@ -108,6 +125,8 @@ static int run_index(int argc, char **argv, bool json, const char *cache)
         printf("%zu files, %zu runs (%zu from the cache, %zu opened)\n", st.files, n, st.cache_hits, st.files_opened);
         rc = CLI_EXIT_OK;
     }
+    for (size_t i = 0; i < caf_file_index_bad_count(ix); i++)
+        rc = cli_failf("%s", caf_file_index_bad_message(ix, i));
     caf_file_index_close(ix);
     return rc;
 }
@@ -160,7 +179,9 @@ static int run_dump(const char *path, long long max)
 {
     caf_event_reader *r;
     caf_error err = {0};
-    if (caf_event_reader_open(&r, path, NULL, &err))
+    /* events are read here only after a child process read the file's metadata and run columns */
+    const caf_file_check_options check = {.events = true};
+    if (caf_event_files_check(&path, 1, &check, NULL, &err) || caf_event_reader_open(&r, path, NULL, &err))
         return cli_fail(&err);
     const caf_event_schema *s = caf_event_reader_schema(r);
     const caf_event_batch *b;

@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "caf/engine.h"
+#include "caf/event_file.h"
 #include "caf/log.h"
 #include "caf/path.h"
 #include "cli/cli.h"
@@ -28,6 +29,9 @@ static const char help_text[] =
     "  --seed S          the random seed (an unsigned integer) modules draw from; the same seed gives\n"
     "                    the same result. Default: chosen at random and printed\n"
     "  --json            prints the summary as JSON\n"
+    "\n"
+    "Every input file is first checked in a child process (metadata, run and trigger columns), so a file\n"
+    "that crashes or hangs the HDF5 library is named and nothing is processed.\n"
     "\n"
     "Exit codes: 0 every event processed, 1 a bad path file, input file or module failure, 2 usage error.\n";
 
@@ -87,6 +91,22 @@ static bool parse_u64(const char *text, uint64_t *out)
         return false;
     *out = v;
     return true;
+}
+
+/* Reads every input's metadata and run and trigger columns in child processes first: HDF5 crashes or
+ * hangs on some malformed files, and then only that file is named; events are read here afterwards. */
+static int check_inputs(const char **inputs, size_t n)
+{
+    caf_error *errs = calloc(n, sizeof *errs);
+    if (!errs)
+        return cli_failf("out of memory");
+    const caf_file_check_options check = {.events = true};
+    size_t bad = caf_event_files_check(inputs, n, &check, NULL, errs);
+    for (size_t i = 0; bad && i < n; i++)
+        if (errs[i].code)
+            cli_fail(&errs[i]);
+    free(errs);
+    return bad ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
 }
 
 static int run_process(int argc, char **argv)
@@ -170,6 +190,8 @@ static int run_process(int argc, char **argv)
         seed = ((uint64_t)ts.tv_sec * 1000000007u) ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 40);
         caf_info("random seed %" PRIu64 " (pass --seed %" PRIu64 " to repeat this process)", seed, seed);
     }
+    if ((rc = check_inputs(inputs, n_inputs)) != CLI_EXIT_OK)
+        goto done;
     caf_engine_options eo = {.inputs = inputs, .n_inputs = n_inputs, .max_events = max_events, .seed = seed};
     if (caf_engine_open(&engine, set, &eo, &err) != CAF_OK || caf_engine_run(engine, &err) != CAF_OK) {
         rc = cli_fail(&err);

@@ -690,6 +690,21 @@ static caf_status check_runs(caf_event_reader *r, int64_t pos, size_t count, caf
     return CAF_OK;
 }
 
+/* A trigger decision is -1, 0 or 1 (Belle II's SoftwareTriggerCutResult); anything else would be read
+ * as some decision by whoever compares it, so the file is refused. */
+static caf_status check_trigger_values(caf_event_reader *r, const char *dataset, const int8_t *values, int64_t pos,
+                                       hsize_t count, caf_error *err)
+{
+    size_t lines = r->schema.n_trigger_lines;
+    for (size_t i = 0; i < (size_t)count * lines; i++)
+        if (values[i] < -1 || values[i] > 1)
+            return caf_error_set(err, CAF_ERR_FORMAT,
+                                 "%s: '%s/%s' holds %d at event %lld, line '%s' (a trigger result is -1, 0 or 1)",
+                                 r->path, CAF_EF_TRIGGER, dataset, values[i], (long long)(pos + (int64_t)(i / lines)),
+                                 r->schema.trigger_lines[i % lines]);
+    return CAF_OK;
+}
+
 caf_status caf_event_reader_next(caf_event_reader *r, const caf_event_batch **batch, caf_error *err)
 {
     *batch = NULL;
@@ -755,6 +770,11 @@ caf_status caf_event_reader_next(caf_event_reader *r, const caf_event_batch **ba
         if (read_slab(&r->trig_result, H5T_NATIVE_INT8, pos, count, lines, r->trig_result.buf) < 0 ||
             read_slab(&r->trig_nonprescaled, H5T_NATIVE_INT8, pos, count, lines, r->trig_nonprescaled.buf) < 0)
             return read_fail(r, err, "cannot read trigger results");
+        caf_status rc = check_trigger_values(r, "result", r->trig_result.buf, (int64_t)pos, count, err);
+        if (!rc)
+            rc = check_trigger_values(r, "result_nonprescaled", r->trig_nonprescaled.buf, (int64_t)pos, count, err);
+        if (rc)
+            return rc;
         b->trigger_result = r->trig_result.buf;
         b->trigger_result_nonprescaled = r->trig_nonprescaled.buf;
         if (r->trig_present.buf) {

@@ -34,6 +34,9 @@ struct caf_file_index {
     caf_run_files *runs;
     size_t n_runs;
     const caf_indexed_file **run_file_ptrs;
+    /* one line per file that could not be added, naming it */
+    char **bad;
+    size_t n_bad, cap_bad;
 };
 
 static uint64_t hash_path(const char *s)
@@ -134,6 +137,9 @@ void caf_file_index_close(caf_file_index *ix)
         free(ix->entries[i].runs);
     }
     free(ix->entries);
+    for (size_t i = 0; i < ix->n_bad; i++)
+        free(ix->bad[i]);
+    free(ix->bad);
     free(ix->slots);
     free(ix->runs);
     free(ix->run_file_ptrs);
@@ -219,74 +225,201 @@ static caf_status cache_store(caf_file_index *ix, const caf_indexed_file *f, caf
     return CAF_OK;
 }
 
-caf_status caf_file_index_add(caf_file_index *ix, const char *path, caf_error *err)
+/* Appends e (its path and runs now owned by the index). */
+static caf_status append_entry(caf_file_index *ix, entry e, caf_error *err)
 {
-    char real[PATH_MAX];
-    struct stat st;
-    if (!realpath(path, real) || stat(real, &st) < 0)
-        return caf_error_errno(err, errno, "%s", path);
-    if (!S_ISREG(st.st_mode))
-        return caf_error_set(err, CAF_ERR_INVALID, "%s: not a regular file", path);
-    if (*find_slot(ix, real))
-        return CAF_OK;
-    int64_t size = (int64_t)st.st_size;
-    int64_t mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
-    entry e = {0};
-    e.pub.size = size;
-    e.pub.mtime_ns = mtime_ns;
-    size_t n_runs = 0;
-    if (cache_lookup(ix, real, size, mtime_ns, &e.pub.n_events, &e.runs, &n_runs)) {
-        e.pub.from_cache = true;
-        ix->stats.cache_hits++;
-    } else {
-        caf_event_file_meta meta;
-        caf_status rc = caf_event_file_meta_read(real, &meta, err);
-        ix->stats.files_opened++;
-        if (rc)
-            return rc;
-        e.pub.n_events = meta.n_events;
-        n_runs = meta.n_runs;
-        e.runs = meta.runs;
-        meta.runs = NULL;
-        meta.n_runs = 0;
-        caf_event_file_meta_free(&meta);
-    }
-    e.pub.n_runs = n_runs;
-    e.pub.runs = e.runs;
-    e.path = strdup(real);
-    e.pub.path = e.path;
-    if (!e.path) {
-        free(e.runs);
-        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
-    }
-    if (!e.pub.from_cache) {
-        caf_status rc = cache_store(ix, &e.pub, err);
-        if (rc) {
-            free(e.path);
-            free(e.runs);
-            return rc;
-        }
-    }
     if (ix->n_entries == ix->cap_entries) {
         size_t cap = ix->cap_entries ? ix->cap_entries * 2 : 64;
         entry *grown = realloc(ix->entries, cap * sizeof *grown);
-        if (!grown) {
-            free(e.path);
-            free(e.runs);
+        if (!grown)
             return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
-        }
         ix->entries = grown;
         ix->cap_entries = cap;
     }
-    if (2 * (ix->n_entries + 1) > ix->n_slots && !grow_slots(ix)) {
-        free(e.path);
-        free(e.runs);
+    if (2 * (ix->n_entries + 1) > ix->n_slots && !grow_slots(ix))
         return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
-    }
     ix->entries[ix->n_entries++] = e;
     *find_slot(ix, e.path) = ix->n_entries;
     ix->stats.files++;
     return CAF_OK;
+}
+
+static caf_status note_bad(caf_file_index *ix, const char *message, caf_error *err)
+{
+    if (ix->n_bad == ix->cap_bad) {
+        size_t cap = ix->cap_bad ? ix->cap_bad * 2 : 8;
+        char **grown = realloc(ix->bad, cap * sizeof *grown);
+        if (!grown)
+            return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+        ix->bad = grown;
+        ix->cap_bad = cap;
+    }
+    if (!(ix->bad[ix->n_bad] = strdup(message)))
+        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    ix->n_bad++;
+    return CAF_OK;
+}
+
+/* One line naming every bad file of this call: with their reasons when that fits, else their names. */
+static caf_status bad_files_error(caf_file_index *ix, size_t first, const char *const *given, const size_t *bad_at,
+                                  caf_error *err)
+{
+    size_t n = ix->n_bad - first;
+    if (n == 1)
+        return caf_error_set(err, CAF_ERR_FORMAT, "%s", ix->bad[first]);
+    char line[CAF_ERROR_MESSAGE_MAX];
+    size_t used = (size_t)snprintf(line, sizeof line, "%zu bad input files:", n);
+    bool fits = true;
+    for (size_t i = 0; i < n && fits; i++) {
+        int w = snprintf(line + used, sizeof line - used, "%s %s", i ? ";" : "", ix->bad[first + i]);
+        fits = w >= 0 && (size_t)w < sizeof line - used;
+        used += fits ? (size_t)w : 0;
+    }
+    if (!fits) {
+        used = (size_t)snprintf(line, sizeof line, "%zu bad input files (the first: %s):", n, ix->bad[first]);
+        if (used >= sizeof line)
+            used = (size_t)snprintf(line, sizeof line, "%zu bad input files:", n);
+        for (size_t i = 0; i < n; i++) {
+            int w = snprintf(line + used, sizeof line - used, "%s %s", i ? "," : "", given[bad_at[i]]);
+            if (w < 0 || (size_t)w >= sizeof line - used - 24) {
+                snprintf(line + used, sizeof line - used, " and %zu more", n - i);
+                break;
+            }
+            used += (size_t)w;
+        }
+    }
+    return caf_error_set(err, CAF_ERR_FORMAT, "%s", line);
+}
+
+/* A file of one add call: where it stands while the files missing from the cache are read. */
+typedef struct pending {
+    char *real;
+    entry e;
+    bool bad, duplicate, read;
+} pending;
+
+caf_status caf_file_index_add_files(caf_file_index *ix, const char *const *paths, size_t n, caf_error *err)
+{
+    pending *p = calloc(n ? n : 1, sizeof *p);
+    const char **to_read = calloc(n ? n : 1, sizeof *to_read);
+    size_t *read_at = calloc(n ? n : 1, sizeof *read_at), *bad_at = calloc(n ? n : 1, sizeof *bad_at);
+    caf_event_file_meta *metas = NULL;
+    caf_error *errs = NULL;
+    size_t n_read = 0, first_bad = ix->n_bad, n_bad_here = 0;
+    caf_status rc = p && to_read && read_at && bad_at ? CAF_OK : caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    /* 1. resolve, refuse what is not a regular file, answer from the cache where possible */
+    for (size_t i = 0; rc == CAF_OK && i < n; i++) {
+        char real[PATH_MAX];
+        struct stat st;
+        caf_error why = {0};
+        if (!realpath(paths[i], real) || stat(real, &st) < 0)
+            caf_error_errno(&why, errno, "%s", paths[i]);
+        else if (!S_ISREG(st.st_mode))
+            caf_event_file_check_regular(paths[i], &why);
+        if (why.code) {
+            p[i].bad = true;
+            bad_at[n_bad_here++] = i;
+            rc = note_bad(ix, why.message, err);
+            continue;
+        }
+        if (*find_slot(ix, real)) {
+            p[i].duplicate = true;
+            continue;
+        }
+        if (!(p[i].real = strdup(real))) {
+            rc = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+            break;
+        }
+        p[i].e.pub.size = (int64_t)st.st_size;
+        p[i].e.pub.mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+        size_t n_runs = 0;
+        if (cache_lookup(ix, real, p[i].e.pub.size, p[i].e.pub.mtime_ns, &p[i].e.pub.n_events, &p[i].e.runs, &n_runs)) {
+            p[i].e.pub.from_cache = true;
+            p[i].e.pub.n_runs = n_runs;
+        } else {
+            p[i].read = true;
+            read_at[n_read] = i;
+            to_read[n_read++] = p[i].real;
+        }
+    }
+    /* 2. files caf has not seen: their metadata is read in child processes (HDF5 may crash on them) */
+    if (rc == CAF_OK && n_read) {
+        metas = calloc(n_read, sizeof *metas);
+        errs = calloc(n_read, sizeof *errs);
+        if (!metas || !errs)
+            rc = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+        else
+            caf_event_files_check(to_read, n_read, NULL, metas, errs);
+        ix->stats.files_opened += rc == CAF_OK ? n_read : 0;
+        for (size_t k = 0; rc == CAF_OK && k < n_read; k++) {
+            pending *f = &p[read_at[k]];
+            if (errs[k].code) {
+                f->bad = true;
+                bad_at[n_bad_here++] = read_at[k];
+                /* the child names the real path; name the file as the caller gave it */
+                char message[CAF_ERROR_MESSAGE_MAX];
+                size_t len = strlen(f->real);
+                if (strncmp(errs[k].message, f->real, len) == 0)
+                    snprintf(message, sizeof message, "%s%s", paths[read_at[k]], errs[k].message + len);
+                else
+                    snprintf(message, sizeof message, "%s", errs[k].message);
+                rc = note_bad(ix, message, err);
+                continue;
+            }
+            f->e.pub.n_events = metas[k].n_events;
+            f->e.pub.n_runs = metas[k].n_runs;
+            f->e.runs = metas[k].runs;
+            metas[k].runs = NULL;
+            metas[k].n_runs = 0;
+        }
+    }
+    /* 3. in the order given: append and cache the good ones (a bad file is never cached) */
+    for (size_t i = 0; rc == CAF_OK && i < n; i++) {
+        if (p[i].bad || p[i].duplicate || *find_slot(ix, p[i].real))
+            continue;
+        entry e = p[i].e;
+        e.path = p[i].real;
+        e.pub.path = e.path;
+        e.pub.runs = e.runs;
+        if (e.pub.from_cache)
+            ix->stats.cache_hits++;
+        else
+            rc = cache_store(ix, &e.pub, err);
+        if (rc == CAF_OK)
+            rc = append_entry(ix, e, err);
+        if (rc == CAF_OK)
+            p[i].real = NULL, p[i].e.runs = NULL; /* now the index's */
+    }
+    for (size_t i = 0; p && i < n; i++) {
+        free(p[i].real);
+        free(p[i].e.runs);
+    }
+    for (size_t k = 0; metas && k < n_read; k++)
+        caf_event_file_meta_free(&metas[k]);
+    if (rc == CAF_OK && n_bad_here)
+        rc = bad_files_error(ix, first_bad, paths, bad_at, err);
+    free(p);
+    free(to_read);
+    free(read_at);
+    free(bad_at);
+    free(metas);
+    free(errs);
+    return rc;
+}
+
+caf_status caf_file_index_add(caf_file_index *ix, const char *path, caf_error *err)
+{
+    return caf_file_index_add_files(ix, &path, 1, err);
+}
+
+size_t caf_file_index_bad_count(const caf_file_index *ix)
+{
+    return ix->n_bad;
+}
+
+const char *caf_file_index_bad_message(const caf_file_index *ix, size_t i)
+{
+    return i < ix->n_bad ? ix->bad[i] : NULL;
 }
 
 static bool is_event_file_name(const char *name)
@@ -301,7 +434,12 @@ static int compare_names(const struct dirent **a, const struct dirent **b)
     return strcmp((*a)->d_name, (*b)->d_name);
 }
 
-static caf_status add_dir_recursive(caf_file_index *ix, const char *dir, caf_error *err)
+typedef struct path_list {
+    char **items;
+    size_t n, cap;
+} path_list;
+
+static caf_status collect_dir(const char *dir, path_list *out, caf_error *err)
 {
     struct dirent **names;
     int n = scandir(dir, &names, NULL, compare_names);
@@ -318,10 +456,22 @@ static caf_status add_dir_recursive(caf_file_index *ix, const char *dir, caf_err
             } else {
                 snprintf(child, len, "%s/%s", dir, name);
                 struct stat st;
-                if (stat(child, &st) == 0 && S_ISDIR(st.st_mode) && name[0] != '.')
-                    rc = add_dir_recursive(ix, child, err);
-                else if (stat(child, &st) == 0 && S_ISREG(st.st_mode) && is_event_file_name(name))
-                    rc = caf_file_index_add(ix, child, err);
+                if (stat(child, &st) == 0 && S_ISDIR(st.st_mode) && name[0] != '.') {
+                    rc = collect_dir(child, out, err);
+                } else if (stat(child, &st) == 0 && S_ISREG(st.st_mode) && is_event_file_name(name)) {
+                    if (out->n == out->cap) {
+                        size_t cap = out->cap ? out->cap * 2 : 256;
+                        char **grown = realloc(out->items, cap * sizeof *grown);
+                        if (!grown)
+                            rc = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+                        else
+                            out->items = grown, out->cap = cap;
+                    }
+                    if (!rc) {
+                        out->items[out->n++] = child;
+                        child = NULL;
+                    }
+                }
                 free(child);
             }
         }
@@ -333,7 +483,13 @@ static caf_status add_dir_recursive(caf_file_index *ix, const char *dir, caf_err
 
 caf_status caf_file_index_add_dir(caf_file_index *ix, const char *dir, caf_error *err)
 {
-    caf_status rc = add_dir_recursive(ix, dir, err);
+    path_list files = {0};
+    caf_status rc = collect_dir(dir, &files, err);
+    if (rc == CAF_OK)
+        rc = caf_file_index_add_files(ix, (const char *const *)files.items, files.n, err);
+    for (size_t i = 0; i < files.n; i++)
+        free(files.items[i]);
+    free(files.items);
     caf_error commit_err = {0};
     caf_status crc = commit(ix, &commit_err);
     if (!rc && crc) {

@@ -80,12 +80,8 @@ caf_status caf_h5_fail(caf_error *err, caf_status code, const char *path, const 
 hid_t caf_h5_open_read(const char *path, caf_error *err)
 {
     caf_hdf5_silence();
-    FILE *probe = fopen(path, "rb");
-    if (!probe) {
-        caf_error_errno(err, errno, "%s", path);
+    if (caf_event_file_check_regular(path, err) != CAF_OK) /* HDF5 would wait forever on a named pipe */
         return -1;
-    }
-    fclose(probe);
     htri_t is = H5Fis_hdf5(path);
     if (is <= 0) {
         H5Eclear2(H5E_DEFAULT);

@@ -55,9 +55,8 @@ static caf_status select_inputs(run_cal *c, caf_file_index *ix, char **files, si
                                 caf_error *err)
 {
     const caf_calibration_config *cfg = c->cfg;
-    caf_status rc = CAF_OK;
-    for (size_t i = 0; i < n && rc == CAF_OK; i++)
-        rc = caf_file_index_add(ix, files[i], err);
+    /* read in child processes; a bad file fails the calibration, and the message names every bad one */
+    caf_status rc = caf_file_index_add_files(ix, (const char *const *)files, n, err);
     if (rc != CAF_OK)
         return rc;
     size_t count = caf_file_index_count(ix), runs_seen = 0, runs_ignored = 0; /* per file */

@@ -1,0 +1,434 @@
+/* Untrusted event files are read in child processes. HDF5 1.10.8 (Debian 12's) crashes, overflows heap
+ * buffers, loops forever or allocates without bound on some malformed files, inside its own code; no
+ * check caf could make before calling it prevents that. So the first read of a file caf did not write
+ * happens in a forked child with a time-out, an address-space limit and no core dumps; the child answers
+ * with JSON over a pipe, and the parent turns whatever happened into one line naming the file.
+ *
+ * Protocol on the pipe: the child writes "E\n" when it moves from the metadata to the events (so a crash
+ * there is reported as such), then one JSON object: {"ok": true, "meta": {...}} or {"ok": false,
+ * "code": N, "message": "...", "nomem": bool}. Anything else (no answer, a signal) is a failure. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "caf/event_file.h"
+
+#define EVENTS_PHASE_MARK "E\n"
+
+static double monotonic_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double env_number(const char *name, double fallback)
+{
+    const char *text = getenv(name);
+    if (!text || !*text)
+        return fallback;
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    return errno || *end || !(v > 0) ? fallback : v;
+}
+
+static caf_file_check_options resolve_options(const caf_file_check_options *opts)
+{
+    caf_file_check_options o = opts ? *opts : (caf_file_check_options){0};
+    if (!(o.timeout_s > 0))
+        o.timeout_s = env_number("CAF_FILE_CHECK_TIMEOUT", CAF_FILE_CHECK_DEFAULT_TIMEOUT_S);
+    if (!(o.memory_mib > 0))
+        o.memory_mib = env_number("CAF_FILE_CHECK_MEMORY", CAF_FILE_CHECK_DEFAULT_MEMORY_MIB);
+    if (o.jobs == 0)
+        o.jobs = (unsigned)env_number("CAF_FILE_CHECK_JOBS", CAF_FILE_CHECK_DEFAULT_JOBS);
+    if (o.jobs == 0)
+        o.jobs = 1;
+    return o;
+}
+
+static const char *file_kind(mode_t mode)
+{
+    if (S_ISFIFO(mode))
+        return "a named pipe";
+    if (S_ISDIR(mode))
+        return "a folder";
+    if (S_ISSOCK(mode))
+        return "a socket";
+    if (S_ISCHR(mode) || S_ISBLK(mode))
+        return "a device";
+    return "not a file";
+}
+
+caf_status caf_event_file_check_regular(const char *path, caf_error *err)
+{
+    /* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        struct stat st;
+        if (errno != ENOENT && stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+            return caf_error_set(err, CAF_ERR_INVALID, "%s: not a regular file (%s)", path, file_kind(st.st_mode));
+        return caf_error_errno(err, errno, "%s", path);
+    }
+    struct stat st;
+    int rc = fstat(fd, &st);
+    int saved = errno;
+    close(fd);
+    if (rc != 0)
+        return caf_error_errno(err, saved, "%s", path);
+    if (!S_ISREG(st.st_mode))
+        return caf_error_set(err, CAF_ERR_INVALID, "%s: not a regular file (%s)", path, file_kind(st.st_mode));
+    return CAF_OK;
+}
+
+/* ---- the child ---- */
+
+static void write_all(int fd, const char *text, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, text, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return;
+        text += w;
+        n -= (size_t)w;
+    }
+}
+
+/* Limits the child's address space to what it has now plus limit_mib: relative, because a sanitizer
+ * build has terabytes of shadow mappings reserved before main. */
+static void limit_memory(double limit_mib)
+{
+    unsigned long pages = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) {
+        if (fscanf(f, "%lu", &pages) != 1)
+            pages = 0;
+        fclose(f);
+    }
+    rlim_t now = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE);
+    struct rlimit old;
+    if (getrlimit(RLIMIT_AS, &old) != 0)
+        return;
+    rlim_t want = now + (rlim_t)(limit_mib * 1024.0 * 1024.0);
+    if (old.rlim_max != RLIM_INFINITY && want > old.rlim_max)
+        want = old.rlim_max;
+    struct rlimit lim = {want, old.rlim_max};
+    setrlimit(RLIMIT_AS, &lim);
+}
+
+static bool looks_like_nomem(const caf_error *err)
+{
+    return err->code == CAF_ERR_NOMEM || strstr(err->message, "memory allocation failed") ||
+           strstr(err->message, "out of memory") || strstr(err->message, "unable to allocate");
+}
+
+/* Streams exp, run and trigger through the reader, whose own checks (segments against exp and run, the
+ * run table, trigger values) then apply to the whole file before a caller reads it in its own process. */
+static caf_status check_events(const char *path, caf_error *err)
+{
+    static const char *const select[] = {CAF_EVENT_SELECT_EXP, CAF_EVENT_SELECT_RUN, CAF_EVENT_SELECT_TRIGGER};
+    caf_event_reader_options ro = {.batch_size = 65536, .select = select, .n_select = 3};
+    caf_event_reader *r = NULL;
+    caf_status rc = caf_event_reader_open(&r, path, &ro, err);
+    const caf_event_batch *b = NULL;
+    while (rc == CAF_OK && (rc = caf_event_reader_next(r, &b, err)) == CAF_OK && b)
+        ;
+    caf_event_reader_close(r);
+    return rc;
+}
+
+static void child_main(const char *path, const caf_file_check_options *o, int fd)
+{
+    signal(SIGPIPE, SIG_DFL);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    struct rlimit no_core = {0, 0};
+    setrlimit(RLIMIT_CORE, &no_core);
+    int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null_fd >= 0) { /* a library's or a sanitizer's report would break the parent's one-line message */
+        dup2(null_fd, STDOUT_FILENO);
+        dup2(null_fd, STDERR_FILENO);
+    }
+    limit_memory(o->memory_mib);
+    caf_event_file_meta meta;
+    caf_error err = {0};
+    caf_status rc = caf_event_file_meta_read(path, &meta, &err);
+    if (rc == CAF_OK && o->events) {
+        write_all(fd, EVENTS_PHASE_MARK, strlen(EVENTS_PHASE_MARK));
+        rc = check_events(path, &err);
+        if (rc)
+            caf_event_file_meta_free(&meta);
+    }
+    json_t *answer = rc == CAF_OK ? json_pack("{s:b, s:o}", "ok", 1, "meta", caf_event_file_meta_to_json(&meta))
+                                  : json_pack("{s:b, s:i, s:s, s:b}", "ok", 0, "code", (int)rc, "message",
+                                              err.message, "nomem", looks_like_nomem(&err));
+    char *text = answer ? json_dumps(answer, JSON_COMPACT) : NULL;
+    if (text)
+        write_all(fd, text, strlen(text));
+    _exit(text ? 0 : 3);
+}
+
+/* ---- the parent ---- */
+
+static bool meta_from_json(const json_t *j, caf_event_file_meta *m)
+{
+    memset(m, 0, sizeof *m);
+    json_t *runs, *exps, *parents;
+    json_int_t version, n_events, lo_e, lo_r, hi_e, hi_r;
+    const char *creator, *creator_version, *seed;
+    if (json_unpack((json_t *)j, "{s:I, s:s, s:s, s:s, s:I, s:o, s:o, s:{s:I, s:I}, s:{s:I, s:I}, s:o}",
+                    "format_version", &version, "creator", &creator, "creator_version", &creator_version,
+                    "random_seed_text", &seed, "n_events", &n_events, "experiments", &exps, "runs", &runs, "low",
+                    "exp", &lo_e, "run", &lo_r, "high", "exp", &hi_e, "run", &hi_r, "parents", &parents) != 0 ||
+        !json_is_array(runs) || !json_is_array(exps) || !json_is_array(parents))
+        return false;
+    m->format_version = (int)version;
+    m->creator = strdup(creator);
+    m->creator_version = strdup(creator_version);
+    m->random_seed = strtoull(seed, NULL, 10);
+    m->n_events = n_events;
+    m->low = (caf_exprun){(int)lo_e, (int)lo_r};
+    m->high = (caf_exprun){(int)hi_e, (int)hi_r};
+    m->n_runs = json_array_size(runs);
+    m->n_experiments = json_array_size(exps);
+    m->n_parents = json_array_size(parents);
+    m->runs = calloc(m->n_runs + 1, sizeof *m->runs);
+    m->experiments = calloc(m->n_experiments + 1, sizeof *m->experiments);
+    m->parents = calloc(m->n_parents + 1, sizeof *m->parents);
+    bool ok = m->creator && m->creator_version && m->runs && m->experiments && m->parents;
+    for (size_t i = 0; ok && i < m->n_runs; i++) {
+        json_int_t e, r, c;
+        ok = json_unpack(json_array_get(runs, i), "{s:I, s:I, s:I}", "exp", &e, "run", &r, "events", &c) == 0;
+        m->runs[i] = (caf_run_count){(int)e, (int)r, (int64_t)c};
+    }
+    for (size_t i = 0; ok && i < m->n_experiments; i++) {
+        ok = json_is_integer(json_array_get(exps, i));
+        m->experiments[i] = (int)json_integer_value(json_array_get(exps, i));
+    }
+    for (size_t i = 0; ok && i < m->n_parents; i++) {
+        const char *p = json_string_value(json_array_get(parents, i));
+        ok = p && (m->parents[i] = strdup(p));
+    }
+    if (!ok) {
+        for (size_t i = 0; m->parents && i < m->n_parents; i++)
+            free(m->parents[i]);
+        free(m->parents);
+        m->parents = NULL;
+        m->n_parents = 0;
+        caf_event_file_meta_free(m);
+    }
+    return ok;
+}
+
+typedef struct slot {
+    pid_t pid;
+    int fd;
+    size_t index;
+    double deadline;
+    char *data;
+    size_t size, cap;
+} slot;
+
+static void slot_append(slot *s, const char *bytes, size_t n)
+{
+    if (s->size + n + 1 > s->cap) {
+        size_t cap = s->cap ? s->cap : 4096;
+        while (cap < s->size + n + 1)
+            cap *= 2;
+        char *grown = realloc(s->data, cap);
+        if (!grown)
+            return; /* the answer is then incomplete and reported as such */
+        s->data = grown;
+        s->cap = cap;
+    }
+    memcpy(s->data + s->size, bytes, n);
+    s->size += n;
+    s->data[s->size] = '\0';
+}
+
+static caf_status start_child(slot *s, const char *path, const caf_file_check_options *o, caf_error *err)
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0)
+        return caf_error_errno(err, errno, "%s: cannot make a pipe for the metadata reader", path);
+    fflush(NULL); /* buffered output must not be written twice */
+    pid_t pid = fork();
+    if (pid < 0) {
+        int saved = errno;
+        close(p[0]);
+        close(p[1]);
+        return caf_error_errno(err, saved, "%s: cannot start the metadata reader", path);
+    }
+    if (pid == 0) {
+        close(p[0]);
+        child_main(path, o, p[1]);
+    }
+    close(p[1]);
+    s->pid = pid;
+    s->fd = p[0];
+    s->deadline = monotonic_now() + o->timeout_s;
+    s->size = 0;
+    return CAF_OK;
+}
+
+/* Turns what the child said and how it ended into file's outcome. */
+static void finish_child(slot *s, const char *path, const caf_file_check_options *o, bool timed_out,
+                         caf_event_file_meta *meta, caf_error *err)
+{
+    if (timed_out)
+        kill(s->pid, SIGKILL);
+    int status = 0;
+    while (waitpid(s->pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    const char *text = s->data ? s->data : "";
+    bool in_events = strncmp(text, EVENTS_PHASE_MARK, strlen(EVENTS_PHASE_MARK)) == 0;
+    if (in_events)
+        text += strlen(EVENTS_PHASE_MARK);
+    const char *doing = in_events ? "checking its events" : "reading its metadata";
+    json_t *answer = !timed_out && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? json_loads(text, 0, NULL) : NULL;
+    int ok = 0, nomem = 0, code = CAF_ERR_FORMAT;
+    const char *message = NULL;
+    json_t *jmeta = NULL;
+    bool understood = answer && (json_unpack(answer, "{s:b, s?o, s?i, s?s, s?b}", "ok", &ok, "meta", &jmeta,
+                                             "code", &code, "message", &message, "nomem", &nomem) == 0);
+    if (timed_out)
+        caf_error_set(err, CAF_ERR_TIMEOUT,
+                      "%s: the HDF5 library did not answer within %g s while %s (reader killed; limit "
+                      "$CAF_FILE_CHECK_TIMEOUT)",
+                      path, o->timeout_s, doing);
+    else if (WIFSIGNALED(status))
+        caf_error_set(err, CAF_ERR_EXTERNAL, "%s: the HDF5 library crashed (signal %d) while %s", path,
+                      WTERMSIG(status), doing);
+    else if (!understood)
+        caf_error_set(err, CAF_ERR_EXTERNAL, "%s: the reader process ended without an answer (exit status %d) while %s",
+                      path, WIFEXITED(status) ? WEXITSTATUS(status) : -1, doing);
+    else if (!ok && nomem)
+        caf_error_set(err, CAF_ERR_EXTERNAL,
+                      "%s: the HDF5 library exceeded the memory limit of %g MiB while %s (limit "
+                      "$CAF_FILE_CHECK_MEMORY)",
+                      path, o->memory_mib, doing);
+    else if (!ok)
+        caf_error_set(err, code > 0 && code <= CAF_ERR_TIMEOUT ? (caf_status)code : CAF_ERR_FORMAT, "%s",
+                      message ? message : "unknown failure");
+    else if (!meta)
+        caf_error_clear(err);
+    else if (!meta_from_json(jmeta, meta))
+        caf_error_set(err, CAF_ERR_EXTERNAL, "%s: the reader process's answer is not valid metadata", path);
+    else
+        caf_error_clear(err);
+    json_decref(answer);
+    close(s->fd);
+    s->fd = -1;
+    s->pid = 0;
+}
+
+size_t caf_event_files_check(const char *const *paths, size_t n, const caf_file_check_options *opts,
+                             caf_event_file_meta *metas, caf_error *errs)
+{
+    caf_file_check_options o = resolve_options(opts);
+    size_t jobs = o.jobs < n ? o.jobs : (n ? n : 1);
+    slot *slots = calloc(jobs, sizeof *slots);
+    struct pollfd *fds = calloc(jobs, sizeof *fds);
+    size_t bad = 0;
+    if (metas)
+        memset(metas, 0, n * sizeof *metas);
+    if (!slots || !fds) {
+        for (size_t i = 0; i < n; i++)
+            caf_error_set(&errs[i], CAF_ERR_NOMEM, "%s: out of memory", paths[i]);
+        free(slots);
+        free(fds);
+        return n;
+    }
+    for (size_t j = 0; j < jobs; j++)
+        slots[j].fd = -1;
+    size_t next = 0, running = 0;
+    for (;;) {
+        for (size_t j = 0; j < jobs && next < n; j++) {
+            if (slots[j].pid)
+                continue;
+            /* a named pipe, a folder or a missing file is refused here, without a child */
+            while (next < n && (caf_event_file_check_regular(paths[next], &errs[next]) != CAF_OK ||
+                                start_child(&slots[j], paths[next], &o, &errs[next]) != CAF_OK))
+                next++, bad++;
+            if (next < n) {
+                slots[j].index = next++;
+                running++;
+            }
+        }
+        if (running == 0)
+            break;
+        double now = monotonic_now(), soonest = 0;
+        nfds_t nfds = 0;
+        for (size_t j = 0; j < jobs; j++) {
+            if (!slots[j].pid)
+                continue;
+            if (now >= slots[j].deadline) {
+                caf_error *e = &errs[slots[j].index];
+                finish_child(&slots[j], paths[slots[j].index], &o, true, metas ? &metas[slots[j].index] : NULL, e);
+                bad++;
+                running--;
+                continue;
+            }
+            if (soonest == 0 || slots[j].deadline < soonest)
+                soonest = slots[j].deadline;
+            fds[nfds++] = (struct pollfd){.fd = slots[j].fd, .events = POLLIN};
+        }
+        if (nfds == 0)
+            continue;
+        int wait_ms = (int)((soonest - now) * 1000.0) + 1;
+        if (poll(fds, nfds, wait_ms) < 0 && errno != EINTR)
+            break;
+        for (size_t j = 0; j < jobs; j++) {
+            if (!slots[j].pid)
+                continue;
+            for (nfds_t k = 0; k < nfds; k++) {
+                if (fds[k].fd != slots[j].fd || !fds[k].revents)
+                    continue;
+                char buf[16384];
+                ssize_t got = read(slots[j].fd, buf, sizeof buf);
+                if (got > 0) {
+                    slot_append(&slots[j], buf, (size_t)got);
+                } else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
+                    size_t i = slots[j].index;
+                    finish_child(&slots[j], paths[i], &o, false, metas ? &metas[i] : NULL, &errs[i]);
+                    bad += errs[i].code != CAF_OK;
+                    running--;
+                }
+            }
+        }
+    }
+    for (size_t j = 0; j < jobs; j++) {
+        if (slots[j].pid) { /* poll failed: do not leave children behind */
+            caf_error_set(&errs[slots[j].index], CAF_ERR_IO, "%s: lost the metadata reader", paths[slots[j].index]);
+            kill(slots[j].pid, SIGKILL);
+            waitpid(slots[j].pid, NULL, 0);
+            close(slots[j].fd);
+            bad++;
+        }
+        free(slots[j].data);
+    }
+    free(slots);
+    free(fds);
+    return bad;
+}
+
+caf_status caf_event_file_meta_read_isolated(const char *path, const caf_file_check_options *opts,
+                                             caf_event_file_meta *meta, caf_error *err)
+{
+    caf_error local = {0};
+    caf_event_files_check(&path, 1, opts, meta, &local);
+    if (err)
+        *err = local;
+    return local.code;
+}
