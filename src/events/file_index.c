@@ -261,12 +261,12 @@ static caf_status note_bad(caf_file_index *ix, const char *message, caf_error *e
 }
 
 /* One line naming every bad file of this call: with their reasons when that fits, else their names. */
-static caf_status bad_files_error(caf_file_index *ix, size_t first, const char *const *given, const size_t *bad_at,
-                                  caf_error *err)
+static caf_status bad_files_error(caf_file_index *ix, size_t first, caf_status first_code, const char *const *given,
+                                  const size_t *bad_at, caf_error *err)
 {
     size_t n = ix->n_bad - first;
     if (n == 1)
-        return caf_error_set(err, CAF_ERR_FORMAT, "%s", ix->bad[first]);
+        return caf_error_set(err, first_code, "%s", ix->bad[first]);
     char line[CAF_ERROR_MESSAGE_MAX];
     size_t used = (size_t)snprintf(line, sizeof line, "%zu bad input files:", n);
     bool fits = true;
@@ -306,6 +306,7 @@ caf_status caf_file_index_add_files(caf_file_index *ix, const char *const *paths
     caf_event_file_meta *metas = NULL;
     caf_error *errs = NULL;
     size_t n_read = 0, first_bad = ix->n_bad, n_bad_here = 0;
+    caf_status first_code = CAF_OK;
     caf_status rc = p && to_read && read_at && bad_at ? CAF_OK : caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
     /* 1. resolve, refuse what is not a regular file, answer from the cache where possible */
     for (size_t i = 0; rc == CAF_OK && i < n; i++) {
@@ -317,6 +318,7 @@ caf_status caf_file_index_add_files(caf_file_index *ix, const char *const *paths
         else if (!S_ISREG(st.st_mode))
             caf_event_file_check_regular(paths[i], &why);
         if (why.code) {
+            first_code = first_code ? first_code : why.code;
             p[i].bad = true;
             bad_at[n_bad_here++] = i;
             rc = note_bad(ix, why.message, err);
@@ -354,6 +356,7 @@ caf_status caf_file_index_add_files(caf_file_index *ix, const char *const *paths
         for (size_t k = 0; rc == CAF_OK && k < n_read; k++) {
             pending *f = &p[read_at[k]];
             if (errs[k].code) {
+                first_code = first_code ? first_code : errs[k].code;
                 f->bad = true;
                 bad_at[n_bad_here++] = read_at[k];
                 /* the child names the real path; name the file as the caller gave it */
@@ -397,7 +400,7 @@ caf_status caf_file_index_add_files(caf_file_index *ix, const char *const *paths
     for (size_t k = 0; metas && k < n_read; k++)
         caf_event_file_meta_free(&metas[k]);
     if (rc == CAF_OK && n_bad_here)
-        rc = bad_files_error(ix, first_bad, paths, bad_at, err);
+        rc = bad_files_error(ix, first_bad, first_code, paths, bad_at, err);
     free(p);
     free(to_read);
     free(read_at);
