@@ -311,8 +311,10 @@ static void finish_child(slot *s, const char *path, const caf_file_check_options
         caf_error_set(err, CAF_ERR_EXTERNAL, "%s: the HDF5 library crashed (signal %d) while %s", path,
                       WTERMSIG(status), doing);
     else if (!understood)
-        caf_error_set(err, CAF_ERR_EXTERNAL, "%s: the reader process ended without an answer (exit status %d) while %s",
-                      path, WIFEXITED(status) ? WEXITSTATUS(status) : -1, doing);
+        /* the child always answers unless something killed it from inside: a sanitizer's report, an
+         * allocator giving up, or exit() called by the library */
+        caf_error_set(err, CAF_ERR_EXTERNAL, "%s: the HDF5 library crashed (the reader exited with status %d and no "
+                      "answer) while %s", path, WIFEXITED(status) ? WEXITSTATUS(status) : -1, doing);
     else if (!ok && nomem)
         caf_error_set(err, CAF_ERR_EXTERNAL,
                       "%s: the HDF5 library exceeded the memory limit of %g MiB while %s (limit "
