@@ -1,12 +1,16 @@
 /* Untrusted event files are read in child processes. HDF5 1.10.8 (Debian 12's) crashes, overflows heap
  * buffers, loops forever or allocates without bound on some malformed files, inside its own code; no
  * check caf could make before calling it prevents that. So the first read of a file caf did not write
- * happens in a forked child with a time-out, an address-space limit and no core dumps; the child answers
- * with JSON over a pipe, and the parent turns whatever happened into one line naming the file.
+ * happens in a forked worker with a time-out, an address-space limit and no core dumps, and the parent
+ * turns whatever happened into one line naming the file.
  *
- * Protocol on the pipe: the child writes "E\n" when it moves from the metadata to the events (so a crash
- * there is reported as such), then one JSON object: {"ok": true, "meta": {...}} or {"ok": false,
- * "code": N, "message": "...", "nomem": bool}. Anything else (no answer, a signal) is a failure. */
+ * A worker serves many files (a fork per file would cost more than reading a small file's metadata):
+ * over a socketpair it receives a path ending in NUL and answers, for each, with an optional line "E"
+ * when it moves from the metadata to the events (so a crash there is reported as such) and then one
+ * line of JSON: {"ok": true, "meta": {...}} or {"ok": false, "code": N, "message": "...", "nomem": b}.
+ * The socket closing without an answer means the worker died. A worker that reported any failure is
+ * retired and a fresh one forked for the next file: a file that made HDF5 fail may have left its state
+ * damaged, and a damaged worker must not read the next file. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -15,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -23,6 +28,7 @@
 #include "caf/event_file.h"
 
 #define EVENTS_PHASE_MARK "E\n"
+#define RETIRE_AFTER_FILES 256 /* bounds what a silent corruption could reach */
 
 static double monotonic_now(void)
 {
@@ -148,7 +154,32 @@ static caf_status check_events(const char *path, caf_error *err)
     return rc;
 }
 
-static void child_main(const char *path, const caf_file_check_options *o, int fd)
+static void answer(int fd, const char *path, const caf_file_check_options *o)
+{
+    caf_event_file_meta meta;
+    caf_error err = {0};
+    caf_status rc = caf_event_file_meta_read(path, &meta, &err);
+    if (rc == CAF_OK && o->events) {
+        write_all(fd, EVENTS_PHASE_MARK, strlen(EVENTS_PHASE_MARK));
+        rc = check_events(path, &err);
+        if (rc)
+            caf_event_file_meta_free(&meta);
+    }
+    json_t *j = rc == CAF_OK ? json_pack("{s:b, s:o}", "ok", 1, "meta", caf_event_file_meta_to_json(&meta))
+                             : json_pack("{s:b, s:i, s:s, s:b}", "ok", 0, "code", (int)rc, "message", err.message,
+                                         "nomem", looks_like_nomem(&err));
+    if (rc == CAF_OK)
+        caf_event_file_meta_free(&meta);
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL; /* compact JSON has no newline */
+    json_decref(j);
+    if (!text)
+        _exit(3); /* no answer: the parent reports the file as bad */
+    write_all(fd, text, strlen(text));
+    write_all(fd, "\n", 1);
+    free(text);
+}
+
+static void worker_main(int fd, const caf_file_check_options *o)
 {
     signal(SIGPIPE, SIG_DFL);
     signal(SIGINT, SIG_DFL);
@@ -161,22 +192,12 @@ static void child_main(const char *path, const caf_file_check_options *o, int fd
         dup2(null_fd, STDERR_FILENO);
     }
     limit_memory(o->memory_mib);
-    caf_event_file_meta meta;
-    caf_error err = {0};
-    caf_status rc = caf_event_file_meta_read(path, &meta, &err);
-    if (rc == CAF_OK && o->events) {
-        write_all(fd, EVENTS_PHASE_MARK, strlen(EVENTS_PHASE_MARK));
-        rc = check_events(path, &err);
-        if (rc)
-            caf_event_file_meta_free(&meta);
-    }
-    json_t *answer = rc == CAF_OK ? json_pack("{s:b, s:o}", "ok", 1, "meta", caf_event_file_meta_to_json(&meta))
-                                  : json_pack("{s:b, s:i, s:s, s:b}", "ok", 0, "code", (int)rc, "message",
-                                              err.message, "nomem", looks_like_nomem(&err));
-    char *text = answer ? json_dumps(answer, JSON_COMPACT) : NULL;
-    if (text)
-        write_all(fd, text, strlen(text));
-    _exit(text ? 0 : 3);
+    FILE *in = fdopen(fd, "r");
+    char *path = NULL;
+    size_t cap = 0;
+    while (in && getdelim(&path, &cap, '\0', in) > 0)
+        answer(fd, path, o);
+    _exit(0);
 }
 
 /* ---- the parent ---- */
@@ -231,90 +252,135 @@ static bool meta_from_json(const json_t *j, caf_event_file_meta *m)
     return ok;
 }
 
-typedef struct slot {
-    pid_t pid;
+typedef struct worker {
+    pid_t pid; /* 0: no worker in this slot */
     int fd;
-    size_t index;
+    bool busy;
+    size_t index; /* the file it reads while busy */
+    size_t served;
     double deadline;
-    char *data;
+    char *data; /* what it said about the current file */
     size_t size, cap;
-} slot;
+} worker;
 
-static void slot_append(slot *s, const char *bytes, size_t n)
+static bool worker_append(worker *w, const char *bytes, size_t n)
 {
-    if (s->size + n + 1 > s->cap) {
-        size_t cap = s->cap ? s->cap : 4096;
-        while (cap < s->size + n + 1)
+    if (w->size + n + 1 > w->cap) {
+        size_t cap = w->cap ? w->cap : 4096;
+        while (cap < w->size + n + 1)
             cap *= 2;
-        char *grown = realloc(s->data, cap);
+        char *grown = realloc(w->data, cap);
         if (!grown)
-            return; /* the answer is then incomplete and reported as such */
-        s->data = grown;
-        s->cap = cap;
+            return false;
+        w->data = grown;
+        w->cap = cap;
     }
-    memcpy(s->data + s->size, bytes, n);
-    s->size += n;
-    s->data[s->size] = '\0';
+    memcpy(w->data + w->size, bytes, n);
+    w->size += n;
+    w->data[w->size] = '\0';
+    return true;
 }
 
-static caf_status start_child(slot *s, const char *path, const caf_file_check_options *o, caf_error *err)
+/* Forks the worker of slot w; the others (n_workers in all) are closed in the child, or an idle worker
+ * would never see its socket close (the copy in its sibling keeps it open). */
+static caf_status start_worker(worker *all, size_t n_workers, worker *w, const char *path,
+                               const caf_file_check_options *o, caf_error *err)
 {
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) != 0)
-        return caf_error_errno(err, errno, "%s: cannot make a pipe for the metadata reader", path);
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+        return caf_error_errno(err, errno, "%s: cannot make a socket for the metadata reader", path);
     fflush(NULL); /* buffered output must not be written twice */
     pid_t pid = fork();
     if (pid < 0) {
         int saved = errno;
-        close(p[0]);
-        close(p[1]);
+        close(sv[0]);
+        close(sv[1]);
         return caf_error_errno(err, saved, "%s: cannot start the metadata reader", path);
     }
     if (pid == 0) {
-        close(p[0]);
-        child_main(path, o, p[1]);
+        close(sv[0]);
+        for (size_t k = 0; k < n_workers; k++)
+            if (&all[k] != w && all[k].pid)
+                close(all[k].fd);
+        worker_main(sv[1], o);
     }
-    close(p[1]);
-    s->pid = pid;
-    s->fd = p[0];
-    s->deadline = monotonic_now() + o->timeout_s;
-    s->size = 0;
+    close(sv[1]);
+    *w = (worker){.pid = pid, .fd = sv[0], .data = w->data, .cap = w->cap};
     return CAF_OK;
 }
 
-/* Turns what the child said and how it ended into file's outcome. */
-static void finish_child(slot *s, const char *path, const caf_file_check_options *o, bool timed_out,
-                         caf_event_file_meta *meta, caf_error *err)
+/* Ends the worker: closing its socket makes an idle one exit; kill makes sure of a busy one. */
+static int stop_worker(worker *w, bool kill_it)
 {
-    if (timed_out)
-        kill(s->pid, SIGKILL);
+    if (kill_it)
+        kill(w->pid, SIGKILL);
+    close(w->fd);
     int status = 0;
-    while (waitpid(s->pid, &status, 0) < 0 && errno == EINTR)
+    while (waitpid(w->pid, &status, 0) < 0 && errno == EINTR)
         ;
-    const char *text = s->data ? s->data : "";
-    bool in_events = strncmp(text, EVENTS_PHASE_MARK, strlen(EVENTS_PHASE_MARK)) == 0;
-    if (in_events)
+    w->pid = 0;
+    w->fd = -1;
+    w->busy = false;
+    return status;
+}
+
+static caf_status send_path(worker *w, const char *path, caf_error *err)
+{
+    size_t n = strlen(path) + 1, done = 0;
+    while (done < n) {
+        ssize_t sent = send(w->fd, path + done, n - done, MSG_NOSIGNAL); /* a dead worker must not SIGPIPE us */
+        if (sent < 0 && errno == EINTR)
+            continue;
+        if (sent <= 0)
+            return caf_error_errno(err, errno, "%s: cannot reach the metadata reader", path);
+        done += (size_t)sent;
+    }
+    return CAF_OK;
+}
+
+/* Gives the worker of slot w (forking one when it has none) file i; false when that failed (errs[i] says
+ * why). */
+static bool assign(worker *all, size_t n_workers, worker *w, size_t i, const char *path,
+                   const caf_file_check_options *o, caf_error *err)
+{
+    if (!w->pid && start_worker(all, n_workers, w, path, o, err) != CAF_OK)
+        return false;
+    if (send_path(w, path, err) != CAF_OK) {
+        stop_worker(w, true);
+        return false;
+    }
+    w->busy = true;
+    w->index = i;
+    w->size = 0;
+    w->deadline = monotonic_now() + o->timeout_s;
+    return true;
+}
+
+/* The answer's line, once complete: the text after the events mark up to its newline, else NULL. */
+static const char *complete_answer(worker *w, bool *in_events)
+{
+    const char *text = w->data ? w->data : "";
+    *in_events = strncmp(text, EVENTS_PHASE_MARK, strlen(EVENTS_PHASE_MARK)) == 0;
+    if (*in_events)
         text += strlen(EVENTS_PHASE_MARK);
-    const char *doing = in_events ? "checking its events" : "reading its metadata";
-    json_t *answer = !timed_out && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? json_loads(text, 0, NULL) : NULL;
+    char *nl = strchr(text, '\n');
+    if (!nl)
+        return NULL;
+    *nl = '\0';
+    return text;
+}
+
+/* Turns the worker's answer into file i's outcome; false when the worker must be retired. */
+static bool take_answer(const char *text, const char *path, const caf_file_check_options *o, const char *doing,
+                        caf_event_file_meta *meta, caf_error *err)
+{
+    json_t *answer = json_loads(text, 0, NULL);
     int ok = 0, nomem = 0, code = CAF_ERR_FORMAT;
     const char *message = NULL;
     json_t *jmeta = NULL;
-    bool understood = answer && (json_unpack(answer, "{s:b, s?o, s?i, s?s, s?b}", "ok", &ok, "meta", &jmeta,
-                                             "code", &code, "message", &message, "nomem", &nomem) == 0);
-    if (timed_out)
-        caf_error_set(err, CAF_ERR_TIMEOUT,
-                      "%s: the HDF5 library did not answer within %g s while %s (reader killed; limit "
-                      "$CAF_FILE_CHECK_TIMEOUT)",
-                      path, o->timeout_s, doing);
-    else if (WIFSIGNALED(status))
-        caf_error_set(err, CAF_ERR_EXTERNAL, "%s: the HDF5 library crashed (signal %d) while %s", path,
-                      WTERMSIG(status), doing);
-    else if (!understood)
-        /* the child always answers unless something killed it from inside: a sanitizer's report, an
-         * allocator giving up, or exit() called by the library */
-        caf_error_set(err, CAF_ERR_EXTERNAL, "%s: the HDF5 library crashed (the reader exited with status %d and no "
-                      "answer) while %s", path, WIFEXITED(status) ? WEXITSTATUS(status) : -1, doing);
+    if (!answer || json_unpack(answer, "{s:b, s?o, s?i, s?s, s?b}", "ok", &ok, "meta", &jmeta, "code", &code,
+                               "message", &message, "nomem", &nomem) != 0)
+        caf_error_set(err, CAF_ERR_EXTERNAL, "%s: the metadata reader's answer is not understood", path);
     else if (!ok && nomem)
         caf_error_set(err, CAF_ERR_EXTERNAL,
                       "%s: the HDF5 library exceeded the memory limit of %g MiB while %s (limit "
@@ -323,105 +389,126 @@ static void finish_child(slot *s, const char *path, const caf_file_check_options
     else if (!ok)
         caf_error_set(err, code > 0 && code <= CAF_ERR_TIMEOUT ? (caf_status)code : CAF_ERR_FORMAT, "%s",
                       message ? message : "unknown failure");
-    else if (!meta)
-        caf_error_clear(err);
-    else if (!meta_from_json(jmeta, meta))
-        caf_error_set(err, CAF_ERR_EXTERNAL, "%s: the reader process's answer is not valid metadata", path);
+    else if (meta && !meta_from_json(jmeta, meta))
+        caf_error_set(err, CAF_ERR_EXTERNAL, "%s: the metadata reader's answer is not valid metadata", path);
     else
         caf_error_clear(err);
     json_decref(answer);
-    close(s->fd);
-    s->fd = -1;
-    s->pid = 0;
+    return err->code == CAF_OK;
+}
+
+/* The worker died or was killed while reading path: say how. */
+static void report_death(int status, bool timed_out, const char *path, const caf_file_check_options *o,
+                         const char *doing, caf_error *err)
+{
+    if (timed_out)
+        caf_error_set(err, CAF_ERR_TIMEOUT,
+                      "%s: the HDF5 library did not answer within %g s while %s (reader killed; limit "
+                      "$CAF_FILE_CHECK_TIMEOUT)",
+                      path, o->timeout_s, doing);
+    else if (WIFSIGNALED(status))
+        caf_error_set(err, CAF_ERR_EXTERNAL, "%s: the HDF5 library crashed (signal %d) while %s", path,
+                      WTERMSIG(status), doing);
+    else /* a sanitizer's report, an allocator giving up, or exit() inside the library */
+        caf_error_set(err, CAF_ERR_EXTERNAL,
+                      "%s: the HDF5 library crashed (the reader exited with status %d and no answer) while %s", path,
+                      WIFEXITED(status) ? WEXITSTATUS(status) : -1, doing);
 }
 
 size_t caf_event_files_check(const char *const *paths, size_t n, const caf_file_check_options *opts,
                              caf_event_file_meta *metas, caf_error *errs)
 {
     caf_file_check_options o = resolve_options(opts);
-    size_t jobs = o.jobs < n ? o.jobs : (n ? n : 1);
-    slot *slots = calloc(jobs, sizeof *slots);
-    struct pollfd *fds = calloc(jobs, sizeof *fds);
+    size_t n_workers = o.jobs < n ? o.jobs : (n ? n : 1);
+    worker *ws = calloc(n_workers, sizeof *ws);
+    struct pollfd *fds = calloc(n_workers, sizeof *fds);
+    size_t *slot_of = calloc(n_workers, sizeof *slot_of);
     size_t bad = 0;
     if (metas)
         memset(metas, 0, n * sizeof *metas);
-    if (!slots || !fds) {
+    if (!ws || !fds || !slot_of) {
         for (size_t i = 0; i < n; i++)
             caf_error_set(&errs[i], CAF_ERR_NOMEM, "%s: out of memory", paths[i]);
-        free(slots);
-        free(fds);
+        free(ws), free(fds), free(slot_of);
         return n;
     }
-    for (size_t j = 0; j < jobs; j++)
-        slots[j].fd = -1;
-    size_t next = 0, running = 0;
+    size_t next = 0, busy = 0;
     for (;;) {
-        for (size_t j = 0; j < jobs && next < n; j++) {
-            if (slots[j].pid)
+        for (size_t k = 0; k < n_workers && next < n; k++) {
+            if (ws[k].busy)
                 continue;
-            /* a named pipe, a folder or a missing file is refused here, without a child */
+            /* a named pipe, a folder or a missing file is refused here, without a worker */
             while (next < n && (caf_event_file_check_regular(paths[next], &errs[next]) != CAF_OK ||
-                                start_child(&slots[j], paths[next], &o, &errs[next]) != CAF_OK))
+                                !assign(ws, n_workers, &ws[k], next, paths[next], &o, &errs[next])))
                 next++, bad++;
-            if (next < n) {
-                slots[j].index = next++;
-                running++;
-            }
+            if (next < n)
+                next++, busy++;
         }
-        if (running == 0)
+        if (busy == 0)
             break;
         double now = monotonic_now(), soonest = 0;
         nfds_t nfds = 0;
-        for (size_t j = 0; j < jobs; j++) {
-            if (!slots[j].pid)
+        for (size_t k = 0; k < n_workers; k++) {
+            if (!ws[k].busy)
                 continue;
-            if (now >= slots[j].deadline) {
-                caf_error *e = &errs[slots[j].index];
-                finish_child(&slots[j], paths[slots[j].index], &o, true, metas ? &metas[slots[j].index] : NULL, e);
-                bad++;
-                running--;
+            if (now >= ws[k].deadline) {
+                size_t i = ws[k].index;
+                bool in_events = false;
+                complete_answer(&ws[k], &in_events);
+                report_death(stop_worker(&ws[k], true), true, paths[i], &o,
+                             in_events ? "checking its events" : "reading its metadata", &errs[i]);
+                bad++, busy--;
                 continue;
             }
-            if (soonest == 0 || slots[j].deadline < soonest)
-                soonest = slots[j].deadline;
-            fds[nfds++] = (struct pollfd){.fd = slots[j].fd, .events = POLLIN};
+            if (soonest == 0 || ws[k].deadline < soonest)
+                soonest = ws[k].deadline;
+            slot_of[nfds] = k;
+            fds[nfds++] = (struct pollfd){.fd = ws[k].fd, .events = POLLIN};
         }
         if (nfds == 0)
             continue;
-        int wait_ms = (int)((soonest - now) * 1000.0) + 1;
-        if (poll(fds, nfds, wait_ms) < 0 && errno != EINTR)
+        if (poll(fds, nfds, (int)((soonest - now) * 1000.0) + 1) < 0 && errno != EINTR)
             break;
-        for (size_t j = 0; j < jobs; j++) {
-            if (!slots[j].pid)
+        for (nfds_t f = 0; f < nfds; f++) {
+            if (!fds[f].revents)
                 continue;
-            for (nfds_t k = 0; k < nfds; k++) {
-                if (fds[k].fd != slots[j].fd || !fds[k].revents)
-                    continue;
-                char buf[16384];
-                ssize_t got = read(slots[j].fd, buf, sizeof buf);
-                if (got > 0) {
-                    slot_append(&slots[j], buf, (size_t)got);
-                } else if (got == 0 || (errno != EINTR && errno != EAGAIN)) {
-                    size_t i = slots[j].index;
-                    finish_child(&slots[j], paths[i], &o, false, metas ? &metas[i] : NULL, &errs[i]);
-                    bad += errs[i].code != CAF_OK;
-                    running--;
-                }
+            worker *w = &ws[slot_of[f]];
+            size_t i = w->index;
+            char buf[16384];
+            ssize_t got = recv(w->fd, buf, sizeof buf, 0);
+            if (got < 0 && (errno == EINTR || errno == EAGAIN))
+                continue;
+            bool in_events = false;
+            if (got > 0 && !worker_append(w, buf, (size_t)got))
+                got = -1; /* cannot hold the answer: treat the worker as lost */
+            const char *text = got > 0 ? complete_answer(w, &in_events) : NULL;
+            if (got > 0 && !text)
+                continue; /* more to come */
+            const char *doing = in_events ? "checking its events" : "reading its metadata";
+            if (got <= 0) {
+                complete_answer(w, &in_events);
+                doing = in_events ? "checking its events" : "reading its metadata";
+                report_death(stop_worker(w, true), false, paths[i], &o, doing, &errs[i]);
+            } else {
+                w->busy = false;
+                bool fine = take_answer(text, paths[i], &o, doing, metas ? &metas[i] : NULL, &errs[i]);
+                if (!fine || ++w->served >= RETIRE_AFTER_FILES)
+                    stop_worker(w, false);
             }
+            bad += errs[i].code != CAF_OK;
+            busy--;
         }
     }
-    for (size_t j = 0; j < jobs; j++) {
-        if (slots[j].pid) { /* poll failed: do not leave children behind */
-            caf_error_set(&errs[slots[j].index], CAF_ERR_IO, "%s: lost the metadata reader", paths[slots[j].index]);
-            kill(slots[j].pid, SIGKILL);
-            waitpid(slots[j].pid, NULL, 0);
-            close(slots[j].fd);
+    for (size_t k = 0; k < n_workers; k++) {
+        if (ws[k].busy) { /* poll failed: do not leave a file unanswered */
+            caf_error_set(&errs[ws[k].index], CAF_ERR_IO, "%s: lost the metadata reader", paths[ws[k].index]);
             bad++;
         }
-        free(slots[j].data);
+        if (ws[k].pid)
+            stop_worker(&ws[k], ws[k].busy);
+        free(ws[k].data);
     }
-    free(slots);
-    free(fds);
+    free(ws), free(fds), free(slot_of);
     return bad;
 }
 
