@@ -357,6 +357,12 @@ static void heartbeat(run_loop *loop)
     loop->last_heartbeat = t;
     for (size_t i = 0; i < loop->count; i++) {
         const run_cal *c = &loop->cals[i];
+        if (c->driver)
+            caf_info("%s: iteration %d: algorithms running (process %d)", c->cfg->name, c->cm.iteration,
+                     (int)c->driver->pid);
+        else if (c->started && !strcmp(run_cal_state(c), "running_algorithms"))
+            caf_info("%s: iteration %d: algorithms waiting: max_parallel_algorithms (%d) calibrations run theirs",
+                     c->cfg->name, c->cm.iteration, loop->max_drivers);
         if (!c->job_open)
             continue;
         size_t n[5];

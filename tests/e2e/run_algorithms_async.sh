@@ -83,11 +83,13 @@ grep -q 'hanging on purpose' out/hang/iteration_0/algorithms/0_TestAlgorithms_te
     fail "the hanging algorithm's log was not kept"
 
 # max_parallel_algorithms 1: two calibrations that each wait for the other's algorithm to start cannot both
-# complete; whichever got the one slot gives up waiting, then the other runs and finds its sign.
+# complete; whichever got the one slot gives up waiting, then the other runs and finds its sign. The
+# heartbeat says which algorithm phases run and which wait.
 mkdir m1
 cat > serial.yaml <<YAML
 output_dir: serial
 poll_interval: 0.2
+heartbeat: 0.1
 max_parallel_algorithms: 1
 calibrations:
   - name: a
@@ -111,4 +113,7 @@ states = sorted(db.execute("SELECT state, reason FROM calibrations"))
 assert [s for s, _ in states] == ["completed", "failed"], states
 assert "gave up waiting for" in states[1][1], states
 PYEOF
+grep -Eq ': iteration 0: algorithms running \(process [0-9]+\)' serial.log || fail "no heartbeat of a running driver"
+grep -q ': iteration 0: algorithms waiting: max_parallel_algorithms (1) calibrations run theirs' serial.log ||
+    fail "no heartbeat of a waiting algorithm phase: $(cat serial.log)"
 echo "ok"

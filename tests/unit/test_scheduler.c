@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -399,6 +400,35 @@ static void failing_status_queries_still_finish_from_exit_files(void **state)
     drop_job(&job, dir);
 }
 
+/* The local backend lends its processes' pidfds, so a caller can wait on a subjob's exit together with
+ * descriptors of its own (the run loop's algorithm drivers). */
+static void local_backend_wakes_a_caller_polling_its_descriptors(void **state)
+{
+    (void)state;
+    caf_job job;
+    char *dir;
+    make_job(&job, &dir, "{\"name\": \"wake\", \"command\": \"sh\", \"args\": [\"-c\", \"sleep 0.3\"]}");
+    caf_backend backend;
+    open_local(&backend, 1);
+    assert_non_null(backend.ops->wake_fds);
+    caf_scheduler sched;
+    caf_error err = {0};
+    assert_int_equal(caf_scheduler_init(&sched, &job, &backend, NULL, &err), CAF_OK);
+    assert_int_equal(caf_scheduler_submit(&sched, &err), CAF_OK);
+    struct pollfd fds[4];
+    size_t n = backend.ops->wake_fds(&backend, fds, 4);
+    assert_int_equal(n, 1);
+    assert_int_equal(poll(fds, (nfds_t)n, 0), 0); /* still running */
+    assert_int_equal(poll(fds, (nfds_t)n, 60000), 1); /* woken by the exit, not by the time-out */
+    while (caf_job_status_of(&job) != CAF_JOB_COMPLETED) {
+        assert_int_equal(caf_scheduler_poll(&sched, &err), CAF_OK);
+        backend.ops->wait(&backend, 0.05);
+    }
+    assert_int_equal(backend.ops->wake_fds(&backend, fds, 4), 0); /* nothing left to wait for */
+    caf_backend_close(&backend);
+    drop_job(&job, dir);
+}
+
 static void unknown_backend_lists_the_known_ones(void **state)
 {
     (void)state;
@@ -448,6 +478,7 @@ int main(void)
         cmocka_unit_test(permanently_refused_submission_fails_instead_of_hanging),
         cmocka_unit_test(forgotten_subjob_fails_after_the_grace_period),
         cmocka_unit_test(failing_status_queries_still_finish_from_exit_files),
+        cmocka_unit_test(local_backend_wakes_a_caller_polling_its_descriptors),
         cmocka_unit_test(unknown_backend_lists_the_known_ones),
         cmocka_unit_test(policy_reads_json_and_names_bad_keys),
     };
