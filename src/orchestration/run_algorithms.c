@@ -161,10 +161,6 @@ static caf_status cb_execute(void *ctx, const caf_execution *e, caf_execution_re
         free(dir);
         return rc;
     }
-    char runs[96], iov[96];
-    caf_iov_format(e->iov, iov, sizeof iov);
-    snprintf(runs, sizeof runs, "%d.%d..%d.%d", e->runs[0].exp, e->runs[0].run, e->runs[e->run_count - 1].exp,
-             e->runs[e->run_count - 1].run);
     caf_algo_run_result out = {0};
     caf_error run_err = {0};
     rc = run_one(x, e->runs, e->run_count, &e->iov, e->iteration, dir, false, &out, &run_err);
@@ -182,9 +178,6 @@ static caf_status cb_execute(void *ctx, const caf_execution *e, caf_execution_re
             free(path);
         }
     }
-    caf_info("%s: iteration %d: %s execution %zu on runs %s (%zu), IoV %s: %s%s%s", x->c->cfg->name,
-             e->iteration, x->cfg->plugin, e->index, runs, e->run_count, iov, caf_algorithm_result_name(*result),
-             x->message[0] ? ": " : "", x->message);
     caf_algo_run_result_clear(&out);
     free(dir);
     return CAF_OK;
@@ -249,6 +242,22 @@ static json_t *runs_json(const caf_exprun *runs, size_t count)
     return a;
 }
 
+/* Text for a report: JSON strings are UTF-8, a message may hold any bytes (a file name, a plugin's
+ * words); those that are not UTF-8 become '?'. */
+static json_t *text_json(const char *text)
+{
+    json_t *s = json_string(text ? text : "");
+    if (s)
+        return s;
+    char *copy = strdup(text);
+    for (unsigned char *p = (unsigned char *)copy; p && *p; p++)
+        if (*p >= 0x80)
+            *p = '?';
+    s = copy ? json_string(copy) : NULL;
+    free(copy);
+    return s;
+}
+
 static caf_status report(algo_ctx *x, json_t *message, caf_error *err)
 {
     if (run_driver_send(x->fd, message) != CAF_OK)
@@ -277,7 +286,7 @@ static caf_status cb_progress(void *ctx, const caf_strategy_state *s, caf_error 
                                  runs_json(e->runs, e->run_count), "iov", e->iov.exp_low, e->iov.run_low,
                                  e->iov.exp_high, e->iov.run_high, "result", caf_algorithm_result_name(e->result),
                                  "committed", e->committed, "message",
-                                 is_new ? json_string(x->message) : json_null()),
+                                 is_new ? text_json(x->message) : json_null()),
                     err);
         x->committed[i] = e->committed;
     }
@@ -390,8 +399,8 @@ static caf_status run_algorithm(algo_plan *plan, int a, int fd, const caf_exprun
                  state->outcome == CAF_OUTCOME_FAILED ? x.failure : "");
         *outcome = state->outcome;
         snprintf(reason, reason_size, "%s", why);
-        rc = report(&x, json_pack("{s:s, s:i, s:s, s:s, s:s}", "t", "outcome", "a", a, "plugin", x.cfg->plugin,
-                                  "outcome", caf_strategy_outcome_name(state->outcome), "reason", why),
+        rc = report(&x, json_pack("{s:s, s:i, s:s, s:s, s:o}", "t", "outcome", "a", a, "plugin", x.cfg->plugin,
+                                  "outcome", caf_strategy_outcome_name(state->outcome), "reason", text_json(why)),
                     err);
     }
     clear_ctx(&x);
@@ -438,7 +447,8 @@ static void driver_main(void *arg, int fd)
     if (rc == CAF_OK)
         rc = run_driver_send(fd, json_pack("{s:s}", "t", "done"));
     else
-        run_driver_send(fd, json_pack("{s:s, s:i, s:s}", "t", "error", "code", (int)rc, "message", err.message));
+        run_driver_send(fd, json_pack("{s:s, s:i, s:o}", "t", "error", "code", (int)rc, "message",
+                                      text_json(err.message)));
     _exit(rc == CAF_OK ? 0 : 1);
 }
 
@@ -487,9 +497,18 @@ static caf_status on_report(void *ctx, json_t *m, caf_error *err)
         if (!caf_algorithm_result_parse(json_string_value(json_object_get(m, "result")), &e.result))
             return caf_error_set(err, CAF_ERR_FORMAT, "%s: the algorithm driver reported an unknown result",
                                  c->cfg->name);
+        const char *message = json_string_value(json_object_get(m, "message")); /* only with a new one */
         if ((rc = runs_from(json_object_get(m, "runs"), &e.runs, &e.run_count, err)) == CAF_OK)
-            rc = run_db_save_execution(db, c->cfg->name, a, &e, json_string_value(json_object_get(m, "message")),
-                                       err);
+            rc = run_db_save_execution(db, c->cfg->name, a, &e, message, err);
+        /* logged once recorded: a run killed in between runs it again on resume, and logs it once */
+        if (rc == CAF_OK && message && e.run_count > 0 && a >= 0 && (size_t)a < c->cfg->algorithm_count) {
+            char iov_text[96];
+            caf_iov_format(e.iov, iov_text, sizeof iov_text);
+            caf_info("%s: iteration %d: %s execution %zu on runs %d.%d..%d.%d (%zu), IoV %s: %s%s%s", c->cfg->name,
+                     e.iteration, c->cfg->algorithms[a].plugin, e.index, e.runs[0].exp, e.runs[0].run,
+                     e.runs[e.run_count - 1].exp, e.runs[e.run_count - 1].run, e.run_count, iov_text,
+                     caf_algorithm_result_name(e.result), message[0] ? ": " : "", message);
+        }
         free(e.runs);
     } else if (type && !strcmp(type, "boundaries")) {
         caf_found_boundaries f = {.exp = (int)json_integer_value(json_object_get(m, "exp"))};

@@ -3,7 +3,7 @@
 # memory_limit, algorithm_time_limit, algorithm_memory_limit and max_parallel_algorithms values with
 # FILE:LINE:COLUMN; in a run, an algorithm that hangs past its time_limit and one that eats memory past
 # the campaign's algorithm_memory_limit fail their calibrations with a reason naming the limit, their logs
-# kept, while an independent calibration completes.
+# kept, while an independent calibration completes (its message holding a byte that is not UTF-8).
 set -euo pipefail
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
@@ -68,7 +68,8 @@ calibrations:
     max_files_per_collector_job: 2
   - name: fine
     collector: ExampleHitCollector
-    algorithms: [TestAlgorithms:test]
+    algorithms:
+      - {plugin: TestAlgorithms:test, parameters: {binary_output: true}}
     input_files: ["toy/*_e0001_r00002_*.h5"]
     max_files_per_collector_job: 2
 YAML
@@ -83,6 +84,8 @@ $PY - status.json <<'PYEOF'
 import json, sys
 cals = {c["name"]: c for c in json.load(open(sys.argv[1]))["calibrations"]}
 assert cals["fine"]["state"] == "completed", cals["fine"]
+(e,) = cals["fine"]["algorithms"][0]["executions"]
+assert e["message"] == "a message with a ? byte", e  # bytes that are not UTF-8 reach the state as '?'
 hang, hungry = cals["hang"], cals["hungry"]
 assert hang["state"] == "failed" and "timed out after 2 s" in hang["reason"], hang
 assert hungry["state"] == "failed" and "memory limit" in hungry["reason"], hungry
