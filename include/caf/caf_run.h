@@ -18,6 +18,7 @@
 
 #include "caf/campaign.h"
 #include "caf/error.h"
+#include "caf/iov.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -34,6 +35,8 @@ typedef struct caf_run_options {
                                  databases) are resolved against, normally the campaign file's; NULL = cwd */
     const char *plugin_path;  /* plugin search path checked before anything starts; NULL = $CAF_PLUGIN_PATH */
     volatile sig_atomic_t *stop; /* when it becomes non-zero the loop saves and returns (subjobs keep running) */
+    const caf_iov *iov; /* calibrate only this IoV (basf2 CAF.run(iov)); part of the recorded configuration;
+                           NULL = every run */
 } caf_run_options;
 
 /* Appends every problem found in what the campaign names beyond its own keys (input files, databases,

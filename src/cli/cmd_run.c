@@ -11,7 +11,7 @@
 #include "cli/operands.h"
 
 static const char run_help[] =
-    "usage: caf run CONFIG [--plugin-path PATH]\n"
+    "usage: caf run CONFIG [--iov E1,R1,E2,R2] [--plugin-path PATH]\n"
     "\n"
     "Runs the campaign in CONFIG (docs/configuration.md) into its output_dir, or resumes it when the\n"
     "folder holds an earlier run of it: finished collector subjobs and algorithm executions are never\n"
@@ -25,12 +25,16 @@ static const char run_help[] =
     "output folder.\n"
     "\n"
     "Options:\n"
+    "  --iov E1,R1,E2,R2   calibrate only this IoV (basf2 CAF.run(iov)): only input files holding a run\n"
+    "                      inside it are collected, only the runs inside it reach the strategies, and\n"
+    "                      payloads and IoV gaps stay inside it (R2 = -1: to the end of experiment E2).\n"
+    "                      It is part of the run's configuration: resuming needs the same --iov\n"
     "  --plugin-path PATH  folders to look for plugins in (default $CAF_PLUGIN_PATH)\n"
     "\n"
     "Environment: CAF_COMMAND, when set, is the program collector jobs run instead of this caf.\n"
     "Exit codes: 0 every calibration completed, 1 a problem or a failed calibration, 2 usage error.\n";
 
-enum { OPT_PLUGIN_PATH = 1000 };
+enum { OPT_PLUGIN_PATH = 1000, OPT_IOV };
 
 static volatile sig_atomic_t stop_requested;
 
@@ -42,9 +46,13 @@ static void on_stop(int sig)
 
 static int run_run(int argc, char **argv)
 {
-    static const struct option longopts[] = {{"plugin-path", required_argument, NULL, OPT_PLUGIN_PATH}, {0}};
+    static const struct option longopts[] = {{"plugin-path", required_argument, NULL, OPT_PLUGIN_PATH},
+                                             {"iov", required_argument, NULL, OPT_IOV},
+                                             {0}};
     struct cli_options opts = {.where = "run", .help = run_help, .shortopts = "", .longopts = longopts};
     const char *plugin_path = NULL;
+    caf_iov iov;
+    bool have_iov = false;
     int operand_count = 0;
     cli_options_begin();
     for (;;) {
@@ -57,6 +65,14 @@ static int run_run(int argc, char **argv)
             return CLI_EXIT_USAGE;
         if (c == OPT_PLUGIN_PATH)
             plugin_path = optarg;
+        if (c == OPT_IOV) {
+            caf_error iov_err = {0};
+            if (caf_iov_parse(optarg, &iov, &iov_err) != CAF_OK)
+                return cli_usage_error("run", "--iov: %s", iov_err.message);
+            if (caf_iov_is_empty(iov))
+                return cli_usage_error("run", "--iov: '%s' is the empty IoV; use 0,0,-1,-1 for every run", optarg);
+            have_iov = true;
+        }
     }
     if (operand_count != 1)
         return cli_usage_error("run", "expected one campaign file");
@@ -73,7 +89,8 @@ static int run_run(int argc, char **argv)
     }
     const char *base = dirname(copy);
     caf_run_options options = {.caf_command = getenv("CAF_COMMAND"), .base_dir = base,
-                               .plugin_path = plugin_path, .stop = &stop_requested};
+                               .plugin_path = plugin_path, .stop = &stop_requested,
+                               .iov = have_iov ? &iov : NULL};
     if (rc == CAF_ERR_INVALID) /* list what the files, plugins and backend add, too: every problem at once */
         caf_run_check(&campaign, &options, &problems);
     if (rc != CAF_OK) {

@@ -10,11 +10,11 @@
 static const char status_help[] =
     "usage: caf status DIR [--json]\n"
     "\n"
-    "Shows the run in output folder DIR (while it runs or after): whether a caf run holds it, and for\n"
-    "every calibration its state, iteration and the reason it failed, its collector subjobs of the\n"
-    "current iteration by status (and attempts), the iteration's database chain (first match wins,\n"
-    "each database with where it comes from), and each algorithm's outcome with its executions (runs,\n"
-    "IoV, result, committed).\n"
+    "Shows the run in output folder DIR (while it runs or after): whether a caf run holds it, the IoV it\n"
+    "is limited to (caf run --iov), and for every calibration its state, iteration and the reason it\n"
+    "failed, its collector subjobs of the current iteration by status (and attempts), the iteration's\n"
+    "database chain (first match wins, each database with where it comes from), and each algorithm's\n"
+    "outcome with its executions (runs, IoV, result, committed).\n"
     "\n"
     "Options:\n"
     "  --json  print the status as JSON\n"
@@ -33,6 +33,8 @@ static void print_text(const json_t *status)
 {
     printf("%s%s\n", json_string_value(json_object_get(status, "output_dir")),
            json_is_true(json_object_get(status, "running")) ? " (a caf run is active)" : "");
+    if (json_is_string(json_object_get(status, "iov")))
+        printf("requested IoV: %s (caf run --iov)\n", json_string_value(json_object_get(status, "iov")));
     size_t i;
     json_t *cal;
     json_array_foreach(json_object_get(status, "calibrations"), i, cal) {

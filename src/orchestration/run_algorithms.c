@@ -381,8 +381,15 @@ static caf_status run_algorithm(algo_plan *plan, int a, int fd, const caf_exprun
                                      .ctx = &x};
         if (x.cfg->strategy.kind == CAF_STRATEGY_SEQUENTIAL_BOUNDARIES && !x.cfg->strategy.has_payload_boundaries)
             cb.find_boundaries = cb_find_boundaries;
-        rc = caf_strategy_run(&x.cfg->strategy, c->cm.iteration, runs, count, c->cfg->ignored_runs,
-                              c->cfg->ignored_run_count, &cb, state, err);
+        /* caf run --iov: payloads and gaps stay inside the requested IoV */
+        caf_strategy_params params;
+        rc = caf_strategy_params_copy(&params, &x.cfg->strategy, err);
+        if (rc == CAF_OK) {
+            run_iov_clip_params(c->loop, &params);
+            rc = caf_strategy_run(&params, c->cm.iteration, runs, count, c->cfg->ignored_runs,
+                                  c->cfg->ignored_run_count, &cb, state, err);
+            caf_strategy_params_clear(&params);
+        }
     }
     if (rc == CAF_OK) {
         char *it_dir = run_cal_iteration_dir(c, c->cm.iteration);
@@ -421,6 +428,8 @@ static caf_status drive(algo_plan *plan, int fd, caf_error *err)
     size_t count = 0;
     if (rc == CAF_OK)
         rc = collected_runs(merged, &runs, &count, err);
+    if (rc == CAF_OK) /* caf run --iov: only the runs inside it reach the strategies */
+        count = run_iov_filter(c->loop, runs, count);
     if (rc == CAF_OK && asprintf(&text, "%s/%s", database, CAF_LOCALDB_TEXT_FILE) >= 0 && access(text, F_OK) != 0)
         rc = caf_file_write_atomic(text, "", 0, err);
     free(text);

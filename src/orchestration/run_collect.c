@@ -59,7 +59,7 @@ static caf_status select_inputs(run_cal *c, caf_file_index *ix, char **files, si
     caf_status rc = caf_file_index_add_files(ix, (const char *const *)files, n, err);
     if (rc != CAF_OK)
         return rc;
-    size_t count = caf_file_index_count(ix), runs_seen = 0, runs_ignored = 0; /* per file */
+    size_t count = caf_file_index_count(ix), runs_seen = 0, runs_ignored = 0, runs_outside = 0; /* per file */
     input_file *in = calloc(count ? count : 1, sizeof *in);
     caf_exprun *single = calloc(count ? count : 1, sizeof *single);
     bool *keep = calloc(count ? count : 1, sizeof *keep);
@@ -78,6 +78,10 @@ static caf_status select_inputs(run_cal *c, caf_file_index *ix, char **files, si
                 runs_ignored++;
                 continue;
             }
+            if (!run_iov_wants(c->loop, run)) { /* caf run --iov: a file is collected for the runs inside it */
+                runs_outside++;
+                continue;
+            }
             if (item.kept_runs++ == 0)
                 item.first = run;
         }
@@ -88,6 +92,12 @@ static caf_status select_inputs(run_cal *c, caf_file_index *ix, char **files, si
         free(in), free(single), free(keep);
         if (runs_seen == 0)
             return caf_error_set(err, CAF_ERR_INVALID, "the %zu input files hold no events (no runs)", count);
+        if (runs_outside > 0) {
+            char text[CAF_IOV_TEXT_MAX];
+            return caf_error_set(err, CAF_ERR_INVALID, "the %zu input files hold no run inside the requested IoV %s "
+                                 "(%zu runs outside it, %zu ignored)", count,
+                                 caf_iov_format(*c->loop->options->iov, text, sizeof text), runs_outside, runs_ignored);
+        }
         return caf_error_set(err, CAF_ERR_INVALID, "the %zu input files hold only runs in ignored_runs (%zu ignored)",
                              count, runs_ignored);
     }

@@ -142,9 +142,27 @@ size_t run_driver_pollfds(const run_driver *d, struct pollfd *fds);
 /* Kills the driver if it still runs (its execution's child dies with it), reaps it and frees d. */
 void run_driver_free(run_driver *d);
 
-/* ---- one calibration ---- */
+/* ---- the requested IoV (run_iov.c) ---- */
 
 typedef struct run_loop run_loop;
+
+/* True when the run lies inside the IoV the run is limited to (always without one). */
+bool run_iov_wants(const run_loop *loop, caf_exprun run);
+
+/* Keeps, in place and in order, the runs run_iov_wants; returns how many. */
+size_t run_iov_filter(const run_loop *loop, caf_exprun *runs, size_t count);
+
+/* Clips a strategy's apply_iov and iov_coverage to the requested IoV (dropping one that misses it). */
+void run_iov_clip_params(const run_loop *loop, caf_strategy_params *params);
+
+/* The run-wide configuration a resumed run must keep: backend, its settings and the requested IoV (new
+ * reference). */
+json_t *run_global_config_json(const run_loop *loop);
+
+/* "--iov E1,R1,E2,R2" or "no --iov" for a recorded run-wide configuration. */
+void run_iov_describe(const json_t *config, char *buf, size_t size);
+
+/* ---- one calibration ---- */
 
 typedef struct run_cal {
     run_loop *loop;

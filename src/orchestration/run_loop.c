@@ -93,18 +93,26 @@ static caf_status check_recorded(run_loop *loop, caf_config_problems *problems, 
 {
     const caf_campaign *campaign = loop->campaign;
     char *recorded = run_db_meta(loop->db, "campaign");
-    char *now = config_text(run_campaign_config_json(campaign));
+    char *now = config_text(run_global_config_json(loop));
     if (!now) {
         free(recorded);
         return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
     }
     if (recorded && strcmp(recorded, now) != 0) {
         json_t *a = json_loads(recorded, 0, NULL), *b = json_loads(now, 0, NULL);
-        char keys[256];
+        char was[64], is[64], keys[256];
+        run_iov_describe(a, was, sizeof was);
+        run_iov_describe(b, is, sizeof is);
+        if (strcmp(was, is) != 0) /* the IoV is given on the command line, not in the file */
+            caf_config_problems_add(problems, (caf_mark){0}, "the requested IoV changed since %s was started with "
+                                    "%s (now %s); run with %s again, or use another output_dir", loop->dir, was, is,
+                                    was);
+        json_object_del(a, "iov"), json_object_del(b, "iov");
         run_config_diff(a, b, keys, sizeof keys);
-        caf_config_problems_add(problems, campaign->marks[CAF_CAMPAIGN_BACKEND],
-                                "the campaign's %s changed since %s was started; use the old settings or "
-                                "another output_dir", keys, loop->dir);
+        if (keys[0])
+            caf_config_problems_add(problems, campaign->marks[CAF_CAMPAIGN_BACKEND],
+                                    "the campaign's %s changed since %s was started; use the old settings or "
+                                    "another output_dir", keys, loop->dir);
         json_decref(a), json_decref(b);
     }
     free(recorded);
@@ -142,7 +150,7 @@ static caf_status check_recorded(run_loop *loop, caf_config_problems *problems, 
 /* Records the campaign and every calibration's configuration (new calibrations start in init). */
 static caf_status record_campaign(run_loop *loop, caf_error *err)
 {
-    char *global = config_text(run_campaign_config_json(loop->campaign));
+    char *global = config_text(run_global_config_json(loop));
     caf_status rc = global ? run_db_begin(loop->db, err) : caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
     if (rc == CAF_OK)
         rc = run_db_exec(loop->db, err, "INSERT OR REPLACE INTO meta(key, value) VALUES('campaign', ?)", "t", global);
@@ -472,6 +480,16 @@ caf_status caf_run(const caf_campaign *campaign, const caf_run_options *options,
         caf_status rc = report_problems(campaign, &problems, "in the campaign", err);
         caf_config_problems_clear(&problems);
         return rc;
+    }
+    if (o->iov && (caf_iov_validate(*o->iov, err) != CAF_OK || caf_iov_is_empty(*o->iov))) {
+        caf_config_problems_clear(&problems);
+        return caf_iov_is_empty(*o->iov) ? caf_error_set(err, CAF_ERR_INVALID, "the requested IoV is empty")
+                                          : caf_error_prefix(err, "the requested IoV: ");
+    }
+    if (o->iov) {
+        char text[CAF_IOV_TEXT_MAX];
+        caf_info("calibrating only IoV %s: input files without a run inside it are not collected, and the "
+                 "strategies see only the runs inside it", caf_iov_format(*o->iov, text, sizeof text));
     }
     run_loop loop = {.campaign = campaign, .options = o, .count = campaign->calibration_count,
                      .max_drivers = max_parallel_algorithms(campaign)};

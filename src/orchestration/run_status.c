@@ -135,8 +135,15 @@ caf_status caf_run_status(const char *dir, json_t **out, caf_error *err)
                                               "algorithms", algorithm_results(db, name, iteration)));
     }
     sqlite3_finalize(st);
+    /* The IoV the run is limited to (caf run --iov), recorded with the run-wide configuration. */
+    char *global = run_db_meta(db, "campaign");
+    json_t *config = global ? json_loads(global, 0, NULL) : NULL;
+    json_t *iov = json_is_string(json_object_get(config, "iov")) ? json_incref(json_object_get(config, "iov"))
+                                                                  : json_null();
+    json_decref(config);
+    free(global);
     run_db_close(db);
-    *out = json_pack("{s:s, s:b, s:o}", "output_dir", dir, "running", running, "calibrations", cals);
+    *out = json_pack("{s:s, s:b, s:o, s:o}", "output_dir", dir, "running", running, "iov", iov, "calibrations", cals);
     return *out ? CAF_OK : caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
 }
 
