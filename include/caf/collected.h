@@ -235,8 +235,9 @@ int64_t caf_profile_entries(const caf_object *p);
 /* A counter: a count and a sum of weights, both 0. */
 caf_status caf_counter_new(const char *title, caf_object **out, caf_error *err);
 
-/* Adds n to the count and w to the sum of weights. */
-void caf_counter_add(caf_object *c, int64_t n, double w);
+/* Adds n to the count and w to the sum of weights. Returns false when the count leaves int64: the counter
+ * then keeps the limit it passed and is marked overflowed, so writing or merging it fails naming it. */
+bool caf_counter_add(caf_object *c, int64_t n, double w);
 
 /* The count. */
 int64_t caf_counter_count(const caf_object *c);

@@ -5,8 +5,9 @@
 
 #include "collector/binned.h"
 
-caf_status binned_setup(binned *o, int nx, double xlow, double xhigh, int ny, double ylow, double yhigh,
-                        int narrays, caf_error *err)
+/* Gives o its shape without allocating the cell arrays (binned_alloc does). */
+static caf_status binned_shape(binned *o, int nx, double xlow, double xhigh, int ny, double ylow, double yhigh,
+                               int narrays, caf_error *err)
 {
     const char *what = caf_object_type_name(&o->base);
     caf_status st = obj_check_axis(what, nx, xlow, xhigh, err);
@@ -24,9 +25,35 @@ caf_status binned_setup(binned *o, int nx, double xlow, double xhigh, int ny, do
     if (o->ncells > 200000000)
         return caf_error_set(err, CAF_ERR_INVALID, "%s: %zu cells are too many", what, o->ncells);
     o->narrays = narrays;
-    for (int i = 0; i < narrays; i++)
-        if (!(o->a[i] = calloc(o->ncells, sizeof(double))))
+    return CAF_OK;
+}
+
+static caf_status binned_alloc(binned *o, caf_error *err)
+{
+    for (int i = 0; i < o->narrays; i++)
+        if (!o->a[i] && !(o->a[i] = calloc(o->ncells, sizeof(double))))
             return caf_error_set(err, CAF_ERR_NOMEM, "out of memory for %zu bins", o->ncells);
+    return CAF_OK;
+}
+
+caf_status binned_setup(binned *o, int nx, double xlow, double xhigh, int ny, double ylow, double yhigh,
+                        int narrays, caf_error *err)
+{
+    caf_status st = binned_shape(o, nx, xlow, xhigh, ny, ylow, yhigh, narrays, err);
+    return st == CAF_OK ? binned_alloc(o, err) : st;
+}
+
+/* Adds entry counts, failing (naming the object) where the sum would leave int64. */
+static caf_status add_entries(binned *o, int64_t n, caf_error *err)
+{
+    int64_t sum;
+    if (__builtin_add_overflow(o->entries, n, &sum)) {
+        const char *title = caf_object_title(&o->base);
+        return caf_error_set(err, CAF_ERR_INVALID, "%s%s%s%s: %lld + %lld entries overflow 64 bits",
+                             caf_object_type_name(&o->base), *title ? " '" : "", title, *title ? "'" : "",
+                             (long long)o->entries, (long long)n);
+    }
+    o->entries = sum;
     return CAF_OK;
 }
 
@@ -97,16 +124,17 @@ bool binned_compatible(const caf_object *a, const caf_object *b, caf_error *err)
 
 caf_status binned_merge_one(caf_object *into, const caf_object *other, caf_error *err)
 {
-    (void)err;
     binned *d = (binned *)into;
     const binned *s = (const binned *)other;
+    caf_status st = add_entries(d, s->entries, err);
+    if (st != CAF_OK)
+        return st;
     for (int k = 0; k < d->narrays; k++) {
         double *restrict dst = d->a[k];
         const double *restrict src = s->a[k];
         for (size_t i = 0; i < d->ncells; i++)
             dst[i] += src[i];
     }
-    d->entries += s->entries;
     for (int i = 0; i < STAT_COUNT; i++)
         d->stats[i] += s->stats[i];
     return CAF_OK;
@@ -138,7 +166,9 @@ caf_status binned_read_shape(caf_object *obj, const char *type_name, obj_rd *r, 
     if (r->failed)
         return caf_error_set(err, CAF_ERR_FORMAT, "truncated %s shape", caf_object_type_name(obj));
     int narrays = obj->vt->kind == CAF_OBJECT_PROFILE ? 4 : 2;
-    caf_status st = binned_setup((binned *)obj, nx, xlow, xhigh, ny, ylow, yhigh, narrays, err);
+    /* The cells are allocated when the content arrives and its size matches: a stored shape alone must not
+     * make a reader allocate gigabytes. */
+    caf_status st = binned_shape((binned *)obj, nx, xlow, xhigh, ny, ylow, yhigh, narrays, err);
     if (st == CAF_OK)
         return st;
     caf_error_prefix(err, "bad stored shape: ");
@@ -160,9 +190,21 @@ caf_status binned_write_content(const caf_object *obj, caf_chunk_sink sink, void
     return st;
 }
 
+/* The size of the one content chunk of o: entries, the fill statistics and every cell array. */
+static size_t content_size(const binned *o)
+{
+    return 8 + 8 * STAT_COUNT + (size_t)o->narrays * o->ncells * 8;
+}
+
 caf_status binned_read_content(caf_object *obj, const void *data, size_t size, caf_error *err)
 {
     binned *o = (binned *)obj;
+    if (size != content_size(o))
+        return caf_error_set(err, CAF_ERR_FORMAT, "%s content has %zu bytes, not the %zu that %zu bins need",
+                             caf_object_type_name(obj), size, content_size(o), o->ncells);
+    caf_status st = binned_alloc(o, err);
+    if (st != CAF_OK)
+        return st;
     obj_rd r = {data, (const unsigned char *)data + size, false};
     o->entries = (int64_t)obj_rd_u64(&r);
     obj_rd_f64s(&r, o->stats, STAT_COUNT);
@@ -177,12 +219,13 @@ caf_status binned_read_content(caf_object *obj, const void *data, size_t size, c
 caf_status binned_add_content(caf_object *obj, const void *data, size_t size, caf_error *err)
 {
     binned *o = (binned *)obj;
-    size_t want = 8 + 8 * STAT_COUNT + (size_t)o->narrays * o->ncells * 8;
-    if (size != want)
-        return caf_error_set(err, CAF_ERR_FORMAT, "%s content has %zu bytes, not what %zu bins need",
-                             caf_object_type_name(obj), size, o->ncells);
+    if (size != content_size(o))
+        return caf_error_set(err, CAF_ERR_FORMAT, "%s content has %zu bytes, not the %zu that %zu bins need",
+                             caf_object_type_name(obj), size, content_size(o), o->ncells);
     obj_rd r = {data, (const unsigned char *)data + size, false};
-    o->entries += (int64_t)obj_rd_u64(&r);
+    caf_status st = add_entries(o, (int64_t)obj_rd_u64(&r), err);
+    if (st != CAF_OK)
+        return st;
     for (int i = 0; i < STAT_COUNT; i++)
         o->stats[i] += obj_rd_f64(&r);
     for (int k = 0; k < o->narrays; k++) {

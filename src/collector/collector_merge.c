@@ -106,49 +106,63 @@ static caf_status merge_input(acc_table *t, caf_collector_output *f, caf_collect
 {
     sqlite3 *db = output_db(f);
     sqlite3_stmt *s;
+    const char *path = caf_collector_output_path(f);
     int rc = sqlite3_prepare_v2(db, "SELECT id, name, exp, run, bytes FROM pieces ORDER BY name, exp, run, idx", -1, &s,
                                 NULL);
     if (rc != SQLITE_OK)
-        return output_sqlite_error(err, db, rc, "%s: listing pieces", caf_collector_output_path(f));
+        return output_sqlite_error(err, db, rc, "%s: listing pieces", path);
     caf_status st = CAF_OK;
     while (st == CAF_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-        const char *name = (const char *)sqlite3_column_text(s, 1);
-        caf_exprun key = {sqlite3_column_int(s, 2), sqlite3_column_int(s, 3)};
-        size_t bytes = (size_t)sqlite3_column_int64(s, 4);
-        sqlite3_int64 piece = sqlite3_column_int64(s, 0);
+        /* Every column is checked before use: SQLite does not enforce the declared types (nor NOT NULL
+         * in a file whose schema was edited), and a NULL name or a negative size must not get further. */
+        sqlite3_int64 piece = sqlite3_column_int64(s, 0), bytes;
+        const char *name;
+        caf_exprun key;
+        if ((st = output_column_text(s, 1, path, "pieces", piece, "name", &name, err)) != CAF_OK ||
+            (st = output_column_exprun(s, 2, path, "pieces", piece, &key, err)) != CAF_OK ||
+            (st = output_column_int(s, 4, path, "pieces", piece, "bytes", 0, INT64_MAX, &bytes, err)) != CAF_OK)
+            break;
+        const caf_collector_object_info *declared = caf_collector_output_find_object(f, name);
+        if (!declared) {
+            st = caf_error_set(err, CAF_ERR_FORMAT, "%s: table 'pieces', row %lld: object '%s' is not in table 'objects'",
+                               path, (long long)piece, name);
+            break;
+        }
         if ((t->count + 1) * 2 > t->capacity && (st = table_grow(t, err)) != CAF_OK)
             break;
         acc_entry *e = table_find(t, name, key);
         if (e->name) {
-            st = output_merge_piece(db, output_chunks_stmt(f), piece, &e->obj, err);
+            st = output_merge_piece(db, output_chunks_stmt(f), piece, declared->type_name, &e->obj, err);
             if (st != CAF_OK)
-                caf_error_prefix(err, "object '%s': ", name);
-            if (bytes > e->bytes) { /* ntuples grow when merged; histograms keep their size */
-                t->bytes += bytes - e->bytes;
-                e->bytes = bytes;
+                caf_error_prefix(err, "%s: object '%s': ", path, name);
+            if ((size_t)bytes > e->bytes) { /* ntuples grow when merged; histograms keep their size */
+                t->bytes += (size_t)bytes - e->bytes;
+                e->bytes = (size_t)bytes;
             }
         } else {
             caf_object *obj = NULL;
-            if ((st = output_read_piece(db, output_chunks_stmt(f), piece, &obj, err)) != CAF_OK)
+            if ((st = output_read_piece(db, output_chunks_stmt(f), piece, declared->type_name, &obj, err)) != CAF_OK) {
+                caf_error_prefix(err, "%s: object '%s': ", path, name);
                 break;
+            }
             if (!(e->name = strdup(name))) {
                 caf_object_free(obj);
                 st = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
             } else {
                 e->key = key;
                 e->obj = obj;
-                e->bytes = bytes;
+                e->bytes = (size_t)bytes;
                 t->count++;
-                t->bytes += bytes;
+                t->bytes += (size_t)bytes;
             }
         }
         if (st == CAF_OK && t->bytes > budget)
             st = table_flush(t, w, err);
     }
     if (st == CAF_OK && rc != SQLITE_DONE)
-        st = output_sqlite_error(err, db, rc, "%s: listing pieces", caf_collector_output_path(f));
+        st = output_sqlite_error(err, db, rc, "%s: listing pieces", path);
     sqlite3_finalize(s);
-    return st == CAF_OK ? st : caf_error_prefix(err, "%s: ", caf_collector_output_path(f));
+    return st;
 }
 
 /* Checks that f belongs with the first input and declares its objects. */
@@ -173,20 +187,15 @@ static caf_status check_input(caf_collector_output *first, caf_collector_output 
     return CAF_OK;
 }
 
-/* Declares every object of f in the output (names and types only; objects without data are listed too). */
+/* Declares every object of f in the output (names and types only; objects without data are listed too),
+ * from the list the reader checked when it opened f. */
 static caf_status declare_objects(caf_collector_output *f, caf_collector_writer *w, caf_error *err)
 {
-    sqlite3_stmt *s;
-    sqlite3 *db = output_db(f);
-    int rc = sqlite3_prepare_v2(db, "SELECT name, type FROM objects", -1, &s, NULL);
-    if (rc != SQLITE_OK)
-        return output_sqlite_error(err, db, rc, "%s: listing objects", caf_collector_output_path(f));
     caf_status st = CAF_OK;
-    while (st == CAF_OK && sqlite3_step(s) == SQLITE_ROW) {
-        const char *name = (const char *)sqlite3_column_text(s, 0), *type = (const char *)sqlite3_column_text(s, 1);
-        st = output_writer_declare_type(w, name, type, err);
+    for (size_t i = 0; st == CAF_OK && i < caf_collector_output_object_count(f); i++) {
+        const caf_collector_object_info *o = caf_collector_output_object(f, i);
+        st = output_writer_declare_type(w, o->name, o->type_name, err);
     }
-    sqlite3_finalize(s);
     return st;
 }
 

@@ -97,6 +97,60 @@ void caf_collector_output_close(caf_collector_output *f)
     free(f);
 }
 
+static const char *sqlite_type_name(int type)
+{
+    switch (type) {
+    case SQLITE_INTEGER: return "an integer";
+    case SQLITE_FLOAT: return "a real number";
+    case SQLITE_TEXT: return "text";
+    case SQLITE_BLOB: return "a blob";
+    default: return "NULL";
+    }
+}
+
+caf_status output_column_text(sqlite3_stmt *s, int col, const char *path, const char *table, sqlite3_int64 row,
+                              const char *column, const char **out, caf_error *err)
+{
+    int type = sqlite3_column_type(s, col);
+    const char *text = type == SQLITE_TEXT ? (const char *)sqlite3_column_text(s, col) : NULL;
+    if (type == SQLITE_TEXT && !text)
+        return caf_error_set(err, CAF_ERR_NOMEM, "%s: table '%s', row %lld: out of memory reading %s", path, table,
+                             (long long)row, column);
+    if (!text || !*text || strlen(text) != (size_t)sqlite3_column_bytes(s, col))
+        return caf_error_set(err, CAF_ERR_FORMAT, "%s: table '%s', row %lld: %s is %s, not a name", path, table,
+                             (long long)row, column, text ? "empty or holds a NUL byte" : sqlite_type_name(type));
+    *out = text;
+    return CAF_OK;
+}
+
+caf_status output_column_int(sqlite3_stmt *s, int col, const char *path, const char *table, sqlite3_int64 row,
+                             const char *column, sqlite3_int64 min, sqlite3_int64 max, sqlite3_int64 *out,
+                             caf_error *err)
+{
+    int type = sqlite3_column_type(s, col);
+    if (type != SQLITE_INTEGER)
+        return caf_error_set(err, CAF_ERR_FORMAT, "%s: table '%s', row %lld: %s is %s, not an integer", path, table,
+                             (long long)row, column, sqlite_type_name(type));
+    sqlite3_int64 v = sqlite3_column_int64(s, col);
+    if (v < min || v > max)
+        return caf_error_set(err, CAF_ERR_FORMAT, "%s: table '%s', row %lld: %s %lld is not in %lld..%lld", path, table,
+                             (long long)row, column, (long long)v, (long long)min, (long long)max);
+    *out = v;
+    return CAF_OK;
+}
+
+caf_status output_column_exprun(sqlite3_stmt *s, int col, const char *path, const char *table, sqlite3_int64 row,
+                                caf_exprun *out, caf_error *err)
+{
+    sqlite3_int64 exp, run;
+    caf_status st = output_column_int(s, col, path, table, row, "exp", -1, INT32_MAX, &exp, err);
+    if (st == CAF_OK)
+        st = output_column_int(s, col + 1, path, table, row, "run", -1, INT32_MAX, &run, err);
+    if (st == CAF_OK)
+        *out = (caf_exprun){(int)exp, (int)run};
+    return st;
+}
+
 /* Returns meta.value for key (malloc'd) or NULL. */
 static char *meta_value(sqlite3 *db, const char *key)
 {
@@ -142,24 +196,38 @@ static caf_status load_meta(caf_collector_output *f, caf_error *err)
 static caf_status load_lists(caf_collector_output *f, caf_error *err)
 {
     sqlite3_stmt *s;
-    int rc = sqlite3_prepare_v2(f->db, "SELECT exp, run FROM runs ORDER BY exp, run", -1, &s, NULL);
+    int rc = sqlite3_prepare_v2(f->db, "SELECT rowid, exp, run FROM runs ORDER BY exp, run", -1, &s, NULL);
     if (rc != SQLITE_OK)
         return output_sqlite_error(err, f->db, rc, "%s: reading the RunRange", f->path);
     caf_status st = CAF_OK;
-    while (st == CAF_OK && (rc = sqlite3_step(s)) == SQLITE_ROW)
-        st = caf_run_range_add(&f->runs, (caf_exprun){sqlite3_column_int(s, 0), sqlite3_column_int(s, 1)}, err);
+    while (st == CAF_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        caf_exprun r;
+        st = output_column_exprun(s, 1, f->path, "runs", sqlite3_column_int64(s, 0), &r, err);
+        if (st == CAF_OK)
+            st = caf_run_range_add(&f->runs, r, err);
+    }
     sqlite3_finalize(s);
     if (st == CAF_OK && rc != SQLITE_DONE)
         st = output_sqlite_error(err, f->db, rc, "%s: reading the RunRange", f->path);
     if (st != CAF_OK)
         return st;
     rc = sqlite3_prepare_v2(f->db,
-                            "SELECT o.name, o.type, (SELECT COUNT(*) FROM (SELECT DISTINCT exp, run FROM pieces p"
+                            "SELECT o.rowid, o.name, o.type, (SELECT COUNT(*) FROM (SELECT DISTINCT exp, run FROM pieces p"
                             " WHERE p.name = o.name)) FROM objects o ORDER BY o.name",
                             -1, &s, NULL);
     if (rc != SQLITE_OK)
         return output_sqlite_error(err, f->db, rc, "%s: reading the object list", f->path);
     while (st == CAF_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        sqlite3_int64 row = sqlite3_column_int64(s, 0);
+        const char *name, *type;
+        if ((st = output_column_text(s, 1, f->path, "objects", row, "name", &name, err)) != CAF_OK ||
+            (st = output_column_text(s, 2, f->path, "objects", row, "type", &type, err)) != CAF_OK)
+            break;
+        if (caf_collector_output_find_object(f, name)) {
+            st = caf_error_set(err, CAF_ERR_FORMAT, "%s: table 'objects', row %lld: object '%s' is listed twice", f->path,
+                               (long long)row, name);
+            break;
+        }
         caf_collector_object_info *n = realloc(f->objects, (f->n_objects + 1) * sizeof *n);
         if (!n) {
             st = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
@@ -167,9 +235,9 @@ static caf_status load_lists(caf_collector_output *f, caf_error *err)
         }
         f->objects = n;
         caf_collector_object_info *o = &f->objects[f->n_objects++];
-        o->name = strdup((const char *)sqlite3_column_text(s, 0));
-        o->type_name = strdup((const char *)sqlite3_column_text(s, 1));
-        o->key_count = (size_t)sqlite3_column_int64(s, 2);
+        o->name = strdup(name);
+        o->type_name = strdup(type);
+        o->key_count = (size_t)sqlite3_column_int64(s, 3);
         if (!o->name || !o->type_name)
             st = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
     }
@@ -203,9 +271,9 @@ caf_status caf_collector_output_open(const char *path, caf_collector_output **ou
     if (st == CAF_OK &&
         ((rc = sqlite3_prepare_v2(f->db, "SELECT id FROM pieces WHERE name = ? AND exp = ? AND run = ? ORDER BY idx", -1,
                                   &f->pieces, NULL)) != SQLITE_OK ||
-         (rc = sqlite3_prepare_v2(f->db, "SELECT data FROM chunks WHERE piece = ? ORDER BY seq", -1, &f->chunks,
+         (rc = sqlite3_prepare_v2(f->db, "SELECT seq, data FROM chunks WHERE piece = ? ORDER BY seq", -1, &f->chunks,
                                   NULL)) != SQLITE_OK ||
-         (rc = sqlite3_prepare_v2(f->db, "SELECT DISTINCT exp, run FROM pieces WHERE name = ? ORDER BY exp, run", -1,
+         (rc = sqlite3_prepare_v2(f->db, "SELECT exp, run, MIN(id) FROM pieces WHERE name = ? GROUP BY exp, run ORDER BY exp, run", -1,
                                   &f->keys, NULL)) != SQLITE_OK))
         st = output_sqlite_error(err, f->db, rc, "%s: not a collector output", path);
     if (st != CAF_OK) {
@@ -220,8 +288,7 @@ caf_status caf_collector_output_open(const char *path, caf_collector_output **ou
 
 typedef struct chunk_cursor {
     sqlite3 *db;
-    sqlite3_stmt *stmt;
-    bool started;
+    sqlite3_stmt *stmt; /* SELECT seq, data FROM chunks WHERE piece = ? ORDER BY seq */
 } chunk_cursor;
 
 static caf_status chunk_source(void *ud, const void **data, size_t *size, caf_error *err)
@@ -235,35 +302,47 @@ static caf_status chunk_source(void *ud, const void **data, size_t *size, caf_er
     }
     if (rc != SQLITE_ROW)
         return output_sqlite_error(err, c->db, rc, "reading a chunk");
-    *data = sqlite3_column_blob(c->stmt, 0);
-    *size = (size_t)sqlite3_column_bytes(c->stmt, 0);
-    if (!*size)
-        return caf_error_set(err, CAF_ERR_FORMAT, "empty chunk");
+    long long seq = (long long)sqlite3_column_int64(c->stmt, 0);
+    /* Bytes are bytes: a blob edited with SQL's || operator turns into text holding the same bytes. */
+    int type = sqlite3_column_type(c->stmt, 1);
+    if (type != SQLITE_BLOB && type != SQLITE_TEXT)
+        return caf_error_set(err, CAF_ERR_FORMAT, "chunk %lld: data is %s, not a blob", seq, sqlite_type_name(type));
+    *data = sqlite3_column_blob(c->stmt, 1);
+    *size = (size_t)sqlite3_column_bytes(c->stmt, 1);
+    if (!*size || !*data)
+        return caf_error_set(err, CAF_ERR_FORMAT, "chunk %lld: data is empty", seq);
     return CAF_OK;
 }
 
-caf_status output_read_piece(sqlite3 *db, sqlite3_stmt *chunks_stmt, sqlite3_int64 piece, caf_object **out,
-                             caf_error *err)
+caf_status output_read_piece(sqlite3 *db, sqlite3_stmt *chunks_stmt, sqlite3_int64 piece, const char *type,
+                             caf_object **out, caf_error *err)
 {
     sqlite3_reset(chunks_stmt);
     sqlite3_bind_int64(chunks_stmt, 1, piece);
-    chunk_cursor c = {db, chunks_stmt, false};
+    chunk_cursor c = {db, chunks_stmt};
     caf_status st = caf_object_read(chunk_source, &c, out, err);
     sqlite3_reset(chunks_stmt);
-    return st;
+    /* Readers trust the declared type (an algorithm asks for a hist1d and calls hist1d functions on it). */
+    if (st == CAF_OK && strcmp(caf_object_type_name(*out), type) != 0) {
+        st = caf_error_set(err, CAF_ERR_FORMAT, "the piece is a %s, but table 'objects' says %s",
+                           caf_object_type_name(*out), type);
+        caf_object_free(*out);
+        *out = NULL;
+    }
+    return st == CAF_OK ? st : caf_error_prefix(err, "table 'pieces', row %lld: ", (long long)piece);
 }
 
-caf_status output_merge_piece(sqlite3 *db, sqlite3_stmt *chunks_stmt, sqlite3_int64 piece, caf_object **acc,
-                              caf_error *err)
+caf_status output_merge_piece(sqlite3 *db, sqlite3_stmt *chunks_stmt, sqlite3_int64 piece, const char *type,
+                              caf_object **acc, caf_error *err)
 {
     if (!*acc)
-        return output_read_piece(db, chunks_stmt, piece, acc, err);
+        return output_read_piece(db, chunks_stmt, piece, type, acc, err);
     sqlite3_reset(chunks_stmt);
     sqlite3_bind_int64(chunks_stmt, 1, piece);
-    chunk_cursor c = {db, chunks_stmt, false};
+    chunk_cursor c = {db, chunks_stmt};
     caf_status st = obj_merge_from_source(*acc, chunk_source, &c, err);
     sqlite3_reset(chunks_stmt);
-    return st;
+    return st == CAF_OK ? st : caf_error_prefix(err, "table 'pieces', row %lld: ", (long long)piece);
 }
 
 caf_status output_accumulate(caf_object **acc, caf_object *obj, caf_error *err)
@@ -279,7 +358,7 @@ caf_status output_accumulate(caf_object **acc, caf_object *obj, caf_error *err)
 }
 
 caf_status output_read_key(sqlite3 *db, sqlite3_stmt *pieces_stmt, sqlite3_stmt *chunks_stmt, const char *name,
-                           caf_exprun key, caf_object **out, caf_error *err)
+                           const char *type, caf_exprun key, caf_object **out, caf_error *err)
 {
     *out = NULL;
     sqlite3_reset(pieces_stmt);
@@ -311,7 +390,7 @@ caf_status output_read_key(sqlite3 *db, sqlite3_stmt *pieces_stmt, sqlite3_stmt 
     sqlite3_reset(pieces_stmt);
     caf_object *acc = NULL;
     for (size_t i = 0; st == CAF_OK && i < n; i++)
-        st = output_merge_piece(db, chunks_stmt, list[i], &acc, err);
+        st = output_merge_piece(db, chunks_stmt, list[i], type, &acc, err);
     free(many);
     if (st != CAF_OK) {
         caf_object_free(acc);
@@ -322,10 +401,14 @@ caf_status output_read_key(sqlite3 *db, sqlite3_stmt *pieces_stmt, sqlite3_stmt 
     return CAF_OK;
 }
 
-static caf_status require_object(const caf_collector_output *f, const char *name, caf_error *err)
+static caf_status require_object(const caf_collector_output *f, const char *name, const char **type, caf_error *err)
 {
-    if (caf_collector_output_find_object(f, name))
+    const caf_collector_object_info *o = caf_collector_output_find_object(f, name);
+    if (o) {
+        if (type)
+            *type = o->type_name;
         return CAF_OK;
+    }
     return caf_error_set(err, CAF_ERR_NOT_FOUND, "%s: collector %s has no object '%s' registered", f->path, f->collector,
                          name);
 }
@@ -335,7 +418,7 @@ caf_status caf_collector_output_keys(const caf_collector_output *f, const char *
 {
     *keys = NULL;
     *count = 0;
-    caf_status st = require_object(f, name, err);
+    caf_status st = require_object(f, name, NULL, err);
     if (st != CAF_OK)
         return st;
     sqlite3_reset(f->keys);
@@ -352,7 +435,10 @@ caf_status caf_collector_output_keys(const caf_collector_output *f, const char *
             }
             *keys = n;
         }
-        (*keys)[(*count)++] = (caf_exprun){sqlite3_column_int(f->keys, 0), sqlite3_column_int(f->keys, 1)};
+        if ((st = output_column_exprun(f->keys, 0, f->path, "pieces", sqlite3_column_int64(f->keys, 2), &(*keys)[*count],
+                                       err)) != CAF_OK)
+            break;
+        ++*count;
     }
     if (st == CAF_OK && rc != SQLITE_DONE)
         st = output_sqlite_error(err, f->db, rc, "%s: listing the keys of '%s'", f->path, name);
@@ -369,9 +455,10 @@ caf_status caf_collector_output_read(const caf_collector_output *f, const char *
                                      caf_error *err)
 {
     *out = NULL;
-    caf_status st = require_object(f, name, err);
+    const char *type = NULL;
+    caf_status st = require_object(f, name, &type, err);
     if (st == CAF_OK)
-        st = output_read_key(f->db, f->pieces, f->chunks, name, key, out, err);
+        st = output_read_key(f->db, f->pieces, f->chunks, name, type, key, out, err);
     if (st != CAF_OK)
         return st == CAF_ERR_NOT_FOUND ? st : caf_error_prefix(err, "%s: ", f->path);
     if (!*out) {
@@ -386,7 +473,8 @@ caf_status caf_collector_output_read(const caf_collector_output *f, const char *
 static caf_status merge_runs_into(const caf_collector_output *f, const char *name, const caf_exprun *runs, size_t count,
                                   caf_object **acc, caf_error *err)
 {
-    caf_status st = require_object(f, name, err);
+    const char *type = NULL;
+    caf_status st = require_object(f, name, &type, err);
     if (st != CAF_OK)
         return st;
     caf_exprun *keys = NULL;
@@ -411,7 +499,7 @@ static caf_status merge_runs_into(const caf_collector_output *f, const char *nam
     bool in_transaction = sqlite3_exec(f->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
     for (size_t i = 0; st == CAF_OK && i < count; i++) {
         caf_object *obj;
-        st = output_read_key(f->db, f->pieces, f->chunks, name, runs[i], &obj, err);
+        st = output_read_key(f->db, f->pieces, f->chunks, name, type, runs[i], &obj, err);
         if (st == CAF_OK && obj)
             st = output_accumulate(acc, obj, err);
     }

@@ -1,11 +1,23 @@
-/* Counters: an event count and a sum of weights. */
+/* Counters: an event count and a sum of weights. The count is exact, so a sum that leaves int64 is an
+ * error (checked with the compiler's overflow builtins), never a wrapped or undefined value. */
+#include <inttypes.h>
+
 #include "collector/object_internal.h"
 
 typedef struct counter {
     caf_object base;
     int64_t count;
     double sum;
+    bool overflowed; /* a caf_counter_add left int64; the count is stuck at the limit */
 } counter;
+
+/* Fails naming the counter (by its title when it has one) and the two counts whose sum overflows. */
+static caf_status overflow_error(const counter *c, int64_t a, int64_t b, caf_error *err)
+{
+    const char *title = caf_object_title(&c->base);
+    return caf_error_set(err, CAF_ERR_INVALID, "counter%s%s%s: count %" PRId64 " + %" PRId64 " overflows 64 bits",
+                         *title ? " '" : "", title, *title ? "'" : "", a, b);
+}
 
 static caf_status counter_init_like(caf_object *dst, const caf_object *src, caf_error *err)
 {
@@ -23,6 +35,7 @@ static void counter_reset(caf_object *obj)
     counter *c = (counter *)obj;
     c->count = 0;
     c->sum = 0;
+    c->overflowed = false;
 }
 
 static bool counter_compatible(const caf_object *a, const caf_object *b, caf_error *err)
@@ -33,8 +46,13 @@ static bool counter_compatible(const caf_object *a, const caf_object *b, caf_err
 
 static caf_status counter_merge_one(caf_object *into, const caf_object *other, caf_error *err)
 {
-    (void)err;
-    caf_counter_add(into, ((const counter *)other)->count, ((const counter *)other)->sum);
+    counter *c = (counter *)into;
+    const counter *o = (const counter *)other;
+    int64_t sum;
+    if (c->overflowed || o->overflowed || __builtin_add_overflow(c->count, o->count, &sum))
+        return overflow_error(c, c->count, o->count, err);
+    c->count = sum;
+    c->sum += o->sum;
     return CAF_OK;
 }
 
@@ -57,6 +75,8 @@ static caf_status counter_read_shape(caf_object *obj, const char *type_name, obj
 static caf_status counter_write_content(const caf_object *obj, caf_chunk_sink sink, void *ud, caf_error *err)
 {
     const counter *c = (const counter *)obj;
+    if (c->overflowed)
+        return overflow_error(c, c->count, 0, err);
     obj_buf b = {0};
     obj_buf_u64(&b, (uint64_t)c->count);
     obj_buf_f64(&b, c->sum);
@@ -115,12 +135,19 @@ caf_status caf_counter_new(const char *title, caf_object **out, caf_error *err)
     return *out ? CAF_OK : caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
 }
 
-void caf_counter_add(caf_object *obj, int64_t n, double w)
+bool caf_counter_add(caf_object *obj, int64_t n, double w)
 {
     obj_expect(obj, CAF_OBJECT_COUNTER, __func__);
     counter *c = (counter *)obj;
-    c->count += n;
     c->sum += w;
+    if (c->overflowed)
+        return false;
+    if (__builtin_add_overflow(c->count, n, &c->count)) {
+        c->count = n < 0 ? INT64_MIN : INT64_MAX;
+        c->overflowed = true;
+        return false;
+    }
+    return true;
 }
 
 int64_t caf_counter_count(const caf_object *obj)

@@ -214,6 +214,9 @@ static caf_status ntuple_read_content(caf_object *obj, const void *data, size_t 
     uint64_t n = obj_rd_u64(&r);
     if (r.failed || n > size / row_bytes(t))
         return caf_error_set(err, CAF_ERR_FORMAT, "ntuple row block of %zu bytes claims %" PRIu64 " rows", size, n);
+    if (n == 0) /* nothing to copy; an empty ntuple has no column buffers to offset into */
+        return r.p == r.end ? CAF_OK
+                            : caf_error_set(err, CAF_ERR_FORMAT, "ntuple row block of %zu bytes holds 0 rows", size);
     caf_status st = ntuple_reserve(t, t->rows + n, err);
     if (st != CAF_OK)
         return st;

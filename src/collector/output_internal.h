@@ -14,18 +14,30 @@
 caf_status output_sqlite_error(caf_error *err, sqlite3 *db, int rc, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* Reads every piece of object name under key, merged, into *out (NULL when the key holds nothing).
- * pieces_stmt and chunks_stmt are the reader's prepared statements. */
-caf_status output_read_key(sqlite3 *db, sqlite3_stmt *pieces_stmt, sqlite3_stmt *chunks_stmt, const char *name,
-                           caf_exprun key, caf_object **out, caf_error *err);
-
-/* Reads the piece with row id piece into *out. */
-caf_status output_read_piece(sqlite3 *db, sqlite3_stmt *chunks_stmt, sqlite3_int64 piece, caf_object **out,
+/* Checks of values read from a file's rows, whose types SQLite does not enforce: a malformed row is
+ * CAF_ERR_FORMAT "PATH: table 'TABLE', row ROW: COLUMN is ..." (ROW is the rowid). */
+caf_status output_column_text(sqlite3_stmt *s, int col, const char *path, const char *table, sqlite3_int64 row,
+                              const char *column, const char **out, caf_error *err);
+caf_status output_column_int(sqlite3_stmt *s, int col, const char *path, const char *table, sqlite3_int64 row,
+                             const char *column, sqlite3_int64 min, sqlite3_int64 max, sqlite3_int64 *out,
                              caf_error *err);
+/* An experiment or run number as stored: -1 (granularity "all", or "any") up to INT32_MAX. */
+caf_status output_column_exprun(sqlite3_stmt *s, int col, const char *path, const char *table, sqlite3_int64 row,
+                                caf_exprun *out, caf_error *err);
+
+/* Reads every piece of object name (declared of type type) under key, merged, into *out (NULL when the
+ * key holds nothing). pieces_stmt and chunks_stmt are the reader's prepared statements. */
+caf_status output_read_key(sqlite3 *db, sqlite3_stmt *pieces_stmt, sqlite3_stmt *chunks_stmt, const char *name,
+                           const char *type, caf_exprun key, caf_object **out, caf_error *err);
+
+/* Reads the piece with row id piece into *out; a piece whose type is not type (the type table 'objects'
+ * declares) is CAF_ERR_FORMAT. Errors name the piece (and chunk) at fault. */
+caf_status output_read_piece(sqlite3 *db, sqlite3_stmt *chunks_stmt, sqlite3_int64 piece, const char *type,
+                             caf_object **out, caf_error *err);
 
 /* Merges the piece with row id piece into *acc (reading it into *acc when *acc is NULL). */
-caf_status output_merge_piece(sqlite3 *db, sqlite3_stmt *chunks_stmt, sqlite3_int64 piece, caf_object **acc,
-                              caf_error *err);
+caf_status output_merge_piece(sqlite3 *db, sqlite3_stmt *chunks_stmt, sqlite3_int64 piece, const char *type,
+                              caf_object **acc, caf_error *err);
 
 /* Merges obj into *acc and frees obj (or makes obj the accumulator when *acc is NULL). */
 caf_status output_accumulate(caf_object **acc, caf_object *obj, caf_error *err);

@@ -385,6 +385,126 @@ static void test_bad_bytes(void **state)
     caf_object_free(h);
 }
 
+/* Counts are exact: a sum that leaves int64 is an error naming the counter, never a wrapped value
+ * (issue 12: merging a stored count of 2^63 with itself was a signed overflow). */
+static void test_counter_overflow(void **state)
+{
+    (void)state;
+    caf_error err = {0};
+    caf_object *a, *b;
+    assert_int_equal(caf_counter_new("events", &a, &err), CAF_OK);
+    assert_int_equal(caf_counter_new("", &b, &err), CAF_OK);
+    assert_true(caf_counter_add(a, INT64_MAX, 1.0));
+    assert_true(caf_counter_add(b, 1, 1.0));
+    const caf_object *list[1] = {b};
+    assert_int_equal(caf_object_merge(a, list, 1, &err), CAF_ERR_INVALID);
+    assert_non_null(strstr(err.message, "counter 'events': count 9223372036854775807 + 1 overflows 64 bits"));
+    assert_int_equal(caf_counter_count(a), INT64_MAX); /* unchanged by the failed merge */
+    /* the same through caf_counter_add: false, and the overflowed counter can be neither written nor merged */
+    assert_false(caf_counter_add(a, 1, 1.0));
+    assert_int_equal(caf_counter_count(a), INT64_MAX);
+    void *data = NULL;
+    size_t size = 0;
+    assert_int_equal(caf_object_to_bytes(a, &data, &size, &err), CAF_ERR_INVALID);
+    assert_non_null(strstr(err.message, "counter 'events'"));
+    assert_true(caf_counter_add(b, INT64_MIN + 1, 0)); /* b = INT64_MIN + 2 */
+    assert_false(caf_counter_add(b, -3, 0));
+    assert_int_equal(caf_counter_count(b), INT64_MIN);
+    list[0] = a;
+    caf_object *c;
+    assert_int_equal(caf_counter_new("c", &c, &err), CAF_OK);
+    assert_int_equal(caf_object_merge(c, list, 1, &err), CAF_ERR_INVALID);
+    assert_non_null(strstr(err.message, "overflows 64 bits"));
+    caf_object_reset(a); /* a reset counter counts again */
+    assert_true(caf_counter_add(a, 2, 0));
+    assert_int_equal(caf_object_merge(c, list, 1, &err), CAF_OK);
+    assert_int_equal(caf_counter_count(c), 2);
+    caf_object_free(a);
+    caf_object_free(b);
+    caf_object_free(c);
+}
+
+/* Histogram entry counts from a file are added with the same check. */
+static void test_hist_entries_overflow(void **state)
+{
+    (void)state;
+    caf_error err = {0};
+    caf_object *h, *big = NULL;
+    assert_int_equal(caf_hist1d_new("amp", 4, 0, 4, &h, &err), CAF_OK);
+    caf_hist1d_fill(h, 1.5, 1);
+    unsigned char *data;
+    size_t size;
+    assert_int_equal(caf_object_to_bytes(h, (void **)&data, &size, &err), CAF_OK);
+    /* single-buffer form: u64 header length, header, u64 content length, content (entries first) */
+    uint64_t header = 0;
+    for (int i = 0; i < 8; i++)
+        header |= (uint64_t)data[i] << (8 * i);
+    unsigned char *entries = data + 8 + header + 8;
+    for (int i = 0; i < 8; i++)
+        entries[i] = i < 7 ? 0xff : 0x7f;
+    assert_int_equal(caf_object_from_bytes(data, size, &big, &err), CAF_OK);
+    assert_int_equal(caf_hist1d_entries(big), INT64_MAX);
+    const caf_object *list[1] = {h};
+    assert_int_equal(caf_object_merge(big, list, 1, &err), CAF_ERR_INVALID);
+    assert_non_null(strstr(err.message, "hist1d 'amp': 9223372036854775807 + 1 entries overflow 64 bits"));
+    free(data);
+    caf_object_free(big);
+    caf_object_free(h);
+}
+
+/* A stored shape alone is no reason to allocate: the content must arrive with the size the shape needs. */
+static void test_huge_stored_shape(void **state)
+{
+    (void)state;
+    caf_error err = {0};
+    caf_object *h, *back = NULL;
+    assert_int_equal(caf_hist2d_new("h", 3, 0, 3, 2, 0, 2, &h, &err), CAF_OK);
+    unsigned char *data;
+    size_t size;
+    assert_int_equal(caf_object_to_bytes(h, (void **)&data, &size, &err), CAF_OK);
+    /* nx sits after magic, version, kind and the two strings "hist2d" and "h": 8 + 12 + 10 + 5 */
+    unsigned char *nx = data + 8 + 12 + 4 + 6 + 4 + 1;
+    assert_int_equal(nx[0], 3);
+    nx[0] = 0x7e, nx[1] = 0xf0, nx[2] = 0xfa, nx[3] = 0x02; /* 49,999,998 x 2 bins: 2e8 cells, 3.2 GB */
+    assert_int_equal(caf_object_from_bytes(data, size, &back, &err), CAF_ERR_FORMAT);
+    assert_null(back);
+    assert_non_null(strstr(err.message, "hist2d content has 368 bytes, not the 3200000048 that 200000000 bins need"));
+    free(data);
+    caf_object_free(h);
+}
+
+/* An ntuple row block of 0 rows (never written by caf, but well-formed) reads as nothing; it used to
+ * add an offset to the NULL column buffer of the empty ntuple (clang UBSan). The input is the
+ * reproducer kept in tests/data/reproducers/. */
+static void test_ntuple_zero_row_block(void **state)
+{
+    (void)state;
+    const char *source = getenv("CAF_SOURCE_DIR");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tests/data/reproducers/ubsan-ntuple-zero-row-block/object.bin", source ? source : ".");
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    unsigned char data[256];
+    size_t size = fread(data, 1, sizeof data, f);
+    fclose(f);
+    caf_error err = {0};
+    caf_object *t = NULL;
+    assert_int_equal(caf_object_from_bytes(data, size, &t, &err), CAF_OK);
+    assert_int_equal(caf_ntuple_rows(t), 0);
+    assert_string_equal(caf_ntuple_column_name(t, 0), "channel");
+    caf_cell row[1] = {{.i32 = 7}};
+    assert_int_equal(caf_ntuple_append(t, row, &err), CAF_OK);
+    assert_int_equal(caf_ntuple_get_i64(t, 0, 0), 7);
+    caf_object_free(t);
+    /* a 0-row block with bytes after its count is malformed */
+    unsigned char longer[257];
+    memcpy(longer, data, size);
+    longer[size - 16] = 9; /* the block's length prefix: 8 -> 9 */
+    longer[size] = 0;
+    assert_int_equal(caf_object_from_bytes(longer, size + 1, &t, &err), CAF_ERR_FORMAT);
+    assert_non_null(strstr(err.message, "holds 0 rows"));
+}
+
 static void test_print(void **state)
 {
     (void)state;
@@ -413,6 +533,8 @@ int main(void)
         cmocka_unit_test(test_hist1d),   cmocka_unit_test(test_hist1d_fill_floats), cmocka_unit_test(test_hist2d),      cmocka_unit_test(test_profile),
         cmocka_unit_test(test_counter),  cmocka_unit_test(test_ntuple),      cmocka_unit_test(test_user_object),
         cmocka_unit_test(test_bad_bytes), cmocka_unit_test(test_print),
+        cmocka_unit_test(test_counter_overflow), cmocka_unit_test(test_hist_entries_overflow),
+        cmocka_unit_test(test_huge_stored_shape), cmocka_unit_test(test_ntuple_zero_row_block),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
