@@ -347,7 +347,9 @@ static void set_message(caf_algo_run_result *out, const char *fmt, ...)
 static caf_status judge_end(const child_watch *w, const caf_algo_run_spec *spec, caf_algo_run_result *out,
                             caf_error *err)
 {
-    const char *name = out->algorithm && *out->algorithm ? out->algorithm : spec->plugin;
+    /* A copy: decoding the child's message below replaces (frees) out->algorithm. */
+    char name[512];
+    snprintf(name, sizeof name, "%s", out->algorithm && *out->algorithm ? out->algorithm : spec->plugin);
     if (w->end == END_TIMEOUT || w->end == END_MEMORY || !WIFEXITED(w->status) || WEXITSTATUS(w->status) != 0) {
         out->result = CAF_ALGO_FAILURE;
         out->crashed = true;
@@ -371,6 +373,11 @@ static caf_status judge_end(const child_watch *w, const caf_algo_run_spec *spec,
     if (st == CAF_ERR_FORMAT) {
         out->result = CAF_ALGO_FAILURE;
         out->crashed = true;
+        /* A partial message may have named no algorithm: the execution keeps the name it started with. */
+        if (!out->algorithm || !*out->algorithm) {
+            free(out->algorithm);
+            out->algorithm = strdup(name);
+        }
         set_message(out, "algorithm %s ended without reporting a complete result (%s)", name, why.message);
         return CAF_OK;
     }

@@ -402,6 +402,37 @@ static void sequence_sees_earlier_payloads(void **state)
     free(chain_db);
 }
 
+/* A chain database whose database.txt is malformed: the child cannot set up and ends without a complete
+ * result. The report must carry the algorithm's name (judge_end once formatted it from memory that
+ * decoding the child's partial message had freed: garbage in the message and the state database). */
+static void malformed_chain_database_is_a_failure_naming_the_algorithm(void **state)
+{
+    fixture *f = *state;
+    char *bad = caf_path_join(f->dir, "bad-db");
+    assert_int_equal(caf_mkdir_p(bad, NULL), CAF_OK);
+    char *text = caf_path_join(bad, "database.txt");
+    const char *line = "dbstore/Gain 1 0,0,-1\n";
+    assert_int_equal(caf_file_write_atomic(text, line, strlen(line), NULL), CAF_OK);
+    const char *chain[] = {bad};
+    caf_algo_run_spec s = spec_for(f, NULL, NULL, 0);
+    s.chain = chain;
+    s.chain_count = 1;
+    caf_algo_run_result out = {0};
+    caf_error err = {0};
+    caf_status st = caf_algo_run(&s, &out, &err);
+    assert_int_equal(st, CAF_OK);
+    assert_int_equal(out.result, CAF_ALGO_FAILURE);
+    assert_false(out.committed);
+    assert_string_equal(out.algorithm, "TestAlgorithms:test");
+    const char *start = "algorithm TestAlgorithms:test ended without reporting a complete result";
+    assert_memory_equal(out.message, start, strlen(start));
+    assert_non_null(strstr(out.message, "database.txt:1"));
+    caf_algo_run_result_clear(&out);
+    assert_int_equal(db_lines(f->db), 0);
+    free(text);
+    free(bad);
+}
+
 int main(void)
 {
     /* the test plugins are built outside the user plugin path */
@@ -418,6 +449,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(setup_errors_name_algorithm_and_culprit, setup, teardown),
         cmocka_unit_test_setup_teardown(boundaries_in_a_child, setup, teardown),
         cmocka_unit_test_setup_teardown(sequence_sees_earlier_payloads, setup, teardown),
+        cmocka_unit_test_setup_teardown(malformed_chain_database_is_a_failure_naming_the_algorithm, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
