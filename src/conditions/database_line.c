@@ -82,11 +82,13 @@ caf_status caf_db_line_parse(const char *line, caf_db_entry *entry, bool *is_ent
                            n > 3 ? "more than 3 fields" : n == 1 ? "1 field" : "2 fields");
         goto done;
     }
-    const char *slash = strchr(fields[0], '/');
-    if (!slash) {
+    /* basf2 writes and reads only this prefix; any other would name a payload basf2 never finds. */
+    static const char prefix[] = "dbstore/";
+    if (strncmp(fields[0], prefix, sizeof prefix - 1) != 0) {
         rc = caf_error_set(err, CAF_ERR_FORMAT, "payload '%s' must be written as dbstore/NAME", fields[0]);
         goto done;
     }
+    const char *slash = fields[0] + sizeof prefix - 2;
     rc = caf_payload_name_check(slash + 1, err);
     if (rc != CAF_OK) {
         rc = CAF_ERR_FORMAT;

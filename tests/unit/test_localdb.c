@@ -118,6 +118,11 @@ static void malformed_lines_report_file_and_line(void **state)
     expect_malformed("dbstore/A 1 -1,-1,-1,-1\n", 1, "empty");
     expect_malformed("dbstore/ 1 0,0,-1,-1\n", 1, "empty");
     expect_malformed("dbstore/a..b 1 0,0,-1,-1\n", 1, "'..'");
+    /* only the dbstore/ prefix names a payload (issue 12: any prefix used to be read as dbstore/) */
+    expect_malformed("dbstore/A 1 0,0,-1,-1\nwhatever/Gain 1 0,0,-1,-1\n", 2, "'whatever/Gain' must be written as dbstore/NAME");
+    expect_malformed("Dbstore/Gain 1 0,0,-1,-1\n", 1, "dbstore/NAME");
+    expect_malformed("xdbstore/Gain 1 0,0,-1,-1\n", 1, "dbstore/NAME");
+    expect_malformed("/Gain 1 0,0,-1,-1\n", 1, "dbstore/NAME");
 }
 
 static void missing_database_is_not_found_unless_created(void **state)
