@@ -29,6 +29,10 @@ else
     harnesses+=("${name#fuzz_}")
   done
 fi
+# Harnesses write their inputs to files (and the collector output merge fsyncs): memory-backed is faster.
+if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then
+  export TMPDIR=/dev/shm
+fi
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 failed=()
