@@ -26,7 +26,11 @@ typedef enum caf_strategy_kind {
     CAF_STRATEGY_SIMPLE_RUN_BY_RUN = 1,
     CAF_STRATEGY_SEQUENTIAL_RUN_BY_RUN = 2,
     CAF_STRATEGY_SEQUENTIAL_BOUNDARIES = 3,
+    CAF_STRATEGY_PLUGIN = 4, /* a strategy plugin (caf/strategy_plugin.h), named by caf_strategy_params.plugin */
 } caf_strategy_kind;
+
+/* The longest "PLUGIN[:STRATEGY]" name of a strategy plugin, with its terminating NUL. */
+#define CAF_STRATEGY_NAME_MAX 256
 
 /* The result an algorithm execution reports (the reference's AlgResult). */
 typedef enum caf_execution_result {
@@ -44,8 +48,8 @@ typedef enum caf_strategy_outcome {
     CAF_OUTCOME_FAILED = 3,
 } caf_strategy_outcome;
 
-/* A strategy and its parameters. Initialise with caf_strategy_params_init; the boundary array is owned
- * by the params (caf_strategy_params_clear frees it). */
+/* A strategy and its parameters. Initialise with caf_strategy_params_init; the boundary array and the
+ * plugin's parameters are owned by the params (caf_strategy_params_clear frees them). */
 typedef struct caf_strategy_params {
     caf_strategy_kind kind;
     bool has_apply_iov; /* SingleIOV */
@@ -57,6 +61,8 @@ typedef struct caf_strategy_params {
     bool has_payload_boundaries;  /* SequentialBoundaries */
     caf_exprun *payload_boundaries;
     size_t payload_boundary_count;
+    char plugin[CAF_STRATEGY_NAME_MAX]; /* CAF_STRATEGY_PLUGIN: "PLUGIN[:STRATEGY]" */
+    json_t *plugin_parameters; /* CAF_STRATEGY_PLUGIN: an object checked against its declared parameters */
 } caf_strategy_params;
 
 /* One algorithm execution: the runs it saw, the IoV its payloads were given, its result. */
@@ -80,6 +86,7 @@ typedef struct caf_found_boundaries {
 /* A strategy's progress and result. Zero-initialise or caf_strategy_state_init; free with _clear. */
 typedef struct caf_strategy_state {
     caf_strategy_kind kind;
+    char plugin[CAF_STRATEGY_NAME_MAX]; /* CAF_STRATEGY_PLUGIN: which one */
     int iteration;
     caf_execution *executions;
     size_t execution_count, execution_capacity;
@@ -92,8 +99,9 @@ typedef struct caf_strategy_state {
 } caf_strategy_state;
 
 /* What a strategy calls. execute and commit are required; find_boundaries is required by
- * SequentialBoundaries without payload_boundaries; apply_experiment_settings is called (when set and
- * has_experiment_settings is on) before an experiment's executions; progress (optional) is called after
+ * SequentialBoundaries without payload_boundaries (and by a strategy plugin that asks for boundaries);
+ * apply_experiment_settings is called (when set and has_experiment_settings is on, or when a plugin asks)
+ * before an experiment's executions; progress (optional) is called after
  * every change to the state so the caller can save it, and a non-OK return stops the strategy there.
  * A non-OK status from any callback stops the strategy with that error and leaves the state resumable. */
 typedef struct caf_strategy_callbacks {
@@ -114,10 +122,20 @@ typedef struct caf_strategy_callbacks {
 
 /* ---- names and parameters ---- */
 
-/* Returns the reference name ("SingleIOV", ...); never NULL. */
+/* Returns the reference name ("SingleIOV", ...; "plugin" for CAF_STRATEGY_PLUGIN); never NULL. */
 const char *caf_strategy_kind_name(caf_strategy_kind kind);
 
-/* Parses a reference name into *out; returns false when it names no strategy. */
+/* The strategy's name for messages and saved states: the built-in's name or the plugin's
+ * "PLUGIN[:STRATEGY]" (owned by params). */
+const char *caf_strategy_params_name(const caf_strategy_params *params);
+
+/* Makes params a strategy plugin named name ("PLUGIN[:STRATEGY]") with parameters (an object, or NULL for
+ * none; a new reference is taken). Fails when the name is empty, too long or holds '/'. */
+caf_status caf_strategy_params_set_plugin(caf_strategy_params *params, const char *name, json_t *parameters,
+                                          caf_error *err);
+
+/* Parses a built-in strategy's reference name into *out; returns false when it names none (it may then
+ * name a strategy plugin). */
 bool caf_strategy_kind_parse(const char *name, caf_strategy_kind *out);
 
 /* Returns "ok", "not_enough_data", "iterate" or "failure"; never NULL. */
@@ -132,7 +150,7 @@ const char *caf_strategy_outcome_name(caf_strategy_outcome outcome);
 /* Sets params to kind with default parameters (step_size 1, nothing else set). */
 void caf_strategy_params_init(caf_strategy_params *params, caf_strategy_kind kind);
 
-/* Frees the boundary array and resets params to SingleIOV defaults. */
+/* Frees the boundary array and the plugin parameters, and resets params to SingleIOV defaults. */
 void caf_strategy_params_clear(caf_strategy_params *params);
 
 /* Deep-copies src into *dst (dst is overwritten, not cleared first). */
@@ -150,7 +168,7 @@ bool caf_strategy_param_applies(caf_strategy_kind kind, const char *key);
 caf_status caf_strategy_params_validate(const caf_strategy_params *params, caf_error *err);
 
 /* Checks that kind can work on collector output of granularity ("run" or "all"): the run-based strategies
- * refuse "all". */
+ * refuse "all". A plugin's granularities are checked when it is loaded (caf_strategy_plugin_check). */
 caf_status caf_strategy_check_granularity(caf_strategy_kind kind, const char *granularity, caf_error *err);
 
 /* ---- running ---- */
@@ -162,10 +180,12 @@ void caf_strategy_state_init(caf_strategy_state *state);
 void caf_strategy_state_clear(caf_strategy_state *state);
 
 /* Runs the strategy for one algorithm and one iteration on the collector's runs (ignored runs are removed
- * and the rest sorted here). Executions already recorded in state are replayed, not executed again; a
+ * and the rest sorted here). A strategy plugin is loaded from the plugin path for the call (its parameters
+ * are checked first). Executions already recorded in state are replayed, not executed again; a
  * recorded execution that does not match what the strategy asks for now (other runs or IoV) is
  * CAF_ERR_STATE. Returns CAF_OK when the strategy came to an outcome (which may be FAILED: see
- * state->outcome and state->reason), or the error of a callback that stopped it. */
+ * state->outcome and state->reason), or the error of a callback that stopped it. A plain synchronous
+ * call: whoever needs isolation from a crashing plugin calls it in a child process. */
 caf_status caf_strategy_run(const caf_strategy_params *params, int iteration, const caf_exprun *runs,
                             size_t run_count, const caf_exprun *ignored, size_t ignored_count,
                             const caf_strategy_callbacks *callbacks, caf_strategy_state *state,

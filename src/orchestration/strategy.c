@@ -1,12 +1,13 @@
 /* Strategies: names, parameters, the granularity rule, and the common steps before any strategy runs
- * (remove ignored runs, sort) and after it (the outcome). */
+ * (remove ignored runs, sort, load a plugin and parse its parameters) and after it (the outcome). Built-ins
+ * and plugins run the same way: a descriptor's run on a caf_strategy_context. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "orchestration/strategy_internal.h"
 
 static const char *const kind_names[] = {"SingleIOV", "SimpleRunByRun", "SequentialRunByRun",
-                                         "SequentialBoundaries"};
+                                         "SequentialBoundaries", "plugin"};
 static const char *const result_names[] = {"ok", "not_enough_data", "iterate", "failure"};
 static const char *const outcome_names[] = {"none", "completed", "iterate", "failed"};
 
@@ -21,7 +22,27 @@ static int find_name(const char *const *table, int n, const char *name)
 
 const char *caf_strategy_kind_name(caf_strategy_kind kind)
 {
-    return (unsigned)kind < 4 ? kind_names[kind] : "unknown";
+    return (unsigned)kind <= CAF_STRATEGY_PLUGIN ? kind_names[kind] : "unknown";
+}
+
+const char *caf_strategy_params_name(const caf_strategy_params *params)
+{
+    return params->kind == CAF_STRATEGY_PLUGIN ? params->plugin : caf_strategy_kind_name(params->kind);
+}
+
+caf_status caf_strategy_params_set_plugin(caf_strategy_params *params, const char *name, json_t *parameters,
+                                          caf_error *err)
+{
+    if (!name || !*name || strchr(name, '/') || *name == ':' || strlen(name) >= sizeof params->plugin)
+        return caf_error_set(err, CAF_ERR_INVALID, "'%s' is not a strategy plugin name (PLUGIN or PLUGIN:STRATEGY)",
+                             name ? name : "");
+    if (parameters && !json_is_object(parameters))
+        return caf_error_set(err, CAF_ERR_INVALID, "strategy %s: parameters must be a mapping", name);
+    params->kind = CAF_STRATEGY_PLUGIN;
+    snprintf(params->plugin, sizeof params->plugin, "%s", name);
+    json_decref(params->plugin_parameters);
+    params->plugin_parameters = parameters ? json_incref(parameters) : NULL;
+    return CAF_OK;
 }
 
 bool caf_strategy_kind_parse(const char *name, caf_strategy_kind *out)
@@ -62,6 +83,7 @@ void caf_strategy_params_init(caf_strategy_params *params, caf_strategy_kind kin
 void caf_strategy_params_clear(caf_strategy_params *params)
 {
     free(params->payload_boundaries);
+    json_decref(params->plugin_parameters);
     caf_strategy_params_init(params, CAF_STRATEGY_SINGLE_IOV);
 }
 
@@ -85,6 +107,9 @@ caf_status caf_strategy_params_copy(caf_strategy_params *dst, const caf_strategy
     *dst = *src;
     dst->payload_boundaries = NULL;
     dst->payload_boundary_count = 0;
+    dst->plugin_parameters = NULL;
+    if (src->plugin_parameters && !(dst->plugin_parameters = json_deep_copy(src->plugin_parameters)))
+        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory copying the parameters of %s", src->plugin);
     if (!src->has_payload_boundaries)
         return CAF_OK;
     return caf_strategy_params_set_boundaries(dst, src->payload_boundaries, src->payload_boundary_count, err);
@@ -107,8 +132,10 @@ bool caf_strategy_param_applies(caf_strategy_kind kind, const char *key)
 caf_status caf_strategy_params_validate(const caf_strategy_params *params, caf_error *err)
 {
     const char *name = caf_strategy_kind_name(params->kind);
-    if ((unsigned)params->kind > CAF_STRATEGY_SEQUENTIAL_BOUNDARIES)
+    if ((unsigned)params->kind > CAF_STRATEGY_PLUGIN)
         return caf_error_set(err, CAF_ERR_INVALID, "unknown strategy %d", (int)params->kind);
+    if (params->kind == CAF_STRATEGY_PLUGIN && (!params->plugin[0] || strchr(params->plugin, '/')))
+        return caf_error_set(err, CAF_ERR_INVALID, "'%s' is not a strategy plugin name", params->plugin);
     if (params->step_size < 1)
         return caf_error_set(err, CAF_ERR_INVALID, "%s: step_size must be at least 1, not %d", name,
                              params->step_size);
@@ -133,16 +160,15 @@ caf_status caf_strategy_params_validate(const caf_strategy_params *params, caf_e
 
 caf_status caf_strategy_check_granularity(caf_strategy_kind kind, const char *granularity, caf_error *err)
 {
-    if (strcmp(granularity, "run") == 0)
-        return CAF_OK;
-    if (strcmp(granularity, "all") != 0)
+    if (kind == CAF_STRATEGY_PLUGIN) { /* its descriptor says, once it is loaded */
+        if (strcmp(granularity, "run") == 0 || strcmp(granularity, "all") == 0)
+            return CAF_OK;
         return caf_error_set(err, CAF_ERR_INVALID, "collector granularity must be \"run\" or \"all\", not \"%s\"",
                              granularity);
-    if (kind == CAF_STRATEGY_SINGLE_IOV)
-        return CAF_OK;
-    return caf_error_set(err, CAF_ERR_INVALID,
-                         "strategy %s needs collector granularity \"run\" and refuses \"all\"",
-                         caf_strategy_kind_name(kind));
+    }
+    if ((unsigned)kind > CAF_STRATEGY_SEQUENTIAL_BOUNDARIES)
+        return caf_error_set(err, CAF_ERR_INVALID, "unknown strategy %d", (int)kind);
+    return caf_strategy_descriptor_check_granularity(strategy_builtins[kind], granularity, err);
 }
 
 /* The runs the strategy works on: the collector's runs without the ignored ones, sorted, unique. */
@@ -174,23 +200,25 @@ static void set_success_outcome(caf_strategy_state *state)
             state->outcome = CAF_OUTCOME_ITERATE;
 }
 
-caf_status caf_strategy_run(const caf_strategy_params *params, int iteration, const caf_exprun *runs,
-                            size_t run_count, const caf_exprun *ignored, size_t ignored_count,
-                            const caf_strategy_callbacks *callbacks, caf_strategy_state *state,
-                            caf_error *err)
+caf_status caf_strategy_run_descriptor(const caf_strategy_descriptor *desc, const caf_strategy_params *params,
+                                       int iteration, const caf_exprun *runs, size_t run_count,
+                                       const caf_exprun *ignored, size_t ignored_count,
+                                       const caf_strategy_callbacks *callbacks, caf_strategy_state *state,
+                                       caf_error *err)
 {
     caf_status rc = caf_strategy_params_validate(params, err);
     if (rc != CAF_OK)
         return rc;
+    const char *name = caf_strategy_params_name(params);
     if (!callbacks || !callbacks->execute || !callbacks->commit)
-        return caf_error_set(err, CAF_ERR_INVALID, "%s: execute and commit callbacks are required",
-                             caf_strategy_kind_name(params->kind));
-    if (state->execution_count > 0 && (state->kind != params->kind || state->iteration != iteration))
-        return caf_error_set(err, CAF_ERR_STATE,
-                             "saved strategy state is for %s iteration %d, not %s iteration %d",
-                             caf_strategy_kind_name(state->kind), state->iteration,
-                             caf_strategy_kind_name(params->kind), iteration);
+        return caf_error_set(err, CAF_ERR_INVALID, "%s: execute and commit callbacks are required", name);
+    const char *saved_name = state->kind == CAF_STRATEGY_PLUGIN ? state->plugin : caf_strategy_kind_name(state->kind);
+    if (state->execution_count > 0 &&
+        (state->kind != params->kind || strcmp(saved_name, name) != 0 || state->iteration != iteration))
+        return caf_error_set(err, CAF_ERR_STATE, "saved strategy state is for %s iteration %d, not %s iteration %d",
+                             saved_name, state->iteration, name, iteration);
     state->kind = params->kind;
+    snprintf(state->plugin, sizeof state->plugin, "%s", params->kind == CAF_STRATEGY_PLUGIN ? params->plugin : "");
     state->iteration = iteration;
     state->outcome = CAF_OUTCOME_NONE;
     state->reason[0] = '\0';
@@ -198,26 +226,25 @@ caf_status caf_strategy_run(const caf_strategy_params *params, int iteration, co
     state->responsible = NULL;
     state->responsible_count = 0;
 
+    strategy_run run = {.params = params, .desc = desc, .iteration = iteration, .callbacks = callbacks,
+                        .state = state};
+    if (params->kind == CAF_STRATEGY_PLUGIN &&
+        (rc = caf_strategy_descriptor_parse_params(desc, params->plugin_parameters, &run.plugin_params, err)))
+        return caf_error_prefix(err, "%s: ", name);
     caf_exprun *sorted = NULL;
     size_t n = 0;
-    if ((rc = prepare_runs(runs, run_count, ignored, ignored_count, &sorted, &n, err)) != CAF_OK)
+    if ((rc = prepare_runs(runs, run_count, ignored, ignored_count, &sorted, &n, err)) != CAF_OK) {
+        caf_params_free(run.plugin_params);
         return rc;
-    strategy_run run = {.params = params, .iteration = iteration, .callbacks = callbacks, .state = state};
-    if (n == 0) {
-        strategy_fail(&run, "no runs to calibrate (%zu recorded, %zu ignored)", run_count, ignored_count);
-    } else {
-        switch (params->kind) {
-        case CAF_STRATEGY_SINGLE_IOV: rc = strategy_run_single_iov(&run, sorted, n, err); break;
-        case CAF_STRATEGY_SIMPLE_RUN_BY_RUN: rc = strategy_run_simple_run_by_run(&run, sorted, n, err); break;
-        case CAF_STRATEGY_SEQUENTIAL_RUN_BY_RUN:
-            rc = strategy_run_sequential_run_by_run(&run, sorted, n, err);
-            break;
-        case CAF_STRATEGY_SEQUENTIAL_BOUNDARIES:
-            rc = strategy_run_sequential_boundaries(&run, sorted, n, err);
-            break;
-        }
     }
+    run.runs = sorted;
+    run.run_count = n;
+    if (n == 0)
+        caf_strategy_fail(&run, "no runs to calibrate (%zu recorded, %zu ignored)", run_count, ignored_count);
+    else
+        rc = desc->run(&run, err);
     free(sorted);
+    caf_params_free(run.plugin_params);
     if (rc != CAF_OK) {
         state->outcome = CAF_OUTCOME_NONE;
         return rc;
@@ -227,9 +254,29 @@ caf_status caf_strategy_run(const caf_strategy_params *params, int iteration, co
         return caf_error_set(err, CAF_ERR_STATE,
                              "saved strategy state has %zu executions but %s needed only %zu: the input or "
                              "the parameters changed",
-                             state->execution_count, caf_strategy_kind_name(params->kind), run.cursor);
+                             state->execution_count, name, run.cursor);
     }
     if (state->outcome == CAF_OUTCOME_NONE)
         set_success_outcome(state);
     return strategy_progress(&run, err);
+}
+
+caf_status caf_strategy_run(const caf_strategy_params *params, int iteration, const caf_exprun *runs,
+                            size_t run_count, const caf_exprun *ignored, size_t ignored_count,
+                            const caf_strategy_callbacks *callbacks, caf_strategy_state *state,
+                            caf_error *err)
+{
+    if ((unsigned)params->kind < CAF_STRATEGY_PLUGIN)
+        return caf_strategy_run_descriptor(strategy_builtins[params->kind], params, iteration, runs, run_count,
+                                           ignored, ignored_count, callbacks, state, err);
+    caf_status rc = caf_strategy_params_validate(params, err);
+    if (rc != CAF_OK)
+        return rc;
+    caf_strategy_plugin plugin;
+    if ((rc = caf_strategy_plugin_open(&plugin, params->plugin, err)) != CAF_OK)
+        return rc;
+    rc = caf_strategy_run_descriptor(plugin.desc, params, iteration, runs, run_count, ignored, ignored_count,
+                                     callbacks, state, err);
+    caf_strategy_plugin_close(&plugin);
+    return rc;
 }

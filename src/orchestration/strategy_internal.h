@@ -4,15 +4,23 @@
 #define CAF_STRATEGY_INTERNAL_H
 
 #include "caf/strategy.h"
+#include "caf/strategy_plugin.h"
 
-typedef struct strategy_run {
+/* One run of a strategy (caf_strategy_context of caf/strategy_plugin.h): params, callbacks, the state being
+ * replayed or extended. The built-ins read their typed params; plugins their parsed plugin_params. */
+struct caf_strategy_context {
     const caf_strategy_params *params;
+    const caf_strategy_descriptor *desc;
     int iteration;
     const caf_strategy_callbacks *callbacks;
     caf_strategy_state *state;
-    size_t cursor; /* index of the next execution; below execution_count it is replayed */
+    const caf_exprun *runs; /* sorted, ignored ones removed */
+    size_t run_count;
+    caf_params *plugin_params; /* NULL for the built-ins */
+    size_t cursor;   /* index of the next execution; below execution_count it is replayed */
     size_t replayed; /* how many executions came from the saved state */
-} strategy_run;
+};
+typedef struct caf_strategy_context strategy_run;
 
 /* True for OK and ITERATE, the results whose payloads may be committed. */
 static inline bool strategy_result_is_success(caf_execution_result result)
@@ -20,28 +28,11 @@ static inline bool strategy_result_is_success(caf_execution_result result)
     return result == CAF_RESULT_OK || result == CAF_RESULT_ITERATE;
 }
 
-/* Runs (or replays) the next execution on count runs with the given IoV; *index receives its index in
- * state->executions. */
-caf_status strategy_execute(strategy_run *run, const caf_exprun *runs, size_t count, caf_iov iov,
-                            caf_execution_result *result, size_t *index, caf_error *err);
-
-/* Commits execution index unless it is already committed. */
-caf_status strategy_commit(strategy_run *run, size_t index, caf_error *err);
-
-/* Boundaries of experiment exp found by the algorithm on its runs (recorded, replayed on resume). The
- * returned array belongs to the state. */
-caf_status strategy_find_boundaries(strategy_run *run, int exp, const caf_exprun *runs, size_t count,
-                                    const caf_exprun **boundaries, size_t *boundary_count, caf_error *err);
+/* The built-in strategies as descriptors, NULL-terminated, indexed by caf_strategy_kind. */
+extern const caf_strategy_descriptor *const strategy_builtins[];
 
 /* Calls apply_experiment_settings when the parameters ask for it. */
 caf_status strategy_apply_experiment_settings(strategy_run *run, int exp, caf_error *err);
-
-/* Adds an IoV the strategy is responsible for covering (for the gaps). */
-caf_status strategy_add_responsible(strategy_run *run, caf_iov iov, caf_error *err);
-
-/* Records that the strategy failed and why; a later failure's reason is appended after "; " (while the
- * reason has room), so a strategy that goes on after a bad experiment names every one. */
-void strategy_fail(strategy_run *run, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Tells the progress callback that the state changed. */
 caf_status strategy_progress(strategy_run *run, caf_error *err);

@@ -47,7 +47,7 @@ caf_status sequential_split(strategy_run *run, const caf_exprun *runs, size_t co
         caf_exprun low, high;
         experiment_ends(run->params, &(*experiments)[k], k, n, &low, &high);
         (*spans)[k] = iov_between(low, high);
-        rc = strategy_add_responsible(run, (*spans)[k], err);
+        rc = caf_strategy_add_responsible(run, (*spans)[k], err);
     }
     return rc;
 }
@@ -66,7 +66,7 @@ static caf_status execute_range(strategy_run *run, const caf_exprun *runs, const
 {
     size_t first = units[begin].first;
     size_t last = units[end - 1].first + units[end - 1].count;
-    return strategy_execute(run, runs + first, last - first, iov, result, index, err);
+    return caf_strategy_execute(run, runs + first, last - first, iov, result, index, err);
 }
 
 static void fail_on(strategy_run *run, const caf_exprun *runs, const sequential_unit *units, size_t begin,
@@ -76,9 +76,9 @@ static void fail_on(strategy_run *run, const caf_exprun *runs, const sequential_
     size_t first = units[begin].first;
     strategy_format_runs(runs + first, units[end - 1].first + units[end - 1].count - first, text, sizeof text);
     if (run->state->outcome == CAF_OUTCOME_FAILED) /* an earlier experiment failed: the name is already there */
-        strategy_fail(run, "%s on %s (experiment %d)", what, text, runs[first].exp);
+        caf_strategy_fail(run, "%s on %s (experiment %d)", what, text, runs[first].exp);
     else
-        strategy_fail(run, "%s: %s on %s (experiment %d)", caf_strategy_kind_name(run->params->kind), what, text,
+        caf_strategy_fail(run, "%s: %s on %s (experiment %d)", caf_strategy_kind_name(run->params->kind), what, text,
                       runs[first].exp);
 }
 
@@ -98,14 +98,14 @@ caf_status sequential_execute_units(strategy_run *run, const caf_exprun *runs, c
         if ((rc = execute_range(run, runs, units, begin, end, iov_between(from, to), &result, &index, err)))
             return rc;
         if (strategy_result_is_success(result)) {
-            if (held && (rc = strategy_commit(run, held_index, err)) != CAF_OK)
+            if (held && (rc = caf_strategy_commit(run, held_index, err)) != CAF_OK)
                 return rc;
             held = true;
             held_index = index;
             held_begin = begin;
             begin = end;
             if (begin == unit_count)
-                return strategy_commit(run, held_index, err);
+                return caf_strategy_commit(run, held_index, err);
             end = begin + step < unit_count ? begin + step : unit_count;
             continue;
         }
@@ -127,7 +127,7 @@ caf_status sequential_execute_units(strategy_run *run, const caf_exprun *runs, c
         if ((rc = execute_range(run, runs, units, held_begin, unit_count, merged, &result, &index, err)))
             return rc;
         if (strategy_result_is_success(result))
-            return strategy_commit(run, index, err);
+            return caf_strategy_commit(run, index, err);
         fail_on(run, runs, units, held_begin, unit_count,
                 result == CAF_RESULT_FAILURE ? "the merged execution failed"
                                              : "the merged execution still had not enough data");

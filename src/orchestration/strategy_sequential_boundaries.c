@@ -16,7 +16,7 @@ static caf_status experiment_boundaries(strategy_run *run, const caf_run_group *
     size_t source_count = run->params->payload_boundary_count;
     *none_found = false;
     if (!run->params->has_payload_boundaries) {
-        caf_status rc = strategy_find_boundaries(run, exp, g->runs, g->count, &source, &source_count, err);
+        caf_status rc = caf_strategy_find_boundaries(run, exp, g->runs, g->count, &source, &source_count, err);
         if (rc != CAF_OK)
             return rc;
         if (source_count == 0) {
@@ -60,7 +60,7 @@ static caf_status run_experiment(strategy_run *run, const caf_run_group *g, caf_
     if (rc != CAF_OK)
         return rc;
     if (none_found) {
-        strategy_fail(run, "SequentialBoundaries: the algorithm found no payload boundaries in experiment %d",
+        caf_strategy_fail(run, "SequentialBoundaries: the algorithm found no payload boundaries in experiment %d",
                       g->runs[0].exp);
         return CAF_OK;
     }

@@ -28,23 +28,23 @@ caf_status strategy_run_simple_run_by_run(strategy_run *run, const caf_exprun *r
     if (rc != CAF_OK)
         return rc;
     for (size_t k = 0; k < exp_count && rc == CAF_OK; k++)
-        rc = strategy_add_responsible(run, caf_iov_span_of_runs(experiments[k].runs, experiments[k].count), err);
+        rc = caf_strategy_add_responsible(run, caf_iov_span_of_runs(experiments[k].runs, experiments[k].count), err);
     free(experiments);
     char unsuccessful[384] = "";
     size_t failures = 0;
     for (size_t i = 0; i < count && rc == CAF_OK; i++) {
         caf_execution_result result;
         size_t index;
-        if ((rc = strategy_execute(run, &runs[i], 1, caf_iov_of_run(runs[i]), &result, &index, err)) != CAF_OK)
+        if ((rc = caf_strategy_execute(run, &runs[i], 1, caf_iov_of_run(runs[i]), &result, &index, err)) != CAF_OK)
             break;
         if (strategy_result_is_success(result)) {
-            rc = strategy_commit(run, index, err);
+            rc = caf_strategy_commit(run, index, err);
         } else {
             failures++;
             note_run(unsuccessful, sizeof unsuccessful, runs[i]);
         }
     }
     if (rc == CAF_OK && failures > 0)
-        strategy_fail(run, "SimpleRunByRun: %zu of %zu runs unsuccessful:%s", failures, count, unsuccessful);
+        caf_strategy_fail(run, "SimpleRunByRun: %zu of %zu runs unsuccessful:%s", failures, count, unsuccessful);
     return rc;
 }

@@ -42,7 +42,7 @@ caf_status strategy_progress(strategy_run *run, caf_error *err)
     return run->callbacks->progress(run->callbacks->ctx, run->state, err);
 }
 
-void strategy_fail(strategy_run *run, const char *fmt, ...)
+void caf_strategy_fail(strategy_run *run, const char *fmt, ...)
 {
     caf_strategy_state *s = run->state;
     size_t used = 0;
@@ -60,7 +60,7 @@ void strategy_fail(strategy_run *run, const char *fmt, ...)
     va_end(ap);
 }
 
-caf_status strategy_add_responsible(strategy_run *run, caf_iov iov, caf_error *err)
+caf_status caf_strategy_add_responsible(strategy_run *run, caf_iov iov, caf_error *err)
 {
     caf_strategy_state *s = run->state;
     caf_iov *grown = realloc(s->responsible, (s->responsible_count + 1) * sizeof *grown);
@@ -128,10 +128,19 @@ static caf_status store_execution(caf_strategy_state *s, caf_execution *e, caf_e
     return CAF_OK;
 }
 
-caf_status strategy_execute(strategy_run *run, const caf_exprun *runs, size_t count, caf_iov iov,
-                            caf_execution_result *result, size_t *index, caf_error *err)
+caf_status caf_strategy_execute(strategy_run *run, const caf_exprun *runs, size_t count, caf_iov iov,
+                                caf_execution_result *result, size_t *index, caf_error *err)
 {
     caf_status rc;
+    size_t ignored_index;
+    if (!index)
+        index = &ignored_index;
+    if (count == 0 || !runs)
+        return caf_error_set(err, CAF_ERR_INVALID, "%s: an execution needs at least one run",
+                             caf_strategy_name(run));
+    if (caf_iov_validate(iov, err) != CAF_OK || caf_iov_is_empty(iov))
+        return caf_error_set(err, CAF_ERR_INVALID, "%s: an execution needs a valid, non-empty IoV",
+                             caf_strategy_name(run));
     if (run->cursor < run->state->execution_count) {
         if ((rc = check_replay(run, runs, count, iov, err)) != CAF_OK)
             return rc;
@@ -158,9 +167,15 @@ caf_status strategy_execute(strategy_run *run, const caf_exprun *runs, size_t co
     return strategy_progress(run, err);
 }
 
-caf_status strategy_commit(strategy_run *run, size_t index, caf_error *err)
+caf_status caf_strategy_commit(strategy_run *run, size_t index, caf_error *err)
 {
+    if (index >= run->state->execution_count)
+        return caf_error_set(err, CAF_ERR_INVALID, "%s: there is no execution %zu to commit", caf_strategy_name(run),
+                             index);
     caf_execution *e = &run->state->executions[index];
+    if (!strategy_result_is_success(e->result))
+        return caf_error_set(err, CAF_ERR_INVALID, "%s: execution %zu returned %s and cannot be committed",
+                             caf_strategy_name(run), index, caf_algorithm_result_name(e->result));
     if (e->committed)
         return CAF_OK;
     caf_status rc = run->callbacks->commit(run->callbacks->ctx, e, err);
@@ -181,8 +196,8 @@ static caf_status record_boundaries(caf_strategy_state *s, int exp, caf_exprun *
     return CAF_OK;
 }
 
-caf_status strategy_find_boundaries(strategy_run *run, int exp, const caf_exprun *runs, size_t count,
-                                    const caf_exprun **boundaries, size_t *boundary_count, caf_error *err)
+caf_status caf_strategy_find_boundaries(strategy_run *run, int exp, const caf_exprun *runs, size_t count,
+                                        const caf_exprun **boundaries, size_t *boundary_count, caf_error *err)
 {
     caf_strategy_state *s = run->state;
     for (size_t i = 0; i < s->found_count; i++)
@@ -193,8 +208,10 @@ caf_status strategy_find_boundaries(strategy_run *run, int exp, const caf_exprun
         }
     if (!run->callbacks->find_boundaries)
         return caf_error_set(err, CAF_ERR_INVALID,
-                             "SequentialBoundaries without payload_boundaries needs the algorithm's boundary "
-                             "finding, and none was given");
+                             "%s needs the algorithm's boundary finding, and none was given",
+                             run->params->kind == CAF_STRATEGY_SEQUENTIAL_BOUNDARIES
+                                 ? "SequentialBoundaries without payload_boundaries"
+                                 : caf_strategy_name(run));
     caf_exprun *found = NULL;
     size_t n = 0;
     caf_status rc = run->callbacks->find_boundaries(run->callbacks->ctx, runs, count, &found, &n, err);
@@ -209,6 +226,14 @@ caf_status strategy_find_boundaries(strategy_run *run, int exp, const caf_exprun
     return strategy_progress(run, err);
 }
 
+caf_status caf_strategy_apply_experiment_settings(strategy_run *run, int exp, caf_error *err)
+{
+    if (!run->callbacks->apply_experiment_settings)
+        return caf_error_set(err, CAF_ERR_INVALID, "%s asks for experiment settings but the algorithm has no "
+                             "experiment settings hook", caf_strategy_name(run));
+    return run->callbacks->apply_experiment_settings(run->callbacks->ctx, exp, err);
+}
+
 caf_status strategy_apply_experiment_settings(strategy_run *run, int exp, caf_error *err)
 {
     if (!run->params->has_experiment_settings)
@@ -216,5 +241,5 @@ caf_status strategy_apply_experiment_settings(strategy_run *run, int exp, caf_er
     if (!run->callbacks->apply_experiment_settings)
         return caf_error_set(err, CAF_ERR_INVALID,
                              "has_experiment_settings is set but the algorithm has no experiment settings hook");
-    return run->callbacks->apply_experiment_settings(run->callbacks->ctx, exp, err);
+    return caf_strategy_apply_experiment_settings(run, exp, err);
 }

@@ -54,7 +54,8 @@ json_t *caf_strategy_state_to_json(const caf_strategy_state *state)
         json_decref(responsible);
         return NULL;
     }
-    return json_pack("{s:s, s:i, s:o, s:o, s:o, s:s, s:s}", "strategy", caf_strategy_kind_name(state->kind),
+    return json_pack("{s:s, s:i, s:o, s:o, s:o, s:s, s:s}", "strategy",
+                     state->kind == CAF_STRATEGY_PLUGIN ? state->plugin : caf_strategy_kind_name(state->kind),
                      "iteration", state->iteration, "executions", executions, "found_boundaries", found,
                      "responsible", responsible, "outcome", caf_strategy_outcome_name(state->outcome), "reason",
                      state->reason);
@@ -129,8 +130,12 @@ static caf_status fill_state(const json_t *json, caf_strategy_state *state, caf_
         return caf_error_set(err, CAF_ERR_FORMAT,
                              "strategy state needs strategy, iteration, executions, found_boundaries, "
                              "responsible, outcome and reason");
-    if (!caf_strategy_kind_parse(kind, &state->kind))
-        return caf_error_set(err, CAF_ERR_FORMAT, "strategy: unknown strategy \"%s\"", kind);
+    if (!caf_strategy_kind_parse(kind, &state->kind)) { /* any other name is a strategy plugin's */
+        if (!*kind || strchr(kind, '/') || strlen(kind) >= sizeof state->plugin)
+            return caf_error_set(err, CAF_ERR_FORMAT, "strategy: \"%s\" names no strategy", kind);
+        state->kind = CAF_STRATEGY_PLUGIN;
+        snprintf(state->plugin, sizeof state->plugin, "%s", kind);
+    }
     state->outcome = CAF_OUTCOME_NONE;
     for (int o = CAF_OUTCOME_NONE; o <= CAF_OUTCOME_FAILED; o++)
         if (strcmp(outcome, caf_strategy_outcome_name((caf_strategy_outcome)o)) == 0)
