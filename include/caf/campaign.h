@@ -89,6 +89,8 @@ typedef struct caf_algorithm_config {
     caf_mark strategy_mark;
     caf_mark time_limit_mark;   /* line 0 when not given */
     caf_mark memory_limit_mark;
+    json_t *strategy_parameter_marks; /* a strategy plugin's parameters: {name: [line, column]} of each value
+                                         (owned; NULL when none), for the plugin check's messages */
 } caf_algorithm_config;
 
 /* caf_granularity (run or all) is the collector framework's (caf/run_range.h). */

@@ -84,7 +84,7 @@ static json_t *calibration_json(const caf_calibration_config *cal, size_t input_
     json_t *algorithms = json_array(), *modules = json_array();
     for (size_t i = 0; i < cal->algorithm_count; i++)
         json_array_append_new(algorithms, json_pack("{s:s, s:s}", "plugin", cal->algorithms[i].plugin, "strategy",
-                                                    caf_strategy_kind_name(cal->algorithms[i].strategy.kind)));
+                                                    caf_strategy_params_name(&cal->algorithms[i].strategy)));
     for (size_t i = 0; i < cal->pre_collector_count; i++)
         json_array_append_new(modules, json_string(cal->pre_collector[i].module));
     return json_pack("{s:s, s:s, s:o, s:o, s:s, s:I, s:o, s:i, s:i}", "name", cal->name, "collector", cal->collector,
@@ -112,7 +112,7 @@ static void print_summary_text(const char *path, const caf_campaign *c, const ch
                inputs[i] == 1 ? "" : "s", cal->max_iterations);
         for (size_t a = 0; a < cal->algorithm_count; a++)
             printf("  algorithm %s: %s\n", cal->algorithms[a].plugin,
-                   caf_strategy_kind_name(cal->algorithms[a].strategy.kind));
+                   caf_strategy_params_name(&cal->algorithms[a].strategy));
         for (size_t d = 0; d < cal->depends_on.count; d++)
             printf("  depends on %s\n", cal->depends_on.items[d]);
         if (wave[i] + 1 > waves)

@@ -102,6 +102,7 @@ static void calibration_free(caf_calibration_config *cal)
     for (size_t i = 0; i < cal->algorithm_count; i++) {
         free(cal->algorithms[i].plugin);
         json_decref(cal->algorithms[i].parameters);
+        json_decref(cal->algorithms[i].strategy_parameter_marks);
         caf_strategy_params_clear(&cal->algorithms[i].strategy);
     }
     free(cal->algorithms);

@@ -424,6 +424,7 @@ typedef struct plugin_ctx {
     caf_mark **condition_marks;    /* where each condition's 'if' is (its mapping without one) */
     caf_strategy_params *strategy; /* algorithms only */
     caf_mark *strategy_mark;
+    json_t *strategy_marks; /* a strategy plugin's parameters: {name: [line, column]} */
     bool strategy_unknown; /* its parameters cannot be checked against it */
     caf_algorithm_config *limits;  /* algorithms only: time_limit and memory_limit go here */
 } plugin_ctx;
@@ -434,6 +435,17 @@ static void visit_strategy_parameter(loader *l, const char *key, yaml_node_t *ke
     caf_strategy_params *s = pc->strategy;
     char what[300];
     snprintf(what, sizeof what, "%s: strategy_parameters: %s", pc->what, key);
+    if (s->kind == CAF_STRATEGY_PLUGIN) { /* checked against its declarations when the plugin is checked */
+        json_t *value = to_json(l, v, 0);
+        if (value) {
+            if (!s->plugin_parameters)
+                s->plugin_parameters = json_object();
+            json_object_set_new(s->plugin_parameters, key, value);
+            json_object_set_new(pc->strategy_marks, key,
+                                json_pack("[ii]", (int)v->start_mark.line + 1, (int)v->start_mark.column + 1));
+        }
+        return;
+    }
     static const char *const known[] = {"apply_iov", "step_size", "iov_coverage", "has_experiment_settings",
                                         "payload_boundaries"};
     bool is_known = false;
@@ -507,9 +519,10 @@ static void visit_plugin_key(loader *l, const char *key, yaml_node_t *key_node, 
     } else if (pc->strategy && strcmp(key, "strategy") == 0) {
         const char *name = NULL;
         *pc->strategy_mark = mark_of(v);
-        if (get_string(l, v, what, &name) && !caf_strategy_kind_parse(name, &pc->strategy->kind))
-            problem(l, v, "%s: unknown strategy '%s' (SingleIOV, SimpleRunByRun, SequentialRunByRun or "
-                          "SequentialBoundaries)", what, name);
+        /* Not a built-in: a strategy plugin, looked for and checked with the other plugins. */
+        if (get_string(l, v, what, &name) && pc->strategy_unknown) /* load_plugin read it first */
+            problem(l, v, "%s: unknown strategy '%s' (SingleIOV, SimpleRunByRun, SequentialRunByRun, "
+                          "SequentialBoundaries or a strategy plugin PLUGIN[:STRATEGY])", what, name);
     } else if (pc->limits && strcmp(key, "time_limit") == 0) {
         pc->limits->time_limit_mark = mark_of(v);
         get_seconds(l, v, what, &pc->limits->time_limit);
@@ -534,10 +547,12 @@ static bool load_plugin(loader *l, yaml_node_t *n, plugin_ctx *pc)
         return wrong_type(l, n, pc->what, "a name or a mapping");
     caf_strategy_params *strategy = pc->strategy;
     yaml_node_t *strategy_node = strategy ? lookup(l, n, "strategy") : NULL;
-    if (strategy_node)
-        pc->strategy_unknown = strategy_node->type != YAML_SCALAR_NODE ||
-                               !caf_strategy_kind_parse((const char *)strategy_node->data.scalar.value,
-                                                        &strategy->kind);
+    if (strategy_node) {
+        const char *name = strategy_node->type == YAML_SCALAR_NODE
+                               ? (const char *)strategy_node->data.scalar.value : NULL;
+        pc->strategy_unknown = !name || (!caf_strategy_kind_parse(name, &strategy->kind) &&
+                                         caf_strategy_params_set_plugin(strategy, name, NULL, NULL) != CAF_OK);
+    }
     each_pair(l, n, pc->what, visit_plugin_key, pc);
     if (!*pc->name && !lookup(l, n, pc->name_key)) {
         problem(l, n, "%s: missing required key '%s'", pc->what, pc->name_key);
@@ -574,12 +589,14 @@ static void load_algorithms(loader *l, yaml_node_t *v, calibration_ctx *cc)
         caf_mark strategy_mark = mark_of(item);
         caf_algorithm_config limits = {0};
         plugin_ctx pc = {.what = what, .name_key = "plugin", .name = &plugin, .parameters = &parameters,
-                         .strategy = &strategy, .strategy_mark = &strategy_mark, .limits = &limits};
+                         .strategy = &strategy, .strategy_mark = &strategy_mark, .limits = &limits,
+                         .strategy_marks = json_object()};
         caf_algorithm_config *a;
         if (load_plugin(l, item, &pc)) {
             if (caf_calibration_add_algorithm(cc->cal, plugin, parameters, &strategy, mark_of(item), &a, NULL) ==
                 CAF_OK) {
                 a->strategy_mark = strategy_mark;
+                a->strategy_parameter_marks = json_incref(pc.strategy_marks);
                 a->time_limit = limits.time_limit;
                 a->memory_limit_mb = limits.memory_limit_mb;
                 a->time_limit_mark = limits.time_limit_mark;
@@ -588,6 +605,7 @@ static void load_algorithms(loader *l, yaml_node_t *v, calibration_ctx *cc)
                 out_of_memory(l, item);
             }
         }
+        json_decref(pc.strategy_marks);
         json_decref(parameters);
         caf_strategy_params_clear(&strategy);
     }

@@ -362,6 +362,7 @@ static caf_status run_algorithm(algo_plan *plan, int a, int fd, const caf_exprun
     x.fd = fd;
     if (rc == CAF_OK) {
         state->kind = x.cfg->strategy.kind; /* rows are recorded per algorithm, whose strategy cannot change */
+        snprintf(state->plugin, sizeof state->plugin, "%s", x.cfg->strategy.plugin);
         x.state = state;
         x.saved = state->execution_count;
         x.found_saved = state->found_count;
@@ -379,7 +380,8 @@ static caf_status run_algorithm(algo_plan *plan, int a, int fd, const caf_exprun
                                      .apply_experiment_settings = cb_apply_experiment_settings,
                                      .progress = cb_progress,
                                      .ctx = &x};
-        if (x.cfg->strategy.kind == CAF_STRATEGY_SEQUENTIAL_BOUNDARIES && !x.cfg->strategy.has_payload_boundaries)
+        if ((x.cfg->strategy.kind == CAF_STRATEGY_SEQUENTIAL_BOUNDARIES && !x.cfg->strategy.has_payload_boundaries) ||
+            x.cfg->strategy.kind == CAF_STRATEGY_PLUGIN) /* a plugin may ask for boundaries */
             cb.find_boundaries = cb_find_boundaries;
         /* caf run --iov: payloads and gaps stay inside the requested IoV */
         caf_strategy_params params;

@@ -20,6 +20,9 @@ static json_t *iov_json(bool has, caf_iov iov)
 
 static json_t *strategy_json(const caf_strategy_params *p)
 {
+    if (p->kind == CAF_STRATEGY_PLUGIN) /* the built-ins' keys stay as they were, so their records still match */
+        return json_pack("{s:s, s:O}", "name", p->plugin, "parameters",
+                         p->plugin_parameters ? p->plugin_parameters : json_object());
     json_t *boundaries = json_array();
     for (size_t i = 0; boundaries && i < p->payload_boundary_count; i++)
         json_array_append_new(boundaries, json_pack("[ii]", p->payload_boundaries[i].exp,
