@@ -134,8 +134,10 @@ caf_status caf_strategy_params_validate(const caf_strategy_params *params, caf_e
     const char *name = caf_strategy_kind_name(params->kind);
     if ((unsigned)params->kind > CAF_STRATEGY_PLUGIN)
         return caf_error_set(err, CAF_ERR_INVALID, "unknown strategy %d", (int)params->kind);
-    if (params->kind == CAF_STRATEGY_PLUGIN && (!params->plugin[0] || strchr(params->plugin, '/')))
-        return caf_error_set(err, CAF_ERR_INVALID, "'%s' is not a strategy plugin name", params->plugin);
+    if (params->kind == CAF_STRATEGY_PLUGIN) /* its own parameters are checked against its declarations */
+        return !params->plugin[0] || strchr(params->plugin, '/')
+                   ? caf_error_set(err, CAF_ERR_INVALID, "'%s' is not a strategy plugin name", params->plugin)
+                   : CAF_OK;
     if (params->step_size < 1)
         return caf_error_set(err, CAF_ERR_INVALID, "%s: step_size must be at least 1, not %d", name,
                              params->step_size);

@@ -135,6 +135,11 @@ caf_status caf_strategy_plugin_check(const char *path, const char *name, const j
     }
     if (pid == 0) {
         close(fds[0]);
+        /* The caller's handlers (a test framework's, say) must not turn the plugin's crash into something
+         * else: the parent reads the signal from the exit status. */
+        static const int crash_signals[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGALRM};
+        for (size_t i = 0; i < sizeof crash_signals / sizeof *crash_signals; i++)
+            signal(crash_signals[i], SIG_DFL);
         alarm(CHECK_TIMEOUT_S);
         child_check(fds[1], path, name, parameters, granularity);
         _exit(0);

@@ -91,7 +91,10 @@ static void check_resume_everywhere(const scenario *sc, const char *dir)
     caf_strategy_state reference;
     caf_strategy_state_init(&reference);
     caf_error err = {0};
-    assert_int_equal(run_scenario(sc, &whole, &reference, &err), CAF_OK);
+    caf_status whole_rc = run_scenario(sc, &whole, &reference, &err);
+    if (whole_rc != CAF_OK)
+        print_message("%s: %s\n", sc->name, err.message);
+    assert_int_equal(whole_rc, CAF_OK);
     char *expected = committed_text(&reference);
     int total = whole.algorithm.executions;
     assert_true(total >= 2);
@@ -144,7 +147,7 @@ static void every_strategy_resumes_at_every_execution(void **unused)
 {
     (void)unused;
     char *dir = test_make_temp_dir("resume");
-    scenario sc[5];
+    scenario sc[6];
     memset(sc, 0, sizeof sc);
 
     sc[0].name = "worked-example";
@@ -181,8 +184,20 @@ static void every_strategy_resumes_at_every_execution(void **unused)
     sc[4].runs = two_experiments;
     sc[4].run_count = N_OF(two_experiments);
 
+    /* A strategy plugin (examples/FixedBlocks) resumes the same way: the replay is below the plugin. */
+    sc[5].name = "plugin-fixed-blocks";
+    json_t *blocks = json_pack("{s:i}", "block_size", 2);
+    caf_strategy_params_init(&sc[5].params, CAF_STRATEGY_SINGLE_IOV);
+    assert_int_equal(caf_strategy_params_set_plugin(&sc[5].params, "FixedBlocks", blocks, NULL), CAF_OK);
+    json_decref(blocks);
+    sc[5].algorithm = (scripted_algorithm){.needed = 100, .default_entries = 100, .failing = {ER(1, 6)},
+                                           .failing_count = 1};
+    sc[5].runs = two_experiments;
+    sc[5].run_count = N_OF(two_experiments);
+
     for (size_t i = 0; i < N_OF(sc); i++)
         check_resume_everywhere(&sc[i], dir);
+    caf_strategy_params_clear(&sc[5].params);
     test_remove_tree(dir);
     free(dir);
 }
