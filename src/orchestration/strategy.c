@@ -170,7 +170,7 @@ caf_status caf_strategy_check_granularity(caf_strategy_kind kind, const char *gr
     }
     if ((unsigned)kind > CAF_STRATEGY_SEQUENTIAL_BOUNDARIES)
         return caf_error_set(err, CAF_ERR_INVALID, "unknown strategy %d", (int)kind);
-    return caf_strategy_descriptor_check_granularity(strategy_builtins[kind], granularity, err);
+    return caf_strategy_descriptor_check_granularity(strategy_builtin(kind), granularity, err);
 }
 
 /* The runs the strategy works on: the collector's runs without the ignored ones, sorted, unique. */
@@ -269,7 +269,7 @@ caf_status caf_strategy_run(const caf_strategy_params *params, int iteration, co
                             caf_error *err)
 {
     if ((unsigned)params->kind < CAF_STRATEGY_PLUGIN)
-        return caf_strategy_run_descriptor(strategy_builtins[params->kind], params, iteration, runs, run_count,
+        return caf_strategy_run_descriptor(strategy_builtin(params->kind), params, iteration, runs, run_count,
                                            ignored, ignored_count, callbacks, state, err);
     caf_status rc = caf_strategy_params_validate(params, err);
     if (rc != CAF_OK)

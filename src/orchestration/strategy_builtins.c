@@ -54,6 +54,12 @@ static const caf_strategy_descriptor sequential_boundaries_desc = {
     .run = sequential_boundaries,
 };
 
-const caf_strategy_descriptor *const strategy_builtins[] = {&single_iov_desc, &simple_run_by_run_desc,
-                                                            &sequential_run_by_run_desc,
-                                                            &sequential_boundaries_desc, NULL};
+/* A function, not an exported table: plugins carry their own copy of libcaf, and two copies of one
+ * global object would be an ODR violation. */
+const caf_strategy_descriptor *strategy_builtin(caf_strategy_kind kind)
+{
+    static const caf_strategy_descriptor *const builtins[] = {&single_iov_desc, &simple_run_by_run_desc,
+                                                              &sequential_run_by_run_desc,
+                                                              &sequential_boundaries_desc};
+    return (unsigned)kind < sizeof builtins / sizeof *builtins ? builtins[kind] : NULL;
+}

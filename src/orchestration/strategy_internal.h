@@ -28,8 +28,8 @@ static inline bool strategy_result_is_success(caf_execution_result result)
     return result == CAF_RESULT_OK || result == CAF_RESULT_ITERATE;
 }
 
-/* The built-in strategies as descriptors, NULL-terminated, indexed by caf_strategy_kind. */
-extern const caf_strategy_descriptor *const strategy_builtins[];
+/* The built-in strategy kind as a descriptor, or NULL for CAF_STRATEGY_PLUGIN and unknown kinds. */
+const caf_strategy_descriptor *strategy_builtin(caf_strategy_kind kind);
 
 /* Calls apply_experiment_settings when the parameters ask for it. */
 caf_status strategy_apply_experiment_settings(strategy_run *run, int exp, caf_error *err);
