@@ -618,6 +618,27 @@ static void stop_driver(run_cal *c)
     c->loop->drivers--;
 }
 
+/* Prefixes a dead driver's description with the algorithm it was running (the first one without a recorded
+ * outcome, as the driver runs them in order) and that algorithm's strategy: executions run in children of
+ * their own, so a driver that dies was most likely in the strategy's code, a plugin's perhaps. */
+static void name_running_algorithm(run_cal *c, char *buf, size_t size)
+{
+    for (size_t a = 0; a < c->cfg->algorithm_count; a++) {
+        caf_strategy_outcome outcome;
+        char why[8];
+        if (run_db_load_outcome(c->loop->db, c->cfg->name, c->cm.iteration, (int)a, &outcome, why, sizeof why,
+                                NULL) != CAF_OK || outcome != CAF_OUTCOME_NONE)
+            continue;
+        const caf_algorithm_config *cfg = &c->cfg->algorithms[a];
+        char copy[512];
+        snprintf(copy, sizeof copy, "%s", buf);
+        snprintf(buf, size, "algorithm %s under strategy %s%s: %s", cfg->plugin,
+                 cfg->strategy.kind == CAF_STRATEGY_PLUGIN ? "plugin " : "", caf_strategy_params_name(&cfg->strategy),
+                 copy);
+        return;
+    }
+}
+
 caf_status run_algorithms_step(run_cal *c, bool *finished, caf_strategy_outcome *outcome, char *reason,
                                size_t reason_size, bool *moved, caf_error *err)
 {
@@ -637,6 +658,8 @@ caf_status run_algorithms_step(run_cal *c, bool *finished, caf_strategy_outcome 
             return CAF_OK;
         char ended[512];
         run_driver_describe_end(c->driver, ended, sizeof ended);
+        if (!c->driver_done)
+            name_running_algorithm(c, ended, sizeof ended);
         reported_done = c->driver_done;
         c->driver_done = false;
         stop_driver(c);
