@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "caf/file.h"
+#include "caf/temp_file.h"
 #include "caf/version.h"
 #include "collector/output_internal.h"
 
@@ -155,14 +156,12 @@ caf_status caf_collector_writer_open(const char *path, const caf_collector_info 
         return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
     w->path = strdup(path);
     w->collector = strdup(info->collector ? info->collector : "");
-    size_t n = strlen(path) + 16;
-    w->temp_path = malloc(n);
+    w->temp_path = caf_temp_template(path); /* names its writer, so a dead writer's leftover can be swept */
     if (!w->path || !w->collector || !w->temp_path) {
         caf_collector_writer_abort(w);
         return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
     }
     caf_run_range_init(&w->runs, info->granularity);
-    snprintf(w->temp_path, n, "%s.tmp.XXXXXX", path);
     int fd = mkstemp(w->temp_path);
     if (fd < 0) {
         caf_status st = caf_error_errno(err, errno, "collector %s: creating a temporary file for %s", w->collector, path);

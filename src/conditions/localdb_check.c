@@ -1,4 +1,5 @@
 /* caf_localdb_check: the whole database examined, every problem reported, none fatal but unreadability. */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,6 +7,7 @@
 
 #include "caf/file.h"
 #include "caf/hash.h"
+#include "caf/temp_file.h"
 #include "conditions/localdb_internal.h"
 
 static void report_entry_problems(caf_localdb *db, const caf_db_entry *e, caf_localdb_problem_fn report,
@@ -39,6 +41,39 @@ static void report_entry_problems(caf_localdb *db, const caf_db_entry *e, caf_lo
     free(file);
 }
 
+/* Payload files no line references (orphans: what a killed commit leaves) and temporary files whose writer
+ * has ended or is unknown (live writers' files are in use, not problems). */
+static void report_leftovers(caf_localdb *db, bool parsed, const caf_db_entry *entries, size_t count,
+                             caf_localdb_problem_fn report, void *userdata, size_t *problems)
+{
+    DIR *d = opendir(db->dir);
+    if (!d)
+        return;
+    char message[CAF_ERROR_MESSAGE_MAX + 64];
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        caf_temp_writer w = caf_temp_writer_of(e->d_name);
+        message[0] = '\0';
+        if (w == CAF_TEMP_WRITER_GONE || w == CAF_TEMP_WRITER_UNKNOWN) {
+            snprintf(message, sizeof message, "%s/%s: %s left by a %s", db->dir, e->d_name,
+                     localdb_is_intent_name(e->d_name) ? "the intent file of a commit" : "temporary file",
+                     w == CAF_TEMP_WRITER_GONE ? "writer that has ended (the next commit removes it)"
+                                               : "writer on another machine or before a reboot (the next commit "
+                                                 "removes it)");
+        } else if (w == CAF_TEMP_NOT_TEMPORARY && parsed && !strncmp(e->d_name, "dbstore_", 8) &&
+                   !localdb_file_referenced(entries, count, e->d_name)) {
+            snprintf(message, sizeof message, "%s/%s: orphan payload file: no line of %s references it", db->dir,
+                     e->d_name, db->text_path);
+        }
+        if (message[0]) {
+            if (report)
+                report(message, userdata);
+            (*problems)++;
+        }
+    }
+    closedir(d);
+}
+
 caf_status caf_localdb_check(const char *path, caf_localdb_problem_fn report, void *userdata, size_t *problems,
                              caf_error *err)
 {
@@ -55,6 +90,12 @@ caf_status caf_localdb_check(const char *path, caf_localdb_problem_fn report, vo
         return rc;
     }
     char message[CAF_ERROR_MESSAGE_MAX + 64];
+    /* the lines as a commit reads them, to know which payload files are referenced (none when malformed) */
+    caf_db_entry *entries = NULL;
+    size_t count = 0;
+    caf_error parse_err = {0};
+    bool parsed = !memchr(text, '\0', size) &&
+                  localdb_parse_text(db->text_path, text, &entries, &count, &parse_err) == CAF_OK;
     if (memchr(text, '\0', size)) {
         snprintf(message, sizeof message, "%s: contains NUL bytes; not a database.txt", db->text_path);
         if (report)
@@ -87,6 +128,8 @@ caf_status caf_localdb_check(const char *path, caf_localdb_problem_fn report, vo
         caf_db_entry_clear(&entry);
     }
     free(text);
+    report_leftovers(db, parsed, entries, count, report, userdata, problems);
+    localdb_free_entries(entries, count);
     caf_localdb_close(db);
     return CAF_OK;
 }

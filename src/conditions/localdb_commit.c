@@ -175,7 +175,7 @@ static const char *extension_after(const char *path, size_t prefix_len_in_base)
 /* Picks the revision for one payload: the shortest digest prefix (6 digits or more) whose file name is
  * free or already holds the same content in the same format. Writes the file when it is new. */
 static caf_status store_payload(caf_localdb *db, const staged_payload *p, char revision[CAF_MD5_HEX_SIZE],
-                                created_files *created, caf_error *err)
+                                created_files *created, localdb_intent *intent, caf_error *err)
 {
     char *owned = NULL;
     const char *data = p->data;
@@ -219,7 +219,9 @@ static caf_status store_payload(caf_localdb *db, const staged_payload *p, char r
             break;
         }
         created->paths = grown;
-        rc = caf_file_write_atomic(path, data, size, err);
+        rc = localdb_intent_add(intent, file_name, err); /* on disk before the file: see localdb_leftovers.c */
+        if (rc == CAF_OK)
+            rc = caf_file_write_atomic(path, data, size, err);
         if (rc != CAF_OK) {
             free(path);
             break;
@@ -267,9 +269,14 @@ caf_status caf_db_commit_finish(caf_db_commit *commit, caf_error *err)
         caf_db_entry *entries;
         size_t count;
         rc = localdb_parse_text(db->text_path, text, &entries, &count, err);
-        if (rc == CAF_OK)
+        if (rc == CAF_OK) {
+            localdb_remove_leftovers(db, entries, count); /* no other writer can be active: we hold the lock */
             localdb_free_entries(entries, count);
+        }
     }
+    localdb_intent intent = {.fd = -1};
+    if (rc == CAF_OK && commit->count > 0)
+        rc = localdb_intent_open(&intent, db, err);
     if (rc == CAF_OK && len > 0 && text[len - 1] != '\n' && append_line(&text, &len, &capacity, "\n") != CAF_OK)
         rc = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
     localdb_forget_listing(db);
@@ -277,7 +284,7 @@ caf_status caf_db_commit_finish(caf_db_commit *commit, caf_error *err)
     for (size_t i = 0; rc == CAF_OK && i < commit->count; i++) {
         const staged_payload *p = &commit->items[i];
         char revision[CAF_MD5_HEX_SIZE];
-        rc = store_payload(db, p, revision, &created, err);
+        rc = store_payload(db, p, revision, &created, &intent, err);
         if (rc != CAF_OK) {
             caf_error_prefix(err, "payload '%s': ", p->name);
             break;
@@ -295,6 +302,7 @@ caf_status caf_db_commit_finish(caf_db_commit *commit, caf_error *err)
         forget_created(&created);
     else
         remove_created(&created);
+    localdb_intent_close(&intent);
     free(text);
     caf_file_lock_release(&lock);
     caf_db_commit_abort(commit);

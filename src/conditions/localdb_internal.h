@@ -3,6 +3,8 @@
 #ifndef CAF_LOCALDB_INTERNAL_H
 #define CAF_LOCALDB_INTERNAL_H
 
+#include <stdbool.h>
+
 #include "caf/localdb.h"
 
 struct caf_localdb {
@@ -31,5 +33,33 @@ void localdb_forget_listing(caf_localdb *db);
 
 /* The path of the payload file that starts with "dbstore_<name>_rev_<revision>." (malloc'd), or NULL. */
 char *localdb_find_payload_file(caf_localdb *db, const char *name, const char *revision, caf_error *err);
+
+/* The name every commit intent file starts with (see localdb_leftovers.c). */
+#define LOCALDB_INTENT_PREFIX ".commit-intent"
+
+/* True when name (a base name) is a commit's intent file. */
+bool localdb_is_intent_name(const char *name);
+
+/* True when a line of entries references the payload file file_name (a base name). */
+bool localdb_file_referenced(const caf_db_entry *entries, size_t count, const char *file_name);
+
+/* A commit's list of the payload files it is about to create, on disk until database.txt names them. */
+typedef struct localdb_intent {
+    int fd;
+    char *path;
+} localdb_intent;
+
+/* Creates the commit's intent file in db's folder. */
+caf_status localdb_intent_open(localdb_intent *intent, const caf_localdb *db, caf_error *err);
+
+/* Records (and fsyncs) that the payload file file_name is about to be created. */
+caf_status localdb_intent_add(localdb_intent *intent, const char *file_name, caf_error *err);
+
+/* Removes the intent file (the commit is complete or undone) and releases the handle. */
+void localdb_intent_close(localdb_intent *intent);
+
+/* Under the database lock: undoes the commits that were killed (their unreferenced payload files) and
+ * removes temporary files of writers that have ended; entries are database.txt's current lines. */
+void localdb_remove_leftovers(caf_localdb *db, const caf_db_entry *entries, size_t count);
 
 #endif

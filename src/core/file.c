@@ -1,6 +1,7 @@
 /* Whole-file reads, atomic replacement and advisory locks. The temporary file lives in the target's
  * folder because rename(2) is only atomic within one file system. */
 #include "caf/file.h"
+#include "caf/temp_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -80,26 +81,13 @@ caf_status caf_atomic_file_open(caf_atomic_file *file, const char *final_path, c
     file->fd = -1;
     file->temp_path = NULL;
     file->final_path = strdup(final_path);
-    size_t n = strlen(final_path) + 32;
-    file->temp_path = malloc(n);
+    /* A dot-prefixed name beside the target that names its writer (caf/temp_file.h): mkstemp picks the
+     * suffix, and a later sweep can tell a dead writer's leftover from a live one's file. */
+    file->temp_path = caf_temp_template(final_path);
     if (!file->final_path || !file->temp_path) {
         caf_atomic_file_abort(file);
         return caf_error_set(err, CAF_ERR_NOMEM, "%s: out of memory", final_path);
     }
-    /* A dot-prefixed name beside the target, unique per process: mkstemp picks the suffix. */
-    char *copy = strdup(final_path);
-    if (!copy) {
-        caf_atomic_file_abort(file);
-        return caf_error_set(err, CAF_ERR_NOMEM, "%s: out of memory", final_path);
-    }
-    char *slash = strrchr(copy, '/');
-    if (slash) {
-        *slash = '\0';
-        snprintf(file->temp_path, n, "%s/.%s.tmpXXXXXX", copy, slash + 1);
-    } else {
-        snprintf(file->temp_path, n, ".%s.tmpXXXXXX", copy);
-    }
-    free(copy);
     file->fd = mkostemp(file->temp_path, O_CLOEXEC);
     if (file->fd < 0) {
         int e = errno;

@@ -12,6 +12,7 @@
 
 #include "caf/file.h"
 #include "caf/version.h"
+#include "caf/temp_file.h"
 #include "events/event_file_internal.h"
 #include "events/hdf5_util.h"
 
@@ -270,21 +271,6 @@ void caf_event_writer_abort(caf_event_writer *w)
     writer_free(w);
 }
 
-static char *temp_path_beside(const char *path)
-{
-    char *copy = strdup(path);
-    if (!copy)
-        return NULL;
-    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-    size_t dir_len = (size_t)(base - path);
-    size_t size = strlen(path) + 32;
-    char *tmp = malloc(size);
-    if (tmp)
-        snprintf(tmp, size, "%.*s.%s.tmp.XXXXXX", (int)dir_len, path, base);
-    free(copy);
-    return tmp;
-}
-
 caf_status caf_event_writer_open(caf_event_writer **out, const char *path, const caf_event_schema *schema,
                                  const caf_event_writer_options *options, caf_error *err)
 {
@@ -297,7 +283,7 @@ caf_status caf_event_writer_open(caf_event_writer **out, const char *path, const
     if (!w)
         return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
     w->final_path = strdup(path);
-    w->temp_path = temp_path_beside(path);
+    w->temp_path = caf_temp_template(path); /* names its writer (caf/temp_file.h) */
     w->creator = dup_or(options ? options->creator : NULL, "caf");
     w->creator_version = dup_or(options ? options->creator_version : NULL, CAF_VERSION_STRING);
     w->seed = options ? options->random_seed : 0;

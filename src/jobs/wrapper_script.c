@@ -13,8 +13,7 @@
 
 #include "caf/file.h"
 
-/* The mark in every caf temporary file's name (see caf/temp_file.h). */
-#define TEMP_MARK ".caf-tmp-"
+#include "caf/temp_file.h"
 
 char *caf_shell_quote(const char *text)
 {
@@ -77,7 +76,7 @@ caf_status caf_wrapper_script_render(const caf_job *job, const caf_subjob *sub, 
     const char *exit_base = strrchr(sub->exit_code_file, '/');
     int exit_dir_len = exit_base ? (int)(exit_base - sub->exit_code_file + 1) : 0;
     exit_base = exit_base ? exit_base + 1 : sub->exit_code_file;
-    if (asprintf(&exit_tmp, "%.*s.%s" TEMP_MARK "wrapper", exit_dir_len, sub->exit_code_file, exit_base) < 0)
+    if (asprintf(&exit_tmp, "%.*s.%s" CAF_TEMP_MARK "wrapper", exit_dir_len, sub->exit_code_file, exit_base) < 0)
         exit_tmp = NULL;
     ok = exit_tmp != NULL;
     char *lock_path = caf_subjob_lock_path(sub);
@@ -107,7 +106,7 @@ caf_status caf_wrapper_script_render(const caf_job *job, const caf_subjob *sub, 
     /* Holding the lock, this copy is the only one: what earlier attempts left half-written is stale. */
     fputs("    if [[ $caf_lock_rc == 0 ]]; then\n        for caf_f in", f);
     ok = ok && put_word(f, sub->dir);
-    fputs("/.*" TEMP_MARK "*; do rm -f -- \"$caf_f\"; done\n    fi\nfi\n", f);
+    fputs("/.*" CAF_TEMP_MARK "*; do rm -f -- \"$caf_f\"; done\n    fi\nfi\n", f);
     fputs("exec </dev/null >>", f);
     ok = ok && put_quoted(f, stdout_path, " 2>>") && put_quoted(f, stderr_path, "\n");
     fputs("cd --", f);

@@ -279,4 +279,8 @@ caf_status run_db_copy_payloads(const char *src, const char *dst, bool once, caf
 /* Removes a folder and everything below it (missing is fine). */
 void run_remove_tree(const char *path);
 
+/* Removes, anywhere under the output folder dir, the temporary files whose writer has ended (and those in
+ * subjob folders no copy of the subjob holds); live writers' files stay. Called with caf.lock held. */
+void run_sweep_temporaries(const char *dir);
+
 #endif

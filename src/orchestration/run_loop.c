@@ -508,6 +508,8 @@ caf_status caf_run(const caf_campaign *campaign, const caf_run_options *options,
     if (rc == CAF_OK && (rc = caf_file_lock_try(&lock, lock_path, err)) == CAF_ERR_EXISTS)
         rc = caf_error_set(err, CAF_ERR_EXISTS, "%s is in use by another caf run (lock %s)", loop.dir, lock_path);
     if (rc == CAF_OK)
+        run_sweep_temporaries(loop.dir);
+    if (rc == CAF_OK)
         rc = run_db_open(loop.dir, RUN_DB_CREATE, &loop.db, err);
     if (rc == CAF_OK && (rc = check_recorded(&loop, &problems, err)) == CAF_OK && problems.count > 0)
         rc = report_problems(campaign, &problems, "against the recorded run", err);

@@ -1,16 +1,22 @@
 /* What a CAF run leaves at the end: the merged database of every completed calibration and the summary.
  * Also the payload copy that commits an execution's payloads: repeated after a crash between the commit
- * and its record, it finds the database already ending with those lines and adds nothing. */
+ * and its record, it finds the database already ending with those lines and adds nothing. And the sweep
+ * of temporary files that killed or crashed writers left in the output folder, run when caf run starts. */
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "caf/file.h"
 #include "caf/json.h"
 #include "caf/localdb.h"
+#include "caf/log.h"
+#include "caf/temp_file.h"
+#include "caf/wrapper_script.h"
 #include "orchestration/run_internal.h"
 
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -210,4 +216,53 @@ caf_status run_write_outputs(run_loop *loop, caf_error *err)
     free(database);
     free(order);
     return rc;
+}
+
+/* True when folder is a subjob folder whose wrapper lock nobody holds: no copy of the subjob runs, so
+ * whatever temporary file is in it, whoever wrote it, is stale. */
+static bool idle_subjob_folder(const char *folder)
+{
+    char *lock = caf_path_join(folder, CAF_SUBJOB_LOCK_FILE);
+    int fd = lock ? open(lock, O_RDONLY | O_CLOEXEC) : -1;
+    free(lock);
+    if (fd < 0)
+        return false;
+    int rc;
+    while ((rc = flock(fd, LOCK_SH | LOCK_NB)) != 0 && errno == EINTR)
+        ;
+    close(fd);
+    return rc == 0;
+}
+
+static void sweep_found(const char *path, caf_temp_writer writer, bool removed, void *userdata)
+{
+    size_t *count = userdata;
+    if (removed) {
+        (*count)++;
+        caf_debug("removed %s (its writer has ended)", path);
+        return;
+    }
+    if (writer != CAF_TEMP_WRITER_UNKNOWN)
+        return;
+    char *folder = strdup(path);
+    char *slash = folder ? strrchr(folder, '/') : NULL;
+    if (slash) {
+        *slash = '\0';
+        if (idle_subjob_folder(folder) && unlink(path) == 0) {
+            (*count)++;
+            caf_debug("removed %s (no copy of its subjob runs)", path);
+        }
+    }
+    free(folder);
+}
+
+void run_sweep_temporaries(const char *dir)
+{
+    size_t removed = 0;
+    caf_error err = {0};
+    if (caf_temp_sweep(dir, CAF_TEMP_SWEEP_RECURSIVE, sweep_found, &removed, NULL, &err) != CAF_OK)
+        caf_warning("cannot look for temporary files left in %s: %s", dir, err.message);
+    else if (removed)
+        caf_info("removed %zu temporary file%s that killed or crashed writers left in %s", removed,
+                 removed == 1 ? "" : "s", dir);
 }

@@ -161,9 +161,9 @@ expect_fail "full disk (collector)" "collector ExampleHitCollector: writing obje
     bash -c 'trap "" XFSZ; ulimit -f 64; exec "$@"' _ "$CAF" -q process "$W/full.yaml" -i "${inputs[@]}"
 grep -q "amplitude\|hits\|events" "$W/err.txt" || fail "full-disk error names no object: $(cat "$W/err.txt")"
 [ ! -e "$W/full_job.sqlite" ] || fail "a failed job left an output"
-ls "$W" | grep -q '\.tmp\.' && fail "a temporary file was left behind: $(ls "$W")"
+ls -A "$W" | grep -q 'caf-tmp' && fail "a temporary file was left behind: $(ls -A "$W")"
 expect_fail "full disk (merge)" "collector ExampleHitCollector" \
     bash -c 'trap "" XFSZ; ulimit -f 64; exec "$@"' _ "$CAF" collector merge "$W/full.sqlite" "${jobs[@]}"
 [ ! -e "$W/full.sqlite" ] || fail "a failed merge left an output"
-ls "$W" | grep -q '\.tmp\.' && fail "a temporary file was left behind: $(ls "$W")"
+ls -A "$W" | grep -q 'caf-tmp' && fail "a temporary file was left behind: $(ls -A "$W")"
 echo "collector_toy: ok"

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "caf/collector_output.h"
+#include "caf/temp_file.h"
 #include "module_fixture.h"
 #include "test_support.h"
 
@@ -361,13 +362,11 @@ static void test_bad_input(void **state)
         assert_false(caf_path_exists(e->out));
     }
     /* no temporary files are left behind either */
-    char *tmp = caf_path_join(e->dir, "out.sqlite.tmp.");
     DIR *d = opendir(e->dir);
     struct dirent *de;
     while ((de = readdir(d)))
-        assert_null(strstr(de->d_name, ".tmp."));
+        assert_null(strstr(de->d_name, CAF_TEMP_MARK));
     closedir(d);
-    free(tmp);
     /* an output folder that does not exist */
     char *missing = caf_path_join(e->dir, "no/such/dir/out.sqlite");
     char yaml[1024];

@@ -9,10 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "caf/file.h"
 #include "caf/hash.h"
+#include "caf/temp_file.h"
 #include "test_support.h"
 
 static void atomic_write_replaces_content_and_leaves_no_temporary(void **state)
@@ -153,6 +155,56 @@ static void copy_atomic_copies_bytes(void **state)
     free(dir);
 }
 
+/* A temporary file names its writer: this process is alive, an ended child is gone, another boot's writer
+ * is unknown, and a sweep removes only the ended writer's file (and the unknown one's when exclusive). */
+static void temporary_names_tell_live_from_ended_writers(void **state)
+{
+    (void)state;
+    char *dir = test_make_temp_dir("tempname");
+    char *final = caf_path_join(dir, "out.sqlite");
+    char *mine = caf_temp_template(final);
+    assert_non_null(mine);
+    const char *base = strrchr(mine, '/') + 1;
+    assert_true(strncmp(base, ".out.sqlite" CAF_TEMP_MARK, strlen(".out.sqlite" CAF_TEMP_MARK)) == 0);
+    assert_int_equal(caf_temp_writer_of(base), CAF_TEMP_WRITER_ALIVE);
+    pid_t child = fork();
+    if (child == 0)
+        _exit(0);
+    waitpid(child, NULL, 0);
+    char boot[9];
+    memcpy(boot, base + strlen(".out.sqlite" CAF_TEMP_MARK), 8);
+    boot[8] = '\0';
+    char dead[128], other[128];
+    snprintf(dead, sizeof dead, ".out.sqlite" CAF_TEMP_MARK "%s-%d-1-abcdef", boot, (int)child);
+    snprintf(other, sizeof other, ".out.sqlite" CAF_TEMP_MARK "%s-%d-1-abcdef", strcmp(boot, "00000001") ? "00000001" : "00000002", (int)getpid());
+    assert_int_equal(caf_temp_writer_of(dead), CAF_TEMP_WRITER_GONE);
+    assert_int_equal(caf_temp_writer_of(other), CAF_TEMP_WRITER_UNKNOWN);
+    assert_int_equal(caf_temp_writer_of("out.sqlite"), CAF_TEMP_NOT_TEMPORARY);
+    assert_int_equal(caf_temp_writer_of(".out.sqlite.tmp"), CAF_TEMP_NOT_TEMPORARY);
+    caf_error err = {0};
+    int fd = mkstemp(mine);
+    assert_true(fd >= 0);
+    close(fd);
+    char *dead_path = caf_path_join(dir, dead), *other_path = caf_path_join(dir, other);
+    assert_int_equal(caf_file_write_atomic(dead_path, "x", 1, &err), CAF_OK);
+    assert_int_equal(caf_file_write_atomic(other_path, "x", 1, &err), CAF_OK);
+    size_t removed = 0;
+    assert_int_equal(caf_temp_sweep(dir, 0, NULL, NULL, &removed, &err), CAF_OK);
+    assert_int_equal(removed, 1);
+    assert_false(caf_path_exists(dead_path));
+    assert_true(caf_path_exists(other_path) && caf_path_exists(mine));
+    assert_int_equal(caf_temp_sweep(dir, CAF_TEMP_SWEEP_EXCLUSIVE, NULL, NULL, &removed, &err), CAF_OK);
+    assert_int_equal(removed, 1);
+    assert_false(caf_path_exists(other_path));
+    assert_true(caf_path_exists(mine)); /* a live writer's file is never removed */
+    free(dead_path);
+    free(other_path);
+    free(mine);
+    free(final);
+    test_remove_tree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -164,6 +216,7 @@ int main(void)
         cmocka_unit_test(lock_is_exclusive_between_processes),
         cmocka_unit_test(md5_matches_known_digests),
         cmocka_unit_test(copy_atomic_copies_bytes),
+        cmocka_unit_test(temporary_names_tell_live_from_ended_writers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
