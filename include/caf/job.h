@@ -146,6 +146,10 @@ caf_status caf_job_save(const caf_job *job, caf_error *err);
  * subjobs are still submitted or running, job->backend becomes the saved backend (only it knows them). */
 caf_status caf_job_load_state(caf_job *job, bool *found, caf_error *err);
 
+/* Puts every failed subjob back to waiting (a rerun after the cause was fixed); returns how many. Its
+ * attempt count goes on, so one further attempt is made unless retries remain. */
+size_t caf_job_retry_failed(caf_job *job);
+
 /* Records a failed attempt of sub with reason: back to init with raised memory/time if retries are
  * left, else failed. Returns true when it will be retried. */
 bool caf_job_fail_attempt(caf_job *job, caf_subjob *sub, const char *reason);

@@ -143,3 +143,19 @@ bool caf_job_fail_attempt(caf_job *job, caf_subjob *sub, const char *reason)
     sub->status = CAF_JOB_FAILED;
     return false;
 }
+
+size_t caf_job_retry_failed(caf_job *job)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < job->n_subjobs; i++) {
+        caf_subjob *sub = &job->subjobs[i];
+        if (sub->status != CAF_JOB_FAILED)
+            continue;
+        sub->status = CAF_JOB_INIT; /* the attempt count goes on: attempts stay numbered uniquely */
+        free(sub->batch_id);
+        sub->batch_id = NULL;
+        sub->lost_since = 0;
+        n++;
+    }
+    return n;
+}

@@ -339,6 +339,12 @@ caf_status run_collect_open(run_cal *c, caf_error *err)
     if (rc == CAF_OK && (rc = build_job(c, collector_dir, &inputs, err)) == CAF_OK) {
         bool found = false;
         rc = caf_job_load_state(&c->job, &found, err);
+        if (rc == CAF_OK && found && c->retry_failed_subjobs) {
+            size_t again = caf_job_retry_failed(&c->job);
+            caf_info("%s: iteration %d: %zu failed collector subjob%s submitted again", c->cfg->name,
+                     c->cm.iteration, again, again == 1 ? "" : "s");
+        }
+        c->retry_failed_subjobs = false;
         caf_schedule_policy policy;
         caf_schedule_policy_init(&policy);
         policy.save_interval_s = 0; /* a batch id must be saved before caf can be killed */

@@ -181,6 +181,7 @@ typedef struct run_cal {
     char **chain; /* database chain of the current iteration (first: the iteration's output) */
     char **chain_sources; /* where each chain entry comes from ("iteration 0 output", "A (ancestor)", ...) */
     size_t chain_count;
+    bool retry_failed_subjobs; /* a rerun of a failed collector: submit its failed subjobs again */
     /* algorithm phase */
     run_driver *driver; /* the child running the algorithms, NULL when none runs */
     bool driver_done;   /* the driver's final report came */
@@ -204,6 +205,10 @@ struct run_loop {
 
 /* The state name of a calibration. */
 const char *run_cal_state(const run_cal *c);
+
+/* A calibration restored in state failed: puts it back to the step that failed (run_retry.c), recorded and
+ * logged; a no-op when nothing is known to retry from. */
+caf_status run_retry_failed(run_cal *c, caf_error *err);
 
 /* True in completed or failed. */
 bool run_cal_finished(const run_cal *c);

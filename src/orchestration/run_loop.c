@@ -201,7 +201,9 @@ static caf_status restore_calibrations(run_loop *loop, caf_error *err)
             c->cm.iteration = row.iteration;
             snprintf(c->reason, sizeof c->reason, "%s", row.reason);
             c->started = strcmp(row.state, "init") != 0;
-            if (c->started)
+            if (rc == CAF_OK && !strcmp(row.state, "failed"))
+                rc = run_retry_failed(c, err);
+            else if (c->started)
                 caf_info("%s: resuming in %s at iteration %d", c->cfg->name, row.state, row.iteration);
         }
         free(row.config);
