@@ -48,7 +48,8 @@ static caf_status add_entries(binned *o, int64_t n, caf_error *err)
 {
     int64_t sum;
     if (__builtin_add_overflow(o->entries, n, &sum)) {
-        const char *title = caf_object_title(&o->base);
+        char shown[128];
+        const char *title = obj_printable(caf_object_title(&o->base), shown, sizeof shown);
         return caf_error_set(err, CAF_ERR_INVALID, "%s%s%s%s: %lld + %lld entries overflow 64 bits",
                              caf_object_type_name(&o->base), *title ? " '" : "", title, *title ? "'" : "",
                              (long long)o->entries, (long long)n);

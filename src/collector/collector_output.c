@@ -119,6 +119,11 @@ caf_status output_column_text(sqlite3_stmt *s, int col, const char *path, const 
     if (!text || !*text || strlen(text) != (size_t)sqlite3_column_bytes(s, col))
         return caf_error_set(err, CAF_ERR_FORMAT, "%s: table '%s', row %lld: %s is %s, not a name", path, table,
                              (long long)row, column, text ? "empty or holds a NUL byte" : sqlite_type_name(type));
+    /* Names go into one-line messages and printed listings. */
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            return caf_error_set(err, CAF_ERR_FORMAT, "%s: table '%s', row %lld: %s holds a control character", path,
+                                 table, (long long)row, column);
     *out = text;
     return CAF_OK;
 }

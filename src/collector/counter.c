@@ -14,7 +14,8 @@ typedef struct counter {
 /* Fails naming the counter (by its title when it has one) and the two counts whose sum overflows. */
 static caf_status overflow_error(const counter *c, int64_t a, int64_t b, caf_error *err)
 {
-    const char *title = caf_object_title(&c->base);
+    char shown[128];
+    const char *title = obj_printable(caf_object_title(&c->base), shown, sizeof shown);
     return caf_error_set(err, CAF_ERR_INVALID, "counter%s%s%s: count %" PRId64 " + %" PRId64 " overflows 64 bits",
                          *title ? " '" : "", title, *title ? "'" : "", a, b);
 }

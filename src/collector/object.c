@@ -179,6 +179,16 @@ bool obj_rd_f64s(obj_rd *r, double *v, size_t n)
     return obj_rd_values(r, v, n, sizeof *v);
 }
 
+const char *obj_printable(const char *s, char *buf, size_t n)
+{
+    size_t i = 0;
+    for (; s && s[i] && i + 1 < n; i++)
+        buf[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+    if (n)
+        buf[i] = '\0';
+    return buf;
+}
+
 caf_status obj_emit(obj_buf *b, caf_chunk_sink sink, void *ud, caf_error *err)
 {
     if (b->failed)
@@ -396,7 +406,9 @@ static caf_status read_header(const void *data, size_t size, caf_object **out, c
     if (r.failed) {
         st = caf_error_set(err, CAF_ERR_FORMAT, "truncated collected-object header");
     } else if (vt->type_name && strcmp(vt->type_name, type_name) != 0) {
-        st = caf_error_set(err, CAF_ERR_FORMAT, "collected object of kind %u calls itself '%s'", kind, type_name);
+        char shown[128];
+        st = caf_error_set(err, CAF_ERR_FORMAT, "collected object of kind %u calls itself '%s'", kind,
+                           obj_printable(type_name, shown, sizeof shown));
     } else if (!(o = obj_alloc(vt, title))) {
         st = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
     } else {

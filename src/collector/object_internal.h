@@ -100,6 +100,10 @@ bool obj_axes_equal(const char *what, int na, double la, double ha, int nb, doub
  * error, like passing a counter to caf_hist1d_fill). */
 void obj_expect(const caf_object *obj, caf_object_kind kind, const char *fn);
 
+/* Copies s into buf (size n) with every byte that is not printable ASCII replaced by '?': names and
+ * titles read from files go into one-line error messages. Returns buf. */
+const char *obj_printable(const char *s, char *buf, size_t n);
+
 /* Sends one buffer as a chunk, failing with NOMEM if the buffer failed. */
 caf_status obj_emit(obj_buf *b, caf_chunk_sink sink, void *ud, caf_error *err);
 

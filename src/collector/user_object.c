@@ -80,8 +80,9 @@ static void user_write_shape(const caf_object *obj, obj_buf *b)
 static caf_status user_read_shape(caf_object *obj, const char *type_name, obj_rd *r, caf_error *err)
 {
     (void)r;
+    char shown[128];
     if (!registry_valid_user_type_name(type_name))
-        return caf_error_set(err, CAF_ERR_FORMAT, "bad user type name '%s'", type_name);
+        return caf_error_set(err, CAF_ERR_FORMAT, "bad user type name '%s'", obj_printable(type_name, shown, sizeof shown));
     user_object *u = (user_object *)obj;
     if (!(u->type_name = strdup(type_name)))
         return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
