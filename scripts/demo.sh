@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make demo: the toy detector campaign end to end with the command just built. Generates toy data with
-# known constants, runs the four example calibrations of examples/toy_campaign.yaml on the local backend
+# known constants, runs the five example calibrations of examples/toy_campaign.yaml on the local backend
 # and compares what they found with the truth. Everything it writes goes to demo-output/ (recreated at
 # each run). The plugins (examples/) are found in the build tree by caf itself.
 set -euo pipefail
@@ -25,7 +25,7 @@ print(f"{t['n_channels']} channels; dead {t['dead_channels']}, hot {t['hot_chann
 print("runs (exp.run: events):", ", ".join(f"{r['exp']}.{r['run']}: {r['events']}" for r in t["runs"]))
 PYEOF
 
-step "the campaign: channel status, gains (two IoV strategies), time offsets (needs the gains, iterates)"
+step "the campaign: channel status, gains (two IoV strategies; two collections), time offsets (needs the gains, iterates)"
 cp "$src/examples/toy_campaign.yaml" .
 show "$caf" config check toy_campaign.yaml
 

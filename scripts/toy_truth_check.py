@@ -86,7 +86,7 @@ def check(outdir, truth):
             wrong += len(found_dead ^ dead) + len(found_hot ^ hot)
         report["status"] = {"decided_runs": decided, "undecided_runs": undecided, "misclassified": wrong}
 
-    for name in ("ExampleGains", "ExampleGainsHV"):
+    for name in ("ExampleGains", "ExampleGainsHV", "ExampleGainsSkims"):
         if name not in db:
             continue
         pulls = []
@@ -115,7 +115,7 @@ def check(outdir, truth):
 
 
 def print_table(report, truth):
-    row = "{:<9} {:<10} {:>10} {:>8}  {}"
+    row = "{:<10} {:<10} {:>10} {:>8}  {}"
     print(row.format("calib.", "outcome", "iterations", "payloads", "against the truth"))
     print("-" * 92)
     for name, cal in report["calibrations"].items():
@@ -126,7 +126,7 @@ def print_table(report, truth):
             text = (f"dead {sorted(truth['dead_channels'])}, hot {sorted(truth['hot_channels'])}: "
                     f"{s['misclassified']} misclassified in {s['decided_runs']} runs, "
                     f"{s['undecided_runs']} short runs undecided")
-        for payload in ("ExampleGains", "ExampleGainsHV", "ExampleTimeOffsets"):
+        for payload in ("ExampleGains", "ExampleGainsHV", "ExampleGainsSkims", "ExampleTimeOffsets"):
             if payload in names and payload in report:
                 p = report[payload]
                 if p["n"]:

@@ -122,6 +122,23 @@ caf_status caf_algo_get_object(caf_algo_context *ctx, const char *name, const ca
 caf_status caf_algo_get_object_for_runs(caf_algo_context *ctx, const char *name, const caf_exprun *runs,
                                         size_t count, const caf_object **out, caf_error *err);
 
+/* ---- Collections (a calibration whose `collections:` feed it; docs/algorithms.md) ---- */
+
+/* Like caf_algo_get_object, but merged only over the input files of the named collection (objects of
+ * the other collections are left out). An unknown collection is CAF_ERR_NOT_FOUND listing those there
+ * are. *out is owned by the framework and lives until the execution ends. */
+caf_status caf_algo_get_collection_object(caf_algo_context *ctx, const char *collection, const char *name,
+                                          const caf_object **out, caf_error *err);
+
+/* Like caf_algo_get_collection_object over the given runs instead of the requested ones. */
+caf_status caf_algo_get_collection_object_for_runs(caf_algo_context *ctx, const char *collection, const char *name,
+                                                   const caf_exprun *runs, size_t count, const caf_object **out,
+                                                   caf_error *err);
+
+/* The collection input file index (as caf_algo_input_files lists them) belongs to; NULL when the inputs
+ * carry no collection names or index is out of range. Owned by the framework. */
+const char *caf_algo_input_collection(const caf_algo_context *ctx, size_t index);
+
 /* ---- Payloads ---- */
 
 /* Adds a payload of size bytes (copied) in format ext ("json", "bin", ...) to this execution; iov NULL

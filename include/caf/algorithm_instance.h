@@ -79,6 +79,14 @@ caf_status caf_algorithm_set_collector(caf_algorithm *alg, const char *collector
  * algorithm's collector and all must have one granularity; otherwise the message names the file. */
 caf_status caf_algorithm_set_inputs(caf_algorithm *alg, const char *const *paths, size_t count, caf_error *err);
 
+/* Like caf_algorithm_set_inputs for inputs that belong to named collections: collections[i] names the
+ * collection of paths[i] (caf_algo_get_collection_object reads one collection alone) and collectors[i]
+ * the collector it must come from (NULL entry or array: the algorithm's collector). Both arrays may be
+ * NULL. */
+caf_status caf_algorithm_set_collection_inputs(caf_algorithm *alg, const char *const *paths,
+                                               const char *const *collections, const char *const *collectors,
+                                               size_t count, caf_error *err);
+
 /* Opens the database chain payloads are read from (first match wins). */
 caf_status caf_algorithm_set_chain(caf_algorithm *alg, const char *const *paths, size_t count, caf_error *err);
 

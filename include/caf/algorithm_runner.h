@@ -32,6 +32,8 @@ typedef struct caf_algo_run_spec {
     const char *collector;              /* collector the inputs must come from; NULL = the algorithm's */
     const char *const *inputs;          /* collector output files */
     size_t input_count;
+    const char *const *input_collections; /* the collection of each input; NULL = none named */
+    const char *const *input_collectors;  /* the collector of each input; NULL = `collector` for all */
     const caf_exprun *runs;             /* NULL/0 = every collected run */
     size_t run_count;
     int iteration;

@@ -114,11 +114,60 @@ typedef enum caf_calibration_key {
     CAF_CAL_IGNORED_RUNS,
     CAF_CAL_MAX_ITERATIONS,
     CAF_CAL_OUTPUT_PATTERNS,
+    CAF_CAL_COLLECTIONS,
     CAF_CAL_KEY_COUNT
 } caf_calibration_key;
 
 /* Returns the YAML name of a calibration key ("max_iterations", ...); never NULL. */
 const char *caf_calibration_key_name(caf_calibration_key key);
+
+/* The keys of one collection (basf2 Collection); marks[] of a collection is indexed by them. */
+typedef enum caf_collection_key {
+    CAF_COL_NAME,
+    CAF_COL_COLLECTOR,
+    CAF_COL_PRE_COLLECTOR,
+    CAF_COL_INPUT_FILES,
+    CAF_COL_INPUT_FILE_LISTS,
+    CAF_COL_MAX_FILES_PER_COLLECTOR_JOB,
+    CAF_COL_MAX_COLLECTOR_JOBS,
+    CAF_COL_MAX_FILES_PER_RUN,
+    CAF_COL_FILES_PER_RUN_SEED,
+    CAF_COL_BACKEND_ARGS,
+    CAF_COL_DATABASE_CHAIN,
+    CAF_COL_OUTPUT_PATTERNS,
+    CAF_COL_KEY_COUNT
+} caf_collection_key;
+
+/* Returns the YAML name of a collection key ("collector", ...); never NULL. */
+const char *caf_collection_key_name(caf_collection_key key);
+
+/* Returns the calibration key of the same name as a collection key (CAF_CAL_KEY_COUNT for "name"). */
+caf_calibration_key caf_collection_key_in_calibration(caf_collection_key key);
+
+/* The name the short form's single collection gets (a calibration without `collections:`). */
+#define CAF_DEFAULT_COLLECTION "default"
+
+/* One collection of a calibration (basf2 Calibration.add_collection): a collector with its own inputs,
+ * pre-collector path, job limits, backend arguments, database chain and output patterns. Every collection
+ * of a calibration runs in the same collector phase; the algorithms see their objects merged. */
+typedef struct caf_collection_config {
+    char *name;
+    char *collector;              /* collector plugin name */
+    json_t *collector_parameters; /* an object */
+    caf_module_config *pre_collector;
+    size_t pre_collector_count;
+    caf_string_list input_files;
+    caf_string_list input_file_lists;
+    int max_files_per_collector_job; /* default 1 */
+    int max_collector_jobs;          /* 0: no limit */
+    int max_files_per_run;           /* 0: every file */
+    uint64_t files_per_run_seed;
+    json_t *backend_args;            /* an object */
+    caf_string_list database_chain;  /* searched before the calibration's own database_chain */
+    caf_string_list output_patterns;
+    caf_mark mark;
+    caf_mark marks[CAF_COL_KEY_COUNT];
+} caf_collection_config;
 
 typedef struct caf_calibration_config {
     char *name;
@@ -142,6 +191,9 @@ typedef struct caf_calibration_config {
     size_t ignored_run_count;
     int max_iterations;              /* default 5 */
     caf_string_list output_patterns; /* collector output files to collect (glob patterns) */
+    /* Explicit collections (owned); none: the keys above are the one collection CAF_DEFAULT_COLLECTION. */
+    caf_collection_config **collections;
+    size_t collection_count;
     caf_mark mark;                   /* the calibration's mapping */
     caf_mark marks[CAF_CAL_KEY_COUNT]; /* each key's value; line 0 when the key was not given */
 } caf_calibration_config;
@@ -212,6 +264,27 @@ caf_status caf_calibration_add_algorithm(caf_calibration_config *cal, const char
                                          const caf_strategy_params *strategy, caf_mark mark,
                                          caf_algorithm_config **out, caf_error *err);
 
+/* Adds a collection called name with default settings (collector, inputs... set through *out, which
+ * points into the calibration and stays valid while collections are added). */
+caf_status caf_calibration_add_collection(caf_calibration_config *cal, const char *name,
+                                          caf_collection_config **out, caf_error *err);
+
+/* How many collections the calibration has: its explicit ones, else 1 (the short form). */
+size_t caf_calibration_collection_count(const caf_calibration_config *cal);
+
+/* Fills *view with collection i (0 .. count - 1): a shallow copy of an explicit collection, or for the
+ * short form the calibration's own collector keys under the name CAF_DEFAULT_COLLECTION. Every pointer
+ * in *view is borrowed from the calibration: never free it. */
+void caf_calibration_collection(const caf_calibration_config *cal, size_t i, caf_collection_config *view);
+
+/* Appends a pre-collector module to a collection (parameters: object or NULL; a new reference is taken). */
+caf_status caf_collection_add_module(caf_collection_config *col, const char *module, json_t *parameters,
+                                     caf_mark mark, caf_error *err);
+
+/* Sets a collection's collector plugin and its parameters (an object or NULL; a new reference is taken). */
+caf_status caf_collection_set_collector(caf_collection_config *col, const char *plugin, json_t *parameters,
+                                        caf_error *err);
+
 /* Appends an ignored run. */
 caf_status caf_calibration_add_ignored_run(caf_calibration_config *cal, caf_exprun run, caf_error *err);
 
@@ -264,12 +337,17 @@ caf_status caf_campaign_waves(const caf_campaign *campaign, int *wave, caf_error
 
 /* ---- input files ---- */
 
-/* Expands the calibration's input_files (glob(3); relative ones below base_dir, or the working folder when
+/* Expands the calibration's (short form) input_files (glob(3); relative ones below base_dir, or the working folder when
  * NULL) and input_file_lists into a sorted list without duplicates (*files malloc'd; free each string and
  * the array). A pattern matching nothing or an unreadable list is a problem (appended); returns the number
  * of problems added. */
 size_t caf_calibration_expand_inputs(const caf_calibration_config *cal, const char *base_dir, char ***files,
                                      size_t *count, caf_config_problems *problems);
+
+/* Like caf_calibration_expand_inputs for collection index of cal (as caf_calibration_collection numbers
+ * them; messages name the collection when the calibration lists collections). */
+size_t caf_collection_expand_inputs(const caf_calibration_config *cal, size_t index, const char *base_dir,
+                                    char ***files, size_t *count, caf_config_problems *problems);
 
 /* Checks what the campaign names on disk: every calibration's inputs expand to at least one file, and
  * every database of a chain is a folder with a database.txt. Returns the number of problems added. */

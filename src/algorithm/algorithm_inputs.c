@@ -1,5 +1,6 @@
-/* An algorithm's inputs: the collector outputs it reads (one collector, one granularity), the database
- * chain it reads payloads from, and the JSON state of its previous execution. */
+/* An algorithm's inputs: the collector outputs it reads (one granularity; one collector, or one per
+ * collection when they belong to named collections), the database chain it reads payloads from, and the
+ * JSON state of its previous execution. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,23 +12,37 @@ void caf_algo_close_inputs(caf_algorithm *alg)
     for (size_t i = 0; i < alg->input_count; i++) {
         caf_collector_output_close(alg->inputs[i]);
         free(alg->input_paths[i]);
+        if (alg->input_collections)
+            free(alg->input_collections[i]);
     }
     free(alg->inputs);
     free(alg->input_paths);
+    free(alg->input_collections);
     alg->inputs = NULL;
     alg->input_paths = NULL;
+    alg->input_collections = NULL;
     alg->input_count = 0;
     caf_run_range_clear(&alg->collected);
 }
 
 caf_status caf_algorithm_set_inputs(caf_algorithm *alg, const char *const *paths, size_t count, caf_error *err)
 {
+    return caf_algorithm_set_collection_inputs(alg, paths, NULL, NULL, count, err);
+}
+
+caf_status caf_algorithm_set_collection_inputs(caf_algorithm *alg, const char *const *paths,
+                                               const char *const *collections, const char *const *collectors,
+                                               size_t count, caf_error *err)
+{
     caf_algo_close_inputs(alg);
     if (count == 0)
         return caf_error_set(err, CAF_ERR_INVALID, "algorithm %s: no input files", alg->full_name);
     alg->input_paths = calloc(count, sizeof *alg->input_paths);
+    alg->input_collections = calloc(count, sizeof *alg->input_collections);
     alg->inputs = calloc(count, sizeof *alg->inputs);
-    if (!alg->input_paths || !alg->inputs) {
+    const char **expected = calloc(count, sizeof *expected); /* each input's collector, aligned with paths */
+    if (!alg->input_paths || !alg->input_collections || !alg->inputs || !expected) {
+        free(expected);
         caf_algo_close_inputs(alg);
         return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
     }
@@ -37,6 +52,7 @@ caf_status caf_algorithm_set_inputs(caf_algorithm *alg, const char *const *paths
         char *canonical = realpath(paths[i], NULL);
         if (!canonical) {
             caf_status st = caf_error_errno(err, errno, "algorithm %s: input %s", alg->full_name, paths[i]);
+            free(expected);
             caf_algo_close_inputs(alg);
             return st;
         }
@@ -47,8 +63,20 @@ caf_status caf_algorithm_set_inputs(caf_algorithm *alg, const char *const *paths
             free(canonical);
             continue;
         }
-        memmove(alg->input_paths + at + 1, alg->input_paths + at, (alg->input_count - at) * sizeof *alg->input_paths);
+        char *collection = collections && collections[i] ? strdup(collections[i]) : NULL;
+        if (collections && collections[i] && !collection) {
+            free(canonical);
+            free(expected);
+            caf_algo_close_inputs(alg);
+            return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+        }
+        size_t tail = alg->input_count - at;
+        memmove(alg->input_paths + at + 1, alg->input_paths + at, tail * sizeof *alg->input_paths);
+        memmove(alg->input_collections + at + 1, alg->input_collections + at, tail * sizeof *alg->input_collections);
+        memmove(expected + at + 1, expected + at, tail * sizeof *expected);
         alg->input_paths[at] = canonical;
+        alg->input_collections[at] = collection;
+        expected[at] = collectors && collectors[i] ? collectors[i] : alg->collector;
         alg->input_count++;
     }
     caf_status st = CAF_OK;
@@ -58,9 +86,9 @@ caf_status caf_algorithm_set_inputs(caf_algorithm *alg, const char *const *paths
         if (st != CAF_OK)
             break;
         const char *collector = caf_collector_output_collector(alg->inputs[i]);
-        if (strcmp(collector, alg->collector) != 0) {
+        if (strcmp(collector, expected[i]) != 0) {
             st = caf_error_set(err, CAF_ERR_INVALID, "input %s comes from collector '%s', not '%s'", path, collector,
-                               alg->collector);
+                               expected[i]);
             break;
         }
         const caf_run_range *rr = caf_collector_output_run_range(alg->inputs[i]);
@@ -74,6 +102,7 @@ caf_status caf_algorithm_set_inputs(caf_algorithm *alg, const char *const *paths
         }
         st = caf_run_range_merge(&alg->collected, rr, err);
     }
+    free(expected);
     if (st != CAF_OK) {
         caf_error_prefix(err, "algorithm %s: ", alg->full_name);
         caf_algo_close_inputs(alg);

@@ -15,6 +15,7 @@ struct caf_algo_context {
 /* A merged object kept for the rest of the execution, keyed by name and sorted run set. */
 typedef struct caf_algo_cache_entry {
     char *name;
+    char *collection; /* NULL: merged over every collection */
     caf_exprun *runs;
     size_t run_count;
     caf_object *object;
@@ -30,6 +31,7 @@ struct caf_algorithm {
 
     /* inputs */
     char **input_paths;
+    char **input_collections; /* the collection each input belongs to (NULL entries: none named) */
     caf_collector_output **inputs;
     size_t input_count;
     caf_run_range collected;

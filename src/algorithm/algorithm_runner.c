@@ -77,7 +77,8 @@ static caf_status child_configure(const caf_algo_run_spec *spec, caf_algorithm *
     if (st == CAF_OK && spec->collector)
         st = caf_algorithm_set_collector(alg, spec->collector, err);
     if (st == CAF_OK)
-        st = caf_algorithm_set_inputs(alg, spec->inputs, spec->input_count, err);
+        st = caf_algorithm_set_collection_inputs(alg, spec->inputs, spec->input_collections, spec->input_collectors,
+                                                 spec->input_count, err);
     if (st == CAF_OK)
         st = caf_algorithm_set_chain(alg, spec->chain, spec->chain_count, err);
     if (st == CAF_OK)

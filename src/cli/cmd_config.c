@@ -79,7 +79,31 @@ static json_t *string_list_json(const caf_string_list *list)
     return a;
 }
 
-static json_t *calibration_json(const caf_calibration_config *cal, size_t input_count, int wave)
+/* How many input files collection k of cal has (0 when they cannot be expanded). */
+static size_t collection_inputs(const caf_calibration_config *cal, size_t k, const char *base)
+{
+    caf_config_problems ignored = {0};
+    char **files;
+    size_t n = 0;
+    caf_collection_expand_inputs(cal, k, base, &files, &n, &ignored);
+    for (size_t f = 0; f < n; f++)
+        free(files[f]);
+    free(files);
+    caf_config_problems_clear(&ignored);
+    return n;
+}
+
+static json_t *collections_json(const caf_calibration_config *cal, const char *base)
+{
+    json_t *list = json_array();
+    for (size_t k = 0; k < cal->collection_count; k++)
+        json_array_append_new(list, json_pack("{s:s, s:s, s:I}", "name", cal->collections[k]->name, "collector",
+                                              cal->collections[k]->collector, "input_files",
+                                              (json_int_t)collection_inputs(cal, k, base)));
+    return list;
+}
+
+static json_t *calibration_json(const caf_calibration_config *cal, size_t input_count, int wave, const char *base)
 {
     json_t *algorithms = json_array(), *modules = json_array();
     for (size_t i = 0; i < cal->algorithm_count; i++)
@@ -87,15 +111,18 @@ static json_t *calibration_json(const caf_calibration_config *cal, size_t input_
                                                     caf_strategy_params_name(&cal->algorithms[i].strategy)));
     for (size_t i = 0; i < cal->pre_collector_count; i++)
         json_array_append_new(modules, json_string(cal->pre_collector[i].module));
-    return json_pack("{s:s, s:s, s:o, s:o, s:s, s:I, s:o, s:i, s:i}", "name", cal->name, "collector", cal->collector,
-                     "pre_collector", modules, "algorithms", algorithms, "granularity",
-                     cal->granularity == CAF_GRANULARITY_ALL ? "all" : "run", "input_files", (json_int_t)input_count,
-                     "depends_on", string_list_json(&cal->depends_on), "max_iterations", cal->max_iterations, "wave",
-                     wave);
+    json_t *out = json_pack("{s:s, s:s?, s:o, s:o, s:s, s:I, s:o, s:i, s:i}", "name", cal->name, "collector",
+                            cal->collector, "pre_collector", modules, "algorithms", algorithms, "granularity",
+                            cal->granularity == CAF_GRANULARITY_ALL ? "all" : "run", "input_files",
+                            (json_int_t)input_count, "depends_on", string_list_json(&cal->depends_on),
+                            "max_iterations", cal->max_iterations, "wave", wave);
+    if (out && cal->collection_count)
+        json_object_set_new(out, "collections", collections_json(cal, base));
+    return out;
 }
 
 static void print_summary_text(const char *path, const caf_campaign *c, const char *folder, const size_t *inputs,
-                               const int *wave)
+                               const int *wave, const char *base)
 {
     printf("%s: valid campaign with %zu calibration%s\n", path, c->calibration_count,
            c->calibration_count == 1 ? "" : "s");
@@ -107,9 +134,19 @@ static void print_summary_text(const char *path, const caf_campaign *c, const ch
     int waves = 0;
     for (size_t i = 0; i < c->calibration_count; i++) {
         const caf_calibration_config *cal = c->calibrations[i];
-        printf("calibration %s: collector %s, granularity %s, %zu input file%s, max_iterations %d\n", cal->name,
-               cal->collector, cal->granularity == CAF_GRANULARITY_ALL ? "all" : "run", inputs[i],
-               inputs[i] == 1 ? "" : "s", cal->max_iterations);
+        if (cal->collection_count)
+            printf("calibration %s: %zu collections, granularity %s, %zu input file%s, max_iterations %d\n",
+                   cal->name, cal->collection_count, cal->granularity == CAF_GRANULARITY_ALL ? "all" : "run",
+                   inputs[i], inputs[i] == 1 ? "" : "s", cal->max_iterations);
+        else
+            printf("calibration %s: collector %s, granularity %s, %zu input file%s, max_iterations %d\n", cal->name,
+                   cal->collector, cal->granularity == CAF_GRANULARITY_ALL ? "all" : "run", inputs[i],
+                   inputs[i] == 1 ? "" : "s", cal->max_iterations);
+        for (size_t k = 0; k < cal->collection_count; k++) {
+            size_t n = collection_inputs(cal, k, base);
+            printf("  collection %s: collector %s, %zu input file%s\n", cal->collections[k]->name,
+                   cal->collections[k]->collector, n, n == 1 ? "" : "s");
+        }
         for (size_t a = 0; a < cal->algorithm_count; a++)
             printf("  algorithm %s: %s\n", cal->algorithms[a].plugin,
                    caf_strategy_params_name(&cal->algorithms[a].strategy));
@@ -143,23 +180,19 @@ static int summarise(const char *path, const caf_campaign *c, const char *base, 
         return err.code ? cli_fail(&err) : cli_failf("out of memory");
     }
     caf_config_problems ignored = {0};
-    for (size_t i = 0; i < n; i++) {
-        char **files;
-        caf_calibration_expand_inputs(c->calibrations[i], base, &files, &inputs[i], &ignored);
-        for (size_t f = 0; f < inputs[i]; f++)
-            free(files[f]);
-        free(files);
-    }
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < caf_calibration_collection_count(c->calibrations[i]); k++)
+            inputs[i] += collection_inputs(c->calibrations[i], k, base);
     caf_config_problems_clear(&ignored);
     if (json) {
         json_t *cals = json_array();
         for (size_t i = 0; i < n; i++)
-            json_array_append_new(cals, calibration_json(c->calibrations[i], inputs[i], wave[i]));
+            json_array_append_new(cals, calibration_json(c->calibrations[i], inputs[i], wave[i], base));
         print_json(json_pack("{s:s, s:b, s:[], s:s, s:s, s:s, s:f, s:f, s:o}", "file", path, "valid", 1,
                              "problems", "output_dir", c->output_dir, "output_folder", folder, "backend", c->backend,
                              "heartbeat", c->heartbeat, "poll_interval", c->poll_interval, "calibrations", cals));
     } else {
-        print_summary_text(path, c, folder, inputs, wave);
+        print_summary_text(path, c, folder, inputs, wave, base);
     }
     free(folder);
     free(inputs);

@@ -51,6 +51,13 @@ static void print_text(const json_t *status)
         json_array_foreach(json_object_get(cal, "database_chain"), k, db)
             printf("  %-15s %s (%s)\n", k ? "" : "database chain:", json_string_value(json_object_get(db, "database")),
                    json_string_value(json_object_get(db, "source")));
+        const char *collection;
+        json_t *cs;
+        json_object_foreach(json_object_get(cal, "collections"), collection, cs)
+            printf("    collection %s: %d total, %d completed, %d running, %d submitted, %d waiting, %d failed (%d "
+                   "attempts)\n", collection, count_of(cs, "total"), count_of(cs, "completed"),
+                   count_of(cs, "running"), count_of(cs, "submitted"), count_of(cs, "init"), count_of(cs, "failed"),
+                   count_of(cs, "attempts"));
         size_t a;
         json_t *alg;
         json_array_foreach(json_object_get(cal, "algorithms"), a, alg) {

@@ -11,6 +11,19 @@ static const char *const calibration_keys[CAF_CAL_KEY_COUNT] = {
     "name", "collector", "pre_collector", "algorithms", "input_files", "input_file_lists", "granularity",
     "max_files_per_collector_job", "max_collector_jobs", "max_files_per_run", "files_per_run_seed",
     "backend_args", "database_chain", "depends_on", "ignored_runs", "max_iterations", "output_patterns",
+    "collections",
+};
+
+static const char *const collection_keys[CAF_COL_KEY_COUNT] = {
+    "name", "collector", "pre_collector", "input_files", "input_file_lists", "max_files_per_collector_job",
+    "max_collector_jobs", "max_files_per_run", "files_per_run_seed", "backend_args", "database_chain",
+    "output_patterns",
+};
+
+static const caf_calibration_key collection_to_calibration[CAF_COL_KEY_COUNT] = {
+    CAF_CAL_KEY_COUNT, CAF_CAL_COLLECTOR, CAF_CAL_PRE_COLLECTOR, CAF_CAL_INPUT_FILES, CAF_CAL_INPUT_FILE_LISTS,
+    CAF_CAL_MAX_FILES_PER_COLLECTOR_JOB, CAF_CAL_MAX_COLLECTOR_JOBS, CAF_CAL_MAX_FILES_PER_RUN,
+    CAF_CAL_FILES_PER_RUN_SEED, CAF_CAL_BACKEND_ARGS, CAF_CAL_DATABASE_CHAIN, CAF_CAL_OUTPUT_PATTERNS,
 };
 
 static const char *const campaign_keys[CAF_CAMPAIGN_KEY_COUNT] = {
@@ -21,6 +34,16 @@ static const char *const campaign_keys[CAF_CAMPAIGN_KEY_COUNT] = {
 const char *caf_calibration_key_name(caf_calibration_key key)
 {
     return (unsigned)key < CAF_CAL_KEY_COUNT ? calibration_keys[key] : "unknown";
+}
+
+const char *caf_collection_key_name(caf_collection_key key)
+{
+    return (unsigned)key < CAF_COL_KEY_COUNT ? collection_keys[key] : "unknown";
+}
+
+caf_calibration_key caf_collection_key_in_calibration(caf_collection_key key)
+{
+    return (unsigned)key < CAF_COL_KEY_COUNT ? collection_to_calibration[key] : CAF_CAL_KEY_COUNT;
 }
 
 const char *caf_campaign_key_name(caf_campaign_key key)
@@ -85,6 +108,33 @@ caf_status caf_campaign_init(caf_campaign *c, caf_error *err)
     return CAF_OK;
 }
 
+static void modules_free(caf_module_config *modules, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        free(modules[i].module);
+        json_decref(modules[i].parameters);
+        json_decref(modules[i].conditions);
+        free(modules[i].condition_marks);
+    }
+    free(modules);
+}
+
+static void collection_free(caf_collection_config *col)
+{
+    if (!col)
+        return;
+    free(col->name);
+    free(col->collector);
+    json_decref(col->collector_parameters);
+    modules_free(col->pre_collector, col->pre_collector_count);
+    string_list_clear(&col->input_files);
+    string_list_clear(&col->input_file_lists);
+    json_decref(col->backend_args);
+    string_list_clear(&col->database_chain);
+    string_list_clear(&col->output_patterns);
+    free(col);
+}
+
 static void calibration_free(caf_calibration_config *cal)
 {
     if (!cal)
@@ -92,13 +142,10 @@ static void calibration_free(caf_calibration_config *cal)
     free(cal->name);
     free(cal->collector);
     json_decref(cal->collector_parameters);
-    for (size_t i = 0; i < cal->pre_collector_count; i++) {
-        free(cal->pre_collector[i].module);
-        json_decref(cal->pre_collector[i].parameters);
-        json_decref(cal->pre_collector[i].conditions);
-        free(cal->pre_collector[i].condition_marks);
-    }
-    free(cal->pre_collector);
+    modules_free(cal->pre_collector, cal->pre_collector_count);
+    for (size_t i = 0; i < cal->collection_count; i++)
+        collection_free(cal->collections[i]);
+    free(cal->collections);
     for (size_t i = 0; i < cal->algorithm_count; i++) {
         free(cal->algorithms[i].plugin);
         json_decref(cal->algorithms[i].parameters);
@@ -164,34 +211,111 @@ caf_calibration_config *caf_campaign_find(const caf_campaign *c, const char *nam
     return i == SIZE_MAX ? NULL : c->calibrations[i];
 }
 
-caf_status caf_calibration_set_collector(caf_calibration_config *cal, const char *plugin, json_t *parameters,
-                                         caf_error *err)
+static caf_status add_module(caf_module_config **modules, size_t *count, const char *module, json_t *parameters,
+                             caf_mark mark, caf_error *err)
 {
-    json_t *params = object_or_empty(parameters);
-    if (!params || caf_config_set_string(&cal->collector, plugin, err) != CAF_OK) {
-        json_decref(params);
-        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
-    }
-    json_decref(cal->collector_parameters);
-    cal->collector_parameters = params;
-    return CAF_OK;
-}
-
-caf_status caf_calibration_add_module(caf_calibration_config *cal, const char *module, json_t *parameters,
-                                      caf_mark mark, caf_error *err)
-{
-    caf_module_config *grown = realloc(cal->pre_collector, (cal->pre_collector_count + 1) * sizeof *grown);
+    caf_module_config *grown = realloc(*modules, (*count + 1) * sizeof *grown);
     if (!grown)
         return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
-    cal->pre_collector = grown;
+    *modules = grown;
     caf_module_config m = {.module = strdup(module), .parameters = object_or_empty(parameters), .mark = mark};
     if (!m.module || !m.parameters) {
         free(m.module);
         json_decref(m.parameters);
         return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
     }
-    cal->pre_collector[cal->pre_collector_count++] = m;
+    (*modules)[(*count)++] = m;
     return CAF_OK;
+}
+
+caf_status caf_calibration_add_module(caf_calibration_config *cal, const char *module, json_t *parameters,
+                                      caf_mark mark, caf_error *err)
+{
+    return add_module(&cal->pre_collector, &cal->pre_collector_count, module, parameters, mark, err);
+}
+
+caf_status caf_collection_add_module(caf_collection_config *col, const char *module, json_t *parameters,
+                                     caf_mark mark, caf_error *err)
+{
+    return add_module(&col->pre_collector, &col->pre_collector_count, module, parameters, mark, err);
+}
+
+static caf_status set_collector(char **collector, json_t **parameters, const char *plugin, json_t *given,
+                                caf_error *err)
+{
+    json_t *params = object_or_empty(given);
+    if (!params || caf_config_set_string(collector, plugin, err) != CAF_OK) {
+        json_decref(params);
+        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    }
+    json_decref(*parameters);
+    *parameters = params;
+    return CAF_OK;
+}
+
+caf_status caf_calibration_set_collector(caf_calibration_config *cal, const char *plugin, json_t *parameters,
+                                         caf_error *err)
+{
+    return set_collector(&cal->collector, &cal->collector_parameters, plugin, parameters, err);
+}
+
+caf_status caf_collection_set_collector(caf_collection_config *col, const char *plugin, json_t *parameters,
+                                        caf_error *err)
+{
+    return set_collector(&col->collector, &col->collector_parameters, plugin, parameters, err);
+}
+
+caf_status caf_calibration_add_collection(caf_calibration_config *cal, const char *name,
+                                          caf_collection_config **out, caf_error *err)
+{
+    caf_collection_config **grown = realloc(cal->collections, (cal->collection_count + 1) * sizeof *grown);
+    if (!grown)
+        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    cal->collections = grown;
+    caf_collection_config *col = calloc(1, sizeof *col);
+    if (!col || !(col->name = strdup(name ? name : "")) || !(col->collector_parameters = json_object()) ||
+        !(col->backend_args = json_object())) {
+        collection_free(col);
+        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    }
+    col->max_files_per_collector_job = 1;
+    cal->collections[cal->collection_count++] = col;
+    if (out)
+        *out = col;
+    return CAF_OK;
+}
+
+size_t caf_calibration_collection_count(const caf_calibration_config *cal)
+{
+    return cal->collection_count ? cal->collection_count : 1;
+}
+
+void caf_calibration_collection(const caf_calibration_config *cal, size_t i, caf_collection_config *view)
+{
+    if (cal->collection_count) {
+        *view = *cal->collections[i < cal->collection_count ? i : 0];
+        return;
+    }
+    *view = (caf_collection_config){
+        .name = CAF_DEFAULT_COLLECTION,
+        .collector = cal->collector,
+        .collector_parameters = cal->collector_parameters,
+        .pre_collector = cal->pre_collector,
+        .pre_collector_count = cal->pre_collector_count,
+        .input_files = cal->input_files,
+        .input_file_lists = cal->input_file_lists,
+        .max_files_per_collector_job = cal->max_files_per_collector_job,
+        .max_collector_jobs = cal->max_collector_jobs,
+        .max_files_per_run = cal->max_files_per_run,
+        .files_per_run_seed = cal->files_per_run_seed,
+        .backend_args = cal->backend_args,
+        .output_patterns = cal->output_patterns,
+        .mark = cal->mark,
+    };
+    /* the short form's database_chain is the calibration's: it is not repeated as the collection's own */
+    for (int k = 1; k < CAF_COL_KEY_COUNT; k++)
+        if (k != CAF_COL_DATABASE_CHAIN)
+            view->marks[k] = cal->marks[collection_to_calibration[k]];
 }
 
 caf_status caf_calibration_add_algorithm(caf_calibration_config *cal, const char *plugin, json_t *parameters,

@@ -136,27 +136,29 @@ static void read_list(const char *path, caf_mark mark, const char *cal, file_set
     free(text);
 }
 
-size_t caf_calibration_expand_inputs(const caf_calibration_config *cal, const char *base_dir, char ***files,
-                                     size_t *count, caf_config_problems *problems)
+/* who: "gain" for the short form, "gain': collection 'mumu" for a collection (messages quote it). */
+static size_t expand_inputs(const char *who, const caf_string_list *input_files,
+                            const caf_string_list *input_file_lists, const char *base_dir, char ***files,
+                            size_t *count, caf_config_problems *problems)
 {
     size_t before = problems->count;
     file_set set = {0};
-    for (size_t i = 0; i < cal->input_files.count; i++) {
-        char *pattern = resolve(base_dir, cal->input_files.items[i]);
+    for (size_t i = 0; i < input_files->count; i++) {
+        char *pattern = resolve(base_dir, input_files->items[i]);
         if (pattern)
-            expand_pattern(cal->input_files.items[i], pattern, cal->input_files.marks[i], cal->name, &set, problems);
+            expand_pattern(input_files->items[i], pattern, input_files->marks[i], who, &set, problems);
         else
-            caf_config_problems_add(problems, cal->input_files.marks[i], "calibration '%s': input_files: out of "
-                                    "memory", cal->name);
+            caf_config_problems_add(problems, input_files->marks[i], "calibration '%s': input_files: out of "
+                                    "memory", who);
         free(pattern);
     }
-    for (size_t i = 0; i < cal->input_file_lists.count; i++) {
-        char *path = resolve(base_dir, cal->input_file_lists.items[i]);
+    for (size_t i = 0; i < input_file_lists->count; i++) {
+        char *path = resolve(base_dir, input_file_lists->items[i]);
         if (path)
-            read_list(path, cal->input_file_lists.marks[i], cal->name, &set, problems);
+            read_list(path, input_file_lists->marks[i], who, &set, problems);
         else
-            caf_config_problems_add(problems, cal->input_file_lists.marks[i], "calibration '%s': input_file_lists: "
-                                    "out of memory", cal->name);
+            caf_config_problems_add(problems, input_file_lists->marks[i], "calibration '%s': input_file_lists: "
+                                    "out of memory", who);
         free(path);
     }
     if (set.count > 1)
@@ -173,32 +175,64 @@ size_t caf_calibration_expand_inputs(const caf_calibration_config *cal, const ch
     return problems->count - before;
 }
 
+size_t caf_calibration_expand_inputs(const caf_calibration_config *cal, const char *base_dir, char ***files,
+                                     size_t *count, caf_config_problems *problems)
+{
+    return expand_inputs(cal->name, &cal->input_files, &cal->input_file_lists, base_dir, files, count, problems);
+}
+
+size_t caf_collection_expand_inputs(const caf_calibration_config *cal, size_t index, const char *base_dir,
+                                    char ***files, size_t *count, caf_config_problems *problems)
+{
+    if (cal->collection_count == 0)
+        return caf_calibration_expand_inputs(cal, base_dir, files, count, problems);
+    const caf_collection_config *col = cal->collections[index];
+    char who[512];
+    snprintf(who, sizeof who, "%s': collection '%s", cal->name, col->name);
+    return expand_inputs(who, &col->input_files, &col->input_file_lists, base_dir, files, count, problems);
+}
+
+static void check_chain(const char *cal, const caf_string_list *chain, const char *base_dir,
+                        caf_config_problems *problems)
+{
+    for (size_t d = 0; d < chain->count; d++) {
+        char *db = resolve(base_dir, chain->items[d]);
+        char *txt = db ? caf_path_join(db, "database.txt") : NULL;
+        if (!txt)
+            caf_config_problems_add(problems, chain->marks[d], "calibration '%s': database_chain: out of memory", cal);
+        else if (kind_of(txt) != KIND_FILE)
+            caf_config_problems_add(problems, chain->marks[d],
+                                    "calibration '%s': database_chain: '%s' is not a local database (no "
+                                    "database.txt)", cal, chain->items[d]);
+        free(txt);
+        free(db);
+    }
+}
+
 size_t caf_campaign_check_files(const caf_campaign *c, const char *base_dir, caf_config_problems *problems)
 {
     size_t before = problems->count;
     for (size_t i = 0; i < c->calibration_count; i++) {
         const caf_calibration_config *cal = c->calibrations[i];
-        char **files;
-        size_t n;
-        size_t found = caf_calibration_expand_inputs(cal, base_dir, &files, &n, problems);
-        if (found == 0 && n == 0 && (cal->input_files.count || cal->input_file_lists.count))
-            caf_config_problems_add(problems, cal->mark, "calibration '%s': no input files", cal->name);
-        for (size_t f = 0; f < n; f++)
-            free(files[f]);
-        free(files);
-        for (size_t d = 0; d < cal->database_chain.count; d++) {
-            char *db = resolve(base_dir, cal->database_chain.items[d]);
-            char *txt = db ? caf_path_join(db, "database.txt") : NULL;
-            if (!txt)
-                caf_config_problems_add(problems, cal->database_chain.marks[d], "calibration '%s': database_chain: "
-                                        "out of memory", cal->name);
-            else if (kind_of(txt) != KIND_FILE)
-                caf_config_problems_add(problems, cal->database_chain.marks[d],
-                                        "calibration '%s': database_chain: '%s' is not a local database (no "
-                                        "database.txt)", cal->name, cal->database_chain.items[d]);
-            free(txt);
-            free(db);
+        for (size_t k = 0; k < caf_calibration_collection_count(cal); k++) {
+            caf_collection_config col;
+            caf_calibration_collection(cal, k, &col);
+            char **files;
+            size_t n;
+            size_t found = caf_collection_expand_inputs(cal, k, base_dir, &files, &n, problems);
+            if (found == 0 && n == 0 && (col.input_files.count || col.input_file_lists.count)) {
+                if (cal->collection_count)
+                    caf_config_problems_add(problems, col.mark, "calibration '%s': collection '%s': no input files",
+                                            cal->name, col.name);
+                else
+                    caf_config_problems_add(problems, cal->mark, "calibration '%s': no input files", cal->name);
+            }
+            for (size_t f = 0; f < n; f++)
+                free(files[f]);
+            free(files);
+            check_chain(cal->name, &col.database_chain, base_dir, problems);
         }
+        check_chain(cal->name, &cal->database_chain, base_dir, problems);
     }
     return problems->count - before;
 }

@@ -106,17 +106,21 @@ size_t caf_campaign_check_plugins(const caf_campaign *c, const char *search_path
         search_path = CAF_PLUGIN_INSTALL_DIR;
     for (size_t i = 0; i < c->calibration_count; i++) {
         const caf_calibration_config *cal = c->calibrations[i];
-        caf_mark m = cal->marks[CAF_CAL_COLLECTOR].line ? cal->marks[CAF_CAL_COLLECTOR] : cal->mark;
-        check_one("collector", cal->name, cal->collector, m, search_path, problems);
+        for (size_t k = 0; k < caf_calibration_collection_count(cal); k++) {
+            caf_collection_config col;
+            caf_calibration_collection(cal, k, &col);
+            caf_mark m = col.marks[CAF_COL_COLLECTOR].line ? col.marks[CAF_COL_COLLECTOR] : col.mark;
+            check_one("collector", cal->name, col.collector, m, search_path, problems);
+            for (size_t j = 0; j < col.pre_collector_count; j++) /* modules are plugins too (plugins/NAME) */
+                check_one("pre-collector module", cal->name, col.pre_collector[j].module, col.pre_collector[j].mark,
+                          search_path, problems);
+        }
         for (size_t a = 0; a < cal->algorithm_count; a++)
             check_one("algorithm", cal->name, cal->algorithms[a].plugin, cal->algorithms[a].mark, search_path,
                       problems);
         for (size_t a = 0; a < cal->algorithm_count; a++)
             if (cal->algorithms[a].strategy.kind == CAF_STRATEGY_PLUGIN)
                 check_strategy(cal, &cal->algorithms[a], search_path, problems);
-        for (size_t m = 0; m < cal->pre_collector_count; m++) /* modules are plugins too (plugins/NAME) */
-            check_one("pre-collector module", cal->name, cal->pre_collector[m].module, cal->pre_collector[m].mark,
-                      search_path, problems);
     }
     return problems->count - before;
 }

@@ -188,16 +188,18 @@ static bool add_condition(caf_path_set *set, size_t index, const json_t *cond, c
 /* The pre-collector modules and their conditions, checked by building the path the collector jobs will
  * load (the modules, then the collector), so `caf config check`, the run's own check and every collector
  * job agree on what is a condition. */
-static void check_pre_collector(const caf_calibration_config *cal, caf_config_problems *p)
+/* who: "gain" for the short form, "gain': collection 'mumu" for a collection (messages quote it). */
+static void check_path_of(const char *who, const caf_module_config *modules, size_t count, const char *collector,
+                          caf_mark fallback, caf_config_problems *p)
 {
-    if (cal->pre_collector_count == 0)
+    if (count == 0)
         return;
     caf_path_set *set = NULL;
     caf_error err = {0};
     bool ok = caf_path_set_new(&set, &err) == CAF_OK;
-    for (size_t i = 0; ok && i < cal->pre_collector_count; i++) {
-        const caf_module_config *m = &cal->pre_collector[i];
-        caf_mark mm = m->mark.line ? m->mark : at(cal, CAF_CAL_PRE_COLLECTOR);
+    for (size_t i = 0; ok && i < count; i++) {
+        const caf_module_config *m = &modules[i];
+        caf_mark mm = m->mark.line ? m->mark : fallback;
         size_t index;
         if (!m->module || caf_path_set_add_module(set, "main", m->module, NULL, &index, &err) != CAF_OK) {
             ok = false;
@@ -205,7 +207,7 @@ static void check_pre_collector(const caf_calibration_config *cal, caf_config_pr
         }
         if (m->conditions && !json_is_array(m->conditions)) {
             caf_config_problems_add(p, mm, "calibration '%s': pre_collector module %zu: conditions must be a list",
-                                    cal->name, i + 1);
+                                    who, i + 1);
             ok = false;
             continue;
         }
@@ -213,21 +215,35 @@ static void check_pre_collector(const caf_calibration_config *cal, caf_config_pr
             char why[600];
             if (!add_condition(set, index, json_array_get(m->conditions, k), why, sizeof why)) {
                 caf_config_problems_add(p, m->condition_marks ? m->condition_marks[k] : mm,
-                                        "calibration '%s': pre_collector module %zu: condition %zu: %s", cal->name,
+                                        "calibration '%s': pre_collector module %zu: condition %zu: %s", who,
                                         i + 1, k + 1, why);
                 ok = false;
             }
         }
     }
-    if (ok && cal->collector && *cal->collector &&
-        caf_path_set_add_module(set, "main", cal->collector, NULL, NULL, &err) != CAF_OK)
+    if (ok && collector && *collector && caf_path_set_add_module(set, "main", collector, NULL, NULL, &err) != CAF_OK)
         ok = false;
     if (ok && caf_path_set_validate(set, &err) != CAF_OK)
         ok = false;
     if (!ok && (err.code || !set))
-        caf_config_problems_add(p, at(cal, CAF_CAL_PRE_COLLECTOR), "calibration '%s': pre_collector: %s",
-                                cal->name, err.message);
+        caf_config_problems_add(p, fallback, "calibration '%s': pre_collector: %s", who, err.message);
     caf_path_set_free(set);
+}
+
+static void check_pre_collector(const caf_calibration_config *cal, caf_config_problems *p)
+{
+    if (cal->collection_count == 0) {
+        check_path_of(cal->name, cal->pre_collector, cal->pre_collector_count, cal->collector,
+                      at(cal, CAF_CAL_PRE_COLLECTOR), p);
+        return;
+    }
+    for (size_t k = 0; k < cal->collection_count; k++) {
+        const caf_collection_config *col = cal->collections[k];
+        char who[512];
+        snprintf(who, sizeof who, "%s': collection '%s", cal->name, col->name ? col->name : "");
+        check_path_of(who, col->pre_collector, col->pre_collector_count, col->collector,
+                      col->marks[CAF_COL_PRE_COLLECTOR].line ? col->marks[CAF_COL_PRE_COLLECTOR] : col->mark, p);
+    }
 }
 
 static void check_required(const caf_calibration_config *cal, size_t index, caf_config_problems *p)
@@ -241,14 +257,98 @@ static void check_required(const caf_calibration_config *cal, size_t index, caf_
         caf_config_problems_add(p, at(cal, CAF_CAL_NAME),
                                 "calibration '%s': a name may hold only letters, digits, '_', '-' and '.', and "
                                 "not start with '.'", cal->name);
-    if ((!cal->collector || !*cal->collector) && cal->marks[CAF_CAL_COLLECTOR].line == 0)
+    /* with collections, each collection names its collector and inputs (check_collections) */
+    bool short_form = cal->collection_count == 0 && cal->marks[CAF_CAL_COLLECTIONS].line == 0;
+    if (short_form && (!cal->collector || !*cal->collector) && cal->marks[CAF_CAL_COLLECTOR].line == 0)
         caf_config_problems_add(p, cal->mark, "calibration '%s': missing required key 'collector'", cal->name);
     if (cal->algorithm_count == 0 && cal->marks[CAF_CAL_ALGORITHMS].line == 0)
         caf_config_problems_add(p, cal->mark, "calibration '%s': missing required key 'algorithms'", cal->name);
-    if (cal->input_files.count == 0 && cal->input_file_lists.count == 0 && cal->marks[CAF_CAL_INPUT_FILES].line == 0 &&
+    if (short_form && cal->input_files.count == 0 && cal->input_file_lists.count == 0 && cal->marks[CAF_CAL_INPUT_FILES].line == 0 &&
         cal->marks[CAF_CAL_INPUT_FILE_LISTS].line == 0)
         caf_config_problems_add(p, cal->mark, "calibration '%s': missing required key 'input_files' (or "
                                 "'input_file_lists')", cal->name);
+}
+
+/* Where to report a problem of key k of a collection: its value, else the collection. */
+static caf_mark col_at(const caf_collection_config *col, caf_collection_key k)
+{
+    return col->marks[k].line > 0 ? col->marks[k] : col->mark;
+}
+
+/* True when the short form's key k was given although the calibration lists collections. */
+static bool short_form_key_given(const caf_calibration_config *cal, caf_collection_key k)
+{
+    caf_calibration_key ck = caf_collection_key_in_calibration(k);
+    if (cal->marks[ck].line > 0)
+        return true;
+    switch (k) { /* built in C: anything but the default */
+    case CAF_COL_COLLECTOR: return cal->collector != NULL;
+    case CAF_COL_PRE_COLLECTOR: return cal->pre_collector_count > 0;
+    case CAF_COL_INPUT_FILES: return cal->input_files.count > 0;
+    case CAF_COL_INPUT_FILE_LISTS: return cal->input_file_lists.count > 0;
+    case CAF_COL_OUTPUT_PATTERNS: return cal->output_patterns.count > 0;
+    default: return false;
+    }
+}
+
+/* A calibration's `collections:`: each named (unique, a safe folder name), with a collector and input
+ * files and sane limits; the short form's collector keys may not be given beside them (which would win
+ * is not obvious), except database_chain, which is the calibration's and applies to every collection. */
+static void check_collections(const caf_calibration_config *cal, caf_config_problems *p)
+{
+    if (cal->collection_count == 0)
+        return;
+    for (int k = CAF_COL_COLLECTOR; k < CAF_COL_KEY_COUNT; k++) {
+        caf_calibration_key ck = caf_collection_key_in_calibration((caf_collection_key)k);
+        if (k != CAF_COL_DATABASE_CHAIN && short_form_key_given(cal, (caf_collection_key)k))
+            caf_config_problems_add(p, at(cal, ck), "calibration '%s': '%s' cannot be given beside 'collections': "
+                                    "set it in each collection", cal->name, caf_calibration_key_name(ck));
+    }
+    for (size_t i = 0; i < cal->collection_count; i++) {
+        const caf_collection_config *col = cal->collections[i];
+        if (!col->name || !*col->name) {
+            caf_config_problems_add(p, col->mark, "calibration '%s': collection %zu: missing required key 'name'",
+                                    cal->name, i + 1);
+            continue;
+        }
+        if (!safe_name(col->name))
+            caf_config_problems_add(p, col_at(col, CAF_COL_NAME),
+                                    "calibration '%s': collection '%s': a name may hold only letters, digits, '_', "
+                                    "'-' and '.', and not start with '.'", cal->name, col->name);
+        for (size_t j = 0; j < i; j++)
+            if (cal->collections[j]->name && strcmp(cal->collections[j]->name, col->name) == 0) {
+                caf_mark first = col_at(cal->collections[j], CAF_COL_NAME);
+                caf_config_problems_add(p, col_at(col, CAF_COL_NAME),
+                                        "calibration '%s': collection '%s' is defined twice%s", cal->name, col->name,
+                                        first.line ? " (see the first one above)" : "");
+                break;
+            }
+        if ((!col->collector || !*col->collector) && col->marks[CAF_COL_COLLECTOR].line == 0)
+            caf_config_problems_add(p, col->mark, "calibration '%s': collection '%s': missing required key "
+                                    "'collector'", cal->name, col->name);
+        if (col->input_files.count == 0 && col->input_file_lists.count == 0)
+            caf_config_problems_add(p, col->marks[CAF_COL_INPUT_FILES].line ? col->marks[CAF_COL_INPUT_FILES]
+                                    : col->marks[CAF_COL_INPUT_FILE_LISTS].line ? col->marks[CAF_COL_INPUT_FILE_LISTS]
+                                                                                 : col->mark,
+                                    "calibration '%s': collection '%s': no input files (give 'input_files' or "
+                                    "'input_file_lists')", cal->name, col->name);
+        static const struct {
+            caf_collection_key key;
+            size_t offset;
+            int minimum;
+        } limits[] = {
+            {CAF_COL_MAX_FILES_PER_COLLECTOR_JOB, offsetof(caf_collection_config, max_files_per_collector_job), 1},
+            {CAF_COL_MAX_COLLECTOR_JOBS, offsetof(caf_collection_config, max_collector_jobs), 0},
+            {CAF_COL_MAX_FILES_PER_RUN, offsetof(caf_collection_config, max_files_per_run), 0},
+        };
+        for (size_t k = 0; k < sizeof limits / sizeof *limits; k++) {
+            int value = *(const int *)((const char *)col + limits[k].offset);
+            if (value < limits[k].minimum)
+                caf_config_problems_add(p, col_at(col, limits[k].key),
+                                        "calibration '%s': collection '%s': %s must be at least %d, not %d", cal->name,
+                                        col->name, caf_collection_key_name(limits[k].key), limits[k].minimum, value);
+        }
+    }
 }
 
 static void check_dependencies(const caf_campaign *c, caf_config_problems *p, bool *all_known)
@@ -323,6 +423,7 @@ size_t caf_campaign_validate(const caf_campaign *c, caf_config_problems *p)
         check_algorithms(cal, p);
         check_numbers(cal, p);
         check_pre_collector(cal, p);
+        check_collections(cal, p);
     }
     check_unique_names(c, p);
     bool all_known;

@@ -611,10 +611,12 @@ static void load_algorithms(loader *l, yaml_node_t *v, calibration_ctx *cc)
     }
 }
 
-static void load_modules(loader *l, yaml_node_t *v, calibration_ctx *cc)
+/* A pre-collector path (of a calibration's short form or of a collection): `where` names it. */
+static void load_modules(loader *l, yaml_node_t *v, const char *where, caf_calibration_config *cal,
+                         caf_collection_config *col)
 {
-    char what[360];
-    snprintf(what, sizeof what, "%s: pre_collector", cc->what);
+    char what[420];
+    snprintf(what, sizeof what, "%s: pre_collector", where);
     if (v->type != YAML_SEQUENCE_NODE) {
         wrong_type(l, v, what, "a list of modules");
         return;
@@ -622,17 +624,20 @@ static void load_modules(loader *l, yaml_node_t *v, calibration_ctx *cc)
     size_t index = 0;
     for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
         yaml_node_t *item = node_at(l, *it);
-        snprintf(what, sizeof what, "%s: pre_collector module %zu", cc->what, ++index);
+        snprintf(what, sizeof what, "%s: pre_collector module %zu", where, ++index);
         const char *module = NULL;
         json_t *parameters = NULL, *conditions = NULL;
         caf_mark *condition_marks = NULL;
         plugin_ctx pc = {.what = what, .name_key = "module", .name = &module, .parameters = &parameters,
                          .conditions = &conditions, .condition_marks = &condition_marks};
         if (load_plugin(l, item, &pc)) {
-            if (caf_calibration_add_module(cc->cal, module, parameters, mark_of(item), NULL) != CAF_OK) {
+            caf_status rc = col ? caf_collection_add_module(col, module, parameters, mark_of(item), NULL)
+                                : caf_calibration_add_module(cal, module, parameters, mark_of(item), NULL);
+            if (rc != CAF_OK) {
                 out_of_memory(l, item);
             } else if (conditions) {
-                caf_module_config *m = &cc->cal->pre_collector[cc->cal->pre_collector_count - 1];
+                caf_module_config *m = col ? &col->pre_collector[col->pre_collector_count - 1]
+                                           : &cal->pre_collector[cal->pre_collector_count - 1];
                 m->conditions = json_incref(conditions);
                 m->condition_marks = condition_marks;
                 condition_marks = NULL;
@@ -656,6 +661,94 @@ static void load_ignored_runs(loader *l, yaml_node_t *v, calibration_ctx *cc)
         caf_exprun r;
         if (get_exprun(l, node_at(l, *it), what, &r) && caf_calibration_add_ignored_run(cc->cal, r, NULL) != CAF_OK)
             out_of_memory(l, node_at(l, *it));
+    }
+}
+
+static void get_seed(loader *l, yaml_node_t *v, const char *what, uint64_t *out)
+{
+    long long seed;
+    if (!is_plain(v) || !parse_long((const char *)v->data.scalar.value, &seed) || seed < 0)
+        wrong_type(l, v, what, "a non-negative integer");
+    else
+        *out = (uint64_t)seed;
+}
+
+/* ---- collections ---- */
+
+typedef struct collection_ctx {
+    caf_collection_config *col;
+    char what[420]; /* "calibration 'gain': collection 'mumu'" */
+} collection_ctx;
+
+static void visit_collection_key(loader *l, const char *key, yaml_node_t *key_node, yaml_node_t *v, void *ctx)
+{
+    collection_ctx *xc = ctx;
+    caf_collection_config *col = xc->col;
+    int k = 0;
+    while (k < CAF_COL_KEY_COUNT && strcmp(key, caf_collection_key_name((caf_collection_key)k)) != 0)
+        k++;
+    if (k == CAF_COL_KEY_COUNT) {
+        problem(l, key_node, "%s: unknown key '%s'", xc->what, key);
+        return;
+    }
+    col->marks[k] = mark_of(v);
+    char what[480];
+    snprintf(what, sizeof what, "%s: %s", xc->what, key);
+    switch ((caf_collection_key)k) {
+    case CAF_COL_NAME: break; /* read first, in load_collections */
+    case CAF_COL_COLLECTOR: {
+        const char *plugin = NULL;
+        json_t *parameters = NULL;
+        plugin_ctx pc = {.what = what, .name_key = "plugin", .name = &plugin, .parameters = &parameters};
+        if (load_plugin(l, v, &pc))
+            caf_collection_set_collector(col, plugin, parameters, NULL);
+        json_decref(parameters);
+        break;
+    }
+    case CAF_COL_PRE_COLLECTOR: load_modules(l, v, xc->what, NULL, col); break;
+    case CAF_COL_INPUT_FILES: get_string_list(l, v, what, false, &col->input_files); break;
+    case CAF_COL_INPUT_FILE_LISTS: get_string_list(l, v, what, false, &col->input_file_lists); break;
+    case CAF_COL_MAX_FILES_PER_COLLECTOR_JOB: get_int(l, v, what, &col->max_files_per_collector_job); break;
+    case CAF_COL_MAX_COLLECTOR_JOBS: get_int(l, v, what, &col->max_collector_jobs); break;
+    case CAF_COL_MAX_FILES_PER_RUN: get_int(l, v, what, &col->max_files_per_run); break;
+    case CAF_COL_FILES_PER_RUN_SEED: get_seed(l, v, what, &col->files_per_run_seed); break;
+    case CAF_COL_BACKEND_ARGS: get_object(l, v, what, &col->backend_args); break;
+    case CAF_COL_DATABASE_CHAIN: get_string_list(l, v, what, true, &col->database_chain); break;
+    case CAF_COL_OUTPUT_PATTERNS: get_string_list(l, v, what, true, &col->output_patterns); break;
+    case CAF_COL_KEY_COUNT: break;
+    }
+}
+
+/* collections: a list of mappings, each a collection with its name. */
+static void load_collections(loader *l, yaml_node_t *v, calibration_ctx *cc)
+{
+    char what[420];
+    snprintf(what, sizeof what, "%s: collections", cc->what);
+    if (v->type != YAML_SEQUENCE_NODE) {
+        wrong_type(l, v, what, "a list of collections");
+        return;
+    }
+    if (v->data.sequence.items.top == v->data.sequence.items.start)
+        problem(l, v, "%s: the list is empty", what);
+    size_t index = 0;
+    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+        yaml_node_t *item = node_at(l, *it);
+        collection_ctx xc;
+        snprintf(xc.what, sizeof xc.what, "%s: collection %zu", cc->what, ++index);
+        if (item->type != YAML_MAPPING_NODE) {
+            wrong_type(l, item, xc.what, "a mapping");
+            continue;
+        }
+        yaml_node_t *name_node = lookup(l, item, "name");
+        const char *name = "";
+        if (name_node && !get_string(l, name_node, xc.what, &name))
+            name = "";
+        if (caf_calibration_add_collection(cc->cal, name, &xc.col, NULL) != CAF_OK)
+            return;
+        xc.col->mark = mark_of(item);
+        if (*name)
+            snprintf(xc.what, sizeof xc.what, "%s: collection '%s'", cc->what, name);
+        each_pair(l, item, xc.what, visit_collection_key, &xc);
     }
 }
 
@@ -693,7 +786,7 @@ static void visit_calibration_key(loader *l, const char *key, yaml_node_t *key_n
         json_decref(parameters);
         break;
     }
-    case CAF_CAL_PRE_COLLECTOR: load_modules(l, v, cc); break;
+    case CAF_CAL_PRE_COLLECTOR: load_modules(l, v, cc->what, cal, NULL); break;
     case CAF_CAL_ALGORITHMS: load_algorithms(l, v, cc); break;
     case CAF_CAL_INPUT_FILES: get_string_list(l, v, what, false, &cal->input_files); break;
     case CAF_CAL_INPUT_FILE_LISTS: get_string_list(l, v, what, false, &cal->input_file_lists); break;
@@ -708,20 +801,14 @@ static void visit_calibration_key(loader *l, const char *key, yaml_node_t *key_n
     case CAF_CAL_MAX_FILES_PER_COLLECTOR_JOB: get_int(l, v, what, &cal->max_files_per_collector_job); break;
     case CAF_CAL_MAX_COLLECTOR_JOBS: get_int(l, v, what, &cal->max_collector_jobs); break;
     case CAF_CAL_MAX_FILES_PER_RUN: get_int(l, v, what, &cal->max_files_per_run); break;
-    case CAF_CAL_FILES_PER_RUN_SEED: {
-        long long seed;
-        if (!is_plain(v) || !parse_long((const char *)v->data.scalar.value, &seed) || seed < 0)
-            wrong_type(l, v, what, "a non-negative integer");
-        else
-            cal->files_per_run_seed = (uint64_t)seed;
-        break;
-    }
+    case CAF_CAL_FILES_PER_RUN_SEED: get_seed(l, v, what, &cal->files_per_run_seed); break;
     case CAF_CAL_BACKEND_ARGS: get_object(l, v, what, &cal->backend_args); break;
     case CAF_CAL_DATABASE_CHAIN: get_string_list(l, v, what, true, &cal->database_chain); break;
     case CAF_CAL_DEPENDS_ON: get_string_list(l, v, what, true, &cal->depends_on); break;
     case CAF_CAL_IGNORED_RUNS: load_ignored_runs(l, v, cc); break;
     case CAF_CAL_MAX_ITERATIONS: get_int(l, v, what, &cal->max_iterations); break;
     case CAF_CAL_OUTPUT_PATTERNS: get_string_list(l, v, what, true, &cal->output_patterns); break;
+    case CAF_CAL_COLLECTIONS: load_collections(l, v, cc); break;
     case CAF_CAL_KEY_COUNT: break;
     }
 }

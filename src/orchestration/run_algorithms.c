@@ -36,7 +36,9 @@ typedef struct algo_ctx {
     const caf_algorithm_config *cfg;
     char *plugin, *algorithm; /* PLUGIN[:ALGORITHM] split */
     char *dir;              /* ITERATION_DIR/algorithms/NAME */
-    char *merged;           /* the iteration's merged collector output */
+    char **inputs;          /* each collection's merged collector output this iteration */
+    const char **input_collections, **input_collectors; /* named collections only, else NULL */
+    size_t input_count;
     char *database;         /* the iteration's output database */
     caf_strategy_state *state;
     size_t saved;           /* executions recorded so far */
@@ -115,13 +117,14 @@ static caf_status run_one(algo_ctx *x, const caf_exprun *runs, size_t count, con
         free(prev);
         free(path);
     }
-    const char *inputs[] = {x->merged};
     caf_algo_run_spec spec = {
         .plugin = x->plugin,
         .algorithm = x->algorithm,
         .collector = x->c->cfg->collector,
-        .inputs = inputs,
-        .input_count = 1,
+        .inputs = (const char *const *)x->inputs,
+        .input_count = x->input_count,
+        .input_collections = x->input_collections,
+        .input_collectors = x->input_collectors,
         .runs = runs,
         .run_count = count,
         .iteration = iteration,
@@ -302,11 +305,21 @@ static caf_status cb_progress(void *ctx, const caf_strategy_state *s, caf_error 
     return rc;
 }
 
-static caf_status collected_runs(const char *merged, caf_exprun **runs, size_t *count, caf_error *err)
+/* The runs every collection collected, together. */
+static caf_status collected_runs(const run_cal *c, caf_exprun **runs, size_t *count, caf_error *err)
 {
     caf_run_range rr = {0};
-    const char *paths[] = {merged};
-    caf_status rc = caf_collected_run_range_of_files(paths, 1, &rr, err);
+    size_t n = caf_calibration_collection_count(c->cfg);
+    char **paths = calloc(n, sizeof *paths);
+    caf_status rc = paths ? CAF_OK : caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    for (size_t k = 0; rc == CAF_OK && k < n; k++)
+        if (!(paths[k] = run_collection_output(c, c->cm.iteration, k)))
+            rc = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    if (rc == CAF_OK)
+        rc = caf_collected_run_range_of_files((const char *const *)paths, n, &rr, err);
+    for (size_t k = 0; paths && k < n; k++)
+        free(paths[k]);
+    free(paths);
     *runs = rr.runs;
     *count = rr.count;
     return rc;
@@ -330,8 +343,23 @@ static caf_status prepare_ctx(run_cal *c, int a, algo_ctx *x, caf_error *err)
         if (*p == ':')
             *p = '_';
     bool ok = it_dir && x->plugin && name && (!colon || x->algorithm) &&
-              asprintf(&x->dir, "%s/algorithms/%d_%s", it_dir, a, name) >= 0 &&
-              asprintf(&x->merged, "%s/collector_output.sqlite", it_dir) >= 0;
+              asprintf(&x->dir, "%s/algorithms/%d_%s", it_dir, a, name) >= 0;
+    size_t n = caf_calibration_collection_count(c->cfg);
+    bool named = c->cfg->collection_count > 0;
+    x->inputs = calloc(n, sizeof *x->inputs);
+    if (named) {
+        x->input_collections = calloc(n, sizeof *x->input_collections);
+        x->input_collectors = calloc(n, sizeof *x->input_collectors);
+    }
+    ok = ok && x->inputs && (!named || (x->input_collections && x->input_collectors));
+    for (size_t k = 0; ok && k < n; k++) {
+        ok = (x->inputs[k] = run_collection_output(c, c->cm.iteration, k)) != NULL;
+        x->input_count = k + 1;
+        if (named) {
+            x->input_collections[k] = c->cfg->collections[k]->name;
+            x->input_collectors[k] = c->cfg->collections[k]->collector;
+        }
+    }
     x->database = run_cal_database(c, c->cm.iteration);
     free(it_dir);
     free(name);
@@ -345,7 +373,11 @@ static void clear_ctx(algo_ctx *x)
     free(x->plugin);
     free(x->algorithm);
     free(x->dir);
-    free(x->merged);
+    for (size_t k = 0; k < x->input_count; k++)
+        free(x->inputs[k]);
+    free(x->inputs);
+    free(x->input_collections);
+    free(x->input_collectors);
     free(x->database);
     free(x->committed);
 }
@@ -421,15 +453,13 @@ static caf_status run_algorithm(algo_plan *plan, int a, int fd, const caf_exprun
 static caf_status drive(algo_plan *plan, int fd, caf_error *err)
 {
     run_cal *c = plan->c;
-    char *it_dir = run_cal_iteration_dir(c, c->cm.iteration), *merged = NULL, *text = NULL;
+    char *text = NULL;
     char *database = run_cal_database(c, c->cm.iteration);
-    caf_status rc = it_dir && database && asprintf(&merged, "%s/collector_output.sqlite", it_dir) >= 0
-                        ? caf_mkdir_p(database, err)
-                        : caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    caf_status rc = database ? caf_mkdir_p(database, err) : caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
     caf_exprun *runs = NULL;
     size_t count = 0;
     if (rc == CAF_OK)
-        rc = collected_runs(merged, &runs, &count, err);
+        rc = collected_runs(c, &runs, &count, err);
     if (rc == CAF_OK) /* caf run --iov: only the runs inside it reach the strategies */
         count = run_iov_filter(c->loop, runs, count);
     if (rc == CAF_OK && asprintf(&text, "%s/%s", database, CAF_LOCALDB_TEXT_FILE) >= 0 && access(text, F_OK) != 0)
@@ -438,15 +468,13 @@ static caf_status drive(algo_plan *plan, int fd, caf_error *err)
     for (size_t a = 0; rc == CAF_OK && a < c->cfg->algorithm_count; a++) {
         if (plan->outcomes[a] != CAF_OUTCOME_NONE)
             continue;
-        caf_strategy_outcome one;
+        caf_strategy_outcome one = CAF_OUTCOME_NONE;
         char why[1024];
         if ((rc = run_algorithm(plan, (int)a, fd, runs, count, &one, why, sizeof why, err)) != CAF_OK ||
             one == CAF_OUTCOME_FAILED)
             break;
     }
     free(runs);
-    free(it_dir);
-    free(merged);
     free(database);
     return rc;
 }

@@ -1,8 +1,9 @@
-/* A calibration's collector phase: its input files mapped to runs through the file index (ignored runs
- * and the per-run file limit applied), split into subjobs, each running `caf process` over a generated
- * path (pre-collector modules, then the collector writing collector_output.sqlite), driven by the jobs
- * scheduler, every subjob change recorded as a row, and the outputs merged into the iteration's
- * collector_output.sqlite. */
+/* A calibration's collector phase: one collector job per collection (the short form is one collection),
+ * all open at the same time. Each collection's input files are mapped to runs through the file index
+ * (ignored runs and the per-run file limit applied), split into subjobs, each running `caf process` over a
+ * generated path (pre-collector modules, then the collector writing collector_output.sqlite), driven by
+ * the jobs scheduler, every subjob change recorded as a row (numbered across the collections), and each
+ * collection's outputs merged into its own collector_output.sqlite, which the algorithms read together. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,8 +52,8 @@ static int input_compare(const void *a, const void *b)
 }
 
 /* Index the inputs and keep the files that hold runs to calibrate, ordered by their first run. */
-static caf_status select_inputs(run_cal *c, caf_file_index *ix, char **files, size_t n, caf_strings *kept,
-                                caf_error *err)
+static caf_status select_inputs(run_cal *c, const caf_collection_config *col, caf_file_index *ix, char **files,
+                                size_t n, caf_strings *kept, caf_error *err)
 {
     const caf_calibration_config *cfg = c->cfg;
     /* read in child processes; a bad file fails the calibration, and the message names every bad one */
@@ -105,7 +106,7 @@ static caf_status select_inputs(run_cal *c, caf_file_index *ix, char **files, si
     /* max_files_per_run draws among the files that hold one run each; files spanning runs are all kept. */
     for (size_t i = 0; i < m; i++)
         single[i] = in[i].kept_runs == 1 ? in[i].first : (caf_exprun){-1, -1};
-    rc = caf_select_files_per_run(single, m, cfg->max_files_per_run, cfg->files_per_run_seed, keep, err);
+    rc = caf_select_files_per_run(single, m, col->max_files_per_run, col->files_per_run_seed, keep, err);
     for (size_t i = 0; i < m && rc == CAF_OK; i++)
         if (keep[i] || in[i].kept_runs != 1)
             rc = caf_strings_push(kept, in[i].file->path, err);
@@ -114,9 +115,8 @@ static caf_status select_inputs(run_cal *c, caf_file_index *ix, char **files, si
 }
 
 /* The path file of the collector job: the pre-collector modules, then the collector. JSON is YAML. */
-static caf_status write_path_file(run_cal *c, const char *path, caf_error *err)
+static caf_status write_path_file(run_cal *c, const caf_collection_config *cfg, const char *path, caf_error *err)
 {
-    const caf_calibration_config *cfg = c->cfg;
     json_t *list = json_array();
     for (size_t i = 0; list && i < cfg->pre_collector_count; i++) {
         json_t *m = json_pack("{s:s, s:O}", "module", cfg->pre_collector[i].module, "params",
@@ -127,7 +127,7 @@ static caf_status write_path_file(run_cal *c, const char *path, caf_error *err)
     }
     json_t *params = json_deep_copy(cfg->collector_parameters);
     if (params) {
-        json_object_set_new(params, "granularity", json_string(caf_granularity_name(cfg->granularity)));
+        json_object_set_new(params, "granularity", json_string(caf_granularity_name(c->cfg->granularity)));
         json_object_set_new(params, "outputFileName", json_string(COLLECTOR_OUTPUT));
     }
     if (!list || !params || json_array_append_new(list, json_pack("{s:s, s:o}", "module", cfg->collector,
@@ -198,41 +198,67 @@ size_t run_check_backend_args(const caf_campaign *campaign, caf_config_problems 
     size_t before = problems->count;
     for (size_t i = 0; i < campaign->calibration_count; i++) {
         const caf_calibration_config *cal = campaign->calibrations[i];
-        caf_job job = {0};
-        caf_error err = {0};
-        if (cal->backend_args && apply_backend_args(&job, cal->backend_args, cal->name, &err) != CAF_OK)
-            caf_config_problems_add(problems, cal->marks[CAF_CAL_BACKEND_ARGS].line ? cal->marks[CAF_CAL_BACKEND_ARGS]
-                                                                                     : cal->mark, "%s", err.message);
-        caf_job_close(&job);
+        for (size_t k = 0; k < caf_calibration_collection_count(cal); k++) {
+            caf_collection_config col;
+            caf_calibration_collection(cal, k, &col);
+            caf_job job = {0};
+            caf_error err = {0};
+            if (col.backend_args && apply_backend_args(&job, col.backend_args, cal->name, &err) != CAF_OK)
+                caf_config_problems_add(problems, col.marks[CAF_COL_BACKEND_ARGS].line ? col.marks[CAF_COL_BACKEND_ARGS]
+                                                                                        : col.mark, "%s%s%s%s",
+                                        err.message, cal->collection_count ? " (collection '" : "",
+                                        cal->collection_count ? col.name : "", cal->collection_count ? "')" : "");
+            caf_job_close(&job);
+        }
     }
     return problems->count - before;
 }
 
-static char *chain_env(const run_cal *c)
+/* CAF_DATABASE_CHAIN of a collection's jobs: the algorithms' chain without the iteration's own output,
+ * with the collection's database_chain before the calibration's (the chain's last entries). */
+static char *chain_env(const run_cal *c, const caf_collection_config *col)
 {
-    size_t size = 1;
-    for (size_t i = 1; i < c->chain_count; i++)
-        size += strlen(c->chain[i]) + 1;
-    char *text = calloc(size, 1);
-    for (size_t i = 1; text && i < c->chain_count; i++) {
-        if (i > 1)
-            strcat(text, ":");
-        strcat(text, c->chain[i]);
+    size_t own = c->cfg->database_chain.count, cut = c->chain_count - own;
+    caf_strings list = {0};
+    caf_status rc = CAF_OK;
+    for (size_t i = 1; rc == CAF_OK && i < cut; i++)
+        rc = caf_strings_push(&list, c->chain[i], NULL);
+    for (size_t i = 0; rc == CAF_OK && col != NULL && i < col->database_chain.count; i++) {
+        const char *db = col->database_chain.items[i];
+        char *path = db[0] == '/' || !c->loop->base_dir ? strdup(db) : path_join(c->loop->base_dir, db);
+        rc = path ? caf_strings_push(&list, path, NULL) : CAF_ERR_NOMEM;
+        free(path);
     }
+    for (size_t i = cut; rc == CAF_OK && i < c->chain_count; i++)
+        rc = caf_strings_push(&list, c->chain[i], NULL);
+    size_t size = 1;
+    for (size_t i = 0; i < list.count; i++)
+        size += strlen(list.items[i]) + 1;
+    char *text = rc == CAF_OK ? calloc(size, 1) : NULL;
+    for (size_t i = 0; text && i < list.count; i++) {
+        if (i > 0)
+            strcat(text, ":");
+        strcat(text, list.items[i]);
+    }
+    caf_strings_free(&list);
     return text;
 }
 
-static caf_status build_job(run_cal *c, const char *collector_dir, caf_strings *inputs, caf_error *err)
+static caf_status build_job(run_cal *c, run_collection *rc_col, const char *collector_dir, caf_strings *inputs,
+                            caf_error *err)
 {
     const run_loop *loop = c->loop;
-    caf_job *job = &c->job;
+    const caf_collection_config *col = &rc_col->cfg;
+    caf_job *job = &rc_col->job;
     memset(job, 0, sizeof *job);
     char seed[32];
-    snprintf(seed, sizeof seed, "%llu", (unsigned long long)(c->cfg->files_per_run_seed + c->cm.iteration));
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)(col->files_per_run_seed + c->cm.iteration));
     char *path_file = path_join(collector_dir, "path.json");
-    char *chain = chain_env(c);
+    char *chain = chain_env(c, rc_col->named ? col : NULL);
     caf_status rc = path_file && chain ? CAF_OK : caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
-    if (rc == CAF_OK && asprintf(&job->name, "%s-iteration-%d", c->cfg->name, c->cm.iteration) < 0)
+    if (rc == CAF_OK && (rc_col->named ? asprintf(&job->name, "%s-%s-iteration-%d", c->cfg->name, col->name,
+                                                  c->cm.iteration)
+                                       : asprintf(&job->name, "%s-iteration-%d", c->cfg->name, c->cm.iteration)) < 0)
         rc = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
     if (rc == CAF_OK && !(job->command = strdup(loop->caf_command)))
         rc = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
@@ -250,8 +276,8 @@ static caf_status build_job(run_cal *c, const char *collector_dir, caf_strings *
     }
     if (rc == CAF_OK)
         rc = caf_strings_push(&job->output_patterns, COLLECTOR_OUTPUT, err);
-    for (size_t i = 0; rc == CAF_OK && i < c->cfg->output_patterns.count; i++)
-        rc = caf_strings_push(&job->output_patterns, c->cfg->output_patterns.items[i], err);
+    for (size_t i = 0; rc == CAF_OK && i < col->output_patterns.count; i++)
+        rc = caf_strings_push(&job->output_patterns, col->output_patterns.items[i], err);
     /* The collector sees the same database chain as the algorithms, minus the iteration's own output. */
     if (rc == CAF_OK && (rc = caf_strings_push(&job->env_names, "CAF_DATABASE_CHAIN", err)) == CAF_OK)
         rc = caf_strings_push(&job->env_values, chain, err);
@@ -261,31 +287,33 @@ static caf_status build_job(run_cal *c, const char *collector_dir, caf_strings *
     if (rc == CAF_OK && loop->campaign->backend_settings)
         job->backend_settings = json_incref(loop->campaign->backend_settings);
     if (rc == CAF_OK)
-        rc = apply_backend_args(job, c->cfg->backend_args, c->cfg->name, err);
+        rc = apply_backend_args(job, col->backend_args, c->cfg->name, err);
     job->retry = (caf_retry){.max_retries = 2, .memory_factor = 1.0, .time_factor = 1.0};
-    long per = c->cfg->max_files_per_collector_job > 0 ? c->cfg->max_files_per_collector_job : 1;
+    long per = col->max_files_per_collector_job > 0 ? col->max_files_per_collector_job : 1;
     size_t needed = (job->input_files.count + (size_t)per - 1) / (size_t)per;
-    if (c->cfg->max_collector_jobs > 0 && needed > (size_t)c->cfg->max_collector_jobs)
-        job->splitter.max_subjobs = c->cfg->max_collector_jobs;
+    if (col->max_collector_jobs > 0 && needed > (size_t)col->max_collector_jobs)
+        job->splitter.max_subjobs = col->max_collector_jobs;
     else
         job->splitter.max_files_per_subjob = per;
     if (rc == CAF_OK)
-        rc = write_path_file(c, path_file, err);
+        rc = write_path_file(c, col, path_file, err);
     free(path_file);
     free(chain);
     return rc == CAF_OK ? caf_job_split(job, err) : rc;
 }
 
 /* Records every subjob whose status, attempt or batch id changed since last time, in one transaction. */
-static caf_status record_subjobs(run_cal *c, caf_error *err)
+static caf_status record_subjobs(run_cal *c, run_collection *col, caf_error *err)
 {
     sqlite3 *db = c->loop->db;
     bool began = false;
     caf_status rc = CAF_OK;
-    for (size_t i = 0; i < c->job.n_subjobs && rc == CAF_OK; i++) {
-        const caf_subjob *s = &c->job.subjobs[i];
-        struct run_subjob_seen *seen = &c->seen[i];
+    const char *collection = col->named ? col->cfg.name : "";
+    for (size_t i = 0; i < col->job.n_subjobs && rc == CAF_OK; i++) {
+        const caf_subjob *s = &col->job.subjobs[i];
+        struct run_subjob_seen *seen = &col->seen[i];
         const char *batch = s->batch_id ? s->batch_id : "";
+        int idx = (int)(col->first + i);
         if (seen->status == s->status && seen->attempt == s->attempt && !strcmp(seen->batch_id, batch))
             continue;
         if (!began && (rc = run_db_begin(db, err)) != CAF_OK)
@@ -293,14 +321,14 @@ static caf_status record_subjobs(run_cal *c, caf_error *err)
         began = true;
         rc = run_db_exec(db, err,
                          "INSERT OR REPLACE INTO subjobs(calibration, iteration, idx, status, attempt, batch_id, "
-                         "files, reason) VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
-                         "tiititit", c->cfg->name, c->cm.iteration, (int)i, caf_job_status_name(s->status),
-                         s->attempt, s->batch_id, (int)s->input_files.count, s->reason);
+                         "files, reason, collection) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         "tiititit" "t", c->cfg->name, c->cm.iteration, idx, caf_job_status_name(s->status),
+                         s->attempt, s->batch_id, (int)s->input_files.count, s->reason, collection);
         if (rc == CAF_OK && s->batch_id && strcmp(seen->batch_id, batch) != 0)
             rc = run_db_exec(db, err,
                              "INSERT OR IGNORE INTO subjob_attempts(calibration, iteration, idx, attempt, batch_id, at)"
                              " VALUES(?, ?, ?, ?, ?, strftime('%s','now'))",
-                             "tiiit", c->cfg->name, c->cm.iteration, (int)i, s->attempt, s->batch_id);
+                             "tiiit", c->cfg->name, c->cm.iteration, idx, s->attempt, s->batch_id);
         if (rc == CAF_OK) {
             seen->status = s->status;
             seen->attempt = s->attempt;
@@ -315,145 +343,229 @@ static caf_status record_subjobs(run_cal *c, caf_error *err)
     return rc;
 }
 
-caf_status run_collect_open(run_cal *c, caf_error *err)
+/* ITERATION_DIR/collector for the short form, ITERATION_DIR/collections/NAME for a named collection. */
+static char *collection_dir(const run_cal *c, int iteration, size_t k)
 {
-    char *it_dir = run_cal_iteration_dir(c, c->cm.iteration);
-    char *collector_dir = it_dir ? path_join(it_dir, "collector") : NULL;
-    char *cache = path_join(c->loop->dir, "file_index.sqlite");
+    char *it_dir = run_cal_iteration_dir(c, iteration), *p = NULL;
+    if (!it_dir)
+        return NULL;
+    if (c->cfg->collection_count == 0)
+        p = path_join(it_dir, "collector");
+    else if (asprintf(&p, "%s/collections/%s", it_dir, c->cfg->collections[k]->name) < 0)
+        p = NULL;
+    free(it_dir);
+    return p;
+}
+
+char *run_collection_output(const run_cal *c, int iteration, size_t k)
+{
+    if (c->cfg->collection_count > 0) {
+        char *dir = collection_dir(c, iteration, k);
+        char *p = dir ? path_join(dir, COLLECTOR_OUTPUT) : NULL;
+        free(dir);
+        return p;
+    }
+    char *it_dir = run_cal_iteration_dir(c, iteration);
+    char *p = it_dir ? path_join(it_dir, COLLECTOR_OUTPUT) : NULL;
+    free(it_dir);
+    return p;
+}
+
+/* Opens collection k's job: inputs → runs → subjobs, re-attached to saved subjobs. */
+static caf_status open_collection(run_cal *c, size_t k, const char *cache, caf_error *err)
+{
+    caf_file_index *ix = NULL; /* one per collection: select_inputs takes every file the index holds */
+    run_collection *col = &c->cols[k];
+    caf_calibration_collection(c->cfg, k, &col->cfg);
+    col->named = c->cfg->collection_count > 0;
+    col->first = k == 0 ? 0 : c->cols[k - 1].first + c->cols[k - 1].job.n_subjobs;
+    char *dir = collection_dir(c, c->cm.iteration, k);
     caf_config_problems problems = {0};
     char **files = NULL;
     size_t n = 0;
     caf_strings inputs = {0};
-    caf_file_index *ix = NULL;
-    caf_status rc = it_dir && collector_dir && cache ? caf_mkdir_p(collector_dir, err)
-                                                     : caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
-    if (rc == CAF_OK && (rc = run_cal_build_chain(c, err)) == CAF_OK && (rc = run_cal_record_chain(c, err)) == CAF_OK) {
-        caf_calibration_expand_inputs(c->cfg, c->loop->base_dir, &files, &n, &problems);
+    caf_status rc = dir ? caf_mkdir_p(dir, err) : caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    if (rc == CAF_OK) {
+        caf_collection_expand_inputs(c->cfg, k, c->loop->base_dir, &files, &n, &problems);
         if (problems.count > 0)
             rc = caf_error_set(err, CAF_ERR_INVALID, "%s", problems.items[0].message);
         else if (n == 0)
             rc = caf_error_set(err, CAF_ERR_INVALID, "no input files");
     }
     if (rc == CAF_OK && (rc = caf_file_index_open(&ix, cache, err)) == CAF_OK)
-        rc = select_inputs(c, ix, files, n, &inputs, err);
-    if (rc == CAF_OK && (rc = build_job(c, collector_dir, &inputs, err)) == CAF_OK) {
+        rc = select_inputs(c, &col->cfg, ix, files, n, &inputs, err);
+    if (rc != CAF_OK && col->named)
+        caf_error_prefix(err, "collection '%s': ", col->cfg.name);
+    if (rc == CAF_OK && (rc = build_job(c, col, dir, &inputs, err)) == CAF_OK) {
         bool found = false;
-        rc = caf_job_load_state(&c->job, &found, err);
+        rc = caf_job_load_state(&col->job, &found, err);
         if (rc == CAF_OK && found && c->retry_failed_subjobs) {
-            size_t again = caf_job_retry_failed(&c->job);
+            size_t again = caf_job_retry_failed(&col->job);
             caf_info("%s: iteration %d: %zu failed collector subjob%s submitted again", c->cfg->name,
                      c->cm.iteration, again, again == 1 ? "" : "s");
         }
-        c->retry_failed_subjobs = false;
         caf_schedule_policy policy;
         caf_schedule_policy_init(&policy);
         policy.save_interval_s = 0; /* a batch id must be saved before caf can be killed */
         policy.poll_interval_s = c->loop->campaign->poll_interval;
         if (rc == CAF_OK)
-            rc = caf_scheduler_init(&c->sched, &c->job, c->backend, &policy, err);
-        if (rc == CAF_OK && !(c->seen = calloc(c->job.n_subjobs, sizeof *c->seen)))
+            rc = caf_scheduler_init(&col->sched, &col->job, c->backend, &policy, err);
+        if (rc == CAF_OK && !(col->seen = calloc(col->job.n_subjobs + 1, sizeof *col->seen)))
             rc = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
-        for (size_t i = 0; rc == CAF_OK && i < c->job.n_subjobs; i++)
-            c->seen[i].status = (caf_job_status)-1;
+        for (size_t i = 0; rc == CAF_OK && i < col->job.n_subjobs; i++)
+            col->seen[i].status = (caf_job_status)-1;
         if (rc == CAF_OK) {
-            c->job_open = true;
-            rc = record_subjobs(c, err);
+            col->open = true;
+            rc = record_subjobs(c, col, err);
             if (found)
-                caf_info("%s: iteration %d: re-attached to %zu collector subjobs", c->cfg->name, c->cm.iteration,
-                         c->job.n_subjobs);
+                caf_info("%s: iteration %d: re-attached to %zu collector subjobs%s%s%s", c->cfg->name,
+                         c->cm.iteration, col->job.n_subjobs, col->named ? " of collection '" : "",
+                         col->named ? col->cfg.name : "", col->named ? "'" : "");
         }
     }
-    if (rc != CAF_OK && !c->job_open)
-        caf_job_close(&c->job);
+    if (rc != CAF_OK && !col->open)
+        caf_job_close(&col->job);
     for (size_t i = 0; i < n; i++)
         free(files[i]);
     free(files);
     caf_strings_free(&inputs);
-    caf_file_index_close(ix);
     caf_config_problems_clear(&problems);
-    free(it_dir);
-    free(collector_dir);
+    caf_file_index_close(ix);
+    free(dir);
+    return rc;
+}
+
+caf_status run_collect_open(run_cal *c, caf_error *err)
+{
+    char *cache = path_join(c->loop->dir, "file_index.sqlite");
+    size_t count = caf_calibration_collection_count(c->cfg);
+    caf_status rc = cache ? CAF_OK : caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    if (rc == CAF_OK && !(c->cols = calloc(count, sizeof *c->cols)))
+        rc = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    if (rc == CAF_OK) {
+        c->col_count = count;
+        if ((rc = run_cal_build_chain(c, err)) == CAF_OK)
+            rc = run_cal_record_chain(c, err);
+    }
+    for (size_t k = 0; rc == CAF_OK && k < count; k++)
+        rc = open_collection(c, k, cache, err);
+    c->retry_failed_subjobs = false;
+    if (rc == CAF_OK)
+        c->job_open = true;
+    else
+        run_collect_close(c);
     free(cache);
     return rc;
 }
 
 caf_status run_collect_step(run_cal *c, bool *done, caf_error *err)
 {
-    *done = false;
-    caf_status rc = caf_scheduler_poll(&c->sched, err);
-    if (rc == CAF_OK)
-        rc = caf_scheduler_submit(&c->sched, err);
-    if (rc == CAF_OK)
-        rc = record_subjobs(c, err);
-    if (rc != CAF_OK)
-        return rc;
-    caf_job_status s = caf_job_status_of(&c->job);
-    *done = s == CAF_JOB_COMPLETED || s == CAF_JOB_FAILED;
+    *done = true;
+    for (size_t k = 0; k < c->col_count; k++) {
+        run_collection *col = &c->cols[k];
+        caf_status rc = caf_scheduler_poll(&col->sched, err);
+        if (rc == CAF_OK)
+            rc = caf_scheduler_submit(&col->sched, err);
+        if (rc == CAF_OK)
+            rc = record_subjobs(c, col, err);
+        if (rc != CAF_OK)
+            return rc;
+        caf_job_status s = caf_job_status_of(&col->job);
+        *done = *done && (s == CAF_JOB_COMPLETED || s == CAF_JOB_FAILED);
+    }
     return CAF_OK;
 }
 
-void run_collect_counts(const run_cal *c, size_t counts[5])
+size_t run_collect_counts(const run_cal *c, size_t counts[5])
 {
+    size_t total = 0;
     for (int i = 0; i < 5; i++)
         counts[i] = 0;
-    for (size_t i = 0; c->job_open && i < c->job.n_subjobs; i++)
-        counts[c->job.subjobs[i].status]++;
+    for (size_t k = 0; c->job_open && k < c->col_count; k++)
+        for (size_t i = 0; i < c->cols[k].job.n_subjobs; i++, total++)
+            counts[c->cols[k].job.subjobs[i].status]++;
+    return total;
 }
 
 void run_collect_close(run_cal *c)
 {
-    if (!c->job_open)
-        return;
-    caf_job_close(&c->job);
-    free(c->seen);
-    c->seen = NULL;
+    for (size_t k = 0; k < c->col_count; k++) {
+        run_collection *col = &c->cols[k];
+        if (!col->open)
+            continue;
+        caf_job_close(&col->job);
+        free(col->seen);
+    }
+    free(c->cols);
+    c->cols = NULL;
+    c->col_count = 0;
     c->job_open = false;
 }
 
-caf_status run_collect_finish(run_cal *c, char *reason, size_t reason_size, caf_error *err)
+/* Explains the failed subjobs of collection col in reason; false when none failed. */
+static bool explain_failures(const run_cal *c, const run_collection *col, char *reason, size_t reason_size)
 {
-    reason[0] = '\0';
-    size_t failed = 0;
+    size_t failed = 0, total = 0;
     const caf_subjob *first = NULL;
-    for (size_t i = 0; i < c->job.n_subjobs; i++)
-        if (c->job.subjobs[i].status == CAF_JOB_FAILED && failed++ == 0)
-            first = &c->job.subjobs[i];
-    if (failed) {
-        snprintf(reason, reason_size, "%zu of %zu collector subjobs failed; subjob %zu: %s (log: %s/stderr)", failed,
-                 c->job.n_subjobs, first->index, first->reason ? first->reason : "failed", first->dir);
-        run_collect_close(c);
-        return CAF_ERR_STATE;
-    }
-    size_t n = c->job.n_subjobs;
-    char **outputs = calloc(n, sizeof *outputs);
+    for (size_t k = 0; k < c->col_count; k++)
+        total += c->cols[k].job.n_subjobs;
+    for (size_t i = 0; i < col->job.n_subjobs; i++)
+        if (col->job.subjobs[i].status == CAF_JOB_FAILED && failed++ == 0)
+            first = &col->job.subjobs[i];
+    if (!failed)
+        return false;
+    snprintf(reason, reason_size, "%zu of %zu collector subjobs failed%s%s%s; subjob %zu: %s (log: %s/stderr)",
+             failed, total, col->named ? " in collection '" : "", col->named ? col->cfg.name : "",
+             col->named ? "'" : "", col->first + first->index, first->reason ? first->reason : "failed", first->dir);
+    return true;
+}
+
+/* Merges collection k's subjob outputs into its collector_output.sqlite. */
+static caf_status merge_collection(run_cal *c, size_t k, char *reason, size_t reason_size, caf_error *err)
+{
+    const run_collection *col = &c->cols[k];
+    size_t n = col->job.n_subjobs;
+    char **outputs = calloc(n + 1, sizeof *outputs);
     caf_status rc = outputs ? CAF_OK : caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
     for (size_t i = 0; rc == CAF_OK && i < n; i++) {
         struct stat st;
-        outputs[i] = path_join(c->job.subjobs[i].output_dir, COLLECTOR_OUTPUT);
+        outputs[i] = path_join(col->job.subjobs[i].output_dir, COLLECTOR_OUTPUT);
         if (!outputs[i])
             rc = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
         else if (stat(outputs[i], &st) != 0) {
-            snprintf(reason, reason_size, "collector subjob %zu left no %s (log: %s/stderr)", i, COLLECTOR_OUTPUT,
-                     c->job.subjobs[i].dir);
+            snprintf(reason, reason_size, "collector subjob %zu left no %s (log: %s/stderr)", col->first + i,
+                     COLLECTOR_OUTPUT, col->job.subjobs[i].dir);
             rc = CAF_ERR_STATE;
         }
     }
-    char *it_dir = rc == CAF_OK ? run_cal_iteration_dir(c, c->cm.iteration) : NULL;
-    char *merged = it_dir ? path_join(it_dir, COLLECTOR_OUTPUT) : NULL;
+    char *merged = rc == CAF_OK ? run_collection_output(c, c->cm.iteration, k) : NULL;
     if (rc == CAF_OK && !merged)
         rc = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
     if (rc == CAF_OK) {
         caf_error merge_err = {0};
         if (caf_collector_output_merge_files(merged, (const char *const *)outputs, n, NULL, &merge_err) != CAF_OK) {
-            snprintf(reason, reason_size, "merging the collector outputs: %s", merge_err.message);
+            snprintf(reason, reason_size, "merging the collector outputs%s%s%s: %s",
+                     col->named ? " of collection '" : "", col->named ? col->cfg.name : "", col->named ? "'" : "",
+                     merge_err.message);
             rc = CAF_ERR_STATE;
         }
     }
     for (size_t i = 0; outputs && i < n; i++)
         free(outputs[i]);
     free(outputs);
-    free(it_dir);
     free(merged);
+    return rc;
+}
+
+caf_status run_collect_finish(run_cal *c, char *reason, size_t reason_size, caf_error *err)
+{
+    reason[0] = '\0';
+    caf_status rc = CAF_OK;
+    for (size_t k = 0; k < c->col_count && rc == CAF_OK; k++)
+        if (explain_failures(c, &c->cols[k], reason, reason_size))
+            rc = CAF_ERR_STATE;
+    for (size_t k = 0; k < c->col_count && rc == CAF_OK; k++)
+        rc = merge_collection(c, k, reason, reason_size, err);
     run_collect_close(c);
     return rc;
 }

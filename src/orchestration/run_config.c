@@ -43,16 +43,35 @@ static json_t *limits_json(const caf_campaign *campaign, const caf_algorithm_con
                      mb > 0 ? json_integer(mb) : json_null());
 }
 
-json_t *run_calibration_config_json(const caf_campaign *campaign, const caf_calibration_config *cal)
+static json_t *modules_json(const caf_module_config *list, size_t count)
 {
-    json_t *modules = json_array(), *algorithms = json_array(), *ignored = json_array();
-    for (size_t i = 0; modules && i < cal->pre_collector_count; i++) {
-        json_t *m = json_pack("{s:s, s:O}", "module", cal->pre_collector[i].module, "params",
-                              cal->pre_collector[i].parameters);
-        if (m && cal->pre_collector[i].conditions)
-            json_object_set(m, "conditions", cal->pre_collector[i].conditions);
+    json_t *modules = json_array();
+    for (size_t i = 0; modules && i < count; i++) {
+        json_t *m = json_pack("{s:s, s:O}", "module", list[i].module, "params", list[i].parameters);
+        if (m && list[i].conditions)
+            json_object_set(m, "conditions", list[i].conditions);
         json_array_append_new(modules, m);
     }
+    return modules;
+}
+
+/* One explicit collection, every key with its value. */
+static json_t *collection_json(const caf_collection_config *col)
+{
+    return json_pack("{s:s, s:{s:s, s:O}, s:o, s:o, s:o, s:i, s:i, s:i, s:I, s:O, s:o, s:o}", "name", col->name,
+                     "collector", "plugin", col->collector ? col->collector : "", "params", col->collector_parameters,
+                     "pre_collector", modules_json(col->pre_collector, col->pre_collector_count), "input_files",
+                     strings_json(&col->input_files), "input_file_lists", strings_json(&col->input_file_lists),
+                     "max_files_per_collector_job", col->max_files_per_collector_job, "max_collector_jobs",
+                     col->max_collector_jobs, "max_files_per_run", col->max_files_per_run, "files_per_run_seed",
+                     (json_int_t)col->files_per_run_seed, "backend_args", col->backend_args, "database_chain",
+                     strings_json(&col->database_chain), "output_patterns", strings_json(&col->output_patterns));
+}
+
+json_t *run_calibration_config_json(const caf_campaign *campaign, const caf_calibration_config *cal)
+{
+    json_t *modules = modules_json(cal->pre_collector, cal->pre_collector_count), *algorithms = json_array(),
+           *ignored = json_array();
     for (size_t i = 0; algorithms && i < cal->algorithm_count; i++) {
         json_t *a = json_pack("{s:s, s:O, s:o}", "plugin", cal->algorithms[i].plugin, "params",
                               cal->algorithms[i].parameters, "strategy", strategy_json(&cal->algorithms[i].strategy));
@@ -62,8 +81,9 @@ json_t *run_calibration_config_json(const caf_campaign *campaign, const caf_cali
     }
     for (size_t i = 0; ignored && i < cal->ignored_run_count; i++)
         json_array_append_new(ignored, json_pack("[ii]", cal->ignored_runs[i].exp, cal->ignored_runs[i].run));
-    /* The keys are named as in the campaign file (docs/configuration.md). */
-    return json_pack("{s:s, s:{s:s, s:O}, s:o, s:o, s:o, s:o, s:s, s:i, s:i, s:i, s:I, s:O, s:o, s:o, s:o, s:i, "
+    /* The keys are named as in the campaign file (docs/configuration.md). Keys added later are recorded
+     * only when they are not at their defaults, so a folder started before they existed resumes. */
+    json_t *config = json_pack("{s:s, s:{s:s, s:O}, s:o, s:o, s:o, s:o, s:s, s:i, s:i, s:i, s:I, s:O, s:o, s:o, s:o, s:i, "
                      "s:o}",
                      "name", cal->name, "collector", "plugin", cal->collector ? cal->collector : "", "params",
                      cal->collector_parameters, "pre_collector", modules, "algorithms", algorithms, "input_files",
@@ -75,6 +95,13 @@ json_t *run_calibration_config_json(const caf_campaign *campaign, const caf_cali
                      strings_json(&cal->database_chain), "depends_on", strings_json(&cal->depends_on),
                      "ignored_runs", ignored, "max_iterations", cal->max_iterations, "output_patterns",
                      strings_json(&cal->output_patterns));
+    if (config && cal->collection_count > 0) {
+        json_t *list = json_array();
+        for (size_t i = 0; list && i < cal->collection_count; i++)
+            json_array_append_new(list, collection_json(cal->collections[i]));
+        json_object_set_new(config, "collections", list);
+    }
+    return config;
 }
 
 json_t *run_campaign_config_json(const caf_campaign *campaign)

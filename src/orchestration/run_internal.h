@@ -163,6 +163,16 @@ json_t *run_global_config_json(const run_loop *loop);
 void run_iov_describe(const json_t *config, char *buf, size_t size);
 
 /* ---- one calibration ---- */
+/* One collection's collector job in the current iteration. */
+typedef struct run_collection {
+    caf_collection_config cfg; /* a view into the calibration's configuration (borrowed) */
+    bool named;                /* listed under collections: (folder collections/NAME, its name on its rows) */
+    size_t first;              /* subjob rows number the calibration's collections one after the other */
+    bool open;
+    caf_job job;
+    caf_scheduler sched;
+    struct run_subjob_seen *seen; /* what was last recorded of each subjob */
+} run_collection;
 
 typedef struct run_cal {
     run_loop *loop;
@@ -172,12 +182,11 @@ typedef struct run_cal {
     char reason[512];
     char *dir; /* OUTPUT_DIR/NAME */
     bool started;
-    /* collector phase */
+    /* collector phase: one job per collection, all open together */
     bool job_open;
-    caf_job job;
-    caf_scheduler sched;
+    run_collection *cols;
+    size_t col_count;
     caf_backend *backend; /* the loop's */
-    struct run_subjob_seen *seen; /* what was last recorded of each subjob */
     char **chain; /* database chain of the current iteration (first: the iteration's output) */
     char **chain_sources; /* where each chain entry comes from ("iteration 0 output", "A (ancestor)", ...) */
     size_t chain_count;
@@ -257,8 +266,12 @@ void run_collect_close(run_cal *c);
 /* Appends a problem for every calibration whose backend_args has an unknown key or a bad value. */
 size_t run_check_backend_args(const caf_campaign *campaign, caf_config_problems *problems);
 
-/* Counts of subjobs by status for progress lines (job open only). */
-void run_collect_counts(const run_cal *c, size_t counts[5]);
+/* Counts of subjobs by status for progress lines (jobs open only); returns the total. */
+size_t run_collect_counts(const run_cal *c, size_t counts[5]);
+
+/* The merged collector output of collection k of calibration c in iteration (malloc'd): the short form's
+ * ITERATION_DIR/collector_output.sqlite, a named collection's ITERATION_DIR/collections/NAME/... */
+char *run_collection_output(const run_cal *c, int iteration, size_t k);
 
 /* ---- algorithm phase (run_algorithms.c) ---- */
 

@@ -376,10 +376,10 @@ static void heartbeat(run_loop *loop)
         if (!c->job_open)
             continue;
         size_t n[5];
-        run_collect_counts(c, n);
+        size_t total = run_collect_counts(c, n);
         caf_info("%s: iteration %d: collector subjobs: %zu completed, %zu running, %zu submitted, %zu waiting, "
                  "%zu failed (of %zu)", c->cfg->name, c->cm.iteration, n[CAF_JOB_COMPLETED], n[CAF_JOB_RUNNING],
-                 n[CAF_JOB_SUBMITTED], n[CAF_JOB_INIT], n[CAF_JOB_FAILED], c->job.n_subjobs);
+                 n[CAF_JOB_SUBMITTED], n[CAF_JOB_INIT], n[CAF_JOB_FAILED], total);
     }
 }
 

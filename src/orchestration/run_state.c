@@ -21,7 +21,8 @@ static const char schema[] =
     "  iteration INTEGER NOT NULL, from_state TEXT, to_state TEXT NOT NULL, reason TEXT, at REAL NOT NULL);"
     "CREATE TABLE IF NOT EXISTS subjobs(calibration TEXT NOT NULL, iteration INTEGER NOT NULL,"
     "  idx INTEGER NOT NULL, status TEXT NOT NULL, attempt INTEGER NOT NULL, batch_id TEXT,"
-    "  files INTEGER NOT NULL, reason TEXT, PRIMARY KEY(calibration, iteration, idx));"
+    "  files INTEGER NOT NULL, reason TEXT, collection TEXT NOT NULL DEFAULT '',"
+    "  PRIMARY KEY(calibration, iteration, idx));"
     "CREATE TABLE IF NOT EXISTS subjob_attempts(calibration TEXT NOT NULL, iteration INTEGER NOT NULL,"
     "  idx INTEGER NOT NULL, attempt INTEGER NOT NULL, batch_id TEXT, at REAL NOT NULL,"
     "  PRIMARY KEY(calibration, iteration, idx, attempt));"
@@ -124,7 +125,11 @@ caf_status run_db_open(const char *dir, run_db_mode mode, sqlite3 **out, caf_err
             SQLITE_BUSY)
             sqlite3_sleep(100);
     }
-    if (rc != SQLITE_OK || sqlite3_exec(db, schema, NULL, NULL, &msg) != SQLITE_OK) {
+    /* Folders started before collections existed get the column (rows of the short form keep ''). */
+    if (rc == SQLITE_OK && (rc = sqlite3_exec(db, schema, NULL, NULL, &msg)) == SQLITE_OK &&
+        sqlite3_exec(db, "SELECT collection FROM subjobs LIMIT 0", NULL, NULL, NULL) != SQLITE_OK)
+        rc = sqlite3_exec(db, "ALTER TABLE subjobs ADD COLUMN collection TEXT NOT NULL DEFAULT ''", NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
         caf_status st = caf_error_set(err, CAF_ERR_IO, "%s: %s", path, msg ? msg : "cannot set up");
         sqlite3_free(msg);
         sqlite3_close(db);

@@ -31,13 +31,18 @@ static json_t *text_or_empty(sqlite3_stmt *st, int col)
     return json_string(t ? (const char *)t : "");
 }
 
-static json_t *subjob_counts(sqlite3 *db, const char *name, int iteration)
+/* Subjob counts by status of a calibration's iteration; collection NULL: of every collection. */
+static json_t *subjob_counts(sqlite3 *db, const char *name, int iteration, const char *collection)
 {
     json_t *counts = json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i}", "total", 0, "init", 0, "submitted", 0,
                                "running", 0, "completed", 0, "failed", 0, "attempts", 0);
-    sqlite3_stmt *st = run_db_prepare(db, NULL, "SELECT status, COUNT(*), SUM(attempt) FROM subjobs WHERE "
-                                                "calibration = ? AND iteration = ? GROUP BY status", "ti", name,
-                                      iteration);
+    sqlite3_stmt *st = collection ? run_db_prepare(db, NULL, "SELECT status, COUNT(*), SUM(attempt) FROM subjobs "
+                                                             "WHERE calibration = ? AND iteration = ? AND "
+                                                             "collection = ? GROUP BY status", "tit", name,
+                                                   iteration, collection)
+                                  : run_db_prepare(db, NULL, "SELECT status, COUNT(*), SUM(attempt) FROM subjobs "
+                                                             "WHERE calibration = ? AND iteration = ? GROUP BY "
+                                                             "status", "ti", name, iteration);
     int total = 0, attempts = 0;
     while (st && sqlite3_step(st) == SQLITE_ROW) {
         json_object_set_new(counts, (const char *)sqlite3_column_text(st, 0), json_integer(sqlite3_column_int(st, 1)));
@@ -63,6 +68,22 @@ static json_t *recorded_chain(const char *dir, const char *name, int iteration)
         chain = json_array();
     }
     return chain;
+}
+
+/* {collection: counts} of the named collections (empty for the short form, whose rows name none, and for
+ * folders written before collections existed, which have no such column). */
+static json_t *collection_counts(sqlite3 *db, const char *name, int iteration)
+{
+    json_t *out = json_object();
+    sqlite3_stmt *st = run_db_prepare(db, NULL, "SELECT collection FROM subjobs WHERE calibration = ? AND "
+                                                "iteration = ? AND collection != '' GROUP BY collection ORDER BY "
+                                                "MIN(idx)", "ti", name, iteration);
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        const char *collection = (const char *)sqlite3_column_text(st, 0);
+        json_object_set_new(out, collection, subjob_counts(db, name, iteration, collection));
+    }
+    sqlite3_finalize(st);
+    return out;
 }
 
 static json_t *algorithm_results(sqlite3 *db, const char *name, int iteration)
@@ -128,11 +149,13 @@ caf_status caf_run_status(const char *dir, json_t **out, caf_error *err)
     while (sqlite3_step(st) == SQLITE_ROW) {
         const char *name = (const char *)sqlite3_column_text(st, 0);
         int iteration = sqlite3_column_int(st, 2);
-        json_array_append_new(cals, json_pack("{s:s, s:s, s:i, s:o, s:o, s:o, s:o}", "name", name, "state",
+        json_array_append_new(cals, json_pack("{s:s, s:s, s:i, s:o, s:o, s:o, s:o, s:o}", "name", name, "state",
                                               sqlite3_column_text(st, 1), "iteration", iteration, "reason",
-                                              text_or_empty(st, 3), "subjobs", subjob_counts(db, name, iteration),
-                                              "database_chain", recorded_chain(dir, name, iteration),
-                                              "algorithms", algorithm_results(db, name, iteration)));
+                                              text_or_empty(st, 3), "subjobs",
+                                              subjob_counts(db, name, iteration, NULL), "collections",
+                                              collection_counts(db, name, iteration), "database_chain",
+                                              recorded_chain(dir, name, iteration), "algorithms",
+                                              algorithm_results(db, name, iteration)));
     }
     sqlite3_finalize(st);
     /* The IoV the run is limited to (caf run --iov), recorded with the run-wide configuration. */
@@ -145,6 +168,25 @@ caf_status caf_run_status(const char *dir, json_t **out, caf_error *err)
     run_db_close(db);
     *out = json_pack("{s:s, s:b, s:o, s:o}", "output_dir", dir, "running", running, "iov", iov, "calibrations", cals);
     return *out ? CAF_OK : caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+}
+
+/* True when every collection of the recorded configuration has its merged output in the iteration. */
+static bool has_collector_outputs(const char *dir, const char *name, int iteration, const char *config)
+{
+    json_t *cfg = config ? json_loads(config, 0, NULL) : NULL;
+    json_t *collections = json_object_get(cfg, "collections");
+    size_t n = json_array_size(collections);
+    bool ok = true;
+    for (size_t k = 0; ok && k < (n ? n : 1); k++) {
+        char *path = NULL;
+        int w = n ? asprintf(&path, "%s/%s/iteration_%d/collections/%s/collector_output.sqlite", dir, name, iteration,
+                             json_string_value(json_object_get(json_array_get(collections, k), "name")))
+                  : asprintf(&path, "%s/%s/iteration_%d/collector_output.sqlite", dir, name, iteration);
+        ok = w >= 0 && caf_path_exists(path);
+        free(w >= 0 ? path : NULL);
+    }
+    json_decref(cfg);
+    return ok;
 }
 
 /* Removes DIR/NAME/iteration_K for every K >= first (and, with keep_collector, keeps iteration first's
@@ -169,7 +211,7 @@ static void remove_iterations(const char *dir, const char *name, int first, bool
             struct dirent *e;
             while (it && (e = readdir(it))) {
                 if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || !strcmp(e->d_name, "collector") ||
-                    !strcmp(e->d_name, "collector_output.sqlite"))
+                    !strcmp(e->d_name, "collections") || !strcmp(e->d_name, "collector_output.sqlite"))
                     continue;
                 char *p = NULL;
                 if (asprintf(&p, "%s/%s", path, e->d_name) >= 0)
@@ -284,16 +326,9 @@ caf_status caf_run_reset(const char *dir, const char *name, int iteration, const
                                                    "iteration = ? AND status != 'completed'", "ti", name, iteration);
         int unfinished = st && sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
         sqlite3_finalize(st);
-        char *merged = NULL;
-        FILE *f = NULL;
-        if (asprintf(&merged, "%s/%s/iteration_%d/collector_output.sqlite", dir, name, iteration) >= 0)
-            f = fopen(merged, "r");
-        if (unfinished != 0 || !f)
+        if (unfinished != 0 || !has_collector_outputs(dir, name, iteration, row.config))
             rc = caf_error_set(err, CAF_ERR_STATE, "%s: calibration '%s' has no finished collector output in iteration "
                                                    "%d; reset with --from collector", dir, name, iteration);
-        if (f)
-            fclose(f);
-        free(merged);
     }
     if (rc == CAF_OK) {
         const char *state = algorithms ? "collector_completed" : iteration == 0 ? "init" : "running_collector";

@@ -98,6 +98,27 @@ import json, sys
 d = json.load(sys.stdin)
 print(len(d["problems"]), d["valid"], [d["problems"][4]["line"], d["problems"][4]["column"]])' || true)"
 
+cat >campaign/collections.yaml <<'YAML'
+output_dir: results
+calibrations:
+  - name: gain
+    collections:
+      - name: mumu
+        collector: GainCollector
+        input_files: ["data/*.h5"]
+      - name: mumu
+        collector: GainCollector
+        input_file_lists: [t0-files.txt]
+      - name: bhabha
+        collector: GainCollector
+    algorithms: [GainAlgorithm]
+    input_files: ["data/*.h5"]
+YAML
+check "bad collections" "campaign/collections.yaml:8:15: calibration 'gain': collection 'mumu' is defined twice (see the first one above)
+campaign/collections.yaml:11:9: calibration 'gain': collection 'bhabha': no input files (give 'input_files' or 'input_file_lists')
+campaign/collections.yaml:14:18: calibration 'gain': 'input_files' cannot be given beside 'collections': set it in each collection
+caf: error: campaign/collections.yaml: 3 problems found" "$("$CAF" config check campaign/collections.yaml 2>&1 || true)"
+
 check "missing file exits 1" 1 "$(status "$CAF" config check campaign/none.yaml)"
 check "missing file message" "caf: error: campaign/none.yaml: No such file or directory" \
   "$("$CAF" config check campaign/none.yaml 2>&1 || true)"

@@ -1,7 +1,8 @@
 /* Test algorithms: "test" can be told by its parameters to return any result, to crash, abort, hang,
  * exit or eat memory after saving payloads, to read a collected object, to save payloads with the default,
  * an explicit or a per-run IoV, to read a payload from its database chain and to count its executions in
- * its JSON state (with the experiment its setup_experiment hook was called for, if it was); it also finds
+ * its JSON state (with the experiment its setup_experiment hook was called for, if it was), to read an
+ * object of each named collection alone (caf_algo_get_collection_object); it also finds
  * payload boundaries where a run's mean jumps; it can mark its start and end with files, wait for another
  * file (another calibration's progress) and sleep. "minimal" returns OK and
  * implements nothing else. The runner and `caf algo` tests drive them. */
@@ -45,6 +46,8 @@ static const caf_param_spec test_params[] = {
     {"wait_timeout", CAF_PARAM_DOUBLE, CAF_PARAM_DEFAULTED, "60", "wait_for gives up (FAILURE) after this many "
      "seconds"},
     {"sleep", CAF_PARAM_DOUBLE, CAF_PARAM_DEFAULTED, "0", "seconds to sleep before saving payloads"},
+    {"collections", CAF_PARAM_STRING_LIST, CAF_PARAM_DEFAULTED, "[]", "read object from each of these "
+     "collections alone and write its entries to the JSON state's collection_entries"},
     {NULL, 0, 0, NULL, NULL},
 };
 
@@ -192,6 +195,26 @@ static caf_algo_result save_payloads(caf_algo_context *ctx, const caf_params *p,
     return CAF_ALGO_UNDEFINED;
 }
 
+/* For each name of the collections parameter: the entries of object in that collection alone, into the
+ * output state's collection_entries (and the entries of every collection merged into "entries"). */
+static caf_algo_result read_collections(caf_algo_context *ctx, const caf_params *p, double entries, caf_error *err)
+{
+    const caf_param_value *names = caf_params_get(p, "collections");
+    if (!names || names->count == 0)
+        return CAF_ALGO_UNDEFINED;
+    json_t *out = json_object();
+    json_object_set_new(caf_algo_output_state(ctx), "collection_entries", out);
+    json_object_set_new(caf_algo_output_state(ctx), "entries", json_real(entries));
+    for (size_t i = 0; i < names->count; i++) {
+        const caf_object *h;
+        if (caf_algo_get_collection_object(ctx, names->strings[i], caf_params_string(p, "object", ""), &h, err) !=
+            CAF_OK)
+            return CAF_ALGO_FAILURE;
+        json_object_set_new(out, names->strings[i], json_real((double)caf_hist1d_entries(h)));
+    }
+    return CAF_ALGO_UNDEFINED;
+}
+
 /* Adds the 'value' of the payload read_payload at the first requested run to *value. */
 static caf_algo_result read_previous(caf_algo_context *ctx, const caf_params *p, double *value, caf_error *err)
 {
@@ -313,6 +336,8 @@ static caf_algo_result test_calibrate_inner(caf_algo_context *ctx, caf_error *er
     }
     double value = caf_params_double(p, "value", 1.0), entries, mean;
     caf_algo_result r = read_object(ctx, p, &entries, &mean, err);
+    if (r == CAF_ALGO_UNDEFINED)
+        r = read_collections(ctx, p, entries, err);
     if (r == CAF_ALGO_UNDEFINED)
         r = read_previous(ctx, p, &value, err);
     if (r == CAF_ALGO_UNDEFINED)
