@@ -442,11 +442,14 @@ caf_status run_collect_open(run_cal *c, caf_error *err)
     caf_status rc = cache ? CAF_OK : caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
     if (rc == CAF_OK && !(c->cols = calloc(count, sizeof *c->cols)))
         rc = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    char *it_dir = rc == CAF_OK ? run_cal_iteration_dir(c, c->cm.iteration) : NULL;
     if (rc == CAF_OK) {
         c->col_count = count;
-        if ((rc = run_cal_build_chain(c, err)) == CAF_OK)
-            rc = run_cal_record_chain(c, err);
+        rc = it_dir ? caf_mkdir_p(it_dir, err) : caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
     }
+    if (rc == CAF_OK && (rc = run_cal_build_chain(c, err)) == CAF_OK) /* the chain is recorded in it_dir */
+        rc = run_cal_record_chain(c, err);
+    free(it_dir);
     for (size_t k = 0; rc == CAF_OK && k < count; k++)
         rc = open_collection(c, k, cache, err);
     c->retry_failed_subjobs = false;
