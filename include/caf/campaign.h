@@ -115,6 +115,9 @@ typedef enum caf_calibration_key {
     CAF_CAL_MAX_ITERATIONS,
     CAF_CAL_OUTPUT_PATTERNS,
     CAF_CAL_COLLECTIONS,
+    CAF_CAL_SAVE_PAYLOADS,
+    CAF_CAL_BACKEND,
+    CAF_CAL_BACKEND_SETTINGS,
     CAF_CAL_KEY_COUNT
 } caf_calibration_key;
 
@@ -194,6 +197,9 @@ typedef struct caf_calibration_config {
     /* Explicit collections (owned); none: the keys above are the one collection CAF_DEFAULT_COLLECTION. */
     caf_collection_config **collections;
     size_t collection_count;
+    bool save_payloads;              /* default true; false: its payloads feed dependents only */
+    char *backend;                   /* NULL: the campaign's backend */
+    json_t *backend_settings;        /* an object, owned; NULL: the campaign's settings (own backend: {}) */
     caf_mark mark;                   /* the calibration's mapping */
     caf_mark marks[CAF_CAL_KEY_COUNT]; /* each key's value; line 0 when the key was not given */
 } caf_calibration_config;
@@ -209,8 +215,12 @@ typedef enum caf_campaign_key {
     CAF_CAMPAIGN_ALGORITHM_TIME_LIMIT,
     CAF_CAMPAIGN_ALGORITHM_MEMORY_LIMIT,
     CAF_CAMPAIGN_CALIBRATIONS,
+    CAF_CAMPAIGN_DEFAULTS,
     CAF_CAMPAIGN_KEY_COUNT
 } caf_campaign_key;
+
+/* The backend names a campaign or calibration may use, NULL-terminated. */
+extern const char *const caf_campaign_backends[];
 
 /* Returns the YAML name of a campaign key; never NULL. */
 const char *caf_campaign_key_name(caf_campaign_key key);
@@ -230,6 +240,13 @@ typedef struct caf_campaign {
     size_t calibration_count;
     caf_mark marks[CAF_CAMPAIGN_KEY_COUNT];
 } caf_campaign;
+
+/* The backend calibration cal runs its collector jobs on: its own, else the campaign's (never NULL). */
+const char *caf_calibration_backend(const caf_campaign *campaign, const caf_calibration_config *cal);
+
+/* The settings of that backend: the calibration's own, else the campaign's when the calibration uses the
+ * campaign's backend, else an empty object (borrowed; NULL only when out of memory). */
+const json_t *caf_calibration_backend_settings(const caf_campaign *campaign, const caf_calibration_config *cal);
 
 /* Initialises an empty campaign with the defaults above. */
 caf_status caf_campaign_init(caf_campaign *campaign, caf_error *err);

@@ -11,7 +11,7 @@ static const char *const calibration_keys[CAF_CAL_KEY_COUNT] = {
     "name", "collector", "pre_collector", "algorithms", "input_files", "input_file_lists", "granularity",
     "max_files_per_collector_job", "max_collector_jobs", "max_files_per_run", "files_per_run_seed",
     "backend_args", "database_chain", "depends_on", "ignored_runs", "max_iterations", "output_patterns",
-    "collections",
+    "collections", "save_payloads", "backend", "backend_settings",
 };
 
 static const char *const collection_keys[CAF_COL_KEY_COUNT] = {
@@ -28,8 +28,27 @@ static const caf_calibration_key collection_to_calibration[CAF_COL_KEY_COUNT] = 
 
 static const char *const campaign_keys[CAF_CAMPAIGN_KEY_COUNT] = {
     "output_dir", "backend", "backend_settings", "heartbeat", "poll_interval", "max_parallel_algorithms",
-    "algorithm_time_limit", "algorithm_memory_limit", "calibrations",
+    "algorithm_time_limit", "algorithm_memory_limit", "calibrations", "defaults",
 };
+
+const char *const caf_campaign_backends[] = {"local", "slurm", "htcondor", "lsf", "pbs", NULL};
+
+const char *caf_calibration_backend(const caf_campaign *campaign, const caf_calibration_config *cal)
+{
+    return cal->backend ? cal->backend : campaign->backend ? campaign->backend : "local";
+}
+
+const json_t *caf_calibration_backend_settings(const caf_campaign *campaign, const caf_calibration_config *cal)
+{
+    static json_t *empty; /* one shared, never freed, never changed */
+    if (cal->backend_settings)
+        return cal->backend_settings;
+    if (!cal->backend || !strcmp(cal->backend, campaign->backend ? campaign->backend : "local"))
+        return campaign->backend_settings;
+    if (!empty)
+        empty = json_object();
+    return empty;
+}
 
 const char *caf_calibration_key_name(caf_calibration_key key)
 {
@@ -160,6 +179,8 @@ static void calibration_free(caf_calibration_config *cal)
     string_list_clear(&cal->depends_on);
     free(cal->ignored_runs);
     string_list_clear(&cal->output_patterns);
+    free(cal->backend);
+    json_decref(cal->backend_settings);
     free(cal);
 }
 
@@ -189,6 +210,7 @@ caf_status caf_campaign_add_calibration(caf_campaign *c, const char *name, caf_c
         return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
     }
     cal->granularity = CAF_GRANULARITY_RUN;
+    cal->save_payloads = true;
     cal->max_files_per_collector_job = 1;
     cal->max_iterations = 5;
     c->calibrations[c->calibration_count++] = cal;

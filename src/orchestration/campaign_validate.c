@@ -413,6 +413,16 @@ static void check_unique_names(const caf_campaign *c, caf_config_problems *p)
     free(sorted);
 }
 
+static void check_backend(const caf_calibration_config *cal, caf_config_problems *p)
+{
+    bool known = !cal->backend;
+    for (size_t i = 0; cal->backend && caf_campaign_backends[i]; i++)
+        known = known || !strcmp(cal->backend, caf_campaign_backends[i]);
+    if (!known)
+        caf_config_problems_add(p, at(cal, CAF_CAL_BACKEND), "calibration '%s': backend: unknown backend '%s' (local, "
+                                "slurm, htcondor, lsf or pbs)", cal->name, cal->backend);
+}
+
 size_t caf_campaign_validate(const caf_campaign *c, caf_config_problems *p)
 {
     size_t before = p->count;
@@ -424,6 +434,7 @@ size_t caf_campaign_validate(const caf_campaign *c, caf_config_problems *p)
         check_numbers(cal, p);
         check_pre_collector(cal, p);
         check_collections(cal, p);
+        check_backend(cal, p);
     }
     check_unique_names(c, p);
     bool all_known;

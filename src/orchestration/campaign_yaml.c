@@ -17,6 +17,9 @@ typedef struct loader {
     yaml_document_t doc;
     caf_campaign *c;
     caf_config_problems *p;
+    yaml_node_t *defaults;  /* the campaign's defaults: mapping, NULL without one */
+    bool defaults_reported; /* its values' problems were reported (with the first calibration) */
+    bool mute;              /* applying defaults again: their problems are known already */
 } loader;
 
 static caf_mark mark_of(const yaml_node_t *n)
@@ -33,6 +36,8 @@ static void problem(loader *l, const yaml_node_t *n, const char *fmt, ...) __att
 static void problem(loader *l, const yaml_node_t *n, const char *fmt, ...)
 {
     char message[768];
+    if (l->mute)
+        return;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(message, sizeof message, fmt, ap);
@@ -675,6 +680,9 @@ static void get_seed(loader *l, yaml_node_t *v, const char *what, uint64_t *out)
 
 /* ---- collections ---- */
 
+static void apply_defaults(loader *l, yaml_node_t *n, char *what, size_t what_size, bool collection,
+                           bool has_collections, pair_visitor visit, void *ctx);
+
 typedef struct collection_ctx {
     caf_collection_config *col;
     char what[420]; /* "calibration 'gain': collection 'mumu'" */
@@ -749,6 +757,7 @@ static void load_collections(loader *l, yaml_node_t *v, calibration_ctx *cc)
         if (*name)
             snprintf(xc.what, sizeof xc.what, "%s: collection '%s'", cc->what, name);
         each_pair(l, item, xc.what, visit_collection_key, &xc);
+        apply_defaults(l, item, xc.what, sizeof xc.what, true, false, visit_collection_key, &xc);
     }
 }
 
@@ -809,8 +818,84 @@ static void visit_calibration_key(loader *l, const char *key, yaml_node_t *key_n
     case CAF_CAL_MAX_ITERATIONS: get_int(l, v, what, &cal->max_iterations); break;
     case CAF_CAL_OUTPUT_PATTERNS: get_string_list(l, v, what, true, &cal->output_patterns); break;
     case CAF_CAL_COLLECTIONS: load_collections(l, v, cc); break;
+    case CAF_CAL_SAVE_PAYLOADS: get_bool(l, v, what, &cal->save_payloads); break;
+    case CAF_CAL_BACKEND:
+        if (get_string(l, v, what, &text) && caf_config_set_string(&cal->backend, text, NULL) != CAF_OK)
+            out_of_memory(l, v);
+        break;
+    case CAF_CAL_BACKEND_SETTINGS: get_object(l, v, what, &cal->backend_settings); break;
     case CAF_CAL_KEY_COUNT: break;
     }
+}
+
+/* ---- defaults (basf2 calibration_defaults) ---- */
+
+/* The keys defaults may not hold: what names a calibration or lists its collections. */
+static bool may_default(const char *key)
+{
+    return strcmp(key, "name") != 0 && strcmp(key, "collections") != 0;
+}
+
+static bool is_collection_key(const char *key, caf_collection_key *out)
+{
+    for (int k = CAF_COL_COLLECTOR; k < CAF_COL_KEY_COUNT; k++)
+        if (!strcmp(key, caf_collection_key_name((caf_collection_key)k))) {
+            *out = (caf_collection_key)k;
+            return true;
+        }
+    return false;
+}
+
+static void visit_default_key(loader *l, const char *key, yaml_node_t *key_node, yaml_node_t *v, void *ctx)
+{
+    (void)v, (void)ctx;
+    caf_calibration_key k;
+    if (!find_calibration_key(key, &k))
+        problem(l, key_node, "defaults: '%s' is not a calibration key", key);
+    else if (!may_default(key))
+        problem(l, key_node, "defaults: '%s' cannot have a default", key);
+}
+
+/* Calls visit for every valid default whose key the mapping n does not set itself (and, for a
+ * calibration with collections, that is not a collection key: those go to each collection). The values'
+ * problems are reported once, as "defaults: KEY: ...", not once per calibration. */
+static void apply_defaults(loader *l, yaml_node_t *n, char *what, size_t what_size, bool collection,
+                           bool has_collections, pair_visitor visit, void *ctx)
+{
+    if (!l->defaults)
+        return;
+    char saved[420];
+    snprintf(saved, sizeof saved, "%s", what);
+    snprintf(what, what_size, "defaults");
+    l->mute = l->defaults_reported;
+    for (yaml_node_pair_t *pr = l->defaults->data.mapping.pairs.start; pr < l->defaults->data.mapping.pairs.top; pr++) {
+        yaml_node_t *key = node_at(l, pr->key);
+        if (key->type != YAML_SCALAR_NODE)
+            continue;
+        const char *name = (const char *)key->data.scalar.value;
+        caf_calibration_key ck;
+        caf_collection_key colk;
+        bool is_col = is_collection_key(name, &colk);
+        if (!find_calibration_key(name, &ck) || !may_default(name) || lookup(l, n, name) ||
+            (collection && !is_col) || (!collection && has_collections && is_col))
+            continue;
+        bool duplicate = false; /* each_pair reported it; the first one counts */
+        for (yaml_node_pair_t *q = l->defaults->data.mapping.pairs.start; q < pr && !duplicate; q++) {
+            yaml_node_t *other = node_at(l, q->key);
+            duplicate = other->type == YAML_SCALAR_NODE && !strcmp((const char *)other->data.scalar.value, name);
+        }
+        if (!duplicate)
+            visit(l, name, key, node_at(l, pr->value), ctx);
+    }
+    l->mute = false;
+    snprintf(what, what_size, "%s", saved);
+}
+
+static void apply_calibration_defaults(loader *l, yaml_node_t *n, calibration_ctx *cc)
+{
+    apply_defaults(l, n, cc->what, sizeof cc->what, false, lookup(l, n, "collections") != NULL,
+                   visit_calibration_key, cc);
+    l->defaults_reported = l->defaults != NULL;
 }
 
 static void load_calibration(loader *l, yaml_node_t *n, size_t index)
@@ -835,6 +920,7 @@ static void load_calibration(loader *l, yaml_node_t *n, size_t index)
     if (*name)
         snprintf(cc.what, sizeof cc.what, "calibration '%s'", name);
     each_pair(l, n, cc.what, visit_calibration_key, &cc);
+    apply_calibration_defaults(l, n, &cc);
     if (name_node)
         cc.cal->marks[CAF_CAL_NAME] = mark_of(name_node);
 }
@@ -882,6 +968,7 @@ static void visit_campaign_key(loader *l, const char *key, yaml_node_t *key_node
         for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++)
             load_calibration(l, node_at(l, *it), (size_t)(it - v->data.sequence.items.start));
         break;
+    case CAF_CAMPAIGN_DEFAULTS: each_pair(l, v, key, visit_default_key, NULL); break;
     case CAF_CAMPAIGN_KEY_COUNT: break;
     }
 }
@@ -920,6 +1007,8 @@ caf_status caf_campaign_load_yaml(const char *path, caf_campaign *campaign, caf_
         return rc;
     if (parsed) {
         yaml_node_t *root = yaml_document_get_root_node(&l.doc);
+        yaml_node_t *defaults = root ? lookup(&l, root, "defaults") : NULL;
+        l.defaults = defaults && defaults->type == YAML_MAPPING_NODE ? defaults : NULL;
         if (!root)
             caf_config_problems_add(problems, (caf_mark){1, 1}, "the file is empty");
         else if (each_pair(&l, root, "the campaign", visit_campaign_key, NULL))

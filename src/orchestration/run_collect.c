@@ -270,7 +270,7 @@ static caf_status build_job(run_cal *c, run_collection *rc_col, const char *coll
         *inputs = (caf_strings){0};
         job->working_dir = strdup(collector_dir);
         job->output_dir = path_join(collector_dir, "outputs");
-        job->backend = strdup(loop->campaign->backend ? loop->campaign->backend : "local");
+        job->backend = strdup(caf_calibration_backend(loop->campaign, c->cfg));
         if (!job->working_dir || !job->output_dir || !job->backend)
             rc = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
     }
@@ -284,8 +284,9 @@ static caf_status build_job(run_cal *c, run_collection *rc_col, const char *coll
     const char *plugin_path = getenv("CAF_PLUGIN_PATH");
     if (rc == CAF_OK && plugin_path && (rc = caf_strings_push(&job->env_names, "CAF_PLUGIN_PATH", err)) == CAF_OK)
         rc = caf_strings_push(&job->env_values, plugin_path, err);
-    if (rc == CAF_OK && loop->campaign->backend_settings)
-        job->backend_settings = json_incref(loop->campaign->backend_settings);
+    const json_t *settings = caf_calibration_backend_settings(loop->campaign, c->cfg);
+    if (rc == CAF_OK && settings)
+        job->backend_settings = json_incref((json_t *)settings);
     if (rc == CAF_OK)
         rc = apply_backend_args(job, col->backend_args, c->cfg->name, err);
     job->retry = (caf_retry){.max_retries = 2, .memory_factor = 1.0, .time_factor = 1.0};

@@ -101,6 +101,12 @@ json_t *run_calibration_config_json(const caf_campaign *campaign, const caf_cali
             json_array_append_new(list, collection_json(cal->collections[i]));
         json_object_set_new(config, "collections", list);
     }
+    if (config && !cal->save_payloads)
+        json_object_set_new(config, "save_payloads", json_false());
+    if (config && cal->backend)
+        json_object_set_new(config, "backend", json_string(cal->backend));
+    if (config && cal->backend_settings)
+        json_object_set(config, "backend_settings", cal->backend_settings);
     return config;
 }
 

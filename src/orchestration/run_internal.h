@@ -174,6 +174,14 @@ typedef struct run_collection {
     struct run_subjob_seen *seen; /* what was last recorded of each subjob */
 } run_collection;
 
+/* A backend a calibration names beside the campaign's own (other name or other settings). */
+typedef struct run_backend {
+    char *name;
+    char *settings; /* canonical JSON text, to tell configurations apart */
+    caf_backend backend;
+    bool open;
+} run_backend;
+
 typedef struct run_cal {
     run_loop *loop;
     const caf_calibration_config *cfg;
@@ -186,7 +194,7 @@ typedef struct run_cal {
     bool job_open;
     run_collection *cols;
     size_t col_count;
-    caf_backend *backend; /* the loop's */
+    caf_backend *backend; /* the loop's: its campaign backend, or one of its other backends */
     char **chain; /* database chain of the current iteration (first: the iteration's output) */
     char **chain_sources; /* where each chain entry comes from ("iteration 0 output", "A (ancestor)", ...) */
     size_t chain_count;
@@ -203,8 +211,10 @@ struct run_loop {
     char *caf_command;
     char *base_dir;
     sqlite3 *db;
-    caf_backend backend;
+    caf_backend backend; /* the campaign's */
     bool backend_open;
+    run_backend *backends; /* the calibrations' other backends (room for one per calibration) */
+    size_t backend_count;
     run_cal *cals;
     size_t count;
     double last_heartbeat;

@@ -56,6 +56,7 @@ size_t caf_run_check(const caf_campaign *campaign, const caf_run_options *option
     const char *backend = campaign->backend ? campaign->backend : "local";
     if (!caf_backend_find(backend))
         caf_config_problems_add(problems, campaign->marks[CAF_CAMPAIGN_BACKEND], "unknown backend '%s'", backend);
+
     return problems->count - before;
 }
 
@@ -329,11 +330,21 @@ static void start_ready(run_loop *loop, bool *moved)
 static void wait_for_news(run_loop *loop, double interval)
 {
     int ms = (int)(interval * 1000.0);
-    if (loop->drivers == 0 && loop->backend.ops->wait) {
-        loop->backend.ops->wait(&loop->backend, interval);
+    /* The backends that can wake the loop (local ones: a subjob's exit): the campaign's and each other one
+     * a calibration uses. Batch backends cannot; their jobs are polled when the wait ends, after at most
+     * one poll interval. */
+    caf_backend *wakers[loop->backend_count + 1];
+    size_t nw = 0;
+    if (loop->backend.ops->wait)
+        wakers[nw++] = &loop->backend;
+    for (size_t k = 0; k < loop->backend_count; k++)
+        if (loop->backends[k].open && loop->backends[k].backend.ops->wait)
+            wakers[nw++] = &loop->backends[k].backend;
+    if (loop->drivers == 0 && nw == 1) {
+        wakers[0]->ops->wait(wakers[0], interval);
         return;
     }
-    size_t room = 2 * loop->count + 256, n = 0;
+    size_t room = 2 * loop->count + 256 * (nw + 1), n = 0;
     struct pollfd *fds = calloc(room, sizeof *fds);
     if (!fds) {
         poll(NULL, 0, ms < 50 ? ms : 50);
@@ -348,8 +359,8 @@ static void wait_for_news(run_loop *loop, double interval)
         blind = blind || (d->pidfd < 0 && !d->exited);
         n += added;
     }
-    if (loop->backend.ops->wait) {
-        size_t added = loop->backend.ops->wake_fds ? loop->backend.ops->wake_fds(&loop->backend, fds + n, room - n) : 0;
+    for (size_t k = 0; k < nw; k++) {
+        size_t added = wakers[k]->ops->wake_fds ? wakers[k]->ops->wake_fds(wakers[k], fds + n, room - n) : 0;
         blind = blind || added == 0;
         n += added;
     }
@@ -467,10 +478,66 @@ static void close_loop(run_loop *loop)
     free(loop->cals);
     if (loop->backend_open)
         caf_backend_close(&loop->backend);
+    for (size_t i = 0; i < loop->backend_count; i++) {
+        if (loop->backends[i].open)
+            caf_backend_close(&loop->backends[i].backend);
+        free(loop->backends[i].name);
+        free(loop->backends[i].settings);
+    }
+    free(loop->backends);
     run_db_close(loop->db);
     free(loop->dir);
     free(loop->caf_command);
     free(loop->base_dir);
+}
+
+/* Points every calibration at its backend (basf2 Calibration.backend): the campaign's, or one opened
+ * for each other (name, settings) a calibration names. */
+static caf_status open_calibration_backends(run_loop *loop, caf_error *err)
+{
+    const caf_campaign *campaign = loop->campaign;
+    const char *own = campaign->backend ? campaign->backend : "local";
+    char *own_settings = json_dumps(campaign->backend_settings, JSON_COMPACT | JSON_SORT_KEYS);
+    if (!own_settings || !(loop->backends = calloc(loop->count + 1, sizeof *loop->backends))) {
+        free(own_settings);
+        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    }
+    caf_status rc = CAF_OK;
+    for (size_t i = 0; i < loop->count && rc == CAF_OK; i++) {
+        run_cal *c = &loop->cals[i];
+        const char *name = caf_calibration_backend(campaign, c->cfg);
+        char *settings = json_dumps(caf_calibration_backend_settings(campaign, c->cfg), JSON_COMPACT | JSON_SORT_KEYS);
+        if (!settings) {
+            rc = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+            break;
+        }
+        if (!strcmp(name, own) && !strcmp(settings, own_settings)) {
+            free(settings);
+            continue; /* c->backend is the campaign's already */
+        }
+        run_backend *b = NULL;
+        for (size_t k = 0; k < loop->backend_count && !b; k++)
+            if (!strcmp(loop->backends[k].name, name) && !strcmp(loop->backends[k].settings, settings))
+                b = &loop->backends[k];
+        if (!b) {
+            b = &loop->backends[loop->backend_count++];
+            b->settings = settings;
+            settings = NULL;
+            if (!(b->name = strdup(name)))
+                rc = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+            else if ((rc = caf_backend_open(&b->backend, name, caf_calibration_backend_settings(campaign, c->cfg),
+                                            err)) == CAF_OK)
+                b->open = true;
+            else
+                caf_error_prefix(err, "calibration '%s': ", c->cfg->name);
+            if (rc == CAF_OK)
+                caf_info("%s: collector jobs on backend %s %s", c->cfg->name, name, b->settings);
+        }
+        free(settings);
+        c->backend = &b->backend;
+    }
+    free(own_settings);
+    return rc;
 }
 
 caf_status caf_run(const caf_campaign *campaign, const caf_run_options *options, caf_error *err)
@@ -522,6 +589,8 @@ caf_status caf_run(const caf_campaign *campaign, const caf_run_options *options,
     if (rc == CAF_OK && (rc = caf_backend_open(&loop.backend, campaign->backend ? campaign->backend : "local",
                                                campaign->backend_settings, err)) == CAF_OK)
         loop.backend_open = true;
+    if (rc == CAF_OK)
+        rc = open_calibration_backends(&loop, err);
     if (rc == CAF_OK)
         rc = loop_run(&loop, err);
     if (rc == CAF_OK)

@@ -114,8 +114,8 @@ static caf_status write_final_database(run_loop *loop, const size_t *order, caf_
     caf_status rc = caf_mkdir_p(tmp, err);
     for (size_t k = 0; rc == CAF_OK && k < loop->count; k++) {
         run_cal *c = &loop->cals[order[k]];
-        if (strcmp(run_cal_state(c), "completed") != 0)
-            continue;
+        if (strcmp(run_cal_state(c), "completed") != 0 || !c->cfg->save_payloads)
+            continue; /* save_payloads: false: its payloads fed its dependents, they stay out of the result */
         char *db = run_cal_database(c, c->cm.iteration);
         rc = db ? run_db_copy_payloads(db, tmp, false, err) : caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
         free(db);
@@ -151,9 +151,9 @@ static json_t *calibration_summary(run_loop *loop, run_cal *c)
     char *db = run_cal_database(c, c->cm.iteration);
     size_t payloads = 0;
     json_t *iovs = db ? iov_list(db, &payloads) : json_array();
-    json_t *out = json_pack("{s:s, s:s, s:i, s:s, s:s?, s:o, s:o}", "name", c->cfg->name, "state", run_cal_state(c),
-                            "iterations", c->cm.iteration + 1, "reason", c->reason, "database", db, "algorithms", algs,
-                            "payloads", iovs);
+    json_t *out = json_pack("{s:s, s:s, s:i, s:s, s:s?, s:o, s:o, s:b}", "name", c->cfg->name, "state",
+                            run_cal_state(c), "iterations", c->cm.iteration + 1, "reason", c->reason, "database", db,
+                            "algorithms", algs, "payloads", iovs, "saved", c->cfg->save_payloads);
     free(db);
     return out;
 }
@@ -192,9 +192,11 @@ caf_status run_write_outputs(run_loop *loop, caf_error *err)
             size_t i;
             json_t *cal;
             json_array_foreach(cals, i, cal) {
-                fprintf(f, "%s: %s after %d iteration(s)%s%s\n", json_string_value(json_object_get(cal, "name")),
+                fprintf(f, "%s: %s after %d iteration(s)%s%s%s\n", json_string_value(json_object_get(cal, "name")),
                         json_string_value(json_object_get(cal, "state")),
                         (int)json_integer_value(json_object_get(cal, "iterations")),
+                        json_is_false(json_object_get(cal, "saved")) ? " (save_payloads: false, not in the database)"
+                                                                     : "",
                         *json_string_value(json_object_get(cal, "reason")) ? ": " : "",
                         json_string_value(json_object_get(cal, "reason")));
                 size_t j;

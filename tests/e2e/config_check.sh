@@ -119,6 +119,26 @@ campaign/collections.yaml:11:9: calibration 'gain': collection 'bhabha': no inpu
 campaign/collections.yaml:14:18: calibration 'gain': 'input_files' cannot be given beside 'collections': set it in each collection
 caf: error: campaign/collections.yaml: 3 problems found" "$("$CAF" config check campaign/collections.yaml 2>&1 || true)"
 
+cat >campaign/settings.yaml <<'YAML'
+output_dir: results
+defaults:
+  max_iterations: 2
+  colour: blue
+  name: everything
+calibrations:
+  - name: gain
+    collector: GainCollector
+    algorithms: [GainAlgorithm]
+    input_files: ["data/*.h5"]
+    backend: cloud
+    save_payloads: maybe
+YAML
+check "bad settings" "campaign/settings.yaml:4:3: defaults: 'colour' is not a calibration key
+campaign/settings.yaml:5:3: defaults: 'name' cannot have a default
+campaign/settings.yaml:11:14: calibration 'gain': backend: unknown backend 'cloud' (local, slurm, htcondor, lsf or pbs)
+campaign/settings.yaml:12:20: calibration 'gain': save_payloads: expected true or false, found 'maybe'
+caf: error: campaign/settings.yaml: 4 problems found" "$("$CAF" config check campaign/settings.yaml 2>&1 || true)"
+
 check "missing file exits 1" 1 "$(status "$CAF" config check campaign/none.yaml)"
 check "missing file message" "caf: error: campaign/none.yaml: No such file or directory" \
   "$("$CAF" config check campaign/none.yaml 2>&1 || true)"
