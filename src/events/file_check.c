@@ -191,6 +191,12 @@ static void worker_main(int fd, const caf_file_check_options *o)
         dup2(null_fd, STDOUT_FILENO);
         dup2(null_fd, STDERR_FILENO);
     }
+    /* Hold nothing of the parent's: a copy of the run's lock, of another child's pipe or of a sibling
+     * worker's socket (an idle sibling would then never see its socket close) would keep them open after
+     * the parent let go of them. */
+    if (fd != 3 && dup2(fd, 3) == 3)
+        fd = 3;
+    close_range(4, ~0U, 0);
     limit_memory(o->memory_mib);
     FILE *in = fdopen(fd, "r");
     char *path = NULL;
@@ -281,10 +287,8 @@ static bool worker_append(worker *w, const char *bytes, size_t n)
     return true;
 }
 
-/* Forks the worker of slot w; the others (n_workers in all) are closed in the child, or an idle worker
- * would never see its socket close (the copy in its sibling keeps it open). */
-static caf_status start_worker(worker *all, size_t n_workers, worker *w, const char *path,
-                               const caf_file_check_options *o, caf_error *err)
+/* Forks the worker of slot w. */
+static caf_status start_worker(worker *w, const char *path, const caf_file_check_options *o, caf_error *err)
 {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
@@ -299,9 +303,6 @@ static caf_status start_worker(worker *all, size_t n_workers, worker *w, const c
     }
     if (pid == 0) {
         close(sv[0]);
-        for (size_t k = 0; k < n_workers; k++)
-            if (&all[k] != w && all[k].pid)
-                close(all[k].fd);
         worker_main(sv[1], o);
     }
     close(sv[1]);
@@ -340,10 +341,9 @@ static caf_status send_path(worker *w, const char *path, caf_error *err)
 
 /* Gives the worker of slot w (forking one when it has none) file i; false when that failed (errs[i] says
  * why). */
-static bool assign(worker *all, size_t n_workers, worker *w, size_t i, const char *path,
-                   const caf_file_check_options *o, caf_error *err)
+static bool assign(worker *w, size_t i, const char *path, const caf_file_check_options *o, caf_error *err)
 {
-    if (!w->pid && start_worker(all, n_workers, w, path, o, err) != CAF_OK)
+    if (!w->pid && start_worker(w, path, o, err) != CAF_OK)
         return false;
     if (send_path(w, path, err) != CAF_OK) {
         stop_worker(w, true);
@@ -439,7 +439,7 @@ size_t caf_event_files_check(const char *const *paths, size_t n, const caf_file_
                 continue;
             /* a named pipe, a folder or a missing file is refused here, without a worker */
             while (next < n && (caf_event_file_check_regular(paths[next], &errs[next]) != CAF_OK ||
-                                !assign(ws, n_workers, &ws[k], next, paths[next], &o, &errs[next])))
+                                !assign(&ws[k], next, paths[next], &o, &errs[next])))
                 next++, bad++;
             if (next < n)
                 next++, busy++;
