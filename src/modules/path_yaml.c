@@ -291,6 +291,10 @@ caf_status caf_path_set_parse(const char *text, size_t size, const char *name, c
         st = caf_path_set_validate(set, err);
     if (st != CAF_OK) {
         caf_path_set_free(set);
+        /* one line, whatever names or values from the file the message quotes */
+        for (char *c = err ? err->message : NULL; c && *c; c++)
+            if ((unsigned char)*c < 0x20 || *c == 0x7f)
+                *c = '?';
         return st;
     }
     *out = set;

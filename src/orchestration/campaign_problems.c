@@ -41,6 +41,10 @@ bool caf_config_problems_add(caf_config_problems *problems, caf_mark mark, const
         record_out_of_memory(problems, mark);
         return false;
     }
+    /* a problem is one line, whatever the file put into a key or value it quotes */
+    for (char *c = message; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = '?';
     problems->items[problems->count++] = (caf_config_problem){.mark = mark, .message = message};
     return true;
 }

@@ -10,6 +10,7 @@ W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 source "$CAF_SOURCE_DIR/tests/support/campaign_fixture.sh"
 DATA="$CAF_SOURCE_DIR/tests/data"
+CORPUS="$CAF_SOURCE_DIR/fuzz/corpus" # the alias bombs and deep nesting are fuzzing seeds too
 cd "$W"
 fails=0
 check() { # check DESCRIPTION EXPECTED ACTUAL
@@ -94,16 +95,16 @@ check "empty inputs: caf run exits 1" 1 "$(status "$CAF" run inputs/campaign.yam
 [ ! -e inputs/out ] || { echo "FAIL: caf run created its output folder before refusing the inputs"; fails=$((fails + 1)); }
 
 # 3. Alias bombs, alias cycles and deep nesting: refused at once, with the place, for campaigns and paths.
-check "campaign alias bomb" "$DATA/yaml/alias_bomb_campaign.yaml:7:10: aliases expand to more than 100000 nodes (at alias *a4); write the values out or use fewer aliases" \
-    "$("$CAF" config check "$DATA/yaml/alias_bomb_campaign.yaml" 2>&1 | head -1)"
-check "campaign alias cycle" "$DATA/yaml/cycle_campaign.yaml:3:19: alias *c is inside the node it names (a cycle)" \
-    "$("$CAF" config check "$DATA/yaml/cycle_campaign.yaml" 2>&1 | head -1)"
-check "campaign nesting" "$DATA/yaml/deep_campaign.yaml:3:114: nested deeper than 100 levels" \
-    "$("$CAF" config check "$DATA/yaml/deep_campaign.yaml" 2>&1 | head -1)"
-check "path alias bomb" "caf: error: $DATA/yaml/alias_bomb_path.yaml:9:14: aliases expand to more than 100000 nodes (at alias *a4); write the values out or use fewer aliases" \
-    "$("$CAF" process "$DATA/yaml/alias_bomb_path.yaml" -i none.h5 2>&1 | head -1)"
-check "path nesting" "caf: error: $DATA/yaml/deep_path.yaml:3:112: nested deeper than 100 levels" \
-    "$("$CAF" process "$DATA/yaml/deep_path.yaml" -i none.h5 2>&1 | head -1)"
+check "campaign alias bomb" "$CORPUS/campaign_yaml/alias-bomb.yaml:7:10: aliases expand to more than 100000 nodes (at alias *a4); write the values out or use fewer aliases" \
+    "$("$CAF" config check "$CORPUS/campaign_yaml/alias-bomb.yaml" 2>&1 | head -1)"
+check "campaign alias cycle" "$CORPUS/campaign_yaml/cycle.yaml:3:19: alias *c is inside the node it names (a cycle)" \
+    "$("$CAF" config check "$CORPUS/campaign_yaml/cycle.yaml" 2>&1 | head -1)"
+check "campaign nesting" "$CORPUS/campaign_yaml/deep.yaml:3:114: nested deeper than 100 levels" \
+    "$("$CAF" config check "$CORPUS/campaign_yaml/deep.yaml" 2>&1 | head -1)"
+check "path alias bomb" "caf: error: $CORPUS/path_yaml/alias-bomb.yaml:9:14: aliases expand to more than 100000 nodes (at alias *a4); write the values out or use fewer aliases" \
+    "$("$CAF" process "$CORPUS/path_yaml/alias-bomb.yaml" -i none.h5 2>&1 | head -1)"
+check "path nesting" "caf: error: $CORPUS/path_yaml/deep.yaml:3:112: nested deeper than 100 levels" \
+    "$("$CAF" process "$CORPUS/path_yaml/deep.yaml" -i none.h5 2>&1 | head -1)"
 /usr/bin/python3 -c 'n = 80000; print("output_dir: x\ncalibrations: " + "[" * n + "]" * n)' >deeper.yaml
 check "80000 levels" "deeper.yaml:2:114: nested deeper than 100 levels" "$("$CAF" config check deeper.yaml 2>&1 | head -1)"
 
