@@ -201,6 +201,8 @@ static caf_status load_path(const struct loader *l, const char *name, const yaml
     if (n->type != YAML_SEQUENCE_NODE)
         return at(l, n, CAF_ERR_FORMAT, "path '%s' must be a list of modules", name);
     char *where = where_of(l, name_node);
+    if (!where)
+        return caf_error_set(l->err, CAF_ERR_NOMEM, "%s: out of memory", l->file);
     caf_path *p;
     caf_status st = caf_path_set_add_path(l->set, name, where, &p, l->err);
     free(where);
