@@ -62,7 +62,7 @@ expect_exit 1 "$CAF" algo run TestAlgorithms:test --input collected.sqlite --col
 grep -q "signal 11" err.txt || fail "crash not reported: $(cat err.txt)"
 grep -q "crashing on purpose" err.txt || fail "the crashed algorithm's log is not shown"
 [ ! -s crashdb/database.txt ] || fail "a crash committed payloads"
-expect_exit 1 "$CAF" algo run TestAlgorithms:test --input collected.sqlite --collector ExampleHitCollector --param action=hang --timeout 0.5 --json
+expect_exit 1 "$CAF" algo run TestAlgorithms:test --input collected.sqlite --collector ExampleHitCollector --param action=hang --timeout 3 --json
 $PY -c 'import json; o=json.load(open("out.txt")); assert o["crashed"] and "timed out" in o["message"] and "hanging on purpose" in o["log"], o'
 
 # boundaries: with a preset list, sorted and without duplicates

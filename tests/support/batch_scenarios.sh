@@ -12,6 +12,11 @@ PY=/usr/bin/python3
 work=$(mktemp -d)
 cluster=$work/cluster
 cleanup() {
+  # A scenario that failed early leaves its background `caf jobs submit --wait` polling a cluster that is
+  # about to stop: end it, so no process outlives the test (it would hold whatever the test inherited).
+  local pids
+  pids=$(jobs -p)
+  [[ -z $pids ]] || kill -KILL $pids 2>/dev/null || true
   bash "$CAF_SOURCE_DIR/tests/support/slurm_cluster.sh" stop "$cluster" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
