@@ -55,6 +55,18 @@ EOF
 }
 
 # wait_running JOB N: until N of the job's subjobs run in the batch system.
+# wait_saved JOB N: until caf has saved N batch ids in JOB's state (subjobs may run before the save,
+# within save_interval_s; a kill inside that window is the subjob lock's case, jobs_subjob_lock.sh).
+wait_saved() {
+  local _
+  for _ in $(seq 150); do
+    [[ -f "$(work_of "$1")/caf-job.json" ]] &&
+      [[ $(state "$1" 'sum(1 for x in s["subjobs"] if x.get("batch_id"))') == "$2" ]] && return 0
+    sleep 0.1
+  done
+  fail "$1: batch ids never saved"
+}
+
 wait_running() {
   local _
   for _ in $(seq 150); do
@@ -123,6 +135,7 @@ run_scenarios() {
   "$CAF" jobs submit reattach.json --wait >reattach.log 2>&1 &
   local first_pid=$!
   wait_running reattach 2
+  wait_saved reattach 2
   kill -KILL "$first_pid"
   wait "$first_pid" 2>/dev/null || true
   local before after
@@ -140,6 +153,7 @@ run_scenarios() {
   "$CAF" jobs submit interrupt.json --wait >interrupt.log 2>&1 &
   local caf_pid=$!
   wait_running interrupt 2
+  wait_saved interrupt 2
   ids=$(state interrupt '" ".join(x["batch_id"] for x in s["subjobs"])')
   kill -INT "$caf_pid"
   rc=0
