@@ -388,8 +388,10 @@ static caf_status open_collection(run_cal *c, size_t k, const char *cache, caf_e
     caf_status rc = dir ? caf_mkdir_p(dir, err) : caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
     if (rc == CAF_OK) {
         caf_collection_expand_inputs(c->cfg, k, c->loop->base_dir, &files, &n, &problems);
+        char first[600]; /* formatted: a problem recorded for lack of memory has no message of its own */
         if (problems.count > 0)
-            rc = caf_error_set(err, CAF_ERR_INVALID, "%s", problems.items[0].message);
+            rc = caf_error_set(err, CAF_ERR_INVALID, "%s",
+                               caf_config_problem_format(&problems, 0, NULL, first, sizeof first));
         else if (n == 0)
             rc = caf_error_set(err, CAF_ERR_INVALID, "no input files");
     }
