@@ -34,8 +34,10 @@ extern "C" {
 
 /* The entry point every algorithm plugin exports, and the descriptor version it returns. */
 #define CAF_ALGORITHM_ENTRY_SYMBOL "caf_algorithm_plugin_v1"
-/* 2: the descriptor gained setup_experiment; a plugin built against version 1 is refused, not misread. */
-#define CAF_ALGORITHM_ABI_VERSION 2
+/* 3: the descriptor gained pre_algorithm; 2: it gained setup_experiment. Fields are only ever added at
+ * the end, so a plugin built against an older version still loads: the loader copies the fields its
+ * version has and leaves the later hooks unset (caf_algorithm_descriptor_size). */
+#define CAF_ALGORITHM_ABI_VERSION 3
 
 /* The outcome of an execution, with the values Belle II's CalibrationAlgorithm uses. */
 typedef enum caf_algo_result {
@@ -80,7 +82,16 @@ typedef struct caf_algorithm_descriptor {
     /* Optional; required by has_experiment_settings: called before calibrate with the experiment of the
      * execution's runs so the algorithm can load per-experiment settings (kept in its own state). */
     caf_status (*setup_experiment)(caf_algo_context *ctx, int exp, caf_error *err);
+    /* Optional (version 3; basf2's pre_algorithm): called in the execution's process before every
+     * execution (and boundary finding), before setup_experiment and calibrate, with the iteration, for
+     * set-up that depends on it. It sees the parameters and the database chain, not the data; a non-OK
+     * return fails the execution with its message. */
+    caf_status (*pre_algorithm)(caf_algo_context *ctx, int iteration, caf_error *err);
 } caf_algorithm_descriptor;
+
+/* The size of the descriptor a plugin built against abi_version provides (1 to
+ * CAF_ALGORITHM_ABI_VERSION), 0 for a version this caf does not know. */
+size_t caf_algorithm_descriptor_size(uint32_t abi_version);
 
 /* The type of the entry point: a NULL-terminated list of descriptors owned by the plugin. */
 typedef const caf_algorithm_descriptor *const *(*caf_algorithm_entry_fn)(void);

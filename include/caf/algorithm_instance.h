@@ -58,6 +58,18 @@ void caf_algorithm_close(caf_algorithm *alg);
 caf_status caf_algorithm_plugin_list(const char *plugin, const caf_algorithm_descriptor *const **list,
                                      void **handle_out, caf_error *err);
 
+/* The names of the hooks descriptor d has, in declaration order ("calibrate", "boundary_setup",
+ * "is_boundary_required", "boundary_teardown", "setup_experiment", "pre_algorithm"): a new JSON array. */
+json_t *caf_algorithm_hooks_json(const caf_algorithm_descriptor *d);
+
+/* Loads algorithm plugin PLUGIN in a child process (search_path, when not NULL, replaces $CAF_PLUGIN_PATH
+ * there) and describes each algorithm it holds: *out is a new JSON array of {"name", "collector",
+ * "abi_version", "hooks", and "error" when the algorithm cannot be used}. A plugin that cannot be loaded,
+ * or that crashes, exits or takes longer than timeout_s seconds while loading, is CAF_ERR_PLUGIN saying
+ * so; the caller is never affected. */
+caf_status caf_algorithm_plugin_probe(const char *plugin, const char *search_path, double timeout_s, json_t **out,
+                                      caf_error *err);
+
 /* Unloads a plugin opened by caf_algorithm_plugin_list. */
 void caf_algorithm_plugin_close(void *handle);
 
@@ -104,6 +116,10 @@ const caf_run_range *caf_algorithm_collected(const caf_algorithm *alg);
  * reason of a FAILURE or NOT_ENOUGH_DATA is in caf_algorithm_message. */
 caf_status caf_algorithm_execute(caf_algorithm *alg, const caf_exprun *runs, size_t count, int iteration,
                                  const caf_iov *iov, caf_algo_result *result, caf_error *err);
+
+/* Calls the descriptor's pre_algorithm hook, if it has one, with iteration (do it before everything else
+ * of an execution or boundary finding); CAF_OK without the hook. */
+caf_status caf_algorithm_pre_algorithm(caf_algorithm *alg, int iteration, caf_error *err);
 
 /* Calls the descriptor's setup_experiment hook with exp (do it before caf_algorithm_execute);
  * CAF_ERR_STATE naming the algorithm when it has no such hook. */

@@ -117,6 +117,16 @@ caf_status caf_algorithm_execute(caf_algorithm *alg, const caf_exprun *runs, siz
     return CAF_OK;
 }
 
+caf_status caf_algorithm_pre_algorithm(caf_algorithm *alg, int iteration, caf_error *err)
+{
+    if (!alg->d->pre_algorithm)
+        return CAF_OK;
+    caf_status st = alg->d->pre_algorithm(&alg->ctx, iteration, err);
+    if (st != CAF_OK)
+        caf_error_prefix(err, "algorithm %s: pre_algorithm (iteration %d): ", alg->full_name, iteration);
+    return st;
+}
+
 caf_status caf_algorithm_setup_experiment(caf_algorithm *alg, int exp, caf_error *err)
 {
     if (!alg->d->setup_experiment)

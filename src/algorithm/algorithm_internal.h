@@ -8,6 +8,11 @@
 #include "caf/dbchain.h"
 #include "caf/plugin.h"
 
+/* Copies the descriptor a plugin provides into *out as this caf's version: the fields of d's abi_version,
+ * the later ones zero. An unknown version is CAF_ERR_PLUGIN naming where. */
+caf_status caf_algorithm_descriptor_upgrade(const caf_algorithm_descriptor *d, const char *where,
+                                            caf_algorithm_descriptor *out, caf_error *err);
+
 struct caf_algo_context {
     caf_algorithm *alg;
 };
@@ -25,7 +30,8 @@ struct caf_algorithm {
     caf_algo_context ctx; /* ctx.alg points back here */
     char *full_name;      /* "PLUGIN:ALGORITHM" */
     caf_plugin plugin;
-    const caf_algorithm_descriptor *d;
+    const caf_algorithm_descriptor *d; /* &desc */
+    caf_algorithm_descriptor desc;     /* the plugin's descriptor, later hooks of an older version unset */
     caf_params *params;
     char *collector;
 

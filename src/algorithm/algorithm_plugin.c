@@ -1,5 +1,6 @@
 /* Loading an algorithm plugin: find PLUGIN.so, call its entry point, pick the algorithm by name and check
  * its descriptor before anything trusts it. Parameters are declared and parsed as module parameters. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,36 @@ caf_status caf_algorithm_split_name(const char *text, char **plugin, char **algo
     return CAF_OK;
 }
 
+size_t caf_algorithm_descriptor_size(uint32_t abi_version)
+{
+    switch (abi_version) {
+    case 1: return offsetof(caf_algorithm_descriptor, setup_experiment);
+    case 2: return offsetof(caf_algorithm_descriptor, pre_algorithm);
+    case 3: return sizeof(caf_algorithm_descriptor);
+    default: return 0;
+    }
+}
+
+caf_status caf_algorithm_descriptor_upgrade(const caf_algorithm_descriptor *d, const char *where,
+                                            caf_algorithm_descriptor *out, caf_error *err)
+{
+    memset(out, 0, sizeof *out);
+    /* only abi_version is read before the size is known: every version starts with it */
+    size_t size = caf_algorithm_descriptor_size(d->abi_version);
+    if (size == 0)
+        return caf_error_set(err, CAF_ERR_PLUGIN, "%s: algorithm ABI version %u, this caf knows versions 1 to %d",
+                             where, d->abi_version, CAF_ALGORITHM_ABI_VERSION);
+    memcpy(out, d, size);
+    return CAF_OK;
+}
+
+/* What caf_algorithm_plugin_list hands out: the loaded plugin and its descriptors as this caf's version. */
+typedef struct plugin_listing {
+    caf_plugin so;
+    caf_algorithm_descriptor *copies;
+    const caf_algorithm_descriptor **list; /* NULL-terminated, pointing into copies */
+} plugin_listing;
+
 /* Opens PLUGIN.so and returns its descriptor list. */
 static caf_status load_list(const char *plugin, caf_plugin *so, const caf_algorithm_descriptor *const **list,
                             caf_error *err)
@@ -50,34 +81,53 @@ static caf_status load_list(const char *plugin, caf_plugin *so, const caf_algori
     return st;
 }
 
+void caf_algorithm_plugin_close(void *handle)
+{
+    plugin_listing *l = handle;
+    if (!l)
+        return;
+    caf_plugin_close(&l->so);
+    free(l->copies);
+    free(l->list);
+    free(l);
+}
+
 caf_status caf_algorithm_plugin_list(const char *plugin, const caf_algorithm_descriptor *const **list,
                                      void **handle_out, caf_error *err)
 {
     *handle_out = NULL;
-    caf_plugin *so = calloc(1, sizeof *so);
-    if (!so)
+    plugin_listing *l = calloc(1, sizeof *l);
+    if (!l)
         return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
-    caf_status st = load_list(plugin, so, list, err);
+    const caf_algorithm_descriptor *const *raw;
+    caf_status st = load_list(plugin, &l->so, &raw, err);
     if (st != CAF_OK) {
-        free(so);
+        free(l);
         return caf_error_prefix(err, "algorithm plugin %s: ", plugin);
     }
-    *handle_out = so;
+    size_t n = 0;
+    while (raw[n])
+        n++;
+    l->copies = calloc(n, sizeof *l->copies);
+    l->list = calloc(n + 1, sizeof *l->list);
+    if (!l->copies || !l->list)
+        st = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; st == CAF_OK && i < n; i++) {
+        st = caf_algorithm_descriptor_upgrade(raw[i], l->so.path, &l->copies[i], err);
+        l->list[i] = &l->copies[i];
+    }
+    if (st != CAF_OK) {
+        caf_algorithm_plugin_close(l);
+        return caf_error_prefix(err, "algorithm plugin %s: ", plugin);
+    }
+    *list = l->list;
+    *handle_out = l;
     return CAF_OK;
-}
-
-void caf_algorithm_plugin_close(void *handle)
-{
-    caf_plugin_close(handle);
-    free(handle);
 }
 
 static caf_status check_descriptor(const char *full_name, const char *where, const caf_algorithm_descriptor *d,
                                    caf_error *err)
 {
-    if (d->abi_version != CAF_ALGORITHM_ABI_VERSION)
-        return caf_error_set(err, CAF_ERR_PLUGIN, "%s: algorithm ABI version %u, this caf needs %d", where,
-                             d->abi_version, CAF_ALGORITHM_ABI_VERSION);
     if (!d->calibrate)
         return caf_error_set(err, CAF_ERR_PLUGIN, "%s: the algorithm has no calibrate function", where);
     if (!d->collector || !*d->collector)
@@ -113,14 +163,15 @@ static caf_status new_instance(const char *plugin, const caf_algorithm_descripto
     }
     snprintf(alg->full_name, full_len, "%s:%s", plugin, d->name ? d->name : "");
     alg->ctx.alg = alg;
-    alg->d = d;
+    alg->d = &alg->desc;
     alg->iov = CAF_IOV_EMPTY;
     alg->result = CAF_ALGO_UNDEFINED;
     caf_run_range_init(&alg->collected, CAF_GRANULARITY_RUN);
     alg->input_state = json_object();
     alg->output_state = json_object();
-    caf_status st = CAF_OK;
-    if (!alg->input_state || !alg->output_state)
+    caf_status st = caf_algorithm_descriptor_upgrade(d, so ? so->path : plugin, &alg->desc, err);
+    d = alg->d;
+    if (st == CAF_OK && (!alg->input_state || !alg->output_state))
         st = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
     if (st == CAF_OK && (!d->name || !*d->name))
         st = caf_error_set(err, CAF_ERR_PLUGIN, "%s: an algorithm has no name", so ? so->path : plugin);

@@ -140,6 +140,8 @@ static _Noreturn void child_main(const caf_algo_run_spec *spec, int fd, int log_
     }
     caf_exprun *boundaries = NULL;
     size_t boundary_count = 0;
+    if (st == CAF_OK) /* basf2's pre_algorithm: before everything else this process does with the algorithm */
+        st = caf_algorithm_pre_algorithm(alg, spec->iteration, &err);
     if (st == CAF_OK && spec->find_boundaries) {
         st = caf_algorithm_find_boundaries(alg, spec->runs, spec->run_count, spec->iteration, &boundaries,
                                            &boundary_count, &err);

@@ -391,15 +391,23 @@ static json_t *descriptor_json(const caf_algorithm_descriptor *d)
             json_object_set_new(o, "default", json_string(p->default_yaml));
         json_array_append_new(params, o);
     }
-    return json_pack("{s:s, s:s, s:s, s:b, s:o}", "name", d->name, "description",
+    return json_pack("{s:s, s:s, s:s, s:b, s:i, s:o, s:o}", "name", d->name, "description",
                      d->description ? d->description : "", "collector", d->collector, "boundaries",
-                     d->is_boundary_required != NULL, "parameters", params);
+                     d->is_boundary_required != NULL, "abi_version", (int)d->abi_version, "hooks",
+                     caf_algorithm_hooks_json(d), "parameters", params);
 }
 
 static void print_descriptor(const char *plugin, const caf_algorithm_descriptor *d)
 {
-    printf("%s:%s (reads collector %s%s)\n\n%s\n\nparameters:\n", plugin, d->name, d->collector,
+    json_t *hooks = caf_algorithm_hooks_json(d);
+    printf("%s:%s (reads collector %s%s)\n\n%s\n\nhooks:", plugin, d->name, d->collector,
            d->is_boundary_required ? "; finds payload boundaries" : "", d->description ? d->description : "");
+    size_t h;
+    json_t *hook;
+    json_array_foreach(hooks, h, hook)
+        printf("%s %s", h ? "," : "", json_string_value(hook));
+    printf(" (descriptor version %u)\n\nparameters:\n", d->abi_version);
+    json_decref(hooks);
     if (!d->params || !d->params->name)
         puts("  (none)");
     for (const caf_param_spec *p = d->params; p && p->name; p++) {

@@ -16,9 +16,12 @@ static const char config_help[] =
     "Checks a campaign file (docs/configuration.md) without running anything: YAML syntax, unknown keys,\n"
     "wrong types, missing keys, strategies and their parameters, strategies that refuse collector\n"
     "granularity \"all\", depends_on names and cycles, input files that match nothing, database chains\n"
-    "that are not local databases, and collector and algorithm plugins not found. Every problem is\n"
-    "printed as FILE:LINE:COLUMN: message. A valid campaign is summarised, with the order in which its\n"
-    "calibrations can run (calibrations of one wave can run at the same time).\n"
+    "that are not local databases, and collector and algorithm plugins not found. Algorithm plugins are\n"
+    "loaded, each in a child process (a crash or hang there is a problem, not the end of the check), to\n"
+    "find algorithms the plugin does not hold, unsound descriptors and missing hooks (setup_experiment\n"
+    "when has_experiment_settings is set). Every problem is printed as FILE:LINE:COLUMN: message. A\n"
+    "valid campaign is summarised, with each algorithm's hooks and the order in which its calibrations\n"
+    "can run (calibrations of one wave can run at the same time).\n"
     "\n"
     "Relative paths (output_dir, input files, file lists, databases) are taken relative to the campaign\n"
     "file's folder, wherever caf is started from. Null or empty names and paths, empty input lists, and\n"
@@ -103,12 +106,21 @@ static json_t *collections_json(const caf_calibration_config *cal, const char *b
     return list;
 }
 
-static json_t *calibration_json(const caf_calibration_config *cal, size_t input_count, int wave, const char *base)
+/* The hooks of algorithm a of a calibration, as caf_campaign_check_algorithms found them (null: unknown). */
+static json_t *hooks_of(const json_t *cal_hooks, size_t a)
+{
+    json_t *h = json_array_get(cal_hooks, a);
+    return h ? json_incref(h) : json_null();
+}
+
+static json_t *calibration_json(const caf_calibration_config *cal, size_t input_count, int wave, const char *base,
+                                const json_t *cal_hooks)
 {
     json_t *algorithms = json_array(), *modules = json_array();
     for (size_t i = 0; i < cal->algorithm_count; i++)
-        json_array_append_new(algorithms, json_pack("{s:s, s:s}", "plugin", cal->algorithms[i].plugin, "strategy",
-                                                    caf_strategy_params_name(&cal->algorithms[i].strategy)));
+        json_array_append_new(algorithms, json_pack("{s:s, s:s, s:o}", "plugin", cal->algorithms[i].plugin, "strategy",
+                                                    caf_strategy_params_name(&cal->algorithms[i].strategy), "hooks",
+                                                    hooks_of(cal_hooks, i)));
     for (size_t i = 0; i < cal->pre_collector_count; i++)
         json_array_append_new(modules, json_string(cal->pre_collector[i].module));
     json_t *out = json_pack("{s:s, s:s?, s:o, s:o, s:s, s:I, s:o, s:i, s:i}", "name", cal->name, "collector",
@@ -122,7 +134,7 @@ static json_t *calibration_json(const caf_calibration_config *cal, size_t input_
 }
 
 static void print_summary_text(const char *path, const caf_campaign *c, const char *folder, const size_t *inputs,
-                               const int *wave, const char *base)
+                               const int *wave, const char *base, const json_t *hooks)
 {
     printf("%s: valid campaign with %zu calibration%s\n", path, c->calibration_count,
            c->calibration_count == 1 ? "" : "s");
@@ -147,9 +159,16 @@ static void print_summary_text(const char *path, const caf_campaign *c, const ch
             printf("  collection %s: collector %s, %zu input file%s\n", cal->collections[k]->name,
                    cal->collections[k]->collector, n, n == 1 ? "" : "s");
         }
-        for (size_t a = 0; a < cal->algorithm_count; a++)
-            printf("  algorithm %s: %s\n", cal->algorithms[a].plugin,
+        for (size_t a = 0; a < cal->algorithm_count; a++) {
+            printf("  algorithm %s: %s", cal->algorithms[a].plugin,
                    caf_strategy_params_name(&cal->algorithms[a].strategy));
+            const json_t *list = json_array_get(json_array_get(hooks, i), a);
+            size_t h;
+            json_t *hook;
+            json_array_foreach(list, h, hook)
+                printf("%s%s", h ? ", " : " (hooks: ", json_string_value(hook));
+            printf("%s\n", json_array_size(list) ? ")" : "");
+        }
         for (size_t d = 0; d < cal->depends_on.count; d++)
             printf("  depends on %s\n", cal->depends_on.items[d]);
         if (wave[i] + 1 > waves)
@@ -164,7 +183,7 @@ static void print_summary_text(const char *path, const caf_campaign *c, const ch
     }
 }
 
-static int summarise(const char *path, const caf_campaign *c, const char *base, bool json)
+static int summarise(const char *path, const caf_campaign *c, const char *base, const json_t *hooks, bool json)
 {
     size_t n = c->calibration_count;
     size_t *inputs = calloc(n, sizeof *inputs);
@@ -187,12 +206,13 @@ static int summarise(const char *path, const caf_campaign *c, const char *base, 
     if (json) {
         json_t *cals = json_array();
         for (size_t i = 0; i < n; i++)
-            json_array_append_new(cals, calibration_json(c->calibrations[i], inputs[i], wave[i], base));
+            json_array_append_new(cals, calibration_json(c->calibrations[i], inputs[i], wave[i], base,
+                                                         json_array_get(hooks, i)));
         print_json(json_pack("{s:s, s:b, s:[], s:s, s:s, s:s, s:f, s:f, s:o}", "file", path, "valid", 1,
                              "problems", "output_dir", c->output_dir, "output_folder", folder, "backend", c->backend,
                              "heartbeat", c->heartbeat, "poll_interval", c->poll_interval, "calibrations", cals));
     } else {
-        print_summary_text(path, c, folder, inputs, wave, base);
+        print_summary_text(path, c, folder, inputs, wave, base, hooks);
     }
     free(folder);
     free(inputs);
@@ -220,8 +240,11 @@ static int config_check(const char *path, bool json, const char *plugin_path)
     const char *base = dirname(copy);
     caf_campaign_check_files(&campaign, base, &problems);
     caf_campaign_check_plugins(&campaign, plugin_path, &problems);
+    json_t *hooks = NULL;
+    caf_campaign_check_algorithms(&campaign, plugin_path, &hooks, &problems);
     caf_config_problems_sort(&problems);
-    int code = problems.count ? report_problems(path, &problems, json) : summarise(path, &campaign, base, json);
+    int code = problems.count ? report_problems(path, &problems, json) : summarise(path, &campaign, base, hooks, json);
+    json_decref(hooks);
     free(copy);
     caf_config_problems_clear(&problems);
     caf_campaign_close(&campaign);

@@ -1,12 +1,15 @@
-/* Plugin existence for configuration checks: collectors, algorithms (PLUGIN or PLUGIN:ALGORITHM) and
- * pre-collector modules are looked for as NAME.so on the search path, without loading them (a check must
- * not run plugin code); whether the file is a plugin of the right kind shows when the job runs it.
- * Strategy plugins are loaded, but only in a child process (caf_strategy_plugin_check): their parameters
- * and granularities are declared in code, and a bad value must be found before anything runs. */
+/* Plugins for configuration checks: collectors, algorithms (PLUGIN or PLUGIN:ALGORITHM) and pre-collector
+ * modules are looked for as NAME.so on the search path. Algorithm plugins are then loaded, each in a child
+ * process (plugin code is user code: a crash or a hang there must not end the check), to find what only
+ * loading tells: that the plugin holds the algorithm, with a sound descriptor, and the hooks its strategy
+ * needs. Collectors and modules are checked when the job runs them.
+ * Strategy plugins are loaded in a child process too (caf_strategy_plugin_check): their parameters and
+ * granularities are declared in code, and a bad value must be found before anything runs. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "caf/algorithm_instance.h"
 #include "caf/campaign.h"
 #include "caf/file.h"
 #include "caf/strategy_plugin.h"
@@ -97,13 +100,145 @@ static void check_strategy(const caf_calibration_config *cal, const caf_algorith
     free(found);
 }
 
+static const char *effective_path(const char *search_path)
+{
+    if (!search_path)
+        search_path = getenv("CAF_PLUGIN_PATH");
+    return search_path ? search_path : CAF_PLUGIN_INSTALL_DIR;
+}
+
+/* One loaded plugin's description (caf_algorithm_plugin_probe), kept for the other algorithms naming it. */
+typedef struct probed {
+    char *plugin;
+    json_t *algorithms; /* NULL when it could not be loaded */
+    char error[CAF_ERROR_MESSAGE_MAX];
+} probed;
+
+static const probed *probe(probed **cache, size_t *count, const char *plugin, const char *search_path)
+{
+    for (size_t i = 0; i < *count; i++)
+        if (!strcmp((*cache)[i].plugin, plugin))
+            return &(*cache)[i];
+    probed *grown = realloc(*cache, (*count + 1) * sizeof *grown);
+    if (!grown)
+        return NULL;
+    *cache = grown;
+    probed *p = &grown[(*count)++];
+    memset(p, 0, sizeof *p);
+    caf_error err = {0};
+    p->plugin = strdup(plugin);
+    if (caf_algorithm_plugin_probe(plugin, search_path, 30, &p->algorithms, &err) != CAF_OK)
+        snprintf(p->error, sizeof p->error, "%s", err.message);
+    return p;
+}
+
+static bool has_hook(const json_t *algorithm, const char *hook)
+{
+    size_t i;
+    json_t *h;
+    json_array_foreach(json_object_get(algorithm, "hooks"), i, h)
+        if (!strcmp(json_string_value(h), hook))
+            return true;
+    return false;
+}
+
+static char *hook_list(const json_t *algorithm, char *buf, size_t size)
+{
+    size_t used = 0, i;
+    json_t *h;
+    buf[0] = '\0';
+    json_array_foreach(json_object_get(algorithm, "hooks"), i, h)
+        if (used < size)
+            used += (size_t)snprintf(buf + used, size - used, "%s%s", i ? ", " : "", json_string_value(h));
+    return buf;
+}
+
+/* The probed algorithm a configuration entry names (PLUGIN:ALGORITHM, or PLUGIN holding one), or NULL
+ * with a problem added. */
+static const json_t *find_algorithm(const probed *p, const char *cal, const caf_algorithm_config *a,
+                                    caf_config_problems *problems)
+{
+    const char *colon = strchr(a->plugin, ':');
+    size_t n = json_array_size(p->algorithms);
+    if (!colon && n != 1) {
+        caf_config_problems_add(problems, a->mark, "calibration '%s': algorithm plugin '%s' holds %zu algorithms: "
+                                "say which (%s:NAME)", cal, a->plugin, n, a->plugin);
+        return NULL;
+    }
+    char names[512] = "";
+    size_t used = 0, i;
+    json_t *alg;
+    json_array_foreach(p->algorithms, i, alg) {
+        const char *name = json_string_value(json_object_get(alg, "name"));
+        if (!colon || !strcmp(name, colon + 1))
+            return alg;
+        if (used < sizeof names)
+            used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", i ? ", " : "", name);
+    }
+    caf_config_problems_add(problems, a->mark, "calibration '%s': algorithm plugin '%.*s' has no algorithm '%s' "
+                            "(it has %s)", cal, (int)(colon - a->plugin), a->plugin, colon + 1, names);
+    return NULL;
+}
+
+size_t caf_campaign_check_algorithms(const caf_campaign *c, const char *search_path, json_t **hooks,
+                                     caf_config_problems *problems)
+{
+    size_t before = problems->count;
+    search_path = effective_path(search_path);
+    probed *cache = NULL;
+    size_t cached = 0;
+    json_t *all = hooks ? json_array() : NULL;
+    for (size_t i = 0; i < c->calibration_count; i++) {
+        const caf_calibration_config *cal = c->calibrations[i];
+        json_t *per_cal = all ? json_array() : NULL;
+        for (size_t a = 0; a < cal->algorithm_count; a++) {
+            const caf_algorithm_config *ac = &cal->algorithms[a];
+            if (!ac->plugin || !*ac->plugin) { /* a problem of the file already */
+                if (per_cal)
+                    json_array_append_new(per_cal, json_null());
+                continue;
+            }
+            char file[256], *found = NULL;
+            snprintf(file, sizeof file, "%.*s", (int)strcspn(ac->plugin, ":"), ac->plugin);
+            const json_t *alg = NULL;
+            /* a plugin not found is caf_campaign_check_plugins' problem */
+            if (caf_plugin_search(file, search_path, &found, NULL) == CAF_OK && found) {
+                const probed *p = probe(&cache, &cached, file, search_path);
+                if (p && !p->algorithms)
+                    caf_config_problems_add(problems, ac->mark, "calibration '%s': %s", cal->name, p->error);
+                else if (p)
+                    alg = find_algorithm(p, cal->name, ac, problems);
+            }
+            free(found);
+            const char *why = alg ? json_string_value(json_object_get(alg, "error")) : NULL;
+            if (why)
+                caf_config_problems_add(problems, ac->mark, "calibration '%s': %s", cal->name, why);
+            if (alg && !why && ac->strategy.has_experiment_settings && !has_hook(alg, "setup_experiment")) {
+                char list[256];
+                caf_config_problems_add(problems, ac->mark, "calibration '%s': algorithm '%s': has_experiment_settings "
+                                        "is set but the algorithm has no setup_experiment hook (it has %s)",
+                                        cal->name, ac->plugin, hook_list(alg, list, sizeof list));
+            }
+            if (per_cal)
+                json_array_append_new(per_cal, alg ? json_deep_copy(json_object_get(alg, "hooks")) : json_null());
+        }
+        if (all)
+            json_array_append_new(all, per_cal);
+    }
+    for (size_t i = 0; i < cached; i++) {
+        free(cache[i].plugin);
+        json_decref(cache[i].algorithms);
+    }
+    free(cache);
+    if (hooks)
+        *hooks = all;
+    return problems->count - before;
+}
+
 size_t caf_campaign_check_plugins(const caf_campaign *c, const char *search_path, caf_config_problems *problems)
 {
     size_t before = problems->count;
-    if (!search_path)
-        search_path = getenv("CAF_PLUGIN_PATH");
-    if (!search_path)
-        search_path = CAF_PLUGIN_INSTALL_DIR;
+    search_path = effective_path(search_path);
     for (size_t i = 0; i < c->calibration_count; i++) {
         const caf_calibration_config *cal = c->calibrations[i];
         for (size_t k = 0; k < caf_calibration_collection_count(cal); k++) {

@@ -51,7 +51,8 @@ size_t caf_run_check(const caf_campaign *campaign, const caf_run_options *option
 {
     size_t before = problems->count;
     caf_campaign_check_files(campaign, options ? options->base_dir : NULL, problems);
-    caf_campaign_check_plugins(campaign, options ? options->plugin_path : NULL, problems);
+    if (caf_campaign_check_plugins(campaign, options ? options->plugin_path : NULL, problems) == 0)
+        caf_campaign_check_algorithms(campaign, options ? options->plugin_path : NULL, NULL, problems);
     run_check_backend_args(campaign, problems);
     const char *backend = campaign->backend ? campaign->backend : "local";
     if (!caf_backend_find(backend))

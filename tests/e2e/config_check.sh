@@ -14,7 +14,9 @@ status() { set +e; "$@" >/dev/null 2>&1; local rc=$?; set -e; echo $rc; }
 mkdir -p campaign/data campaign/db plugins
 touch campaign/data/run1.h5 campaign/data/run2.h5 "campaign/data/run 3.h5" campaign/db/database.txt
 printf 'data/run1.h5\n' >campaign/t0-files.txt
-for p in GainCollector GainAlgorithm T0Collector T0Algorithm TriggerSkim; do touch "plugins/$p.so"; done
+for p in GainCollector T0Collector TriggerSkim; do touch "plugins/$p.so"; done
+# Algorithm plugins are loaded (in a child process) to check their hooks: these must be real ones.
+for p in GainAlgorithm T0Algorithm; do cp "$CAF_BUILD_DIR/plugins/ExampleGainAlgorithm.so" "plugins/$p.so"; done
 cat >campaign/good.yaml <<'YAML'
 output_dir: results
 backend: local
@@ -43,9 +45,9 @@ check "summary" "campaign/good.yaml: valid campaign with 2 calibrations
 output_dir: results (campaign/results)
 backend: local (heartbeat 2 s, poll_interval 1 s)
 calibration gain: collector GainCollector, granularity run, 3 input files, max_iterations 5
-  algorithm GainAlgorithm: SequentialRunByRun
+  algorithm GainAlgorithm: SequentialRunByRun (hooks: calibrate)
 calibration t0: collector T0Collector, granularity all, 1 input file, max_iterations 5
-  algorithm T0Algorithm: SingleIOV
+  algorithm T0Algorithm: SingleIOV (hooks: calibrate)
   depends on gain
 wave 0: gain
 wave 1: t0" "$("$CAF" config check campaign/good.yaml)"

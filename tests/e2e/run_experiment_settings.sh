@@ -2,8 +2,8 @@
 # has_experiment_settings end to end: with it on, every execution of SequentialRunByRun and
 # SequentialBoundaries has the algorithm's setup_experiment hook called with the experiment of its runs
 # (the test algorithm records it in its JSON state); without it the hook is never called; `caf algo run
-# --experiment-settings EXP` calls it for EXP; an algorithm
-# without the hook fails its first execution with a message naming the algorithm and the missing hook.
+# --experiment-settings EXP` calls it for EXP; a campaign asking it of an algorithm without the hook is
+# refused before anything starts, at the algorithm's line.
 set -euo pipefail
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
@@ -68,7 +68,8 @@ $PY -c 'import json, sys; s = json.load(open(sys.argv[1]))["state"]; assert s["s
 "$CAF" algo run TestAlgorithms:test --collector ExampleHitCollector --input "$merged" --runs 2:1 --json > algo.json
 $PY -c 'import json, sys; s = json.load(open(sys.argv[1]))["state"]; assert "settings_exp" not in s, s' algo.json
 
-# An algorithm without the hook: the calibration fails at its first execution, saying why.
+# An algorithm without the hook: caf run loads the plugin (in a child) before anything starts and refuses
+# the campaign at the algorithm's line, saying why; nothing is submitted.
 cat > nohook.yaml <<YAML
 output_dir: out2
 poll_interval: 0.2
@@ -83,8 +84,8 @@ calibrations:
     input_files: ["toy/*_r00001_*.h5"]
 YAML
 if "$CAF" run nohook.yaml 2> "$W/log2"; then cat "$W/log2"; fail "a campaign without the hook succeeded"; fi
-grep -q "algorithm TestAlgorithms:minimal: has_experiment_settings is set but the algorithm has no setup_experiment hook" "$W/log2" \
+grep -q "nohook.yaml:8:9: calibration 'nohook': algorithm 'TestAlgorithms:minimal': has_experiment_settings is set but the algorithm has no setup_experiment hook (it has calibrate)" "$W/log2" \
     || { cat "$W/log2"; fail "no clear message for the missing hook"; }
-grep -q "nohook: iteration 0: TestAlgorithms:minimal execution 0 .*no setup_experiment hook" "$W/log2" \
-    || fail "the message does not name the calibration"
+grep -q "nothing was submitted" "$W/log2" || fail "not refused before anything started: $(cat "$W/log2")"
+[ ! -e out2/nohook ] || fail "the calibration was started"
 echo ok

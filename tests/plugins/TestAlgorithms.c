@@ -39,6 +39,7 @@ static const caf_param_spec test_params[] = {
     {"boundary_shift", CAF_PARAM_DOUBLE, CAF_PARAM_DEFAULTED, "5.0", "boundary finding: a run whose object "
      "mean moved more than this from the last boundary's starts a new payload"},
     {"preset_boundaries", CAF_PARAM_STRING_LIST, CAF_PARAM_DEFAULTED, "[]", "boundaries e:r set up front"},
+    {"pre_algorithm_fails", CAF_PARAM_BOOL, CAF_PARAM_DEFAULTED, "false", "the pre_algorithm hook fails"},
     {"marker", CAF_PARAM_STRING, CAF_PARAM_DEFAULTED, "''", "create the files MARKER.start when calibrate begins "
      "and MARKER.end when it returns (empty: none)"},
     {"wait_for", CAF_PARAM_STRING, CAF_PARAM_DEFAULTED, "''", "after MARKER.start, wait until this file exists "
@@ -251,6 +252,20 @@ static caf_status test_setup_experiment(caf_algo_context *ctx, int exp, caf_erro
     return CAF_OK;
 }
 
+/* What the pre_algorithm hook saw in this process: how often it was called, and the iteration. */
+static int pre_algorithm_calls;
+static int pre_algorithm_iteration;
+
+static caf_status test_pre_algorithm(caf_algo_context *ctx, int iteration, caf_error *err)
+{
+    caf_info("pre_algorithm for iteration %d", iteration);
+    if (caf_params_bool(caf_algo_params(ctx), "pre_algorithm_fails", false))
+        return caf_error_set(err, CAF_ERR_INVALID, "failing in pre_algorithm as asked");
+    pre_algorithm_calls++;
+    pre_algorithm_iteration = iteration;
+    return CAF_OK;
+}
+
 static void count_executions(caf_algo_context *ctx)
 {
     const json_t *in = caf_algo_input_state(ctx);
@@ -264,6 +279,10 @@ static void count_executions(caf_algo_context *ctx)
     json_object_set_new(out, "iteration", json_integer(caf_algo_iteration(ctx)));
     if (settings_set_up)
         json_object_set_new(out, "settings_exp", json_integer(settings_exp));
+    if (pre_algorithm_calls > 0) {
+        json_object_set_new(out, "pre_algorithm_calls", json_integer(pre_algorithm_calls));
+        json_object_set_new(out, "pre_algorithm_iteration", json_integer(pre_algorithm_iteration));
+    }
 }
 
 static void touch(const char *marker, const char *suffix)
@@ -414,6 +433,7 @@ static const caf_algorithm_descriptor test_algorithm = {
     .is_boundary_required = test_is_boundary_required,
     .boundary_teardown = test_boundary_teardown,
     .setup_experiment = test_setup_experiment,
+    .pre_algorithm = test_pre_algorithm,
 };
 
 static caf_algo_result minimal_calibrate(caf_algo_context *ctx, caf_error *err)
