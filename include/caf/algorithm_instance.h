@@ -64,9 +64,10 @@ json_t *caf_algorithm_hooks_json(const caf_algorithm_descriptor *d);
 
 /* Loads algorithm plugin PLUGIN in a child process (search_path, when not NULL, replaces $CAF_PLUGIN_PATH
  * there) and describes each algorithm it holds: *out is a new JSON array of {"name", "collector",
- * "abi_version", "hooks", and "error" when the algorithm cannot be used}. A plugin that cannot be loaded,
- * or that crashes, exits or takes longer than timeout_s seconds while loading, is CAF_ERR_PLUGIN saying
- * so; the caller is never affected. */
+ * "abi_version", "hooks", and "error" when the algorithm cannot be used}. A file the loader refuses (not
+ * a shared object, no entry point, an unknown descriptor version) is CAF_ERR_FORMAT with the loader's
+ * message; a plugin that crashes, exits or takes longer than timeout_s seconds while loading is
+ * CAF_ERR_PLUGIN saying so. The caller is never affected. */
 caf_status caf_algorithm_plugin_probe(const char *plugin, const char *search_path, double timeout_s, json_t **out,
                                       caf_error *err);
 

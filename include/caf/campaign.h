@@ -388,10 +388,11 @@ size_t caf_campaign_check_plugins(const caf_campaign *campaign, const char *sear
 
 /* Loads every algorithm plugin the campaign names (found on search_path, as caf_campaign_check_plugins;
  * each in a child process, since plugin code is user code) and adds a problem, at the algorithm's place,
- * for a plugin that cannot be loaded (or crashes or hangs while loading), that lacks the named algorithm,
+ * for a plugin that crashes, exits or hangs while loading, that lacks the named algorithm,
  * whose descriptor is unsound, or that lacks a hook its strategy needs (setup_experiment for
  * has_experiment_settings). With hooks, *hooks is a new JSON array, one entry per calibration, of arrays,
- * one per algorithm, of its hook names (null when it could not be loaded). Returns the problems added. */
+ * one per algorithm, of its hook names (null when it could not be loaded). A file the loader refuses (not
+ * a plugin) is left to the run, like collectors and modules. Returns the problems added. */
 size_t caf_campaign_check_algorithms(const caf_campaign *campaign, const char *search_path, json_t **hooks,
                                      caf_config_problems *problems);
 

@@ -152,8 +152,8 @@ caf_status caf_algorithm_plugin_probe(const char *plugin, const char *search_pat
         const char *why = json_string_value(json_object_get(j, "error"));
         if (!json_is_object(j))
             rc = caf_error_set(err, CAF_ERR_PLUGIN, "algorithm plugin %s: loading it wrote no description", plugin);
-        else if (why)
-            rc = caf_error_set(err, CAF_ERR_PLUGIN, "%s", why);
+        else if (why) /* the loader refused it: not an algorithm plugin (or not one this caf can load) */
+            rc = caf_error_set(err, CAF_ERR_FORMAT, "%s", why);
         if (rc == CAF_OK)
             *out = json_incref(json_object_get(j, "algorithms"));
         json_decref(j);

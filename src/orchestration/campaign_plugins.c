@@ -111,6 +111,7 @@ static const char *effective_path(const char *search_path)
 typedef struct probed {
     char *plugin;
     json_t *algorithms; /* NULL when it could not be loaded */
+    bool refused;       /* the loader refused the file: not checked here, the run says why */
     char error[CAF_ERROR_MESSAGE_MAX];
 } probed;
 
@@ -127,7 +128,9 @@ static const probed *probe(probed **cache, size_t *count, const char *plugin, co
     memset(p, 0, sizeof *p);
     caf_error err = {0};
     p->plugin = strdup(plugin);
-    if (caf_algorithm_plugin_probe(plugin, search_path, 30, &p->algorithms, &err) != CAF_OK)
+    caf_status rc = caf_algorithm_plugin_probe(plugin, search_path, 30, &p->algorithms, &err);
+    p->refused = rc == CAF_ERR_FORMAT;
+    if (rc != CAF_OK)
         snprintf(p->error, sizeof p->error, "%s", err.message);
     return p;
 }
@@ -204,9 +207,11 @@ size_t caf_campaign_check_algorithms(const caf_campaign *c, const char *search_p
             /* a plugin not found is caf_campaign_check_plugins' problem */
             if (caf_plugin_search(file, search_path, &found, NULL) == CAF_OK && found) {
                 const probed *p = probe(&cache, &cached, file, search_path);
-                if (p && !p->algorithms)
+                /* A file the loader refuses is reported when the job uses it (as collectors and modules
+                 * are); one whose code crashes or hangs while loading is a problem now. */
+                if (p && !p->algorithms && !p->refused)
                     caf_config_problems_add(problems, ac->mark, "calibration '%s': %s", cal->name, p->error);
-                else if (p)
+                else if (p && p->algorithms)
                     alg = find_algorithm(p, cal->name, ac, problems);
             }
             free(found);
