@@ -4,6 +4,7 @@
  * caller gets an error saying how. `caf config check` uses it so that a missing hook is found before any
  * execution. */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -32,8 +33,19 @@ json_t *caf_algorithm_hooks_json(const caf_algorithm_descriptor *d)
 /* In the child: what the plugin holds, as JSON text on fd. */
 static _Noreturn void probe_child(const char *plugin, const char *search_path, int fd)
 {
+    /* A crash must end the child with its signal, whatever handlers the caller (or a sanitizer) set. */
+    static const int fatal[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
+    for (size_t i = 0; i < sizeof fatal / sizeof *fatal; i++)
+        signal(fatal[i], SIG_DFL);
     signal(SIGPIPE, SIG_IGN);
-    caf_log_set_level(CAF_LOG_ERROR); /* the plugin's and the loader's chatter is not the caller's output */
+    /* the plugin's and the loader's chatter is not the caller's output */
+    int null_fd = open("/dev/null", O_WRONLY);
+    if (null_fd >= 0) {
+        dup2(null_fd, STDOUT_FILENO);
+        dup2(null_fd, STDERR_FILENO);
+        close(null_fd);
+    }
+    caf_log_set_level(CAF_LOG_ERROR);
     if (search_path)
         setenv("CAF_PLUGIN_PATH", search_path, 1);
     json_t *out = json_object();
