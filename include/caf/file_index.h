@@ -34,6 +34,7 @@ typedef struct caf_file_index_stats {
     size_t files;        /* files added */
     size_t cache_hits;   /* files whose (path, size, mtime) matched the cache: not opened */
     size_t files_opened; /* files whose metadata was read from HDF5 */
+    size_t excluded;     /* files skipped because their path matched the exclusion pattern */
 } caf_file_index_stats;
 
 /* One run and the files holding it. Memory is owned by the index. */
@@ -47,6 +48,13 @@ typedef struct caf_run_files {
 /* Opens an index backed by the SQLite cache at cache_path (created if missing; NULL keeps no cache);
  * *out is the new index (close with caf_file_index_close). */
 caf_status caf_file_index_open(caf_file_index **out, const char *cache_path, caf_error *err);
+
+/* Makes later adds skip every file whose absolute path (made absolute against the working folder,
+ * symlinks not resolved) matches the POSIX extended regular expression pattern anywhere, as basf2's
+ * `b2caf-filemap --filter-regex` drops paths that re.search matches; such files are not opened, not
+ * cached and counted in stats.excluded. NULL removes the pattern. A pattern that does not compile fails
+ * with CAF_ERR_INVALID and the regcomp message. */
+caf_status caf_file_index_set_exclude(caf_file_index *index, const char *pattern, caf_error *err);
 
 /* Adds the event file at path: from the cache when its path, size and mtime match, else by reading its
  * metadata in a child process (and updating the cache; a bad file is never cached). A file added twice is

@@ -12,19 +12,22 @@
 
 static const char help_text[] =
     "usage: caf file info FILE... [--json]\n"
-    "       caf file index DIR|FILE... [--cache PATH] [--json]\n"
+    "       caf file index DIR|FILE... [--cache PATH] [--filter REGEX] [--json]\n"
     "       caf file dump FILE [-n MAX]\n\n"
     "info   prints the metadata of event files (experiments, runs with their event counts, lowest and\n"
     "       highest run, creator, version, random seed, parents) without reading events.\n"
     "index  maps event files (*.h5, *.hdf5 below each DIR, or the FILEs) to the runs they hold. With\n"
     "       --cache PATH the metadata is kept in an SQLite database keyed by path, size and mtime, so\n"
-    "       unchanged files are not opened again.\n"
+    "       unchanged files are not opened again. With --filter REGEX, files whose absolute path matches\n"
+    "       the POSIX extended regular expression anywhere are left out (as basf2's b2caf-filemap\n"
+    "       --filter-regex): never opened, and counted as excluded.\n"
     "dump   prints the events of FILE, one JSON object per line: exp, run, event, columns, arrays\n"
     "       (per array its fields, per field the event's entries) and trigger (per line [result after\n"
     "       prescale, result without prescale], or null when the event has no trigger result).\n\n"
     "Options:\n"
     "  --json         print JSON instead of text\n"
     "  --cache PATH   (index) the cache database\n"
+    "  --filter REGEX (index) leave out files whose absolute path matches REGEX\n"
     "  -n, --max N    (dump) print at most N events\n"
     "\n"
     "Each file is first read in a child process, so a file that crashes or hangs the HDF5 library is\n"
@@ -91,12 +94,16 @@ static int run_info(int argc, char **argv, bool json)
     return bad ? CLI_EXIT_FAILURE : rc;
 }
 
-static int run_index(int argc, char **argv, bool json, const char *cache)
+static int run_index(int argc, char **argv, bool json, const char *cache, const char *filter)
 {
     caf_file_index *ix;
     caf_error err = {0};
     if (caf_file_index_open(&ix, cache, &err))
         return cli_fail(&err);
+    if (filter && caf_file_index_set_exclude(ix, filter, &err)) {
+        caf_file_index_close(ix);
+        return cli_usage_error("file index", "--filter: %s", err.message);
+    }
     for (int i = 0; i < argc; i++) {
         size_t bad_before = caf_file_index_bad_count(ix);
         /* a bad file is noted by the index and reported below; anything else (the cache) is fatal */
@@ -122,7 +129,10 @@ static int run_index(int argc, char **argv, bool json, const char *cache)
                 printf("    %s\n", runs[r].files[f]->path);
         }
         caf_file_index_stats st = caf_file_index_get_stats(ix);
-        printf("%zu files, %zu runs (%zu from the cache, %zu opened)\n", st.files, n, st.cache_hits, st.files_opened);
+        printf("%zu files, %zu runs (%zu from the cache, %zu opened)", st.files, n, st.cache_hits, st.files_opened);
+        if (filter)
+            printf(", %zu excluded by --filter", st.excluded);
+        putchar('\n');
         rc = CLI_EXIT_OK;
     }
     for (size_t i = 0; i < caf_file_index_bad_count(ix); i++)
@@ -208,6 +218,7 @@ static int run_file(int argc, char **argv)
     static const struct option longopts[] = {
         {"json", no_argument, NULL, 'j'},
         {"cache", required_argument, NULL, 'c'},
+        {"filter", required_argument, NULL, 'f'},
         {"max", required_argument, NULL, 'n'},
         {0},
     };
@@ -227,7 +238,7 @@ static int run_file(int argc, char **argv)
     long long max = -1;
     argc--, argv++;
     bool json = false;
-    const char *cache = NULL;
+    const char *cache = NULL, *filter = NULL;
     int c;
     cli_options_begin();
     int n_operands = 0;
@@ -242,6 +253,10 @@ static int run_file(int argc, char **argv)
             if (!is_index)
                 return cli_usage_error(opts.where, "--cache applies to 'file index' only");
             cache = optarg;
+        } else if (c == 'f') {
+            if (!is_index)
+                return cli_usage_error(opts.where, "--filter applies to 'file index' only");
+            filter = optarg;
         } else if (c == 'n') {
             int v;
             if (!is_dump)
@@ -260,7 +275,7 @@ static int run_file(int argc, char **argv)
     }
     if (n_operands == 0)
         return cli_usage_error(opts.where, "expects at least one %s", is_info ? "FILE" : "DIR or FILE");
-    return is_info ? run_info(n_operands, argv, json) : run_index(n_operands, argv, json, cache);
+    return is_info ? run_info(n_operands, argv, json) : run_index(n_operands, argv, json, cache, filter);
 }
 
 const struct cli_command cli_command_file = {

@@ -7,11 +7,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <regex.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 typedef struct entry {
     caf_indexed_file pub;
@@ -34,6 +36,9 @@ struct caf_file_index {
     caf_run_files *runs;
     size_t n_runs;
     const caf_indexed_file **run_file_ptrs;
+    /* paths matching it are skipped (caf_file_index_set_exclude) */
+    regex_t exclude;
+    bool has_exclude;
     /* one line per file that could not be added, naming it */
     char **bad;
     size_t n_bad, cap_bad;
@@ -120,6 +125,47 @@ static caf_status commit(caf_file_index *ix, caf_error *err)
     return CAF_OK;
 }
 
+caf_status caf_file_index_set_exclude(caf_file_index *ix, const char *pattern, caf_error *err)
+{
+    regex_t compiled;
+    if (pattern) {
+        int rc = regcomp(&compiled, pattern, REG_EXTENDED | REG_NOSUB);
+        if (rc != 0) {
+            char why[256];
+            regerror(rc, &compiled, why, sizeof why);
+            return caf_error_set(err, CAF_ERR_INVALID, "bad file filter '%s': %s", pattern, why);
+        }
+    }
+    if (ix->has_exclude)
+        regfree(&ix->exclude);
+    ix->has_exclude = pattern != NULL;
+    if (pattern)
+        ix->exclude = compiled;
+    return CAF_OK;
+}
+
+/* True when path is to be skipped: the pattern is matched against the absolute path as basf2 matches
+ * it, not the resolved one, so that a filter on a symlink's folder name works. */
+static bool is_excluded(const caf_file_index *ix, const char *path)
+{
+    if (!ix->has_exclude)
+        return false;
+    if (path[0] == '/')
+        return regexec(&ix->exclude, path, 0, NULL, 0) == 0;
+    char cwd[PATH_MAX];
+    if (!getcwd(cwd, sizeof cwd))
+        return regexec(&ix->exclude, path, 0, NULL, 0) == 0;
+    size_t len = strlen(cwd) + strlen(path) + 2;
+    char *abs = malloc(len);
+    if (!abs)
+        return regexec(&ix->exclude, path, 0, NULL, 0) == 0;
+    const char *rel = strncmp(path, "./", 2) == 0 ? path + 2 : path;
+    snprintf(abs, len, "%s/%s", cwd, rel);
+    bool hit = regexec(&ix->exclude, abs, 0, NULL, 0) == 0;
+    free(abs);
+    return hit;
+}
+
 void caf_file_index_close(caf_file_index *ix)
 {
     if (!ix)
@@ -144,6 +190,8 @@ void caf_file_index_close(caf_file_index *ix)
     free(ix->runs);
     free(ix->run_file_ptrs);
     free(ix->cache_path);
+    if (ix->has_exclude)
+        regfree(&ix->exclude);
     free(ix);
 }
 
@@ -295,7 +343,7 @@ static caf_status bad_files_error(caf_file_index *ix, size_t first, caf_status f
 typedef struct pending {
     char *real;
     entry e;
-    bool bad, duplicate, read;
+    bool bad, duplicate, excluded, read;
 } pending;
 
 caf_status caf_file_index_add_files(caf_file_index *ix, const char *const *paths, size_t n, caf_error *err)
@@ -313,6 +361,11 @@ caf_status caf_file_index_add_files(caf_file_index *ix, const char *const *paths
         char real[PATH_MAX];
         struct stat st;
         caf_error why = {0};
+        if (is_excluded(ix, paths[i])) {
+            p[i].excluded = true;
+            ix->stats.excluded++;
+            continue;
+        }
         if (!realpath(paths[i], real) || stat(real, &st) < 0)
             caf_error_errno(&why, errno, "%s", paths[i]);
         else if (!S_ISREG(st.st_mode))
@@ -378,7 +431,7 @@ caf_status caf_file_index_add_files(caf_file_index *ix, const char *const *paths
     }
     /* 3. in the order given: append and cache the good ones (a bad file is never cached) */
     for (size_t i = 0; rc == CAF_OK && i < n; i++) {
-        if (p[i].bad || p[i].duplicate || *find_slot(ix, p[i].real))
+        if (p[i].bad || p[i].duplicate || p[i].excluded || *find_slot(ix, p[i].real))
             continue;
         entry e = p[i].e;
         e.path = p[i].real;
@@ -609,7 +662,7 @@ json_t *caf_file_index_to_json(caf_file_index *ix)
         json_array_append_new(jruns, json_pack("{s:i, s:i, s:I, s:o}", "exp", runs[r].run.exp, "run", runs[r].run.run,
                                                "events", (json_int_t)runs[r].events, "files", paths));
     }
-    return json_pack("{s:o, s:o, s:{s:I, s:I, s:I}}", "files", files, "runs", jruns, "stats", "files",
+    return json_pack("{s:o, s:o, s:{s:I, s:I, s:I, s:I}}", "files", files, "runs", jruns, "stats", "files",
                      (json_int_t)ix->stats.files, "cache_hits", (json_int_t)ix->stats.cache_hits, "files_opened",
-                     (json_int_t)ix->stats.files_opened);
+                     (json_int_t)ix->stats.files_opened, "excluded", (json_int_t)ix->stats.excluded);
 }
