@@ -6,6 +6,7 @@
 #include <jansson.h>
 
 #include "caf/error.h"
+#include "caf/iov.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -20,6 +21,12 @@ caf_status caf_json_save_file(const char *path, const json_t *value, caf_error *
 
 /* Returns value as compact text with sorted keys (malloc'd, caller frees), or NULL when out of memory. */
 char *caf_json_dump_compact(const json_t *value);
+
+/* [[exp, run], ...] (a new reference; NULL when out of memory). */
+json_t *caf_json_runs(const caf_exprun *runs, size_t count);
+
+/* [exp_low, run_low, exp_high, run_high] (a new reference; NULL when out of memory). */
+json_t *caf_json_iov(caf_iov iov);
 
 #ifdef __cplusplus
 }

@@ -6,6 +6,7 @@
 
 #include "caf/dbchain.h"
 #include "caf/hash.h"
+#include "caf/lineage.h"
 #include "caf/localdb.h"
 #include "cli/cli.h"
 
@@ -16,6 +17,7 @@ static const char db_help[] =
     "       caf db gaps DB NAME --span e1,r1,e2,r2 [--json]\n"
     "       caf db merge OUT DB... [--json]\n"
     "       caf db check DB [--json]\n"
+    "       caf db why DB NAME EXP RUN [--json]\n"
     "\n"
     "Local conditions databases in the basf2 format: a folder with database.txt, whose lines read\n"
     "'dbstore/NAME REVISION e1,r1,e2,r2', and payload files dbstore_NAME_rev_REVISION.EXT beside it.\n"
@@ -31,6 +33,11 @@ static const char db_help[] =
     "          also reports payload files no line references and temporary files of ended writers\n"
     "          (what a killed add leaves; the next add removes them, and the payload files a killed\n"
     "          add wrote)\n"
+    "  why     why run EXP,RUN gets its NAME payload: the payload and its IoV, then its lineage record\n"
+    "          (calibration, iteration, algorithm, execution and runs, parameters, plugin file and MD5,\n"
+    "          database chain, collector jobs and their input files with size and modification time,\n"
+    "          those changed since marked); DB is a database or a caf output folder (its database/);\n"
+    "          exit 1 when no payload covers the run or no lineage record explains it\n"
     "\n"
     "Options:\n"
     "  --json         print machine-readable JSON\n"
@@ -330,6 +337,9 @@ static int db_merge(struct db_args *a)
         st = caf_db_commit_finish(commit, &err);
     else
         caf_db_commit_abort(commit);
+    /* every payload keeps its lineage (caf/lineage.h) */
+    for (size_t d = 0; st == CAF_OK && d < caf_dbchain_size(inputs); d++)
+        st = caf_lineage_copy(caf_localdb_dir(caf_dbchain_database(inputs, d)), a->operands[0], &err);
     caf_localdb_close(out);
     caf_dbchain_close(inputs);
     if (st != CAF_OK)
@@ -380,6 +390,31 @@ static int db_check(struct db_args *a)
     return CLI_EXIT_OK;
 }
 
+/* caf db why: the payload a run gets and the lineage record behind it (caf/lineage.h). */
+static int db_why(struct db_args *a)
+{
+    if (a->operand_count != 4)
+        return cli_usage_error(a->where, "expects DB NAME EXP RUN");
+    caf_exprun r;
+    if (!cli_parse_int(a->where, "EXP", a->operands[2], &r.exp) || !cli_parse_int(a->where, "RUN", a->operands[3], &r.run))
+        return CLI_EXIT_USAGE;
+    if (r.exp < 0 || r.run < 0)
+        return cli_usage_error(a->where, "EXP and RUN must not be negative");
+    caf_error err = {0};
+    if (caf_payload_name_check(a->operands[1], &err) != CAF_OK)
+        return cli_usage_error(a->where, "%s", err.message);
+    json_t *answer = NULL;
+    if (caf_lineage_why(a->operands[0], a->operands[1], r, &answer, &err) != CAF_OK)
+        return cli_fail(&err);
+    if (a->json)
+        print_json(answer);
+    else {
+        caf_lineage_print(stdout, answer);
+        json_decref(answer);
+    }
+    return CLI_EXIT_OK;
+}
+
 static int run_db(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -392,6 +427,7 @@ static int run_db(int argc, char **argv)
     } subcommands[] = {
         {"list", db_list}, {"query", db_query}, {"add", db_add},
         {"gaps", db_gaps}, {"merge", db_merge}, {"check", db_check},
+        {"why", db_why},
     };
     for (size_t i = 0; i < sizeof subcommands / sizeof *subcommands; i++) {
         if (strcmp(argv[1], subcommands[i].name) != 0)
@@ -412,7 +448,7 @@ static int run_db(int argc, char **argv)
 
 const struct cli_command cli_command_db = {
     .name = "db",
-    .summary = "list, query, add to, merge and check local conditions databases",
+    .summary = "list, query, add to, merge, check and explain local conditions databases",
     .help = db_help,
     .run = run_db,
 };

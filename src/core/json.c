@@ -45,3 +45,16 @@ char *caf_json_dump_compact(const json_t *value)
 {
     return json_dumps(value, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
 }
+
+json_t *caf_json_runs(const caf_exprun *runs, size_t count)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < count; i++)
+        json_array_append_new(a, json_pack("[ii]", runs[i].exp, runs[i].run));
+    return a;
+}
+
+json_t *caf_json_iov(caf_iov iov)
+{
+    return json_pack("[iiii]", iov.exp_low, iov.run_low, iov.exp_high, iov.run_high);
+}

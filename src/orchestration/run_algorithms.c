@@ -48,6 +48,9 @@ typedef struct algo_ctx {
     char failure[512];      /* what the last execution that failed said (a crash, a limit) */
     bool has_settings;      /* the strategy applied experiment settings: executions set them up */
     int settings_exp;       /* the experiment they were applied for */
+    run_lineage *lineage;   /* what the lineage records share, read at the first commit */
+    bool executed;          /* an execution ran in this driver ... */
+    size_t last_executed;   /* ... this one, whose message is x->message */
 } algo_ctx;
 
 static char *execution_dir(const algo_ctx *x, size_t index)
@@ -166,6 +169,8 @@ static caf_status cb_execute(void *ctx, const caf_execution *e, caf_execution_re
     }
     caf_algo_run_result out = {0};
     caf_error run_err = {0};
+    x->executed = true;
+    x->last_executed = e->index;
     rc = run_one(x, e->runs, e->run_count, &e->iov, e->iteration, dir, false, &out, &run_err);
     if (rc != CAF_OK) { /* could not be set up: a failure of this execution, with the reason kept */
         *result = CAF_RESULT_FAILURE;
@@ -205,7 +210,13 @@ static caf_status cb_commit(void *ctx, const caf_execution *e, caf_error *err)
         free(dir);
         return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
     }
-    caf_status rc = run_db_copy_payloads(db, x->database, true, err);
+    /* The record goes first: a payload in the database always has one. */
+    caf_status rc = x->lineage ? CAF_OK : run_lineage_open(x->c, x->index, &x->lineage, err);
+    if (rc == CAF_OK)
+        rc = run_lineage_write(x->lineage, e, dir, x->executed && x->last_executed == e->index ? x->message : NULL,
+                               x->database, err);
+    if (rc == CAF_OK)
+        rc = run_db_copy_payloads(db, x->database, true, err);
     free(dir);
     free(db);
     return rc;
@@ -380,6 +391,7 @@ static void clear_ctx(algo_ctx *x)
     free(x->input_collectors);
     free(x->database);
     free(x->committed);
+    run_lineage_free(x->lineage);
 }
 
 /* In the driver: runs (or replays) one algorithm's strategy from its recorded state and reports its

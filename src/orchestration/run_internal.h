@@ -293,6 +293,25 @@ char *run_collection_output(const run_cal *c, int iteration, size_t k);
 caf_status run_algorithms_step(run_cal *c, bool *finished, caf_strategy_outcome *outcome, char *reason,
                                size_t reason_size, bool *moved, caf_error *err);
 
+/* ---- lineage records (run_lineage.c, caf/lineage.h) ---- */
+
+/* What an algorithm's lineage records share: its collector jobs with their input files and runs, the
+ * plugin file and its hash, the parameters and the database chain (read once; free with
+ * run_lineage_free). */
+typedef struct run_lineage run_lineage;
+
+/* Reads what algorithm (index in c's configuration) records share in the current iteration. */
+caf_status run_lineage_open(const run_cal *c, int algorithm, run_lineage **out, caf_error *err);
+
+/* Writes the lineage record of execution e (whose folder exec_dir holds its database) into target_db's
+ * lineage folder, atomically; message is what the execution said (NULL when not known). Nothing when the
+ * execution saved no payload. */
+caf_status run_lineage_write(run_lineage *l, const caf_execution *e, const char *exec_dir, const char *message,
+                             const char *target_db, caf_error *err);
+
+/* Frees l (NULL is fine). */
+void run_lineage_free(run_lineage *l);
+
 /* ---- outputs (run_outputs.c) ---- */
 
 /* Writes OUTPUT_DIR/database (every completed calibration's final database, in dependency order) and

@@ -13,6 +13,7 @@
 
 #include "caf/file.h"
 #include "caf/json.h"
+#include "caf/lineage.h"
 #include "caf/localdb.h"
 #include "caf/log.h"
 #include "caf/temp_file.h"
@@ -118,6 +119,8 @@ static caf_status write_final_database(run_loop *loop, const size_t *order, caf_
             continue; /* save_payloads: false: its payloads fed its dependents, they stay out of the result */
         char *db = run_cal_database(c, c->cm.iteration);
         rc = db ? run_db_copy_payloads(db, tmp, false, err) : caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+        if (rc == CAF_OK) /* every payload keeps its lineage in the merged database */
+            rc = caf_lineage_copy(db, tmp, err);
         free(db);
     }
     char *text = NULL;
