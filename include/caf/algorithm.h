@@ -11,8 +11,8 @@
  *
  * Inside calibrate, the functions below give the runs requested, the iteration, the parameters, the
  * collected objects merged over the requested runs and every input file, the payloads of the database
- * chain, and the JSON state of the previous execution; they save payloads and the JSON state for the next
- * execution. Saved payloads are committed by the caller, all together, only when calibrate returns OK or
+ * chain, the side files the collector jobs kept, and the JSON state of the previous execution; they save
+ * payloads and the JSON state for the next execution. Saved payloads are committed by the caller, all together, only when calibrate returns OK or
  * ITERATE. docs/algorithms.md is the user guide. */
 #ifndef CAF_ALGORITHM_H
 #define CAF_ALGORITHM_H
@@ -149,6 +149,32 @@ caf_status caf_algo_get_collection_object_for_runs(caf_algo_context *ctx, const 
 /* The collection input file index (as caf_algo_input_files lists them) belongs to; NULL when the inputs
  * carry no collection names or index is out of range. Owned by the framework. */
 const char *caf_algo_input_collection(const caf_algo_context *ctx, size_t index);
+
+/* ---- Side files (collection `output_patterns`, basf2 Algorithm.data_input; docs/algorithms.md) ---- */
+
+/* One collector job's side files: the files it kept through output_patterns, and its runs. */
+typedef struct caf_algo_side_files {
+    const char *collection;     /* the job's collection; NULL for a calibration without `collections:` */
+    size_t job;                 /* the job's index within its collection (its folder outputs/N) */
+    const caf_exprun *runs;     /* the job's runs that this execution requested, sorted (at least one) */
+    size_t run_count;
+    const caf_exprun *job_runs; /* every run the job held, sorted (its files may hold the others too) */
+    size_t job_run_count;
+    const char *const *files;   /* absolute paths of its side files, sorted by name; may be none */
+    size_t file_count;
+} caf_algo_side_files;
+
+/* The collector jobs, of every collection, that held at least one requested run, with their side files
+ * (*out, *count; in input order, then job order). *out and everything it points to are owned by the
+ * framework and live until the execution ends. Inputs without side files give no jobs (not an error); a
+ * manifest naming a file outside its folder is CAF_ERR_FORMAT naming the manifest and the file. */
+caf_status caf_algo_side_files_list(caf_algo_context *ctx, const caf_algo_side_files **out, size_t *count,
+                                    caf_error *err);
+
+/* Like caf_algo_side_files_list for the jobs of the named collection only; an unknown collection is
+ * CAF_ERR_NOT_FOUND listing those there are. */
+caf_status caf_algo_collection_side_files(caf_algo_context *ctx, const char *collection,
+                                          const caf_algo_side_files **out, size_t *count, caf_error *err);
 
 /* ---- Payloads ---- */
 

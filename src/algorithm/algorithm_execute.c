@@ -28,6 +28,7 @@ caf_status caf_algo_sorted_runs(const caf_exprun *runs, size_t count, caf_exprun
 void caf_algo_reset_execution(caf_algorithm *alg)
 {
     caf_algo_cache_clear(alg);
+    caf_algo_side_answers_clear(alg);
     caf_algo_payloads_free(alg->payloads, alg->payload_count);
     alg->payloads = NULL;
     alg->payload_count = alg->payload_capacity = 0;

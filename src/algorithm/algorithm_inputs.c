@@ -9,6 +9,7 @@
 
 void caf_algo_close_inputs(caf_algorithm *alg)
 {
+    caf_algo_side_files_close(alg); /* before input_count goes */
     for (size_t i = 0; i < alg->input_count; i++) {
         caf_collector_output_close(alg->inputs[i]);
         free(alg->input_paths[i]);

@@ -7,6 +7,7 @@
 #include "caf/collector_output.h"
 #include "caf/dbchain.h"
 #include "caf/plugin.h"
+#include "caf/side_files.h"
 
 /* Copies the descriptor a plugin provides into *out as this caf's version: the fields of d's abi_version,
  * the later ones zero. An unknown version is CAF_ERR_PLUGIN naming where. */
@@ -61,11 +62,28 @@ struct caf_algorithm {
     size_t cache_capacity;
     size_t merges;
 
+    /* side files: each input's manifest, read on first use, and the lists handed out this execution */
+    bool side_files_read;
+    caf_side_files_job **side_jobs; /* per input */
+    size_t *side_job_counts;
+    caf_algo_side_files **side_answers;
+    size_t side_answer_count;
+    size_t side_answer_capacity;
+
     /* boundary finding */
     caf_exprun *boundaries;
     size_t boundary_count;
     size_t boundary_capacity;
 };
+
+/* CAF_ERR_NOT_FOUND: no input belongs to collection, naming the collections there are. */
+caf_status caf_algo_unknown_collection(const caf_algorithm *alg, const char *collection, caf_error *err);
+
+/* Frees the side-file lists handed out during the execution. */
+void caf_algo_side_answers_clear(caf_algorithm *alg);
+
+/* Forgets the inputs' side-file manifests (with the lists handed out). */
+void caf_algo_side_files_close(caf_algorithm *alg);
 
 /* Clears the per-execution data (runs, result, payloads, output state, cache). */
 void caf_algo_reset_execution(caf_algorithm *alg);

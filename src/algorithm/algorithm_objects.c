@@ -62,6 +62,18 @@ static caf_status cache_add(caf_algorithm *alg, char *name, char *collection, ca
     return CAF_OK;
 }
 
+caf_status caf_algo_unknown_collection(const caf_algorithm *alg, const char *collection, caf_error *err)
+{
+    char names[600] = "";
+    size_t used = 0;
+    for (size_t i = 0; alg->input_collections && i < alg->input_count && used < sizeof names; i++)
+        if (alg->input_collections[i] && !strstr(names, alg->input_collections[i]))
+            used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", used ? ", " : "",
+                                     alg->input_collections[i]);
+    return caf_error_set(err, CAF_ERR_NOT_FOUND, "algorithm %s: no input of collection '%s' (there are: %s)",
+                         alg->full_name, collection, used ? names : "no named collections");
+}
+
 /* CAF_ERR_NOT_FOUND listing the objects the first input holds, when no input has name. */
 static caf_status check_known(const caf_algorithm *alg, const char *name, const char *collection, caf_error *err)
 {
@@ -73,16 +85,8 @@ static caf_status check_known(const caf_algorithm *alg, const char *name, const 
         if (caf_collector_output_find_object(alg->inputs[i], name))
             return CAF_OK;
     }
-    if (!any) {
-        char names[600] = "";
-        size_t used = 0;
-        for (size_t i = 0; alg->input_collections && i < alg->input_count && used < sizeof names; i++)
-            if (alg->input_collections[i] && !strstr(names, alg->input_collections[i]))
-                used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", used ? ", " : "",
-                                         alg->input_collections[i]);
-        return caf_error_set(err, CAF_ERR_NOT_FOUND, "algorithm %s: no input of collection '%s' (there are: %s)",
-                             alg->full_name, collection, used ? names : "no named collections");
-    }
+    if (!any)
+        return caf_algo_unknown_collection(alg, collection, err);
     char names[600] = "";
     size_t used = 0;
     const caf_collector_output *f = alg->inputs[0];

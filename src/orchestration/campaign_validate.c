@@ -413,6 +413,43 @@ static void check_unique_names(const caf_campaign *c, caf_config_problems *p)
     free(sorted);
 }
 
+/* True when pattern can only match inside the collector job's folder: relative, without ".." components. */
+static bool pattern_stays_inside(const char *pattern)
+{
+    if (pattern[0] == '/')
+        return false;
+    for (const char *q = pattern; *q;) {
+        size_t len = strcspn(q, "/");
+        if (len == 2 && q[0] == '.' && q[1] == '.')
+            return false;
+        q += len + (q[len] == '/');
+    }
+    return true;
+}
+
+/* Output patterns select files of the collector job's folder: never empty, never outside it. */
+static void check_output_patterns(const caf_calibration_config *cal, caf_config_problems *p)
+{
+    for (size_t k = 0; k < caf_calibration_collection_count(cal); k++) {
+        caf_collection_config col;
+        caf_calibration_collection(cal, k, &col);
+        for (size_t i = 0; i < col.output_patterns.count; i++) {
+            const char *pattern = col.output_patterns.items[i];
+            caf_mark m = col.output_patterns.marks && col.output_patterns.marks[i].line ? col.output_patterns.marks[i]
+                                                                                        : col_at(&col, CAF_COL_OUTPUT_PATTERNS);
+            const char *why = !*pattern || pattern[strlen(pattern) - 1] == '/' ? "names no file"
+                              : !pattern_stays_inside(pattern) ? "leaves the collector job's folder (absolute, or "
+                                                                 "with a '..' component)"
+                                                               : NULL;
+            if (why)
+                caf_config_problems_add(p, m, "calibration '%s'%s%s%s: output_patterns: '%s' %s", cal->name,
+                                        cal->collection_count ? ": collection '" : "",
+                                        cal->collection_count && col.name ? col.name : "",
+                                        cal->collection_count ? "'" : "", pattern, why);
+        }
+    }
+}
+
 static void check_backend(const caf_calibration_config *cal, caf_config_problems *p)
 {
     bool known = !cal->backend;
@@ -434,6 +471,7 @@ size_t caf_campaign_validate(const caf_campaign *c, caf_config_problems *p)
         check_numbers(cal, p);
         check_pre_collector(cal, p);
         check_collections(cal, p);
+        check_output_patterns(cal, p);
         check_backend(cal, p);
     }
     check_unique_names(c, p);

@@ -3,7 +3,8 @@
  * (ignored runs and the per-run file limit applied), split into subjobs, each running `caf process` over a
  * generated path (pre-collector modules, then the collector writing collector_output.sqlite), driven by
  * the jobs scheduler, every subjob change recorded as a row (numbered across the collections), and each
- * collection's outputs merged into its own collector_output.sqlite, which the algorithms read together. */
+ * collection's outputs merged into its own collector_output.sqlite, which the algorithms read together,
+ * with the manifest of the side files its jobs kept (run_side_files.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -553,6 +554,16 @@ static caf_status merge_collection(run_cal *c, size_t k, char *reason, size_t re
             snprintf(reason, reason_size, "merging the collector outputs%s%s%s: %s",
                      col->named ? " of collection '" : "", col->named ? col->cfg.name : "", col->named ? "'" : "",
                      merge_err.message);
+            rc = CAF_ERR_STATE;
+        }
+    }
+    if (rc == CAF_OK) {
+        caf_error side_err = {0};
+        reason[0] = '\0';
+        if (run_side_files_record(c, k, merged, COLLECTOR_OUTPUT, reason, reason_size, &side_err) != CAF_OK) {
+            if (!reason[0])
+                snprintf(reason, reason_size, "listing the side files%s%s%s: %s", col->named ? " of collection '" : "",
+                         col->named ? col->cfg.name : "", col->named ? "'" : "", side_err.message);
             rc = CAF_ERR_STATE;
         }
     }

@@ -283,6 +283,12 @@ size_t run_collect_counts(const run_cal *c, size_t counts[5]);
  * ITERATION_DIR/collector_output.sqlite, a named collection's ITERATION_DIR/collections/NAME/... */
 char *run_collection_output(const run_cal *c, int iteration, size_t k);
 
+/* Writes the side-file manifest of collection k beside its merged collector output merged (each job's
+ * files named output_name excluded): the files each job kept through output_patterns and the runs of its
+ * collector output. A kept link leading outside its folder is CAF_ERR_STATE explained in reason. */
+caf_status run_side_files_record(const run_cal *c, size_t k, const char *merged, const char *output_name,
+                                 char *reason, size_t reason_size, caf_error *err);
+
 /* ---- algorithm phase (run_algorithms.c) ---- */
 
 /* Moves the algorithm phase of the current iteration on without waiting: from the recorded outcomes when
