@@ -205,13 +205,13 @@ static caf_status read_job(const char *manifest, const char *folder, const char 
         if (!name || !name_stays_inside(name))
             return caf_error_set(err, CAF_ERR_FORMAT, "%s: job %zu: side file %zu ('%s') is not a name inside %s; "
                                  "refused", manifest, job->job, i + 1, name ? name : "not a string", folder);
-        char *path = caf_path_join(folder, name);
+        char *path = caf_path_join(root, name); /* absolute even when the manifest's path is not */
         if (!path)
             return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
         if (!resolves_inside(root, path, &regular) || !regular) {
             caf_status st = caf_error_set(err, CAF_ERR_FORMAT, "%s: job %zu: side file '%s' %s; refused", manifest,
-                                          job->job, name, regular ? "" : caf_path_exists(path)
-                                              ? "is not a regular file inside the folder" : "does not exist");
+                                          job->job, name, caf_path_exists(path) ? "is not a regular file inside "
+                                          "the folder" : "does not exist");
             free(path);
             return st;
         }
