@@ -9,6 +9,8 @@ build=${1:-build}
 "$build/bench/bench_file_index"
 "$build/bench/bench_algorithm" "$build"
 "$build/bench/bench_collector"
+# conditions: lookups/s through the index at 1,000 / 10,000 / 100,000 lines vs scanning every line
+"$build/bench/bench_localdb"
 # orchestration: strategy bookkeeping, fresh run against replay from a saved state
 "$build/bench/bench_strategy" 20000
 # jobs: 1,000 trivial subjobs through the local backend vs xargs -P <cores> (bench/jobs_local.sh)

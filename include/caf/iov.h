@@ -17,6 +17,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "caf/error.h"
 
@@ -84,6 +85,16 @@ char *caf_iov_format(caf_iov iov, char *buf, size_t size);
 
 /* The IoV of a single run: e,r,e,r. */
 caf_iov caf_iov_of_run(caf_exprun r);
+
+/* ---- Positions on the line of runs (for indexes that sort and search IoVs as integer intervals) ---- */
+
+/* The position of run r on the line of all (exp, run) points, increasing with caf_exprun_compare;
+ * -1 for a pair with a negative number, which names no run. */
+int64_t caf_exprun_key(caf_exprun r);
+
+/* The first and last position (inclusive) of the runs in a valid, non-empty iov: r is in iov exactly
+ * when *lo <= caf_exprun_key(r) <= *hi. */
+void caf_iov_key_range(caf_iov iov, int64_t *lo, int64_t *hi);
 
 /* ---- Set operations (arguments must be valid; the empty IoV contains and overlaps nothing) ---- */
 

@@ -1,6 +1,7 @@
 /* Reading a local database: database.txt into entries, lookups by (name, run), payload files by prefix. */
 #include <dirent.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,9 +95,17 @@ caf_status caf_localdb_reload(caf_localdb *db, caf_error *err)
     free(text);
     if (rc != CAF_OK)
         return rc;
+    localdb_index *index;
+    rc = localdb_index_build(entries, count, &index, err);
+    if (rc != CAF_OK) {
+        localdb_free_entries(entries, count);
+        return caf_error_prefix(err, "%s: ", db->text_path);
+    }
     localdb_free_entries(db->entries, db->count);
+    localdb_index_free(db->index);
     db->entries = entries;
     db->count = count;
+    db->index = index;
     localdb_forget_listing(db);
     return CAF_OK;
 }
@@ -171,6 +180,7 @@ void caf_localdb_close(caf_localdb *db)
     if (!db)
         return;
     localdb_free_entries(db->entries, db->count);
+    localdb_index_free(db->index);
     localdb_forget_listing(db);
     free(db->dir);
     free(db->text_path);
@@ -195,10 +205,8 @@ const caf_db_entry *caf_localdb_entry(const caf_localdb *db, size_t i)
 
 const caf_db_entry *caf_localdb_find(const caf_localdb *db, const char *name, caf_exprun r)
 {
-    for (size_t i = db->count; i-- > 0;)
-        if (strcmp(db->entries[i].name, name) == 0 && caf_iov_contains_exprun(db->entries[i].iov, r))
-            return &db->entries[i];
-    return NULL;
+    size_t i = localdb_index_find(db->index, name, r);
+    return i < db->count ? &db->entries[i] : NULL;
 }
 
 static int compare_names(const void *a, const void *b)

@@ -7,12 +7,16 @@
 
 #include "caf/localdb.h"
 
+/* Per payload name, which line wins where (localdb_index.c). */
+typedef struct localdb_index localdb_index;
+
 struct caf_localdb {
     char *dir;
     char *text_path; /* dir/database.txt */
     char *lock_path; /* dir/.database.txt.lock */
     caf_db_entry *entries;
     size_t count;
+    localdb_index *index; /* always matches entries */
     /* Sorted names of the payload files in dir, read lazily for prefix lookups; NULL until needed. */
     char **file_names;
     size_t file_count;
@@ -27,6 +31,18 @@ caf_status localdb_parse_text(const char *path, const char *text, caf_db_entry *
 
 /* Frees an entry array. */
 void localdb_free_entries(caf_db_entry *entries, size_t count);
+
+/* Builds the index of count entries (a whole database.txt, in line order). */
+caf_status localdb_index_build(const caf_db_entry *entries, size_t count, localdb_index **out, caf_error *err);
+
+/* Adds entries[entry], a line after every line indexed so far: it wins wherever its IoV reaches. */
+caf_status localdb_index_append(localdb_index *index, const caf_db_entry *entries, size_t entry, caf_error *err);
+
+/* The index of the entry that applies to name at r (last line wins), or SIZE_MAX when none does. */
+size_t localdb_index_find(const localdb_index *index, const char *name, caf_exprun r);
+
+/* Frees an index (NULL is fine). */
+void localdb_index_free(localdb_index *index);
 
 /* Forgets the cached folder listing (after files were added). */
 void localdb_forget_listing(caf_localdb *db);

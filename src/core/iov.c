@@ -65,6 +65,17 @@ static caf_iov iov_of_range(key_range r)
     return iov;
 }
 
+int64_t caf_exprun_key(caf_exprun r)
+{
+    return r.exp < 0 || r.run < 0 ? -1 : key_of(r.exp, r.run);
+}
+
+void caf_iov_key_range(caf_iov iov, int64_t *lo, int64_t *hi)
+{
+    *lo = low_key(iov);
+    *hi = high_key(iov);
+}
+
 /* ---- ExpRun ---- */
 
 int caf_exprun_compare(caf_exprun a, caf_exprun b)
