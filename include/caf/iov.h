@@ -96,6 +96,10 @@ int64_t caf_exprun_key(caf_exprun r);
  * when *lo <= caf_exprun_key(r) <= *hi. */
 void caf_iov_key_range(caf_iov iov, int64_t *lo, int64_t *hi);
 
+/* The canonical IoV of the positions lo..hi (as caf_iov_key_range gives them, lo <= hi): the inverse of
+ * caf_iov_key_range, with run_low never -1 and the end of an experiment or of the line written as -1. */
+caf_iov caf_iov_of_key_range(int64_t lo, int64_t hi);
+
 /* ---- Set operations (arguments must be valid; the empty IoV contains and overlaps nothing) ---- */
 
 /* True if iov contains the run. */

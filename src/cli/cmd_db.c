@@ -8,6 +8,7 @@
 #include "caf/hash.h"
 #include "caf/lineage.h"
 #include "caf/localdb.h"
+#include "caf/localdb_fill_gaps.h"
 #include "cli/cli.h"
 
 static const char db_help[] =
@@ -18,6 +19,7 @@ static const char db_help[] =
     "       caf db merge OUT DB... [--json]\n"
     "       caf db check DB [--json]\n"
     "       caf db why DB NAME EXP RUN [--json]\n"
+    "       caf db fill-gaps DB [--dry-run] [--open-last] [--json]\n"
     "\n"
     "Local conditions databases in the basf2 format: a folder with database.txt, whose lines read\n"
     "'dbstore/NAME REVISION e1,r1,e2,r2', and payload files dbstore_NAME_rev_REVISION.EXT beside it.\n"
@@ -38,22 +40,30 @@ static const char db_help[] =
     "          database chain, collector jobs and their input files with size and modification time,\n"
     "          those changed since marked); DB is a database or a caf output folder (its database/);\n"
     "          exit 1 when no payload covers the run or no lineage record explains it\n"
+    "  fill-gaps  per payload name, extend the IoV reaching furthest before each gap up to the next\n"
+    "          payload, so no run between a name's first and last payload lacks one (basf2's\n"
+    "          b2cal-fill-gaps-local); with --open-last also open each name's furthest IoV to -1,-1.\n"
+    "          Only uncovered runs change their answer; prints each changed line (before -> after)\n"
     "\n"
     "Options:\n"
     "  --json         print machine-readable JSON\n"
     "  --name NAME    (list) only entries of this payload\n"
     "  --iov IOV      (add) the interval of validity of the payloads\n"
     "  --span IOV     (gaps) the interval to look for gaps in\n"
+    "  --dry-run      (fill-gaps) print the changes, write nothing\n"
+    "  --open-last    (fill-gaps) also open the last IoV of every payload name\n"
     "\n"
     "Exit codes: 0 success, 1 failure (bad data, nothing applies, problems found), 2 usage error.\n";
 
-enum { OPT_JSON = 1000, OPT_NAME, OPT_IOV, OPT_SPAN };
+enum { OPT_JSON = 1000, OPT_NAME, OPT_IOV, OPT_SPAN, OPT_DRY_RUN, OPT_OPEN_LAST };
 
 static const struct option db_longopts[] = {
     {"json", no_argument, NULL, OPT_JSON},
     {"name", required_argument, NULL, OPT_NAME},
     {"iov", required_argument, NULL, OPT_IOV},
     {"span", required_argument, NULL, OPT_SPAN},
+    {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+    {"open-last", no_argument, NULL, OPT_OPEN_LAST},
     {0},
 };
 
@@ -63,6 +73,7 @@ struct db_args {
     const char *name;
     const char *iov_text;
     const char *span_text;
+    bool dry_run, open_last;
     int operand_count;
     char **operands;
 };
@@ -101,6 +112,8 @@ static int parse_db_args(const char *where, int argc, char **argv, struct db_arg
         case OPT_NAME: args->name = optarg; break;
         case OPT_IOV: args->iov_text = optarg; break;
         case OPT_SPAN: args->span_text = optarg; break;
+        case OPT_DRY_RUN: args->dry_run = true; break;
+        case OPT_OPEN_LAST: args->open_last = true; break;
         default: return cli_usage_error(where, "option '%s' does not apply here", argv[optind - 1]);
         }
     }
@@ -415,6 +428,41 @@ static int db_why(struct db_args *a)
     return CLI_EXIT_OK;
 }
 
+static int db_fill_gaps(struct db_args *a)
+{
+    if (a->operand_count != 1)
+        return cli_usage_error(a->where, "expects one database");
+    caf_db_fill_gaps_options options = {.open_last = a->open_last, .dry_run = a->dry_run};
+    caf_db_iov_change *changes;
+    size_t n;
+    caf_error err = {0};
+    if (caf_localdb_fill_gaps(a->operands[0], &options, &changes, &n, &err) != CAF_OK)
+        return cli_fail(&err);
+    json_t *list = json_array();
+    for (size_t i = 0; i < n; i++) {
+        const caf_db_iov_change *c = &changes[i];
+        const char *why = c->reason == CAF_DB_OPEN_LAST ? "open-last" : "gap";
+        if (a->json) {
+            json_array_append_new(list, json_pack("{s:s, s:s, s:i, s:o, s:o, s:s}", "name", c->name, "revision",
+                                                  c->revision, "line", c->line, "before", iov_json(c->before),
+                                                  "after", iov_json(c->after), "reason", why));
+        } else {
+            char before[CAF_IOV_TEXT_MAX], after[CAF_IOV_TEXT_MAX];
+            printf("%s%s rev %s (line %d): %s -> %s (%s)\n", a->dry_run ? "would change " : "", c->name,
+                   c->revision, c->line, caf_iov_format(c->before, before, sizeof before),
+                   caf_iov_format(c->after, after, sizeof after), why);
+        }
+    }
+    if (a->json)
+        print_json(json_pack("{s:o, s:b}", "changes", list, "written", !a->dry_run && n > 0));
+    else {
+        json_decref(list);
+        printf("%zu line%s %s\n", n, n == 1 ? "" : "s", a->dry_run ? "would change (dry run)" : "changed");
+    }
+    caf_db_iov_changes_free(changes, n);
+    return CLI_EXIT_OK;
+}
+
 static int run_db(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -427,7 +475,7 @@ static int run_db(int argc, char **argv)
     } subcommands[] = {
         {"list", db_list}, {"query", db_query}, {"add", db_add},
         {"gaps", db_gaps}, {"merge", db_merge}, {"check", db_check},
-        {"why", db_why},
+        {"why", db_why}, {"fill-gaps", db_fill_gaps},
     };
     for (size_t i = 0; i < sizeof subcommands / sizeof *subcommands; i++) {
         if (strcmp(argv[1], subcommands[i].name) != 0)

@@ -76,6 +76,11 @@ void caf_iov_key_range(caf_iov iov, int64_t *lo, int64_t *hi)
     *hi = high_key(iov);
 }
 
+caf_iov caf_iov_of_key_range(int64_t lo, int64_t hi)
+{
+    return iov_of_range((key_range){lo, hi});
+}
+
 /* ---- ExpRun ---- */
 
 int caf_exprun_compare(caf_exprun a, caf_exprun b)
