@@ -200,6 +200,7 @@ typedef struct caf_calibration_config {
     bool save_payloads;              /* default true; false: its payloads feed dependents only */
     char *backend;                   /* NULL: the campaign's backend */
     json_t *backend_settings;        /* an object, owned; NULL: the campaign's settings (own backend: {}) */
+    json_t *backend_settings_marks;  /* {key: [line, column]} of each backend_settings value, owned; or NULL */
     caf_mark mark;                   /* the calibration's mapping */
     caf_mark marks[CAF_CAL_KEY_COUNT]; /* each key's value; line 0 when the key was not given */
 } caf_calibration_config;
@@ -230,6 +231,7 @@ typedef struct caf_campaign {
     char *output_dir;        /* required */
     char *backend;           /* local (default), slurm, htcondor, lsf or pbs */
     json_t *backend_settings; /* an object, owned */
+    json_t *backend_settings_marks; /* {key: [line, column]} of each backend_settings value, owned; or NULL */
     double heartbeat;        /* seconds between state saves and progress lines, default 5 */
     double poll_interval;    /* seconds between job status checks when nothing wakes the loop, default 1 */
     int max_parallel_algorithms;   /* calibrations whose algorithms may run at once; 0: the default

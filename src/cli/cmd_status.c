@@ -12,7 +12,8 @@ static const char status_help[] =
     "\n"
     "Shows the run in output folder DIR (while it runs or after): whether a caf run holds it, the IoV it\n"
     "is limited to (caf run --iov), and for every calibration its state, iteration and the reason it\n"
-    "failed, its collector subjobs of the current iteration by status (and attempts), the iteration's\n"
+    "failed, its collector subjobs of the current iteration by status (and attempts) and why the last\n"
+    "attempt of each subjob not completed failed (e.g. an HTCondor hold reason), the iteration's\n"
     "database chain (first match wins, each database with where it comes from), and each algorithm's\n"
     "outcome with its executions (runs, IoV, result, committed).\n"
     "\n"
@@ -47,6 +48,12 @@ static void print_text(const json_t *status)
                count_of(s, "total"), count_of(s, "completed"), count_of(s, "running"), count_of(s, "submitted"),
                count_of(s, "init"), count_of(s, "failed"), count_of(s, "attempts"));
         size_t k;
+        json_t *problem;
+        json_array_foreach(json_object_get(cal, "subjob_problems"), k, problem)
+            printf("  subjob %d (attempt %d, %s): %s\n", (int)json_integer_value(json_object_get(problem, "subjob")),
+                   (int)json_integer_value(json_object_get(problem, "attempt")),
+                   json_string_value(json_object_get(problem, "status")),
+                   json_string_value(json_object_get(problem, "reason")));
         json_t *db;
         json_array_foreach(json_object_get(cal, "database_chain"), k, db)
             printf("  %-15s %s (%s)\n", k ? "" : "database chain:", json_string_value(json_object_get(db, "database")),

@@ -67,6 +67,20 @@ typedef struct batch_settings {
 caf_status batch_settings_parse(batch_settings *settings, caf_backend *backend, const char *backend_name,
                                 const json_t *obj, caf_error *err);
 
+/* The keys one backend adds to the shared ones: parse sets *handled for a key it knows (and fills the
+ * backend's own part of the state that starts with settings), release frees what parse kept. */
+typedef struct batch_extra_keys {
+    const char *names; /* ", key, key..." appended to the unknown-key message */
+    caf_status (*parse)(batch_settings *settings, const char *backend_name, const char *key, const json_t *value,
+                        bool *handled, caf_error *err);
+    void (*release)(batch_settings *settings);
+} batch_extra_keys;
+
+/* batch_settings_parse with the backend's own keys (extra may be NULL). On failure everything parsed is
+ * freed. */
+caf_status batch_settings_parse_extra(batch_settings *settings, caf_backend *backend, const char *backend_name,
+                                      const json_t *obj, const batch_extra_keys *extra, caf_error *err);
+
 /* Frees submit_args. */
 void batch_settings_free(batch_settings *settings);
 
@@ -74,6 +88,10 @@ void batch_settings_free(batch_settings *settings);
  * batch_backend_close) that starts with a batch_settings filled from obj. */
 caf_status batch_backend_open(caf_backend *backend, const char *name, const json_t *obj, size_t state_size,
                               caf_error *err);
+
+/* batch_backend_open with the backend's own keys (extra may be NULL). */
+caf_status batch_backend_open_extra(caf_backend *backend, const char *name, const json_t *obj, size_t state_size,
+                                    const batch_extra_keys *extra, caf_error *err);
 
 /* Frees what batch_backend_open made. */
 void batch_backend_close(caf_backend *backend);
@@ -167,19 +185,67 @@ void pbs_apply_status(char *text, caf_subjob **subs, size_t n, caf_batch_report 
 
 /* ---- HTCondor ---- */
 
-/* The submit description for subs (queue n), run from the job's working folder; driver_name is the
- * driver script's file name relative to it. */
-char *htcondor_submit_description(const caf_job *job, caf_subjob **subs, size_t n, const char *driver_name,
-                                  const char *log_name);
+/* The HTCondor-only backend_settings (docs/jobs.md, "HTCondor"): basf2's HTCondor backend_args plus the
+ * file-transfer mode for pools without a shared file system. */
+typedef struct htcondor_settings {
+    char *universe;          /* "vanilla" */
+    bool getenv;             /* copy the submitter's environment into the job (false) */
+    char *request_memory;    /* when a subjob asks for no memory: "4 GB" (basf2's default); NULL = none */
+    char *path_prefix;       /* put before every input file's path in transfer_input_files ("") */
+    caf_strings extra_lines; /* submit description lines, verbatim, before the queue statements */
+    bool transfer_files;     /* true: no shared file system (should_transfer_files = YES) */
+} htcondor_settings;
 
-/* Parses condor_submit output ("N job(s) submitted to cluster C.") into the cluster id. */
-caf_status htcondor_parse_submitted(const char *out, long *cluster, long *count, caf_error *err);
+typedef struct htcondor_backend {
+    batch_settings settings; /* first: batch_backend_open_extra fills it */
+    htcondor_settings condor;
+    unsigned long submissions; /* makes driver file names unique within this process */
+} htcondor_backend;
 
-/* Applies `condor_q -nobatch` output (ID OWNER SUBMITTED RUN_TIME ST PRI SIZE CMD). */
-void htcondor_apply_queue(char *text, caf_subjob **subs, size_t n, caf_batch_report *reports, bool *seen);
+/* The HTCondor keys for batch_backend_open_extra (the state is an htcondor_backend). */
+extern const batch_extra_keys htcondor_extra_keys;
 
-/* Applies `condor_history CLUSTER... -af ClusterId ProcId JobStatus ExitCode` output. */
-void htcondor_apply_status(char *text, caf_subjob **subs, size_t n, caf_batch_report *reports, bool *seen);
+/* The files a transfer-mode subjob leaves in its scratch folder for HTCondor to bring back into its
+ * subjob folder: the folder holding the exit-code file and the outputs, and the wrapper's stdout and
+ * stderr, remapped to these names. */
+#define HTCONDOR_RETURN_DIR "caf-return"
+#define HTCONDOR_RETURN_STDOUT "caf-return.stdout"
+#define HTCONDOR_RETURN_STDERR "caf-return.stderr"
+#define HTCONDOR_TRANSFER_SCRIPT "caf-transfer-run.sh"
+
+/* The submit description for subs (all with the same memory/time request), run by condor_submit in the
+ * job's working folder. Shared file system: `queue n` over the driver script driver_name. File transfer:
+ * one `queue 1` per subjob with its folder (relative) as initialdir, its script and input files in
+ * transfer_input_files and its results in transfer_output_files. NULL with err set when a subjob cannot
+ * be described (an input file name the submit language cannot carry, two inputs with one base name, a
+ * subjob folder outside the standard layout, out of memory); the caller frees the text. */
+char *htcondor_submit_description(const caf_job *job, const htcondor_settings *condor, caf_subjob **subs, size_t n,
+                                  const char *driver_name, const char *log_name, caf_error *err);
+
+/* Parses `condor_submit -terse` output ("6.0 - 6.2", one line per cluster) into the cluster, its first
+ * process and the number of jobs; more than one cluster is an error. */
+caf_status htcondor_parse_terse(const char *out, long *cluster, long *first_proc, long *count, caf_error *err);
+
+/* Applies `condor_q -json` or `condor_history -json` output (a JSON array of job ClassAds with ClusterId,
+ * ProcId, JobStatus and, when set, HoldReason, ExitBySignal, ExitSignal; empty output: no jobs) to the
+ * subjobs it lists (seen[k] set; held[k] set for JobStatus 5). Output that is not such an array is an
+ * error and changes nothing. */
+caf_status htcondor_apply_ads(const char *text, caf_subjob **subs, size_t n, caf_batch_report *reports, bool *seen,
+                              bool *held, caf_error *err);
+
+/* The script a transfer-mode subjob runs in HTCondor's scratch folder (malloc'd in *out): sub's wrapper
+ * script with every path relative to that folder (inputs by base name, results under caf-return),
+ * after creating the files transfer_output_files names (a missing one would put the job on hold). */
+caf_status htcondor_transfer_script(const caf_job *job, const caf_subjob *sub, char **out, caf_error *err);
+
+/* Removes what an earlier transfer-mode attempt of sub brought back (before the next submission). */
+void htcondor_transfer_clear(const caf_subjob *sub);
+
+/* Puts what HTCondor brought back for an ended transfer-mode subjob where the shared-file-system wrapper
+ * would have written it: stdout and stderr appended to the subjob folder's, outputs into sub->output_dir,
+ * and last the exit-code file (so that the scheduler sees the result only when the outputs are there).
+ * Nothing brought back is not an error. */
+caf_status htcondor_transfer_collect(const caf_subjob *sub, caf_error *err);
 
 /* ---- LSF ---- */
 

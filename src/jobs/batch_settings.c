@@ -17,6 +17,12 @@ static caf_status number(const json_t *value, const char *backend, const char *k
 caf_status batch_settings_parse(batch_settings *settings, caf_backend *backend, const char *backend_name,
                                 const json_t *obj, caf_error *err)
 {
+    return batch_settings_parse_extra(settings, backend, backend_name, obj, NULL, err);
+}
+
+caf_status batch_settings_parse_extra(batch_settings *settings, caf_backend *backend, const char *backend_name,
+                                      const json_t *obj, const batch_extra_keys *extra, caf_error *err)
+{
     memset(settings, 0, sizeof *settings);
     settings->submit_timeout_s = 120;
     settings->query_timeout_s = 60;
@@ -59,12 +65,18 @@ caf_status batch_settings_parse(batch_settings *settings, caf_backend *backend, 
                     rc = caf_strings_push(&settings->submit_args, json_string_value(item), err);
             }
         } else {
-            rc = caf_error_set(err, CAF_ERR_INVALID,
-                               "backend_settings of %s: unknown key \"%s\" (known: submit_timeout_s, "
-                               "query_timeout_s, poll_interval_s, exit_file_grace_s, max_running, submit_args)",
-                               backend_name, key);
+            bool handled = false;
+            if (extra)
+                rc = extra->parse(settings, backend_name, key, value, &handled, err);
+            if (rc == CAF_OK && !handled)
+                rc = caf_error_set(err, CAF_ERR_INVALID,
+                                   "backend_settings of %s: unknown key \"%s\" (known: submit_timeout_s, "
+                                   "query_timeout_s, poll_interval_s, exit_file_grace_s, max_running, submit_args%s)",
+                                   backend_name, key, extra ? extra->names : "");
         }
         if (rc != CAF_OK) {
+            if (extra && extra->release)
+                extra->release(settings);
             batch_settings_free(settings);
             return rc;
         }
@@ -80,10 +92,16 @@ void batch_settings_free(batch_settings *settings)
 caf_status batch_backend_open(caf_backend *backend, const char *name, const json_t *obj, size_t state_size,
                               caf_error *err)
 {
+    return batch_backend_open_extra(backend, name, obj, state_size, NULL, err);
+}
+
+caf_status batch_backend_open_extra(caf_backend *backend, const char *name, const json_t *obj, size_t state_size,
+                                    const batch_extra_keys *extra, caf_error *err)
+{
     batch_settings *settings = calloc(1, state_size);
     if (!settings)
         return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
-    caf_status rc = batch_settings_parse(settings, backend, name, obj, err);
+    caf_status rc = batch_settings_parse_extra(settings, backend, name, obj, extra, err);
     if (rc != CAF_OK) {
         free(settings);
         return rc;

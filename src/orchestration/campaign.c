@@ -181,6 +181,7 @@ static void calibration_free(caf_calibration_config *cal)
     string_list_clear(&cal->output_patterns);
     free(cal->backend);
     json_decref(cal->backend_settings);
+    json_decref(cal->backend_settings_marks);
     free(cal);
 }
 
@@ -193,6 +194,7 @@ void caf_campaign_close(caf_campaign *c)
     free(c->output_dir);
     free(c->backend);
     json_decref(c->backend_settings);
+    json_decref(c->backend_settings_marks);
     memset(c, 0, sizeof *c);
 }
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "caf/backend.h"
 #include "caf/campaign.h"
 #include "caf/path.h"
 
@@ -460,6 +461,58 @@ static void check_backend(const caf_calibration_config *cal, caf_config_problems
                                 "slurm, htcondor, lsf or pbs)", cal->name, cal->backend);
 }
 
+/* Where key's value was written, per marks ({key: [line, column]}); else fallback. */
+static caf_mark key_mark(const json_t *marks, const char *key, caf_mark fallback)
+{
+    const json_t *m = json_object_get(marks, key);
+    return json_is_array(m) ? (caf_mark){(int)json_integer_value(json_array_get(m, 0)),
+                                         (int)json_integer_value(json_array_get(m, 1))}
+                            : fallback;
+}
+
+/* Lets the backend judge its settings the way caf run will open it: every key alone (a problem at that
+ * key's value: wrong type, out of range, unknown), then all together (a problem at the mapping). */
+static void check_backend_settings(const char *who, const char *backend, const json_t *settings,
+                                   const json_t *marks, caf_mark fallback, caf_config_problems *p)
+{
+    if (!json_is_object(settings) || !caf_backend_find(backend))
+        return; /* an unknown backend is a problem of its own */
+    size_t before = p->count;
+    const char *key;
+    json_t *value;
+    json_object_foreach((json_t *)settings, key, value) {
+        json_t *one = json_pack("{s:O}", key, value);
+        caf_backend b;
+        caf_error err = {0};
+        if (one && caf_backend_open(&b, backend, one, &err) != CAF_OK)
+            caf_config_problems_add(p, key_mark(marks, key, fallback), "%s%s", who, err.message);
+        else if (one)
+            caf_backend_close(&b);
+        json_decref(one);
+    }
+    caf_backend b;
+    caf_error err = {0};
+    if (p->count == before && caf_backend_open(&b, backend, settings, &err) != CAF_OK)
+        caf_config_problems_add(p, fallback, "%s%s", who, err.message);
+    else if (p->count == before)
+        caf_backend_close(&b);
+}
+
+static void check_all_backend_settings(const caf_campaign *c, caf_config_problems *p)
+{
+    caf_mark m = c->marks[CAF_CAMPAIGN_BACKEND_SETTINGS].line ? c->marks[CAF_CAMPAIGN_BACKEND_SETTINGS] : top(c);
+    check_backend_settings("", c->backend, c->backend_settings, c->backend_settings_marks, m, p);
+    for (size_t i = 0; i < c->calibration_count; i++) {
+        const caf_calibration_config *cal = c->calibrations[i];
+        if (!cal->backend_settings)
+            continue;
+        char who[300];
+        snprintf(who, sizeof who, "calibration '%s': ", cal->name);
+        check_backend_settings(who, caf_calibration_backend(c, cal), cal->backend_settings,
+                               cal->backend_settings_marks, at(cal, CAF_CAL_BACKEND_SETTINGS), p);
+    }
+}
+
 size_t caf_campaign_validate(const caf_campaign *c, caf_config_problems *p)
 {
     size_t before = p->count;
@@ -475,6 +528,7 @@ size_t caf_campaign_validate(const caf_campaign *c, caf_config_problems *p)
         check_backend(cal, p);
     }
     check_unique_names(c, p);
+    check_all_backend_settings(c, p);
     bool all_known;
     check_dependencies(c, p, &all_known);
     char cycle[512];

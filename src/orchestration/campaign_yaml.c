@@ -237,6 +237,23 @@ static bool get_object(loader *l, yaml_node_t *n, const char *what, json_t **out
     return true;
 }
 
+/* A mapping as a JSON object, plus {key: [line, column]} of each value in *marks (for problems found
+ * later, by whoever understands the keys). */
+static bool get_object_marked(loader *l, yaml_node_t *n, const char *what, json_t **out, json_t **marks)
+{
+    if (!get_object(l, n, what, out))
+        return false;
+    json_t *m = json_object();
+    for (yaml_node_pair_t *pr = n->data.mapping.pairs.start; m && pr < n->data.mapping.pairs.top; pr++) {
+        yaml_node_t *key = node_at(l, pr->key), *value = node_at(l, pr->value);
+        json_object_set_new(m, (const char *)key->data.scalar.value,
+                            json_pack("[ii]", mark_of(value).line, mark_of(value).column));
+    }
+    json_decref(*marks);
+    *marks = m;
+    return m != NULL || out_of_memory(l, n);
+}
+
 /* A string, or a list of strings. */
 static bool add_string(loader *l, yaml_node_t *n, const char *what, caf_string_list *list)
 {
@@ -823,7 +840,9 @@ static void visit_calibration_key(loader *l, const char *key, yaml_node_t *key_n
         if (get_string(l, v, what, &text) && caf_config_set_string(&cal->backend, text, NULL) != CAF_OK)
             out_of_memory(l, v);
         break;
-    case CAF_CAL_BACKEND_SETTINGS: get_object(l, v, what, &cal->backend_settings); break;
+    case CAF_CAL_BACKEND_SETTINGS:
+        get_object_marked(l, v, what, &cal->backend_settings, &cal->backend_settings_marks);
+        break;
     case CAF_CAL_KEY_COUNT: break;
     }
 }
@@ -949,7 +968,9 @@ static void visit_campaign_key(loader *l, const char *key, yaml_node_t *key_node
         if (get_string(l, v, key, &text) && caf_config_set_string(&c->backend, text, NULL) != CAF_OK)
             out_of_memory(l, v);
         break;
-    case CAF_CAMPAIGN_BACKEND_SETTINGS: get_object(l, v, key, &c->backend_settings); break;
+    case CAF_CAMPAIGN_BACKEND_SETTINGS:
+        get_object_marked(l, v, key, &c->backend_settings, &c->backend_settings_marks);
+        break;
     case CAF_CAMPAIGN_HEARTBEAT: get_double(l, v, key, &c->heartbeat); break;
     case CAF_CAMPAIGN_POLL_INTERVAL: get_double(l, v, key, &c->poll_interval); break;
     case CAF_CAMPAIGN_MAX_PARALLEL_ALGORITHMS:

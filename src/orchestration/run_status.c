@@ -55,6 +55,23 @@ static json_t *subjob_counts(sqlite3 *db, const char *name, int iteration, const
     return counts;
 }
 
+/* The subjobs of the iteration whose last attempt failed (waiting for a retry, or failed for good):
+ * [{subjob, attempt, status, reason}], at most 20, e.g. a hold reason while the retry is pending. */
+static json_t *subjob_problems(sqlite3 *db, const char *name, int iteration)
+{
+    json_t *list = json_array();
+    sqlite3_stmt *st = run_db_prepare(db, NULL, "SELECT idx, attempt, status, reason FROM subjobs WHERE "
+                                                "calibration = ? AND iteration = ? AND status != 'completed' AND "
+                                                "reason IS NOT NULL AND reason != '' ORDER BY idx LIMIT 20",
+                                      "ti", name, iteration);
+    while (st && sqlite3_step(st) == SQLITE_ROW)
+        json_array_append_new(list, json_pack("{s:i, s:i, s:s, s:s}", "subjob", sqlite3_column_int(st, 0), "attempt",
+                                              sqlite3_column_int(st, 1), "status", sqlite3_column_text(st, 2),
+                                              "reason", sqlite3_column_text(st, 3)));
+    sqlite3_finalize(st);
+    return list;
+}
+
 /* The database chain the iteration resolved (recorded when its collector phase opened), [] before. */
 static json_t *recorded_chain(const char *dir, const char *name, int iteration)
 {
@@ -149,10 +166,11 @@ caf_status caf_run_status(const char *dir, json_t **out, caf_error *err)
     while (sqlite3_step(st) == SQLITE_ROW) {
         const char *name = (const char *)sqlite3_column_text(st, 0);
         int iteration = sqlite3_column_int(st, 2);
-        json_array_append_new(cals, json_pack("{s:s, s:s, s:i, s:o, s:o, s:o, s:o, s:o}", "name", name, "state",
-                                              sqlite3_column_text(st, 1), "iteration", iteration, "reason",
+        json_array_append_new(cals, json_pack("{s:s, s:s, s:i, s:o, s:o, s:o, s:o, s:o, s:o}", "name", name,
+                                              "state", sqlite3_column_text(st, 1), "iteration", iteration, "reason",
                                               text_or_empty(st, 3), "subjobs",
-                                              subjob_counts(db, name, iteration, NULL), "collections",
+                                              subjob_counts(db, name, iteration, NULL), "subjob_problems",
+                                              subjob_problems(db, name, iteration), "collections",
                                               collection_counts(db, name, iteration), "database_chain",
                                               recorded_chain(dir, name, iteration), "algorithms",
                                               algorithm_results(db, name, iteration)));
