@@ -93,4 +93,29 @@ write_job "$W/inputs" false
 "$CAF" jobs submit job.json --wait > shared.out 2> shared.err || { cat shared.err; fail "the shared-mode job failed"; }
 grep -q '^should_transfer_files = NO$' condor/submits/*.sub || fail "shared mode asked for a transfer"
 grep -q '^queue 2$' condor/submits/*.sub || fail "shared mode did not queue 2"
+# caf config check: HTCondor settings of the wrong type and unknown keys at FILE:LINE:COLUMN.
+cat > bad.yaml <<'YAML'
+output_dir: out
+backend: htcondor
+backend_settings:
+  transfer_files: "yes"
+  request_memory: lots
+  extra_lines: ["a = 1", 7]
+  universe: vanilla
+  unverse: docker
+calibrations:
+  - name: a
+    collector: ExampleHitCollector
+    algorithms: [ExampleGainAlgorithm]
+    input_files: ["bad.yaml"]
+    backend_settings: {getenv: 1}
+YAML
+if "$CAF" config check bad.yaml > check.out 2> check.err; then fail "bad HTCondor settings passed the check"; fi
+grep -q '^bad.yaml:4:19: backend htcondor: backend_settings of htcondor: "transfer_files" must be true or false$' check.err ||
+    fail "transfer_files: $(cat check.err)"
+grep -q '^bad.yaml:5:19: .*"request_memory" must be a number of MiB' check.err || fail "request_memory: $(cat check.err)"
+grep -q '^bad.yaml:6:16: .*"extra_lines" must be a list of strings' check.err || fail "extra_lines: $(cat check.err)"
+grep -q '^bad.yaml:8:12: .*unknown key "unverse"' check.err || fail "unknown key: $(cat check.err)"
+grep -q "^bad.yaml:14:32: calibration 'a': .*\"getenv\" must be true or false" check.err || fail "getenv: $(cat check.err)"
+! grep -q ':7:' check.err || fail "a valid key was reported: $(cat check.err)"
 echo "htcondor_transfer: ok"
