@@ -44,7 +44,7 @@ static caf_status load(const char *text, caf_campaign *c, char **problems)
 static const char full_campaign[] =
     "output_dir: results\n"
     "backend: slurm\n"
-    "backend_settings: {partition: short, max_jobs: 20}\n"
+    "backend_settings: {submit_args: [--partition=short], max_running: 20}\n"
     "heartbeat: 2.5\n"
     "poll_interval: 0.5\n"
     "calibrations:\n"
@@ -96,7 +96,7 @@ static void every_key_is_read(void **unused)
     free(problems);
     assert_string_equal(c.output_dir, "results");
     assert_string_equal(c.backend, "slurm");
-    assert_int_equal(json_integer_value(json_object_get(c.backend_settings, "max_jobs")), 20);
+    assert_int_equal(json_integer_value(json_object_get(c.backend_settings, "max_running")), 20);
     assert_true(c.heartbeat == 2.5 && c.poll_interval == 0.5);
     assert_int_equal(c.calibration_count, 2);
 
