@@ -54,6 +54,8 @@ typedef struct caf_backend {
     int max_active;            /* most subjobs it can usefully run at once (0 = no limit of its own) */
     double poll_interval_s;    /* how often to poll by default */
     double exit_file_grace_s;  /* how long an ended subjob's exit-code file may take to appear */
+    bool starts_commands;      /* starts a subjob's command itself (and records its exit code) when the job
+                                  allows it (caf_job_needs_wrapper_script), so no run.sh is written */
 } caf_backend;
 
 /* The operations of a backend. All subjob arrays hold pointers into job->subjobs. */

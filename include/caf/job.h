@@ -3,8 +3,9 @@
  * a restarted caf, which then re-attaches to subjobs the batch system still knows instead of running
  * them twice. Folder layout (all derived from working_dir and output_dir):
  *   WORKING_DIR/caf-job.json      the saved state (job + subjobs)
- *   WORKING_DIR/subjobs/N/        subjob N's folder: the command runs here; holds run.sh, stdout,
- *                                 stderr and the exit-code file `exit_code`
+ *   WORKING_DIR/subjobs/N/        subjob N's folder: the command runs here; holds run.sh (unless the
+ *                                 local backend starts the command itself), stdout, stderr and the
+ *                                 exit-code file `exit_code`
  *   OUTPUT_DIR/N/                 the outputs of subjob N (files matching output_patterns) */
 #ifndef CAF_JOB_H
 #define CAF_JOB_H

@@ -1,7 +1,8 @@
-/* Wrapper scripts: every subjob runs as `bash run.sh`, a script caf generates that sets the environment,
- * runs the setup commands and the command in the subjob's folder, copies the output patterns back and
- * writes the exit code to the exit-code file atomically (temporary file + mv), so that any backend can
- * run it and caf learns the result from the file alone. Every path and argument in it is single-quoted:
+/* Wrapper scripts: every batch subjob (and a local one whose job has setup lines or output patterns; the
+ * local backend starts other commands itself) runs as `bash run.sh`, a script caf generates that sets the
+ * environment, runs the setup commands and the command in the subjob's folder, copies the output patterns
+ * back and writes the exit code to the exit-code file atomically (temporary file + mv), so that any backend
+ * can run it and caf learns the result from the file alone. Every path and argument in it is single-quoted:
  * names with spaces, quotes, $, backticks or newlines are passed through unchanged. */
 #ifndef CAF_WRAPPER_SCRIPT_H
 #define CAF_WRAPPER_SCRIPT_H
@@ -21,6 +22,10 @@ extern "C" {
 /* The exit code of a wrapper script that found its subjob already running (the lock held by another copy):
  * it leaves at once and writes nothing (EX_TEMPFAIL). */
 #define CAF_WRAPPER_EXIT_ALREADY_RUNNING 75
+
+/* True when job's subjobs need the wrapper script even on a backend that starts commands itself (the local
+ * one): setup lines are shell code and output patterns are shell globs, which the script handles. */
+bool caf_job_needs_wrapper_script(const caf_job *job);
 
 /* Returns the path of sub's lock file (malloc'd, caller frees), or NULL when out of memory. */
 char *caf_subjob_lock_path(const caf_subjob *sub);

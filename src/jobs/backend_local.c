@@ -1,85 +1,49 @@
-/* The local backend: each subjob is `bash run.sh` in its own session (so that one kill of the process
- * group removes everything it started), at most one per core at a time, with no daemon. A batch id is
- * "PID:START" with START the process start time from /proc/PID/stat, so that a restarted caf can tell
- * its subjob from an unrelated process that got the same pid, and re-attach to it. */
-#include <dirent.h>
+/* The local backend: subjobs run on this machine, at most one per core at a time, with no daemon. A
+ * shepherd process (local_shepherd.h), started on the first submission, starts each subjob's command
+ * directly (no wrapper script, unless the job has setup lines or output patterns, which the wrapper script
+ * handles), in its own session (so that one kill of the process group removes everything it started), reaps
+ * it and writes its exit-code file, and outlives caf so that nothing is lost when caf ends first. A batch
+ * id is "PID:START" with START the process start time from /proc/PID/stat, so that a restarted caf can tell
+ * its subjob from an unrelated process that got the same pid, and re-attach to it; "busy" when another copy
+ * of the subjob held its lock, so nothing was started (the scheduler waits for that copy's exit code). */
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "caf/backend.h"
-#include "caf/file.h"
+#include "caf/wrapper_script.h"
+#include "jobs/local_shepherd.h"
 
-/* A subjob process this caf started (and so must reap). */
+/* A subjob process: one this caf's shepherd started (ours: it tells us when it ends), or one found running
+ * from an earlier caf (watched through a pidfd and /proc). */
 struct local_proc {
     pid_t pid;
     unsigned long long start;
-    int pidfd;  /* readable once the process exits; -1 if the kernel has none */
-    bool ended; /* reaped */
+    bool ours;          /* started by the shepherd of generation gen, which reports its end */
+    unsigned gen;
+    bool ended;
+    int pidfd; /* foreign processes only; -1 if the kernel has none */
 };
 
 struct local_state {
     struct local_proc *procs;
     size_t n, cap;
-    /* how subjobs start: posix_spawn (a vfork, cheap however large caf is) into a new session, with
-     * default signal handling and stdio on /dev/null (the wrapper redirects its own output) */
-    posix_spawnattr_t attr;
-    posix_spawn_file_actions_t actions;
+    local_shepherd shepherd;
+    unsigned gen; /* shepherds started so far (a new one when the last one died) */
 };
-
-extern char **environ;
 
 static double monotonic_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Reads the state letter and start time (clock ticks after boot) of pid; false if it does not exist. */
-static bool proc_stat(pid_t pid, char *state, unsigned long long *start)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return false;
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
-    if (!p)
-        return false;
-    /* after ") ": field 3 is the state, field 22 the start time */
-    char st = 0;
-    unsigned long long t = 0;
-    int field = 2;
-    for (char *tok = strtok(p + 1, " "); tok; tok = strtok(NULL, " ")) {
-        field++;
-        if (field == 3)
-            st = tok[0];
-        if (field == 22) {
-            t = strtoull(tok, NULL, 10);
-            break;
-        }
-    }
-    if (field != 22)
-        return false;
-    *state = st;
-    *start = t;
-    return true;
 }
 
 /* Seconds the process that started at start (clock ticks after boot) has been running. */
@@ -115,6 +79,19 @@ static struct local_proc *find_proc(struct local_state *st, pid_t pid, unsigned 
     return NULL;
 }
 
+static bool grow(struct local_state *st, size_t more)
+{
+    if (st->n + more <= st->cap)
+        return true;
+    size_t cap = (st->n + more) * 2;
+    struct local_proc *grown = realloc(st->procs, cap * sizeof *grown);
+    if (!grown)
+        return false;
+    st->procs = grown;
+    st->cap = cap;
+    return true;
+}
+
 static void mark_ended(struct local_proc *p)
 {
     p->ended = true;
@@ -123,25 +100,50 @@ static void mark_ended(struct local_proc *p)
     p->pidfd = -1;
 }
 
-/* True while the process (pid, start) is alive; reaps it if it is our child. */
+static bool proc_running(pid_t pid, unsigned long long start)
+{
+    char state;
+    unsigned long long now_start;
+    return shepherd_proc_stat(pid, &state, &now_start) && now_start == start && state != 'Z' && state != 'X';
+}
+
+/* Applies one message that is not an answer to a spawn (an exit). */
+static void apply_exit(struct local_state *st, const shepherd_message *m)
+{
+    struct local_proc *p = m->kind == SHEPHERD_EXITED ? find_proc(st, m->pid, m->start) : NULL;
+    if (p)
+        mark_ended(p);
+}
+
+/* Takes in every message the shepherd sent so far. When the shepherd is gone, our processes are checked
+ * through /proc instead (their exit codes are then never recorded: the scheduler fails them after its
+ * grace period, as it does a wrapper script killed before writing its exit code). */
+static void drain(struct local_state *st)
+{
+    shepherd_message m;
+    int got;
+    while ((got = shepherd_next(&st->shepherd, false, &m)) == 1)
+        apply_exit(st, &m);
+}
+
+/* True while the process (pid, start) is alive. */
 static bool alive(struct local_state *st, pid_t pid, unsigned long long start)
 {
     struct local_proc *p = find_proc(st, pid, start);
-    if (p) {
-        if (p->ended)
-            return false;
-        if (waitpid(pid, NULL, WNOHANG) == pid) {
-            mark_ended(p);
-            return false;
-        }
-        return true;
-    }
-    char state;
-    unsigned long long now_start;
-    return proc_stat(pid, &state, &now_start) && now_start == start && state != 'Z' && state != 'X';
+    if (p && p->ended)
+        return false;
+    if (p && p->ours && p->gen == st->gen && st->shepherd.fd >= 0)
+        return true; /* its shepherd is there to tell */
+    bool running = proc_running(pid, start);
+    if (!running && p)
+        mark_ended(p);
+    if (running && !p && grow(st, 1)) /* first seen: watch it through a pidfd */
+        st->procs[st->n++] = (struct local_proc){
+            .pid = pid, .start = start, .pidfd = (int)syscall(SYS_pidfd_open, pid, 0)};
+    return running;
 }
 
-/* Drops reaped processes from the table so it does not grow with the number of subjobs. */
+/* Drops ended processes from the table so it does not grow with the number of subjobs. */
 static void compact(struct local_state *st)
 {
     size_t k = 0;
@@ -169,28 +171,12 @@ static caf_status local_open(caf_backend *backend, const json_t *settings, caf_e
     struct local_state *st = calloc(1, sizeof *st);
     if (!st)
         return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
-    sigset_t none, defaults;
-    sigemptyset(&none);
-    sigemptyset(&defaults);
-    sigaddset(&defaults, SIGINT);
-    sigaddset(&defaults, SIGTERM);
-    sigaddset(&defaults, SIGHUP);
-    sigaddset(&defaults, SIGPIPE);
-    sigaddset(&defaults, SIGQUIT);
-    if (posix_spawnattr_init(&st->attr) != 0 || posix_spawn_file_actions_init(&st->actions) != 0 ||
-        posix_spawnattr_setflags(&st->attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF) !=
-            0 ||
-        posix_spawnattr_setsigmask(&st->attr, &none) != 0 || posix_spawnattr_setsigdefault(&st->attr, &defaults) != 0 ||
-        posix_spawn_file_actions_addopen(&st->actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0) != 0 ||
-        posix_spawn_file_actions_addopen(&st->actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0) != 0 ||
-        posix_spawn_file_actions_addopen(&st->actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0) != 0) {
-        free(st);
-        return caf_error_set(err, CAF_ERR_NOMEM, "cannot prepare process spawning");
-    }
+    st->shepherd.fd = -1;
     backend->state = st;
     backend->max_active = slots;
     backend->poll_interval_s = 0.5;
     backend->exit_file_grace_s = 2;
+    backend->starts_commands = true;
     return CAF_OK;
 }
 
@@ -202,58 +188,141 @@ static void local_close(caf_backend *backend)
     for (size_t i = 0; i < st->n; i++)
         if (st->procs[i].pidfd >= 0)
             close(st->procs[i].pidfd);
-    posix_spawnattr_destroy(&st->attr);
-    posix_spawn_file_actions_destroy(&st->actions);
+    shepherd_close(&st->shepherd); /* it finishes the subjobs still running on its own */
     free(st->procs);
     free(st);
     backend->state = NULL;
+}
+
+/* The words of sub's command (direct) or `bash run.sh`, and the job's environment as NAME=VALUE. */
+typedef struct spawn_words {
+    char **argv;
+    size_t argc;
+    char **env;
+    size_t envc;
+} spawn_words;
+
+static void spawn_words_free(spawn_words *w)
+{
+    free(w->argv); /* the words belong to the job */
+    for (size_t i = 0; i < w->envc; i++)
+        free(w->env[i]);
+    free(w->env);
+}
+
+/* The wrapper script still runs subjobs whose job has setup lines (shell code) or output patterns (shell
+ * globs copied after the command). */
+static bool runs_directly(const caf_job *job)
+{
+    return !caf_job_needs_wrapper_script(job);
+}
+
+static bool spawn_words_make(const caf_job *job, const caf_subjob *sub, spawn_words *w)
+{
+    *w = (spawn_words){0};
+    if (!runs_directly(job)) {
+        w->argv = calloc(3, sizeof *w->argv);
+        if (!w->argv)
+            return false;
+        w->argv[0] = "bash";
+        w->argv[1] = sub->script_path;
+        w->argc = 2;
+        return true;
+    }
+    size_t n = 1 + job->args.count + sub->args.count + sub->input_files.count;
+    w->argv = calloc(n + 1, sizeof *w->argv);
+    w->env = calloc(job->env_names.count + 1, sizeof *w->env);
+    if (!w->argv || !w->env)
+        return false;
+    w->argv[w->argc++] = job->command;
+    for (size_t i = 0; i < job->args.count; i++)
+        w->argv[w->argc++] = job->args.items[i];
+    for (size_t i = 0; i < sub->args.count; i++)
+        w->argv[w->argc++] = sub->args.items[i];
+    for (size_t i = 0; i < sub->input_files.count; i++)
+        w->argv[w->argc++] = sub->input_files.items[i];
+    for (size_t i = 0; i < job->env_names.count; i++) {
+        if (asprintf(&w->env[w->envc], "%s=%s", job->env_names.items[i], job->env_values.items[i]) < 0)
+            return false;
+        w->envc++;
+    }
+    return true;
 }
 
 static caf_status local_submit(caf_backend *backend, const caf_job *job, caf_subjob **subs, size_t n,
                                caf_error *err)
 {
     struct local_state *st = backend->state;
+    drain(st);
     compact(st);
-    if (st->n + n > st->cap) {
-        size_t cap = (st->n + n) * 2;
-        struct local_proc *grown = realloc(st->procs, cap * sizeof *grown);
-        if (!grown)
-            return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
-        st->procs = grown;
-        st->cap = cap;
+    if (!grow(st, n))
+        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    if (st->shepherd.fd < 0) {
+        caf_status rc = shepherd_start(&st->shepherd, err);
+        if (rc != CAF_OK)
+            return rc;
+        st->gen++;
     }
-    for (size_t i = 0; i < n; i++) {
-        caf_subjob *sub = subs[i];
-        pid_t pid;
-        char *argv[] = {"bash", sub->script_path, NULL};
-        int e = posix_spawn(&pid, "/bin/bash", &st->actions, &st->attr, argv, environ);
-        if (e != 0)
-            return caf_error_errno(err, e, "job %s, subjob %zu: cannot start /bin/bash", job->name, sub->index);
-        char state;
-        unsigned long long start = 0;
-        if (!proc_stat(pid, &state, &start))
-            start = 0;
-        struct local_proc *p = &st->procs[st->n++];
-        *p = (struct local_proc){.pid = pid, .start = start, .pidfd = (int)syscall(SYS_pidfd_open, pid, 0)};
-        char id[64];
-        snprintf(id, sizeof id, "%d:%llu", (int)pid, start);
+    /* all requests first, then the answers: the shepherd starts each while caf sends the next */
+    size_t sent = 0;
+    caf_status rc = CAF_OK;
+    for (; sent < n && rc == CAF_OK; sent++) {
+        spawn_words w;
+        if (!spawn_words_make(job, subs[sent], &w)) {
+            spawn_words_free(&w);
+            rc = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+            break;
+        }
+        shepherd_spawn req = {.direct = runs_directly(job), .dir = subs[sent]->dir,
+                              .exit_code_file = subs[sent]->exit_code_file, .argv = w.argv, .argc = w.argc,
+                              .env = w.env, .envc = w.envc};
+        rc = shepherd_send_spawn(&st->shepherd, &req, err);
+        spawn_words_free(&w);
+        if (rc != CAF_OK)
+            break;
+    }
+    for (size_t i = 0; i < sent;) {
+        shepherd_message m;
+        if (shepherd_next(&st->shepherd, true, &m) < 0) {
+            if (rc == CAF_OK)
+                rc = caf_error_set(err, CAF_ERR_IO, "job %s: the local backend's shepherd process ended unexpectedly",
+                                   job->name);
+            break;
+        }
+        if (m.kind == SHEPHERD_EXITED) {
+            apply_exit(st, &m);
+            continue;
+        }
+        caf_subjob *sub = subs[i++];
+        if (m.kind == SHEPHERD_REFUSED) {
+            if (rc == CAF_OK)
+                rc = caf_error_set(err, CAF_ERR_IO, "job %s, subjob %zu: %s", job->name, sub->index, m.text);
+            continue;
+        }
+        char id[64] = "busy";
+        if (m.kind == SHEPHERD_STARTED) {
+            snprintf(id, sizeof id, "%d:%llu", (int)m.pid, m.start);
+            st->procs[st->n++] = (struct local_proc){.pid = m.pid, .start = m.start, .ours = true, .gen = st->gen, .pidfd = -1};
+        }
         free(sub->batch_id);
         sub->batch_id = strdup(id);
-        if (!sub->batch_id) {
-            kill(-pid, SIGKILL);
-            return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
-        }
+        if (!sub->batch_id && m.kind == SHEPHERD_STARTED)
+            shepherd_send_kill(&st->shepherd, m.pid, m.start, SIGKILL, NULL);
+        if (!sub->batch_id && rc == CAF_OK)
+            rc = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
     }
-    return CAF_OK;
+    return rc;
 }
 
-/* Kills the process group of pid (the subjob and all it started) and reaps it if it is ours. */
+/* Kills the process group of (pid, start): through the shepherd when it is ours (so that no exit code is
+ * recorded, as for a wrapper script killed with its command), else directly. */
 static void kill_group(struct local_state *st, pid_t pid, unsigned long long start, int sig)
 {
-    kill(-pid, sig);
     struct local_proc *p = find_proc(st, pid, start);
-    if (p && !p->ended && sig == SIGKILL && waitpid(pid, NULL, 0) == pid)
-        mark_ended(p);
+    if (p && p->ours && p->gen == st->gen && !p->ended && st->shepherd.fd >= 0 &&
+        shepherd_send_kill(&st->shepherd, pid, start, sig, NULL) == CAF_OK)
+        return;
+    kill(-pid, sig);
 }
 
 static caf_status local_poll(caf_backend *backend, const caf_job *job, caf_subjob **subs, size_t n,
@@ -262,10 +331,15 @@ static caf_status local_poll(caf_backend *backend, const caf_job *job, caf_subjo
     (void)job;
     (void)err;
     struct local_state *st = backend->state;
+    drain(st);
     for (size_t i = 0; i < n; i++) {
         pid_t pid;
         unsigned long long start;
         reports[i] = (caf_batch_report){.state = CAF_BATCH_UNKNOWN};
+        if (subs[i]->batch_id && strcmp(subs[i]->batch_id, "busy") == 0) {
+            reports[i].state = CAF_BATCH_FINISHED; /* nothing started: the lock's holder decides */
+            continue;
+        }
         if (!parse_id(subs[i]->batch_id, &pid, &start))
             continue;
         if (!alive(st, pid, start)) {
@@ -288,6 +362,7 @@ static caf_status local_poll(caf_backend *backend, const caf_job *job, caf_subjo
 /* Sends sig (unless 0) to the process group of every subjob still alive; returns how many are. */
 static size_t signal_alive(struct local_state *st, caf_subjob **subs, size_t n, int sig)
 {
+    drain(st);
     size_t count = 0;
     for (size_t i = 0; i < n; i++) {
         pid_t pid;
@@ -295,7 +370,7 @@ static size_t signal_alive(struct local_state *st, caf_subjob **subs, size_t n, 
         if (parse_id(subs[i]->batch_id, &pid, &start) && alive(st, pid, start)) {
             count++;
             if (sig)
-                kill(-pid, sig);
+                kill_group(st, pid, start, sig);
         }
     }
     return count;
@@ -314,6 +389,7 @@ static caf_status local_cancel(caf_backend *backend, const caf_job *job, caf_sub
         struct timespec ts = {0, 20 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
+    signal_alive(st, subs, n, SIGKILL);
     for (size_t i = 0; i < n; i++) {
         pid_t pid;
         unsigned long long start;
@@ -321,10 +397,16 @@ static caf_status local_cancel(caf_backend *backend, const caf_job *job, caf_sub
         if (parse_id(subs[i]->batch_id, &pid, &start)) {
             char state;
             unsigned long long s;
-            bool recycled = proc_stat(pid, &state, &s) && s != start; /* the pid is someone else's now */
-            if (find_proc(st, pid, start) || !recycled)
-                kill_group(st, pid, start, SIGKILL);
+            bool recycled = shepherd_proc_stat(pid, &state, &s) && s != start; /* the pid is someone else's now */
+            if (!recycled)
+                kill(-pid, SIGKILL);
         }
+    }
+    /* returns once the killed processes are gone (a moment for the shepherd to reap them) */
+    deadline = monotonic_now() + 2.0;
+    while (signal_alive(st, subs, n, 0) > 0 && monotonic_now() < deadline) {
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
     }
     compact(st);
     return CAF_OK;
@@ -334,6 +416,11 @@ static size_t local_wake_fds(caf_backend *backend, struct pollfd *fds, size_t ma
 {
     struct local_state *st = backend->state;
     size_t n = 0;
+    bool waiting_for_ours = false; /* the shepherd's socket says when one of ours ends */
+    for (size_t i = 0; i < st->n && !waiting_for_ours; i++)
+        waiting_for_ours = st->procs[i].ours && st->procs[i].gen == st->gen && !st->procs[i].ended;
+    if (waiting_for_ours && st->shepherd.fd >= 0 && n < max)
+        fds[n++] = (struct pollfd){.fd = st->shepherd.fd, .events = POLLIN};
     for (size_t i = 0; i < st->n && n < max; i++)
         if (!st->procs[i].ended && st->procs[i].pidfd >= 0)
             fds[n++] = (struct pollfd){.fd = st->procs[i].pidfd, .events = POLLIN};
@@ -342,11 +429,16 @@ static size_t local_wake_fds(caf_backend *backend, struct pollfd *fds, size_t ma
 
 static void local_wait(caf_backend *backend, double timeout_s)
 {
+    struct local_state *st = backend->state;
     struct pollfd fds[256];
     nfds_t nfds = (nfds_t)local_wake_fds(backend, fds, 256);
     int ms = (int)(timeout_s * 1000.0);
-    if (nfds == 0 && ms > 50)
-        ms = 50; /* no pidfds (re-attached processes or an old kernel): poll often */
+    bool blind = false; /* a process we cannot be woken by: re-attached without a pidfd, or ours without shepherd */
+    for (size_t i = 0; i < st->n && !blind; i++)
+        blind = !st->procs[i].ended && st->procs[i].pidfd < 0 &&
+                !(st->procs[i].ours && st->procs[i].gen == st->gen && st->shepherd.fd >= 0);
+    if ((nfds == 0 || blind) && ms > 50)
+        ms = 50;
     poll(fds, nfds, ms); /* EINTR (Ctrl-C) simply ends the wait early */
 }
 

@@ -1,6 +1,7 @@
 /* The policies every backend shares, applied once: active-subjob limit, submission rate and back-off,
- * polling, retries, lost subjobs and cancel. The exit-code file written by the wrapper script is the
- * only source of a subjob's result; the batch system only says whether it still runs. */
+ * polling, retries, lost subjobs and cancel. The exit-code file written by the wrapper script (or by the
+ * local backend's shepherd) is the only source of a subjob's result; the batch system only says whether it
+ * still runs. */
 #include "caf/scheduler.h"
 
 #include <errno.h>
@@ -295,10 +296,13 @@ caf_status caf_scheduler_poll(caf_scheduler *sched, caf_error *err)
     return rc;
 }
 
-/* Gets sub ready for its next attempt: fresh script, no stale exit-code file, output folder. */
+/* Gets sub ready for its next attempt: its folder, a fresh script (unless the backend starts the command
+ * itself), no stale exit-code file, output folder. */
 static caf_status prepare_attempt(caf_scheduler *sched, caf_subjob *sub, caf_error *err)
 {
-    caf_status rc = caf_wrapper_script_write(sched->job, sub, err);
+    caf_status rc = sched->backend->starts_commands && !caf_job_needs_wrapper_script(sched->job)
+                        ? caf_mkdir_p(sub->dir, err)
+                        : caf_wrapper_script_write(sched->job, sub, err);
     if (rc == CAF_OK && unlink(sub->exit_code_file) != 0 && errno != ENOENT)
         rc = caf_error_errno(err, errno, "%s", sub->exit_code_file);
     if (rc == CAF_OK && sched->job->output_patterns.count > 0)

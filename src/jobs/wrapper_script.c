@@ -162,6 +162,11 @@ caf_status caf_wrapper_script_render(const caf_job *job, const caf_subjob *sub, 
     return CAF_OK;
 }
 
+bool caf_job_needs_wrapper_script(const caf_job *job)
+{
+    return job->setup_commands.count > 0 || job->output_patterns.count > 0;
+}
+
 char *caf_subjob_lock_path(const caf_subjob *sub)
 {
     return caf_path_join(sub->dir, CAF_SUBJOB_LOCK_FILE);

@@ -3,7 +3,9 @@
 # exits at once with code 75 and a message, writing nothing (no exit-code file, the first copy's stdout
 # unchanged); and a caf that lost the record of a submission (killed between submitting and recording)
 # submits the subjob again, sees the new copy leave, waits for the first copy and takes its result: the
-# command ran once.
+# command ran once. The job has an output pattern, which keeps it on the wrapper script with the local
+# backend too (batch backends always use it); jobs_direct_exec.sh covers subjobs the local backend starts
+# without a wrapper.
 set -euo pipefail
 W=$(mktemp -d)
 caf_pid=
@@ -20,6 +22,7 @@ cd "$W"
 cat > job.json <<JSON
 {"name": "once", "command": "sh",
  "args": ["-c", "echo run >> '$W/runs'; echo started; while [ ! -e '$W/go' ]; do sleep 0.05; done; echo done; exit 3"],
+ "output_patterns": ["no-output-*"],
  "retry": {"max_retries": 0}, "policy": {"poll_interval_s": 0.1, "exit_file_grace_s": 1}}
 JSON
 wait_for() { # wait_for WHAT COMMAND...: polls until the command succeeds

@@ -400,8 +400,8 @@ static void failing_status_queries_still_finish_from_exit_files(void **state)
     drop_job(&job, dir);
 }
 
-/* The local backend lends its processes' pidfds, so a caller can wait on a subjob's exit together with
- * descriptors of its own (the run loop's algorithm drivers). */
+/* The local backend lends a descriptor (its shepherd's socket), so a caller can wait on a subjob's exit
+ * together with descriptors of its own (the run loop's algorithm drivers). */
 static void local_backend_wakes_a_caller_polling_its_descriptors(void **state)
 {
     (void)state;
