@@ -37,6 +37,7 @@ from caf.collected import (  # noqa: F401
     UserObject,
     merge_files,
 )
+from caf.event_files import EventFileMetadata, FileIndex, IndexedFile, RunFiles, event_file_metadata  # noqa: F401
 
 __version__ = version
 __all__ = [
@@ -45,4 +46,5 @@ __all__ = [
     "ExpRun", "IoV", "gaps", "span_of_runs",
     "Database", "Entry", "Payload", "check_database",
     "CollectorOutput", "Counter", "Hist1D", "Hist2D", "Profile", "UserObject", "merge_files",
+    "EventFileMetadata", "FileIndex", "IndexedFile", "RunFiles", "event_file_metadata",
 ]

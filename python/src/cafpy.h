@@ -43,6 +43,9 @@ extern PyMethodDef cafpy_localdb_methods[];
 int cafpy_collector_output_init(PyObject *module);
 extern PyMethodDef cafpy_collector_output_methods[];
 
+/* Event file metadata and the file index (caf/event_file.h, caf/file_index.h). */
+extern PyMethodDef cafpy_event_files_methods[];
+
 struct caf_object;
 /* A dict describing obj's kind, title, shape and content (bytes of little-endian float64/int64 arrays
  * that the Python layer views with numpy.frombuffer); new reference, or NULL with an exception. */

@@ -4,7 +4,7 @@
 
 #include "caf/version.h"
 
-/* The module's functions: the tables of iov.c, localdb.c and collector_output.c joined. */
+/* The module's functions: the tables of iov.c, localdb.c, collector_output.c and event_files.c joined. */
 static PyMethodDef all_methods[64];
 
 static int append_methods(size_t *used, const PyMethodDef *table)
@@ -26,7 +26,8 @@ PyMODINIT_FUNC PyInit__caf(void)
 {
     size_t used = 0;
     if (append_methods(&used, cafpy_iov_methods) < 0 || append_methods(&used, cafpy_localdb_methods) < 0 ||
-        append_methods(&used, cafpy_collector_output_methods) < 0) {
+        append_methods(&used, cafpy_collector_output_methods) < 0 ||
+        append_methods(&used, cafpy_event_files_methods) < 0) {
         PyErr_SetString(PyExc_SystemError, "caf._caf: method table too small");
         return NULL;
     }
