@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make demo: the toy detector campaign end to end with the command just built. Generates toy data with
 # known constants, runs the five example calibrations of examples/toy_campaign.yaml on the local backend
-# and compares what they found with the truth. Everything it writes goes to demo-output/ (recreated at
+# and compares what they found with the truth, explains one payload (caf db why) and ends by writing the
+# campaign's HTML report (caf report) and printing its path. Everything it writes goes to demo-output/ (recreated at
 # each run). The plugins (examples/) are found in the build tree by caf itself.
 set -euo pipefail
 build=${1:-build}
@@ -40,4 +41,10 @@ show "$caf" db query toy_results/database ExampleGains 2 3
 
 step "recovered constants against truth.json"
 /usr/bin/python3 "$src/scripts/toy_truth_check.py" toy_results toy/truth.json
-printf "\nDone in %d s: everything is in %s/.\n" "$SECONDS" "$(pwd)"
+
+step "why does run 2.3 get its gains? (the payload's lineage back to the input files)"
+show "$caf" db why toy_results ExampleGains 2 3
+
+step "caf report: the whole campaign as one self-contained HTML page (constants against run, IoVs, jobs)"
+show "$caf" report toy_results
+printf "\nDone in %d s: everything is in %s/.\nReport: %s\n" "$SECONDS" "$(pwd)" "$(pwd)/toy_results/report.html"
