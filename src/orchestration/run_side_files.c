@@ -29,7 +29,7 @@ static caf_status describe_job(const run_collection *col, size_t i, const char *
     const caf_run_range *rr = caf_collector_output_run_range(f);
     if (!(job->runs = malloc((rr->count + 1) * sizeof *job->runs)))
         rc = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
-    else
+    else if (rr->count > 0) /* a job whose skim kept no event holds no run, and rr->runs is NULL */
         memcpy(job->runs, rr->runs, rr->count * sizeof *job->runs);
     job->run_count = rc == CAF_OK ? rr->count : 0;
     caf_collector_output_close(f);

@@ -122,6 +122,8 @@ JSON
 "$CAF" jobs submit once.json --wait > /dev/null 2>&1 &
 caf_pid=$!
 wait_for "the first copy started" test -s once.runs
+# the command can start before caf's first save of the state: kill caf only once the state exists
+wait_for "caf saved the submission" state once 's["subjobs"][0].get("batch_id")' 2> /dev/null
 kill -9 "$caf_pid"
 wait "$caf_pid" 2>/dev/null || true
 caf_pid=
