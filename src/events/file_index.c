@@ -39,6 +39,7 @@ struct caf_file_index {
     /* paths matching it are skipped (caf_file_index_set_exclude) */
     regex_t exclude;
     bool has_exclude;
+    char exclude_cwd[PATH_MAX]; /* relative paths are made absolute against it, read once */
     /* one line per file that could not be added, naming it */
     char **bad;
     size_t n_bad, cap_bad;
@@ -141,6 +142,8 @@ caf_status caf_file_index_set_exclude(caf_file_index *ix, const char *pattern, c
     ix->has_exclude = pattern != NULL;
     if (pattern)
         ix->exclude = compiled;
+    if (pattern && !getcwd(ix->exclude_cwd, sizeof ix->exclude_cwd))
+        ix->exclude_cwd[0] = '\0'; /* no working folder: relative paths are matched as given */
     return CAF_OK;
 }
 
@@ -150,20 +153,12 @@ static bool is_excluded(const caf_file_index *ix, const char *path)
 {
     if (!ix->has_exclude)
         return false;
-    if (path[0] == '/')
+    if (path[0] == '/' || !ix->exclude_cwd[0])
         return regexec(&ix->exclude, path, 0, NULL, 0) == 0;
-    char cwd[PATH_MAX];
-    if (!getcwd(cwd, sizeof cwd))
-        return regexec(&ix->exclude, path, 0, NULL, 0) == 0;
-    size_t len = strlen(cwd) + strlen(path) + 2;
-    char *abs = malloc(len);
-    if (!abs)
-        return regexec(&ix->exclude, path, 0, NULL, 0) == 0;
+    char abs[2 * PATH_MAX];
     const char *rel = strncmp(path, "./", 2) == 0 ? path + 2 : path;
-    snprintf(abs, len, "%s/%s", cwd, rel);
-    bool hit = regexec(&ix->exclude, abs, 0, NULL, 0) == 0;
-    free(abs);
-    return hit;
+    snprintf(abs, sizeof abs, "%s/%s", ix->exclude_cwd, rel);
+    return regexec(&ix->exclude, abs, 0, NULL, 0) == 0;
 }
 
 void caf_file_index_close(caf_file_index *ix)
