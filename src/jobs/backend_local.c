@@ -29,7 +29,8 @@ struct local_proc {
     bool ours;          /* started by the shepherd of generation gen, which reports its end */
     unsigned gen;
     bool ended;
-    int pidfd; /* foreign processes only; -1 if the kernel has none */
+    int pidfd;        /* foreign processes only; -1 if the kernel has none */
+    double killed_at; /* when caf killed it for its time limit (monotonic), until that failure is reported */
 };
 
 struct local_state {
@@ -148,7 +149,7 @@ static void compact(struct local_state *st)
 {
     size_t k = 0;
     for (size_t i = 0; i < st->n; i++)
-        if (!st->procs[i].ended)
+        if (!st->procs[i].ended || st->procs[i].killed_at > 0)
             st->procs[k++] = st->procs[i];
     st->n = k;
 }
@@ -314,6 +315,13 @@ static caf_status local_submit(caf_backend *backend, const caf_job *job, caf_sub
     return rc;
 }
 
+/* True while some process of the group pid leads (or led) is alive: its leader may be reaped before the
+ * rest of the group has died of the same signal. */
+static bool group_alive(pid_t pid)
+{
+    return kill(-pid, 0) == 0 || errno == EPERM;
+}
+
 /* Kills the process group of (pid, start): through the shepherd when it is ours (so that no exit code is
  * recorded, as for a wrapper script killed with its command), else directly. */
 static void kill_group(struct local_state *st, pid_t pid, unsigned long long start, int sig)
@@ -342,18 +350,38 @@ static caf_status local_poll(caf_backend *backend, const caf_job *job, caf_subjo
         }
         if (!parse_id(subs[i]->batch_id, &pid, &start))
             continue;
+        struct local_proc *p;
         if (!alive(st, pid, start)) {
+            p = find_proc(st, pid, start);
+            if (p && p->killed_at > 0 && group_alive(pid) && monotonic_now() - p->killed_at < 10) {
+                kill(-pid, SIGKILL);
+                reports[i].state = CAF_BATCH_RUNNING;
+                continue;
+            }
             reports[i].state = CAF_BATCH_FINISHED;
-            continue;
-        }
-        if (subs[i]->time_s > 0 && proc_age(start) > (double)subs[i]->time_s) {
-            kill_group(st, pid, start, SIGKILL);
-            reports[i].state = CAF_BATCH_FAILED;
-            snprintf(reports[i].reason, sizeof reports[i].reason, "exceeded its time limit of %ld s (killed)",
-                     subs[i]->time_s);
+            if (p && p->killed_at > 0) {
+                p->killed_at = 0; /* reported: compact may drop it */
+                reports[i].state = CAF_BATCH_FAILED;
+                snprintf(reports[i].reason, sizeof reports[i].reason, "exceeded its time limit of %ld s (killed)",
+                         subs[i]->time_s);
+            }
             continue;
         }
         reports[i].state = CAF_BATCH_RUNNING;
+        if (subs[i]->time_s > 0 && proc_age(start) > (double)subs[i]->time_s) {
+            /* The failure is reported once every process of the attempt is gone, so that the retry never
+             * finds the subjob's lock still held by the attempt it replaces. */
+            p = find_proc(st, pid, start);
+            if (!p || p->killed_at == 0)
+                kill_group(st, pid, start, SIGKILL);
+            if (p && p->killed_at == 0)
+                p->killed_at = monotonic_now();
+            if (!p) {
+                reports[i].state = CAF_BATCH_FAILED;
+                snprintf(reports[i].reason, sizeof reports[i].reason,
+                         "exceeded its time limit of %ld s (killed)", subs[i]->time_s);
+            }
+        }
     }
     compact(st);
     return CAF_OK;
@@ -435,8 +463,9 @@ static void local_wait(caf_backend *backend, double timeout_s)
     int ms = (int)(timeout_s * 1000.0);
     bool blind = false; /* a process we cannot be woken by: re-attached without a pidfd, or ours without shepherd */
     for (size_t i = 0; i < st->n && !blind; i++)
-        blind = !st->procs[i].ended && st->procs[i].pidfd < 0 &&
-                !(st->procs[i].ours && st->procs[i].gen == st->gen && st->shepherd.fd >= 0);
+        blind = (!st->procs[i].ended && st->procs[i].pidfd < 0 &&
+                 !(st->procs[i].ours && st->procs[i].gen == st->gen && st->shepherd.fd >= 0)) ||
+                (st->procs[i].ended && st->procs[i].killed_at > 0); /* waiting for the rest of its group */
     if ((nfds == 0 || blind) && ms > 50)
         ms = 50;
     poll(fds, nfds, ms); /* EINTR (Ctrl-C) simply ends the wait early */

@@ -230,12 +230,26 @@ static caf_status pbs_submit(caf_backend *backend, const caf_job *job, caf_subjo
     return rc;
 }
 
-/* A subjob PBS ended without an exit-code file: its PBS log may say why (Torque/OpenPBS: "PBS: job
- * killed: walltime 70 exceeded limit 60"; Slurm's PBS commands: "CANCELLED ... DUE TO TIME LIMIT"). */
+/* True when sub's exit-code file is there and says the command ended normally (not by a signal). */
+static bool ended_by_itself(const caf_subjob *sub)
+{
+    FILE *f = fopen(sub->exit_code_file, "r");
+    if (!f)
+        return false;
+    int code = -1;
+    bool read = fscanf(f, "%d", &code) == 1;
+    fclose(f);
+    return read && code >= 0 && code < 128;
+}
+
+/* A subjob PBS ended without an exit-code file, or whose command a signal ended: its PBS log may say why
+ * (Torque/OpenPBS: "PBS: job killed: walltime 70 exceeded limit 60"; Slurm's PBS commands: "CANCELLED ...
+ * DUE TO TIME LIMIT"). At the walltime PBS sends SIGTERM to every process of the job: when the command
+ * dies before the wrapper script is signalled, the script still records exit code 143. */
 static void reason_from_log(const caf_job *job, const caf_subjob *sub, caf_batch_report *r)
 {
     char rel[64], path[4200], text[4096];
-    if (access(sub->exit_code_file, F_OK) == 0 || !pbs_log_path(job, sub, rel, sizeof rel))
+    if (ended_by_itself(sub) || !pbs_log_path(job, sub, rel, sizeof rel))
         return;
     snprintf(path, sizeof path, "%s/%s", job->working_dir, rel);
     FILE *f = fopen(path, "r");
