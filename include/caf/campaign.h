@@ -118,6 +118,7 @@ typedef enum caf_calibration_key {
     CAF_CAL_SAVE_PAYLOADS,
     CAF_CAL_BACKEND,
     CAF_CAL_BACKEND_SETTINGS,
+    CAF_CAL_JOB_POLICY,
     CAF_CAL_KEY_COUNT
 } caf_calibration_key;
 
@@ -201,6 +202,8 @@ typedef struct caf_calibration_config {
     char *backend;                   /* NULL: the campaign's backend */
     json_t *backend_settings;        /* an object, owned; NULL: the campaign's settings (own backend: {}) */
     json_t *backend_settings_marks;  /* {key: [line, column]} of each backend_settings value, owned; or NULL */
+    json_t *job_policy;              /* its collector jobs' policy over the campaign's (caf/job_policy.h), owned; or NULL */
+    json_t *job_policy_marks;        /* {key: [line, column]} of each job_policy value, owned; or NULL */
     caf_mark mark;                   /* the calibration's mapping */
     caf_mark marks[CAF_CAL_KEY_COUNT]; /* each key's value; line 0 when the key was not given */
 } caf_calibration_config;
@@ -217,6 +220,7 @@ typedef enum caf_campaign_key {
     CAF_CAMPAIGN_ALGORITHM_MEMORY_LIMIT,
     CAF_CAMPAIGN_CALIBRATIONS,
     CAF_CAMPAIGN_DEFAULTS,
+    CAF_CAMPAIGN_JOB_POLICY,
     CAF_CAMPAIGN_KEY_COUNT
 } caf_campaign_key;
 
@@ -232,6 +236,8 @@ typedef struct caf_campaign {
     char *backend;           /* local (default), slurm, htcondor, lsf or pbs */
     json_t *backend_settings; /* an object, owned */
     json_t *backend_settings_marks; /* {key: [line, column]} of each backend_settings value, owned; or NULL */
+    json_t *job_policy;       /* collector jobs' policy over the backend's defaults (caf/job_policy.h), owned; or NULL */
+    json_t *job_policy_marks; /* {key: [line, column]} of each job_policy value, owned; or NULL */
     double heartbeat;        /* seconds between state saves and progress lines, default 5 */
     double poll_interval;    /* seconds between job status checks when nothing wakes the loop, default 1 */
     int max_parallel_algorithms;   /* calibrations whose algorithms may run at once; 0: the default
@@ -245,6 +251,12 @@ typedef struct caf_campaign {
 
 /* The backend calibration cal runs its collector jobs on: its own, else the campaign's (never NULL). */
 const char *caf_calibration_backend(const caf_campaign *campaign, const caf_calibration_config *cal);
+
+/* The policy of calibration cal's collector jobs: the defaults of its backend, then the campaign's
+ * job_policy, then its own. Values are checked by caf_campaign_validate; here a bad one is skipped. */
+struct caf_job_policy;
+void caf_calibration_job_policy(const caf_campaign *campaign, const caf_calibration_config *cal,
+                                struct caf_job_policy *policy);
 
 /* The settings of that backend: the calibration's own, else the campaign's when the calibration uses the
  * campaign's backend, else an empty object (borrowed; NULL only when out of memory). */

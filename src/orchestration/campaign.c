@@ -6,12 +6,13 @@
 #include <strings.h>
 
 #include "caf/campaign.h"
+#include "caf/job_policy.h"
 
 static const char *const calibration_keys[CAF_CAL_KEY_COUNT] = {
     "name", "collector", "pre_collector", "algorithms", "input_files", "input_file_lists", "granularity",
     "max_files_per_collector_job", "max_collector_jobs", "max_files_per_run", "files_per_run_seed",
     "backend_args", "database_chain", "depends_on", "ignored_runs", "max_iterations", "output_patterns",
-    "collections", "save_payloads", "backend", "backend_settings",
+    "collections", "save_payloads", "backend", "backend_settings", "job_policy",
 };
 
 static const char *const collection_keys[CAF_COL_KEY_COUNT] = {
@@ -28,7 +29,7 @@ static const caf_calibration_key collection_to_calibration[CAF_COL_KEY_COUNT] = 
 
 static const char *const campaign_keys[CAF_CAMPAIGN_KEY_COUNT] = {
     "output_dir", "backend", "backend_settings", "heartbeat", "poll_interval", "max_parallel_algorithms",
-    "algorithm_time_limit", "algorithm_memory_limit", "calibrations", "defaults",
+    "algorithm_time_limit", "algorithm_memory_limit", "calibrations", "defaults", "job_policy",
 };
 
 const char *const caf_campaign_backends[] = {"local", "slurm", "htcondor", "lsf", "pbs", NULL};
@@ -36,6 +37,28 @@ const char *const caf_campaign_backends[] = {"local", "slurm", "htcondor", "lsf"
 const char *caf_calibration_backend(const caf_campaign *campaign, const caf_calibration_config *cal)
 {
     return cal->backend ? cal->backend : campaign->backend ? campaign->backend : "local";
+}
+
+/* Applies the keys of obj one at a time, so that one bad value does not hide the good ones. */
+static void apply_policy_keys(caf_job_policy *policy, const json_t *obj)
+{
+    const char *key;
+    json_t *value;
+    json_object_foreach((json_t *)obj, key, value) {
+        json_t *one = json_pack("{s:O}", key, value);
+        caf_job_policy_apply(policy, one, NULL, NULL);
+        json_decref(one);
+    }
+}
+
+void caf_calibration_job_policy(const caf_campaign *campaign, const caf_calibration_config *cal,
+                                caf_job_policy *policy)
+{
+    caf_job_policy_defaults(caf_calibration_backend(campaign, cal), policy);
+    if (json_is_object(campaign->job_policy))
+        apply_policy_keys(policy, campaign->job_policy);
+    if (json_is_object(cal->job_policy))
+        apply_policy_keys(policy, cal->job_policy);
 }
 
 const json_t *caf_calibration_backend_settings(const caf_campaign *campaign, const caf_calibration_config *cal)
@@ -182,6 +205,8 @@ static void calibration_free(caf_calibration_config *cal)
     free(cal->backend);
     json_decref(cal->backend_settings);
     json_decref(cal->backend_settings_marks);
+    json_decref(cal->job_policy);
+    json_decref(cal->job_policy_marks);
     free(cal);
 }
 
@@ -195,6 +220,8 @@ void caf_campaign_close(caf_campaign *c)
     free(c->backend);
     json_decref(c->backend_settings);
     json_decref(c->backend_settings_marks);
+    json_decref(c->job_policy);
+    json_decref(c->job_policy_marks);
     memset(c, 0, sizeof *c);
 }
 

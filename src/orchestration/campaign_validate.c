@@ -6,6 +6,7 @@
 
 #include "caf/backend.h"
 #include "caf/campaign.h"
+#include "caf/job_policy.h"
 #include "caf/path.h"
 
 static const char *const backends[] = {"local", "slurm", "htcondor", "lsf", "pbs"};
@@ -498,16 +499,36 @@ static void check_backend_settings(const char *who, const char *backend, const j
         caf_backend_close(&b);
 }
 
+/* Every job_policy key judged alone against its range, reported at its value. */
+static void check_job_policy(const char *who, const json_t *policy, const json_t *marks, caf_mark fallback,
+                             caf_config_problems *p)
+{
+    const char *key;
+    json_t *value;
+    json_object_foreach((json_t *)policy, key, value) {
+        json_t *one = json_pack("{s:O}", key, value);
+        caf_job_policy jp;
+        caf_job_policy_defaults(NULL, &jp);
+        caf_error err = {0};
+        if (one && caf_job_policy_apply(&jp, one, NULL, &err) != CAF_OK)
+            caf_config_problems_add(p, key_mark(marks, key, fallback), "%s%s", who, err.message);
+        json_decref(one);
+    }
+}
+
 static void check_all_backend_settings(const caf_campaign *c, caf_config_problems *p)
 {
+    check_job_policy("", c->job_policy, c->job_policy_marks,
+                     c->marks[CAF_CAMPAIGN_JOB_POLICY].line ? c->marks[CAF_CAMPAIGN_JOB_POLICY] : top(c), p);
     caf_mark m = c->marks[CAF_CAMPAIGN_BACKEND_SETTINGS].line ? c->marks[CAF_CAMPAIGN_BACKEND_SETTINGS] : top(c);
     check_backend_settings("", c->backend, c->backend_settings, c->backend_settings_marks, m, p);
     for (size_t i = 0; i < c->calibration_count; i++) {
         const caf_calibration_config *cal = c->calibrations[i];
-        if (!cal->backend_settings)
-            continue;
         char who[300];
         snprintf(who, sizeof who, "calibration '%s': ", cal->name);
+        check_job_policy(who, cal->job_policy, cal->job_policy_marks, at(cal, CAF_CAL_JOB_POLICY), p);
+        if (!cal->backend_settings)
+            continue;
         check_backend_settings(who, caf_calibration_backend(c, cal), cal->backend_settings,
                                cal->backend_settings_marks, at(cal, CAF_CAL_BACKEND_SETTINGS), p);
     }

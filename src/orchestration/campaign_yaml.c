@@ -843,6 +843,7 @@ static void visit_calibration_key(loader *l, const char *key, yaml_node_t *key_n
     case CAF_CAL_BACKEND_SETTINGS:
         get_object_marked(l, v, what, &cal->backend_settings, &cal->backend_settings_marks);
         break;
+    case CAF_CAL_JOB_POLICY: get_object_marked(l, v, what, &cal->job_policy, &cal->job_policy_marks); break;
     case CAF_CAL_KEY_COUNT: break;
     }
 }
@@ -971,6 +972,7 @@ static void visit_campaign_key(loader *l, const char *key, yaml_node_t *key_node
     case CAF_CAMPAIGN_BACKEND_SETTINGS:
         get_object_marked(l, v, key, &c->backend_settings, &c->backend_settings_marks);
         break;
+    case CAF_CAMPAIGN_JOB_POLICY: get_object_marked(l, v, key, &c->job_policy, &c->job_policy_marks); break;
     case CAF_CAMPAIGN_HEARTBEAT: get_double(l, v, key, &c->heartbeat); break;
     case CAF_CAMPAIGN_POLL_INTERVAL: get_double(l, v, key, &c->poll_interval); break;
     case CAF_CAMPAIGN_MAX_PARALLEL_ALGORITHMS:

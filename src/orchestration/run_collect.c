@@ -13,6 +13,7 @@
 #include "caf/collector_output.h"
 #include "caf/file.h"
 #include "caf/file_index.h"
+#include "caf/job_policy.h"
 #include "caf/json.h"
 #include "caf/log.h"
 #include "orchestration/run_internal.h"
@@ -290,7 +291,9 @@ static caf_status build_job(run_cal *c, run_collection *rc_col, const char *coll
         job->backend_settings = json_incref((json_t *)settings);
     if (rc == CAF_OK)
         rc = apply_backend_args(job, col->backend_args, c->cfg->name, err);
-    job->retry = (caf_retry){.max_retries = 2, .memory_factor = 1.0, .time_factor = 1.0};
+    caf_job_policy policy;
+    caf_calibration_job_policy(loop->campaign, c->cfg, &policy);
+    job->retry = policy.retry;
     long per = col->max_files_per_collector_job > 0 ? col->max_files_per_collector_job : 1;
     size_t needed = (job->input_files.count + (size_t)per - 1) / (size_t)per;
     if (col->max_collector_jobs > 0 && needed > (size_t)col->max_collector_jobs)
@@ -408,8 +411,9 @@ static caf_status open_collection(run_cal *c, size_t k, const char *cache, caf_e
             caf_info("%s: iteration %d: %zu failed collector subjob%s submitted again", c->cfg->name,
                      c->cm.iteration, again, again == 1 ? "" : "s");
         }
-        caf_schedule_policy policy;
-        caf_schedule_policy_init(&policy);
+        caf_job_policy jp;
+        caf_calibration_job_policy(c->loop->campaign, c->cfg, &jp);
+        caf_schedule_policy policy = jp.schedule;
         policy.save_interval_s = 0; /* a batch id must be saved before caf can be killed */
         policy.poll_interval_s = c->loop->campaign->poll_interval;
         if (rc == CAF_OK)
