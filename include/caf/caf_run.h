@@ -50,6 +50,17 @@ size_t caf_run_check(const caf_campaign *campaign, const caf_run_options *option
  * calibrations and why otherwise (the state database and summary say the same). */
 caf_status caf_run(const caf_campaign *campaign, const caf_run_options *options, caf_error *err);
 
+/* A dry run (`caf plan`): what caf_run would do with the same campaign and options, as JSON (new reference,
+ * caller decrefs) in *out: per calibration its wave, collections (input files, runs found, ignored runs,
+ * the collector jobs with each subjob's files and runs, backend and resources), the runs its strategies
+ * get, its database chain and each algorithm's strategy with the IoVs known in advance; on a folder holding
+ * an earlier run, what is done and what remains (docs/running.md). Submits nothing and writes nothing but
+ * the file-index cache in the output folder. Fails (CAF_ERR_INVALID) on every problem caf_run would refuse
+ * to start with; a calibration whose inputs have a problem is planned with its "problem" (and
+ * "problems": true) instead. */
+caf_status caf_run_plan(const caf_campaign *campaign, const caf_run_options *options, json_t **out,
+                        caf_error *err);
+
 /* Every calibration's state, iteration, subjob counts and algorithm results in the output folder dir,
  * as JSON (new reference, caller decrefs) in *out. */
 caf_status caf_run_status(const char *dir, json_t **out, caf_error *err);

@@ -1,5 +1,4 @@
 /* caf run: run or resume a campaign (include/caf/caf_run.h, docs/running.md). */
-#include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +6,7 @@
 
 #include "caf/caf_run.h"
 #include "caf/campaign.h"
+#include "cli/campaign_args.h"
 #include "cli/cli.h"
 #include "cli/operands.h"
 
@@ -68,55 +68,24 @@ static int run_run(int argc, char **argv)
         if (c == OPT_PLUGIN_PATH)
             plugin_path = optarg;
         if (c == OPT_IOV) {
-            caf_error iov_err = {0};
-            if (caf_iov_parse(optarg, &iov, &iov_err) != CAF_OK)
-                return cli_usage_error("run", "--iov: %s", iov_err.message);
-            if (caf_iov_is_empty(iov))
-                return cli_usage_error("run", "--iov: '%s' is the empty IoV; use 0,0,-1,-1 for every run", optarg);
+            if (!cli_parse_iov_option("run", optarg, &iov))
+                return CLI_EXIT_USAGE;
             have_iov = true;
         }
     }
     if (operand_count != 1)
         return cli_usage_error("run", "expected one campaign file");
-    const char *path = argv[0];
-    caf_campaign campaign;
-    caf_config_problems problems = {0};
-    caf_error err = {0};
-    caf_status rc = caf_campaign_load_yaml(path, &campaign, &problems, &err);
-    char *copy = strdup(path);
-    if (!copy) {
-        caf_config_problems_clear(&problems);
-        caf_campaign_close(&campaign);
-        return cli_failf("%s: out of memory", path);
-    }
-    const char *base = dirname(copy);
-    caf_run_options options = {.caf_command = getenv("CAF_COMMAND"), .base_dir = base,
-                               .plugin_path = plugin_path, .stop = &stop_requested,
-                               .iov = have_iov ? &iov : NULL};
-    if (rc == CAF_ERR_INVALID) /* list what the files, plugins and backend add, too: every problem at once */
-        caf_run_check(&campaign, &options, &problems);
-    if (rc != CAF_OK) {
-        free(copy);
-        caf_config_problems_sort(&problems);
-        for (size_t i = 0; i < problems.count; i++) {
-            char text[1200];
-            fprintf(stderr, "%s\n", caf_config_problem_format(&problems, i, path, text, sizeof text));
-        }
-        int code = problems.count ? cli_failf("%s: %zu problem%s found; nothing was submitted", path, problems.count,
-                                              problems.count == 1 ? "" : "s")
-                                  : cli_fail(&err);
-        caf_config_problems_clear(&problems);
-        caf_campaign_close(&campaign);
-        return code;
-    }
+    cli_campaign loaded;
+    if (!cli_campaign_load(argv[0], plugin_path, have_iov ? &iov : NULL, &loaded))
+        return CLI_EXIT_FAILURE;
+    loaded.options.stop = &stop_requested;
     struct sigaction sa = {.sa_handler = on_stop};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    rc = caf_run(&campaign, &options, &err);
-    free(copy);
-    caf_config_problems_clear(&problems);
-    caf_campaign_close(&campaign);
+    caf_error err = {0};
+    caf_status rc = caf_run(&loaded.campaign, &loaded.options, &err);
+    cli_campaign_close(&loaded);
     return rc == CAF_OK ? CLI_EXIT_OK : cli_fail(&err);
 }
 

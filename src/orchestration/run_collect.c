@@ -32,7 +32,7 @@ static char *path_join(const char *a, const char *b)
     return asprintf(&p, "%s/%s", a, b) < 0 ? NULL : p;
 }
 
-static bool is_ignored(const caf_calibration_config *cfg, caf_exprun r)
+bool run_is_ignored(const caf_calibration_config *cfg, caf_exprun r)
 {
     for (size_t i = 0; i < cfg->ignored_run_count; i++)
         if (caf_exprun_compare(cfg->ignored_runs[i], r) == 0)
@@ -53,9 +53,10 @@ static int input_compare(const void *a, const void *b)
     return c ? c : strcmp(x->file->path, y->file->path);
 }
 
-/* Index the inputs and keep the files that hold runs to calibrate, ordered by their first run. */
+/* Index the inputs and keep the files that hold runs to calibrate, ordered by their first run; kept_files
+ * (may be NULL) gets each kept file's index entry in the same order (malloc'd). */
 static caf_status select_inputs(run_cal *c, const caf_collection_config *col, caf_file_index *ix, char **files,
-                                size_t n, caf_strings *kept, caf_error *err)
+                                size_t n, caf_strings *kept, const caf_indexed_file ***kept_files, caf_error *err)
 {
     const caf_calibration_config *cfg = c->cfg;
     /* read in child processes; a bad file fails the calibration, and the message names every bad one */
@@ -77,7 +78,7 @@ static caf_status select_inputs(run_cal *c, const caf_collection_config *col, ca
         for (size_t r = 0; r < f->n_runs; r++) {
             caf_exprun run = {f->runs[r].exp, f->runs[r].run};
             runs_seen++;
-            if (is_ignored(cfg, run)) {
+            if (run_is_ignored(cfg, run)) {
                 runs_ignored++;
                 continue;
             }
@@ -109,9 +110,19 @@ static caf_status select_inputs(run_cal *c, const caf_collection_config *col, ca
     for (size_t i = 0; i < m; i++)
         single[i] = in[i].kept_runs == 1 ? in[i].first : (caf_exprun){-1, -1};
     rc = caf_select_files_per_run(single, m, col->max_files_per_run, col->files_per_run_seed, keep, err);
+    const caf_indexed_file **chosen = NULL;
+    if (rc == CAF_OK && kept_files && !(chosen = calloc(m, sizeof *chosen)))
+        rc = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < m && rc == CAF_OK; i++)
-        if (keep[i] || in[i].kept_runs != 1)
+        if (keep[i] || in[i].kept_runs != 1) {
+            if (chosen)
+                chosen[kept->count] = in[i].file;
             rc = caf_strings_push(kept, in[i].file->path, err);
+        }
+    if (kept_files && rc == CAF_OK)
+        *kept_files = chosen;
+    else
+        free(chosen);
     free(in), free(single), free(keep);
     return rc;
 }
@@ -300,8 +311,6 @@ static caf_status build_job(run_cal *c, run_collection *rc_col, const char *coll
         job->splitter.max_subjobs = col->max_collector_jobs;
     else
         job->splitter.max_files_per_subjob = per;
-    if (rc == CAF_OK)
-        rc = write_path_file(c, col, path_file, err);
     free(path_file);
     free(chain);
     return rc == CAF_OK ? caf_job_split(job, err) : rc;
@@ -348,8 +357,7 @@ static caf_status record_subjobs(run_cal *c, run_collection *col, caf_error *err
     return rc;
 }
 
-/* ITERATION_DIR/collector for the short form, ITERATION_DIR/collections/NAME for a named collection. */
-static char *collection_dir(const run_cal *c, int iteration, size_t k)
+char *run_collection_dir(const run_cal *c, int iteration, size_t k)
 {
     char *it_dir = run_cal_iteration_dir(c, iteration), *p = NULL;
     if (!it_dir)
@@ -365,7 +373,7 @@ static char *collection_dir(const run_cal *c, int iteration, size_t k)
 char *run_collection_output(const run_cal *c, int iteration, size_t k)
 {
     if (c->cfg->collection_count > 0) {
-        char *dir = collection_dir(c, iteration, k);
+        char *dir = run_collection_dir(c, iteration, k);
         char *p = dir ? path_join(dir, COLLECTOR_OUTPUT) : NULL;
         free(dir);
         return p;
@@ -376,20 +384,18 @@ char *run_collection_output(const run_cal *c, int iteration, size_t k)
     return p;
 }
 
-/* Opens collection k's job: inputs → runs → subjobs, re-attached to saved subjobs. */
-static caf_status open_collection(run_cal *c, size_t k, const char *cache, caf_error *err)
+caf_status run_collect_prepare(run_cal *c, size_t k, const char *cache, run_collection *col, caf_file_index **ix,
+                               const caf_indexed_file ***kept, caf_error *err)
 {
-    caf_file_index *ix = NULL; /* one per collection: select_inputs takes every file the index holds */
-    run_collection *col = &c->cols[k];
+    *ix = NULL; /* one per collection: select_inputs takes every file the index holds */
     caf_calibration_collection(c->cfg, k, &col->cfg);
     col->named = c->cfg->collection_count > 0;
-    col->first = k == 0 ? 0 : c->cols[k - 1].first + c->cols[k - 1].job.n_subjobs;
-    char *dir = collection_dir(c, c->cm.iteration, k);
+    char *dir = run_collection_dir(c, c->cm.iteration, k);
     caf_config_problems problems = {0};
     char **files = NULL;
     size_t n = 0;
     caf_strings inputs = {0};
-    caf_status rc = dir ? caf_mkdir_p(dir, err) : caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    caf_status rc = dir ? CAF_OK : caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
     if (rc == CAF_OK) {
         caf_collection_expand_inputs(c->cfg, k, c->loop->base_dir, &files, &n, &problems);
         char first[600]; /* formatted: a problem recorded for lack of memory has no message of its own */
@@ -399,11 +405,35 @@ static caf_status open_collection(run_cal *c, size_t k, const char *cache, caf_e
         else if (n == 0)
             rc = caf_error_set(err, CAF_ERR_INVALID, "no input files");
     }
-    if (rc == CAF_OK && (rc = caf_file_index_open(&ix, cache, err)) == CAF_OK)
-        rc = select_inputs(c, &col->cfg, ix, files, n, &inputs, err);
+    if (rc == CAF_OK && (rc = caf_file_index_open(ix, cache, err)) == CAF_OK)
+        rc = select_inputs(c, &col->cfg, *ix, files, n, &inputs, kept, err);
     if (rc != CAF_OK && col->named)
         caf_error_prefix(err, "collection '%s': ", col->cfg.name);
-    if (rc == CAF_OK && (rc = build_job(c, col, dir, &inputs, err)) == CAF_OK) {
+    if (rc == CAF_OK)
+        rc = build_job(c, col, dir, &inputs, err);
+    for (size_t i = 0; i < n; i++)
+        free(files[i]);
+    free(files);
+    caf_strings_free(&inputs);
+    caf_config_problems_clear(&problems);
+    free(dir);
+    return rc;
+}
+
+/* Opens collection k's job: inputs → runs → subjobs, re-attached to saved subjobs. */
+static caf_status open_collection(run_cal *c, size_t k, const char *cache, caf_error *err)
+{
+    run_collection *col = &c->cols[k];
+    col->first = k == 0 ? 0 : c->cols[k - 1].first + c->cols[k - 1].job.n_subjobs;
+    caf_file_index *ix = NULL;
+    caf_status rc = run_collect_prepare(c, k, cache, col, &ix, NULL, err);
+    char *dir = rc == CAF_OK ? run_collection_dir(c, c->cm.iteration, k) : NULL;
+    char *path_file = dir ? caf_path_join(dir, "path.json") : NULL;
+    if (rc == CAF_OK && !path_file)
+        rc = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    if (rc == CAF_OK && (rc = caf_mkdir_p(dir, err)) == CAF_OK)
+        rc = write_path_file(c, &col->cfg, path_file, err);
+    if (rc == CAF_OK) {
         bool found = false;
         rc = caf_job_load_state(&col->job, &found, err);
         if (rc == CAF_OK && found && c->retry_failed_subjobs) {
@@ -433,12 +463,8 @@ static caf_status open_collection(run_cal *c, size_t k, const char *cache, caf_e
     }
     if (rc != CAF_OK && !col->open)
         caf_job_close(&col->job);
-    for (size_t i = 0; i < n; i++)
-        free(files[i]);
-    free(files);
-    caf_strings_free(&inputs);
-    caf_config_problems_clear(&problems);
     caf_file_index_close(ix);
+    free(path_file);
     free(dir);
     return rc;
 }

@@ -12,6 +12,7 @@
 #include "caf/backend.h"
 #include "caf/caf_run.h"
 #include "caf/campaign.h"
+#include "caf/file_index.h"
 #include "caf/job.h"
 #include "caf/scheduler.h"
 #include "caf/state_machine.h"
@@ -162,6 +163,30 @@ json_t *run_global_config_json(const run_loop *loop);
 /* "--iov E1,R1,E2,R2" or "no --iov" for a recorded run-wide configuration. */
 void run_iov_describe(const json_t *config, char *buf, size_t size);
 
+/* ---- checks before a run or a plan (run_loop.c) ---- */
+
+/* path made absolute against the working folder (malloc'd). */
+char *run_absolute_path(const char *path);
+
+/* The absolute output folder: a relative output_dir is relative to base_dir (the campaign file's folder)
+ * (malloc'd). */
+char *run_output_folder(const char *output_dir, const char *base_dir);
+
+/* Appends every problem of the campaign and of what it names on disk; returns the problem count. */
+size_t run_check_campaign(const caf_campaign *campaign, const caf_run_options *options,
+                          caf_config_problems *problems);
+
+/* Logs every problem (sorted) and returns CAF_ERR_INVALID "N problems found WHAT; nothing was submitted". */
+caf_status run_report_problems(const caf_campaign *campaign, caf_config_problems *problems, const char *what,
+                               caf_error *err);
+
+/* Checks options->iov (valid and not empty) when given. */
+caf_status run_check_iov(const caf_run_options *options, caf_error *err);
+
+/* Compares the campaign (and the requested IoV) with what loop->db recorded; reads only. Every change a
+ * resume would refuse is appended to problems. */
+caf_status run_check_recorded(run_loop *loop, caf_config_problems *problems, caf_error *err);
+
 /* ---- one calibration ---- */
 /* One collection's collector job in the current iteration. */
 typedef struct run_collection {
@@ -258,6 +283,21 @@ void run_cal_free_chain(run_cal *c);
 caf_status run_cal_record_chain(run_cal *c, caf_error *err);
 
 /* ---- collector phase (run_collect.c) ---- */
+
+/* True when run is one of the calibration's ignored_runs. */
+bool run_is_ignored(const caf_calibration_config *cfg, caf_exprun run);
+
+/* ITERATION_DIR/collector for the short form, ITERATION_DIR/collections/NAME for a named collection
+ * (malloc'd). */
+char *run_collection_dir(const run_cal *c, int iteration, size_t k);
+
+/* Builds collection k's collector job of the current iteration in memory (col->job, close it): inputs
+ * expanded and indexed through the cache at cache (ignored runs, --iov and max_files_per_run applied),
+ * split into subjobs. Writes nothing but the index cache; needs c->chain (run_cal_build_chain). *ix holds
+ * the indexed files (close it, also on failure); kept (may be NULL) gets the index entry of each job
+ * input file in job order (malloc'd array of borrowed entries). An input problem is CAF_ERR_INVALID. */
+caf_status run_collect_prepare(run_cal *c, size_t k, const char *cache, run_collection *col,
+                               caf_file_index **ix, const caf_indexed_file ***kept, caf_error *err);
 
 /* Prepares the current iteration's collector job (inputs → runs → subjobs), re-attaching to saved
  * subjobs. An input problem is returned as CAF_ERR_INVALID (the calibration fails with it). */

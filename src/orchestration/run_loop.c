@@ -25,7 +25,7 @@ static double monotonic(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static char *absolute(const char *path)
+char *run_absolute_path(const char *path)
 {
     if (path[0] == '/')
         return strdup(path);
@@ -37,14 +37,24 @@ static char *absolute(const char *path)
 
 /* The output folder, absolute: a relative output_dir is relative to the campaign file's folder (base_dir),
  * like every other path of the campaign, so the run does not depend on where it was started from. */
-static char *output_folder(const char *output_dir, const char *base_dir)
+char *run_output_folder(const char *output_dir, const char *base_dir)
 {
     if (output_dir[0] == '/' || !base_dir)
-        return absolute(output_dir);
+        return run_absolute_path(output_dir);
     char *joined = caf_path_join(base_dir, output_dir);
-    char *folder = joined ? absolute(joined) : NULL;
+    char *folder = joined ? run_absolute_path(joined) : NULL;
     free(joined);
     return folder;
+}
+
+caf_status run_check_iov(const caf_run_options *options, caf_error *err)
+{
+    const caf_iov *iov = options->iov;
+    if (iov && caf_iov_validate(*iov, err) != CAF_OK)
+        return caf_error_prefix(err, "the requested IoV: ");
+    if (iov && caf_iov_is_empty(*iov))
+        return caf_error_set(err, CAF_ERR_INVALID, "the requested IoV is empty");
+    return CAF_OK;
 }
 
 size_t caf_run_check(const caf_campaign *campaign, const caf_run_options *options, caf_config_problems *problems)
@@ -62,14 +72,14 @@ size_t caf_run_check(const caf_campaign *campaign, const caf_run_options *option
 }
 
 /* Every problem of the campaign itself and of what it names on disk, before anything starts. */
-static size_t check_campaign(const caf_campaign *campaign, const caf_run_options *o, caf_config_problems *problems)
+size_t run_check_campaign(const caf_campaign *campaign, const caf_run_options *o, caf_config_problems *problems)
 {
     caf_campaign_validate(campaign, problems);
     caf_run_check(campaign, o, problems);
     return problems->count;
 }
 
-static caf_status report_problems(const caf_campaign *campaign, caf_config_problems *problems, const char *what,
+caf_status run_report_problems(const caf_campaign *campaign, caf_config_problems *problems, const char *what,
                                   caf_error *err)
 {
     caf_config_problems_sort(problems);
@@ -91,7 +101,7 @@ static char *config_text(json_t *config)
 
 /* Compares the campaign with what the folder recorded; a changed calibration that has started is a
  * problem naming the keys (a calibration reset to its start takes the new configuration). */
-static caf_status check_recorded(run_loop *loop, caf_config_problems *problems, caf_error *err)
+caf_status run_check_recorded(run_loop *loop, caf_config_problems *problems, caf_error *err)
 {
     const caf_campaign *campaign = loop->campaign;
     char *recorded = run_db_meta(loop->db, "campaign");
@@ -546,15 +556,15 @@ caf_status caf_run(const caf_campaign *campaign, const caf_run_options *options,
     caf_run_options defaults = {0};
     const caf_run_options *o = options ? options : &defaults;
     caf_config_problems problems = {0};
-    if (check_campaign(campaign, o, &problems) > 0) {
-        caf_status rc = report_problems(campaign, &problems, "in the campaign", err);
+    if (run_check_campaign(campaign, o, &problems) > 0) {
+        caf_status rc = run_report_problems(campaign, &problems, "in the campaign", err);
         caf_config_problems_clear(&problems);
         return rc;
     }
-    if (o->iov && (caf_iov_validate(*o->iov, err) != CAF_OK || caf_iov_is_empty(*o->iov))) {
+    caf_status iov_rc = run_check_iov(o, err);
+    if (iov_rc != CAF_OK) {
         caf_config_problems_clear(&problems);
-        return caf_iov_is_empty(*o->iov) ? caf_error_set(err, CAF_ERR_INVALID, "the requested IoV is empty")
-                                          : caf_error_prefix(err, "the requested IoV: ");
+        return iov_rc;
     }
     if (o->iov) {
         char text[CAF_IOV_TEXT_MAX];
@@ -566,9 +576,9 @@ caf_status caf_run(const caf_campaign *campaign, const caf_run_options *options,
     char exe[4096];
     ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
     exe[len > 0 ? len : 0] = '\0';
-    loop.dir = output_folder(campaign->output_dir, o->base_dir);
+    loop.dir = run_output_folder(campaign->output_dir, o->base_dir);
     loop.caf_command = strdup(o->caf_command ? o->caf_command : exe);
-    loop.base_dir = o->base_dir ? absolute(o->base_dir) : NULL;
+    loop.base_dir = o->base_dir ? run_absolute_path(o->base_dir) : NULL;
     caf_file_lock lock = {.fd = -1};
     char *lock_path = NULL;
     caf_status rc = loop.dir && loop.caf_command && (!o->base_dir || loop.base_dir) &&
@@ -581,8 +591,8 @@ caf_status caf_run(const caf_campaign *campaign, const caf_run_options *options,
         run_sweep_temporaries(loop.dir);
     if (rc == CAF_OK)
         rc = run_db_open(loop.dir, RUN_DB_CREATE, &loop.db, err);
-    if (rc == CAF_OK && (rc = check_recorded(&loop, &problems, err)) == CAF_OK && problems.count > 0)
-        rc = report_problems(campaign, &problems, "against the recorded run", err);
+    if (rc == CAF_OK && (rc = run_check_recorded(&loop, &problems, err)) == CAF_OK && problems.count > 0)
+        rc = run_report_problems(campaign, &problems, "against the recorded run", err);
     if (rc == CAF_OK)
         rc = record_campaign(&loop, err);
     if (rc == CAF_OK)
