@@ -9,6 +9,7 @@
 
 #include "caf/campaign.h"
 #include "caf/file.h"
+#include "caf/stat_cache.h"
 
 typedef struct file_set {
     char **items;
@@ -43,10 +44,10 @@ typedef enum { KIND_MISSING, KIND_FILE, KIND_FOLDER, KIND_OTHER } path_kind;
 
 /* What path is, following symbolic links: an input must be a regular file (a named pipe would block
  * every reader, a folder is no event file). */
-static path_kind kind_of(const char *path)
+static path_kind kind_of(const char *path, caf_stat_cache *cache)
 {
     struct stat st;
-    if (stat(path, &st) != 0)
+    if (caf_stat_cached(cache, path, &st, true) != 0)
         return KIND_MISSING;
     return S_ISREG(st.st_mode) ? KIND_FILE : S_ISDIR(st.st_mode) ? KIND_FOLDER : KIND_OTHER;
 }
@@ -65,8 +66,9 @@ static void expand_pattern(const char *pattern, const char *path, caf_mark mark,
         caf_config_problems_add(p, mark, "calibration '%s': input_files: out of memory expanding '%s'", cal, pattern);
     else if (rc != 0)
         caf_config_problems_add(p, mark, "calibration '%s': input_files: cannot expand '%s'", cal, pattern);
+    caf_stat_cache folder = {0};
     for (size_t i = 0; rc == 0 && i < g.gl_pathc; i++) {
-        path_kind kind = kind_of(g.gl_pathv[i]);
+        path_kind kind = kind_of(g.gl_pathv[i], &folder);
         if (kind == KIND_OTHER)
             caf_config_problems_add(p, mark, "calibration '%s': input_files: '%s' is not a regular file", cal,
                                     g.gl_pathv[i]);
@@ -74,6 +76,7 @@ static void expand_pattern(const char *pattern, const char *path, caf_mark mark,
             caf_config_problems_add(p, mark, "calibration '%s': input_files: out of memory", cal);
         files += kind == KIND_FILE;
     }
+    caf_stat_cache_close(&folder);
     if (rc == 0 && files == 0)
         caf_config_problems_add(p, mark, "calibration '%s': input_files: '%s' matches no regular file (only "
                                 "folders or special files)", cal, pattern);
@@ -87,7 +90,8 @@ static void read_list(const char *path, caf_mark mark, const char *cal, file_set
     char *text;
     size_t size;
     caf_error err = {0};
-    path_kind kind = kind_of(path);
+    caf_stat_cache folder = {0};
+    path_kind kind = kind_of(path, &folder);
     if (kind == KIND_FOLDER || kind == KIND_OTHER) {
         caf_config_problems_add(p, mark, "calibration '%s': input_file_lists: %s is not a regular file", cal, path);
         return;
@@ -118,7 +122,7 @@ static void read_list(const char *path, caf_mark mark, const char *cal, file_set
         if (!n || *l == '#')
             continue;
         char *file = resolve(slash ? dir : NULL, l);
-        kind = file ? kind_of(file) : KIND_MISSING;
+        kind = file ? kind_of(file, &folder) : KIND_MISSING;
         named++;
         if (!file || (kind == KIND_FILE && !add_file(set, file)))
             caf_config_problems_add(p, mark, "calibration '%s': input_file_lists: out of memory", cal);
@@ -130,6 +134,7 @@ static void read_list(const char *path, caf_mark mark, const char *cal, file_set
                                     "regular file", cal, path, line, l);
         free(file);
     }
+    caf_stat_cache_close(&folder);
     if (named == 0)
         caf_config_problems_add(p, mark, "calibration '%s': input_file_lists: %s names no file", cal, path);
     free(dir);
@@ -195,18 +200,20 @@ size_t caf_collection_expand_inputs(const caf_calibration_config *cal, size_t in
 static void check_chain(const char *cal, const caf_string_list *chain, const char *base_dir,
                         caf_config_problems *problems)
 {
+    caf_stat_cache folder = {0};
     for (size_t d = 0; d < chain->count; d++) {
         char *db = resolve(base_dir, chain->items[d]);
         char *txt = db ? caf_path_join(db, "database.txt") : NULL;
         if (!txt)
             caf_config_problems_add(problems, chain->marks[d], "calibration '%s': database_chain: out of memory", cal);
-        else if (kind_of(txt) != KIND_FILE)
+        else if (kind_of(txt, &folder) != KIND_FILE)
             caf_config_problems_add(problems, chain->marks[d],
                                     "calibration '%s': database_chain: '%s' is not a local database (no "
                                     "database.txt)", cal, chain->items[d]);
         free(txt);
         free(db);
     }
+    caf_stat_cache_close(&folder);
 }
 
 size_t caf_campaign_check_files(const caf_campaign *c, const char *base_dir, caf_config_problems *problems)

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -221,6 +222,34 @@ static void bad_file_and_missing_path_are_named(void **state)
     assert_non_null(strstr(err.message, "/nonexistent-caf-dir/index.sqlite"));
 }
 
+/* Paths through symbolic links (a linked file, a linked folder, "..") resolve to the real file: every
+ * spelling is one entry under the real path, and a link to a missing file is a bad file named as given. */
+static void linked_paths_resolve_to_the_real_file(void **state)
+{
+    fixture *f = *state;
+    char *link = caf_path_join(f->dir, "link.h5"), *folder = caf_path_join(f->dir, "folder");
+    char *via_folder = caf_path_join(folder, "a.h5"), *via_dots = caf_path_join(f->data, "sub/../a.h5");
+    char *dangling = caf_path_join(f->dir, "dangling.h5");
+    assert_int_equal(symlink(f->a, link), 0);
+    assert_int_equal(symlink(f->data, folder), 0);
+    assert_int_equal(symlink("missing.h5", dangling), 0);
+    char real[PATH_MAX];
+    assert_non_null(realpath(f->a, real));
+    caf_file_index *ix;
+    caf_error err = {0};
+    assert_int_equal(caf_file_index_open(&ix, f->cache, &err), CAF_OK);
+    const char *paths[] = {link, via_folder, via_dots, f->a};
+    assert_int_equal(caf_file_index_add_files(ix, paths, 4, &err), CAF_OK);
+    assert_int_equal(caf_file_index_count(ix), 1);
+    assert_string_equal(caf_file_index_file(ix, 0)->path, real);
+    const char *bad[] = {dangling, f->c};
+    assert_int_not_equal(caf_file_index_add_files(ix, bad, 2, &err), CAF_OK);
+    assert_non_null(strstr(err.message, dangling));
+    assert_int_equal(caf_file_index_count(ix), 2);
+    caf_file_index_close(ix);
+    free(link), free(folder), free(via_folder), free(via_dots), free(dangling);
+}
+
 int main(void)
 {
     caf_hdf5_silence();
@@ -229,6 +258,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(changed_file_is_read_again, setup, teardown),
         cmocka_unit_test_setup_teardown(without_cache_every_file_is_opened, setup, teardown),
         cmocka_unit_test_setup_teardown(bad_file_and_missing_path_are_named, setup, teardown),
+        cmocka_unit_test_setup_teardown(linked_paths_resolve_to_the_real_file, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
