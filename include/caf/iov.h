@@ -100,6 +100,12 @@ void caf_iov_key_range(caf_iov iov, int64_t *lo, int64_t *hi);
  * caf_iov_key_range, with run_low never -1 and the end of an experiment or of the line written as -1. */
 caf_iov caf_iov_of_key_range(int64_t lo, int64_t hi);
 
+/* The last key of the line (the end of an open-ended IoV). */
+int64_t caf_iov_key_max(void);
+
+/* The run at key (0 <= key <= caf_iov_key_max()). */
+caf_exprun caf_exprun_of_key(int64_t key);
+
 /* ---- Set operations (arguments must be valid; the empty IoV contains and overlaps nothing) ---- */
 
 /* True if iov contains the run. */

@@ -9,6 +9,7 @@
 #include "caf/lineage.h"
 #include "caf/localdb.h"
 #include "caf/localdb_fill_gaps.h"
+#include "caf/localdb_diff.h"
 #include "cli/cli.h"
 
 static const char db_help[] =
@@ -20,6 +21,7 @@ static const char db_help[] =
     "       caf db check DB [--json]\n"
     "       caf db why DB NAME EXP RUN [--json]\n"
     "       caf db fill-gaps DB [--dry-run] [--open-last] [--json]\n"
+    "       caf db diff A B [NAME...] [--json]\n"
     "\n"
     "Local conditions databases in the basf2 format: a folder with database.txt, whose lines read\n"
     "'dbstore/NAME REVISION e1,r1,e2,r2', and payload files dbstore_NAME_rev_REVISION.EXT beside it.\n"
@@ -44,6 +46,11 @@ static const char db_help[] =
     "          payload, so no run between a name's first and last payload lacks one (basf2's\n"
     "          b2cal-fill-gaps-local); with --open-last also open each name's furthest IoV to -1,-1.\n"
     "          Only uncovered runs change their answer; prints each changed line (before -> after)\n"
+    "  diff    per payload name (every name either holds, or the NAMEs given), the runs where databases\n"
+    "          A and B give different payloads (by the payload files' bytes, with the lookup rule of\n"
+    "          query) or only one gives one, each stretch with both lines; for JSON payloads the values\n"
+    "          that differ, with the relative change (B - A) / |A|; exit 0 whether or not they differ\n"
+    "          (the JSON's \"differ\" says), 1 when a database cannot be read or holds no NAME\n"
     "\n"
     "Options:\n"
     "  --json         print machine-readable JSON\n"
@@ -463,6 +470,28 @@ static int db_fill_gaps(struct db_args *a)
     return CLI_EXIT_OK;
 }
 
+/* caf db diff: where two databases give different payloads (caf/localdb_diff.h). */
+static int db_diff(struct db_args *a)
+{
+    if (a->operand_count < 2)
+        return cli_usage_error(a->where, "expects A B [NAME...]");
+    caf_error err = {0};
+    for (int i = 2; i < a->operand_count; i++)
+        if (caf_payload_name_check(a->operands[i], &err) != CAF_OK)
+            return cli_usage_error(a->where, "%s", err.message);
+    json_t *diff = NULL;
+    if (caf_localdb_diff(a->operands[0], a->operands[1], (const char *const *)a->operands + 2,
+                         (size_t)a->operand_count - 2, &diff, &err) != CAF_OK)
+        return cli_fail(&err);
+    if (a->json)
+        print_json(diff);
+    else {
+        caf_localdb_diff_print(stdout, diff, 20);
+        json_decref(diff);
+    }
+    return CLI_EXIT_OK;
+}
+
 static int run_db(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -475,7 +504,7 @@ static int run_db(int argc, char **argv)
     } subcommands[] = {
         {"list", db_list}, {"query", db_query}, {"add", db_add},
         {"gaps", db_gaps}, {"merge", db_merge}, {"check", db_check},
-        {"why", db_why}, {"fill-gaps", db_fill_gaps},
+        {"why", db_why}, {"fill-gaps", db_fill_gaps}, {"diff", db_diff},
     };
     for (size_t i = 0; i < sizeof subcommands / sizeof *subcommands; i++) {
         if (strcmp(argv[1], subcommands[i].name) != 0)

@@ -81,6 +81,16 @@ caf_iov caf_iov_of_key_range(int64_t lo, int64_t hi)
     return iov_of_range((key_range){lo, hi});
 }
 
+int64_t caf_iov_key_max(void)
+{
+    return KEY_MAX;
+}
+
+caf_exprun caf_exprun_of_key(int64_t key)
+{
+    return (caf_exprun){(int)(key / RUNS_PER_EXP), (int)(key % RUNS_PER_EXP)};
+}
+
 /* ---- ExpRun ---- */
 
 int caf_exprun_compare(caf_exprun a, caf_exprun b)
