@@ -1,6 +1,8 @@
 /* A calibration's input files: glob patterns and file lists expanded into one sorted list, checks of what
  * the campaign names on disk, and the random but reproducible choice of at most N files per run. */
+#include <dirent.h>
 #include <errno.h>
+#include <fnmatch.h>
 #include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,13 +54,129 @@ static path_kind kind_of(const char *path, caf_stat_cache *cache)
     return S_ISREG(st.st_mode) ? KIND_FILE : S_ISDIR(st.st_mode) ? KIND_FOLDER : KIND_OTHER;
 }
 
+/* What a pattern matched: paths (sorted) and what each is. */
+typedef struct match_list {
+    char **paths;
+    path_kind *kinds;
+    size_t count, capacity;
+} match_list;
+
+static bool add_match(match_list *m, const char *path, path_kind kind)
+{
+    if (m->count == m->capacity) {
+        size_t cap = m->capacity ? 2 * m->capacity : 64;
+        char **paths = realloc(m->paths, cap * sizeof *paths);
+        if (paths)
+            m->paths = paths;
+        path_kind *kinds = paths ? realloc(m->kinds, cap * sizeof *kinds) : NULL;
+        if (!kinds)
+            return false;
+        m->kinds = kinds;
+        m->capacity = cap;
+    }
+    if (!(m->paths[m->count] = strdup(path)))
+        return false;
+    m->kinds[m->count++] = kind;
+    return true;
+}
+
+static void free_matches(match_list *m)
+{
+    for (size_t i = 0; i < m->count; i++)
+        free(m->paths[i]);
+    free(m->paths);
+    free(m->kinds);
+}
+
+typedef struct match {
+    char *path;
+    path_kind kind;
+} match;
+
+static int compare_matches(const void *a, const void *b)
+{
+    return strcmp(((const match *)a)->path, ((const match *)b)->path);
+}
+
+/* Sorts the matches by path as glob(3) sorts them; kinds move with their paths. */
+static void sort_matches(match_list *m, bool *no_memory)
+{
+    match *items = malloc((m->count ? m->count : 1) * sizeof *items);
+    if (!items) {
+        *no_memory = true;
+        return;
+    }
+    for (size_t i = 0; i < m->count; i++)
+        items[i] = (match){m->paths[i], m->kinds[i]};
+    qsort(items, m->count, sizeof *items, compare_matches);
+    for (size_t i = 0; i < m->count; i++)
+        m->paths[i] = items[i].path, m->kinds[i] = items[i].kind;
+    free(items);
+}
+
+/* The common pattern "FOLDER/NAME-PATTERN" (wildcards only in the last component) read with one readdir:
+ * the entries' types come with their names, so a production's 100,000 files need no stat each (only
+ * links and entries of unknown type are looked at). Matches as glob(3) does (fnmatch, a leading dot only
+ * matched explicitly), sorted. Returns false when the pattern is of another kind or the folder cannot be
+ * read: glob(3) then does it (and reports). */
+static bool match_in_folder(const char *path, match_list *out, bool *no_memory, caf_stat_cache *cache)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash || slash == path || !slash[1] || !strpbrk(slash + 1, "*?[") || strpbrk(slash + 1, "\\"))
+        return false;
+    size_t len = (size_t)(slash - path);
+    char *dir = strndup(path, len);
+    if (!dir || strpbrk(dir, "*?[\\")) {
+        free(dir);
+        return false;
+    }
+    DIR *d = opendir(dir);
+    if (!d) {
+        free(dir);
+        return false;
+    }
+    struct dirent *e;
+    char *full = NULL;
+    while (!*no_memory && (e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") || fnmatch(slash + 1, e->d_name, FNM_PERIOD) != 0)
+            continue;
+        free(full);
+        if (asprintf(&full, "%s/%s", dir, e->d_name) < 0) {
+            full = NULL;
+            *no_memory = true;
+            break;
+        }
+        path_kind kind = e->d_type == DT_REG ? KIND_FILE : e->d_type == DT_DIR ? KIND_FOLDER : kind_of(full, cache);
+        *no_memory = !add_match(out, full, kind);
+    }
+    free(full);
+    closedir(d);
+    free(dir);
+    sort_matches(out, no_memory);
+    return true;
+}
+
 /* pattern is as written (for messages), path the same below the base folder. Folders a pattern matches
  * are skipped (data/ * may hold subfolders), but a pattern must match at least one regular file. */
 static void expand_pattern(const char *pattern, const char *path, caf_mark mark, const char *cal, file_set *set,
                            caf_config_problems *p)
 {
-    glob_t g;
-    int rc = glob(path, 0, NULL, &g);
+    caf_stat_cache folder = {0};
+    match_list m = {0};
+    bool no_memory = false;
+    int rc = 0;
+    if (!match_in_folder(path, &m, &no_memory, &folder)) {
+        glob_t g;
+        rc = glob(path, 0, NULL, &g);
+        for (size_t i = 0; rc == 0 && !no_memory && i < g.gl_pathc; i++)
+            no_memory = !add_match(&m, g.gl_pathv[i], kind_of(g.gl_pathv[i], &folder));
+        if (rc == 0 || rc == GLOB_NOMATCH)
+            globfree(&g);
+    }
+    if (rc == 0 && !no_memory && m.count == 0)
+        rc = GLOB_NOMATCH;
+    if (no_memory)
+        rc = GLOB_NOSPACE;
     size_t files = 0;
     if (rc == GLOB_NOMATCH)
         caf_config_problems_add(p, mark, "calibration '%s': input_files: '%s' matches no file", cal, pattern);
@@ -66,22 +184,19 @@ static void expand_pattern(const char *pattern, const char *path, caf_mark mark,
         caf_config_problems_add(p, mark, "calibration '%s': input_files: out of memory expanding '%s'", cal, pattern);
     else if (rc != 0)
         caf_config_problems_add(p, mark, "calibration '%s': input_files: cannot expand '%s'", cal, pattern);
-    caf_stat_cache folder = {0};
-    for (size_t i = 0; rc == 0 && i < g.gl_pathc; i++) {
-        path_kind kind = kind_of(g.gl_pathv[i], &folder);
-        if (kind == KIND_OTHER)
+    for (size_t i = 0; rc == 0 && i < m.count; i++) {
+        if (m.kinds[i] == KIND_OTHER)
             caf_config_problems_add(p, mark, "calibration '%s': input_files: '%s' is not a regular file", cal,
-                                    g.gl_pathv[i]);
-        else if (kind == KIND_FILE && !add_file(set, g.gl_pathv[i]))
+                                    m.paths[i]);
+        else if (m.kinds[i] == KIND_FILE && !add_file(set, m.paths[i]))
             caf_config_problems_add(p, mark, "calibration '%s': input_files: out of memory", cal);
-        files += kind == KIND_FILE;
+        files += m.kinds[i] == KIND_FILE;
     }
     caf_stat_cache_close(&folder);
     if (rc == 0 && files == 0)
         caf_config_problems_add(p, mark, "calibration '%s': input_files: '%s' matches no regular file (only "
                                 "folders or special files)", cal, pattern);
-    if (rc == 0 || rc == GLOB_NOMATCH)
-        globfree(&g);
+    free_matches(&m);
 }
 
 /* Each non-blank line not starting with '#' names a file, relative to the list's folder. */

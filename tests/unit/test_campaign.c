@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <glob.h>
 
 #include "caf/campaign.h"
 #include "test_support.h"
@@ -348,6 +351,69 @@ static void algorithm_limits_default_to_the_campaign(void **unused)
     assert_int_equal(caf_parse_memory_mb(""), -1);
 }
 
+/* A pattern with wildcards in its last component only is read with one readdir (entry types instead of a
+ * stat per file): it must give what glob(3) and a stat of each match give, for hidden files, folders,
+ * links (good and dangling), a named pipe, brackets and question marks. */
+static void folder_patterns_match_as_glob_does(void **unused)
+{
+    (void)unused;
+    char *dir = test_make_temp_dir("globs");
+    const char *names[] = {"a.h5", "b.h5", ".hidden.h5", "c1.h5", "notes.txt"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        test_write_file(dir, names[i], "");
+    char path[4200];
+    snprintf(path, sizeof path, "%s/folder.h5", dir);
+    assert_int_equal(mkdir(path, 0755), 0);
+    snprintf(path, sizeof path, "%s/pipe.h5", dir);
+    assert_int_equal(mkfifo(path, 0644), 0);
+    snprintf(path, sizeof path, "%s/link.h5", dir);
+    assert_int_equal(symlink("a.h5", path), 0);
+    snprintf(path, sizeof path, "%s/dangling.h5", dir);
+    assert_int_equal(symlink("missing.h5", path), 0);
+    const char *patterns[] = {"*.h5", "?.h5", "[ab].h5", ".*.h5", "*", "c?.h5", "*.none"};
+    for (size_t k = 0; k < sizeof patterns / sizeof *patterns; k++) {
+        /* the oracle: glob(3), then a stat of each match */
+        char full[4300];
+        snprintf(full, sizeof full, "%s/%s", dir, patterns[k]);
+        glob_t g;
+        int grc = glob(full, 0, NULL, &g);
+        size_t expected_files = 0, expected_problems = grc == GLOB_NOMATCH;
+        const char *expected[16];
+        for (size_t i = 0; grc == 0 && i < g.gl_pathc; i++) {
+            struct stat st;
+            if (stat(g.gl_pathv[i], &st) != 0 || S_ISDIR(st.st_mode))
+                continue;
+            if (S_ISREG(st.st_mode))
+                expected[expected_files++] = g.gl_pathv[i];
+            else
+                expected_problems++;
+        }
+        if (grc == 0 && expected_files == 0)
+            expected_problems++;
+        caf_campaign c;
+        assert_int_equal(caf_campaign_init(&c, NULL), CAF_OK);
+        caf_calibration_config *cal;
+        assert_int_equal(caf_campaign_add_calibration(&c, "gain", &cal, NULL), CAF_OK);
+        assert_int_equal(caf_string_list_add(&cal->input_files, full, NO_MARK, NULL), CAF_OK);
+        char **files;
+        size_t n;
+        caf_config_problems p = {0};
+        assert_int_equal(caf_calibration_expand_inputs(cal, NULL, &files, &n, &p), expected_problems);
+        assert_int_equal(n, expected_files);
+        for (size_t i = 0; i < n; i++) {
+            assert_string_equal(files[i], expected[i]);
+            free(files[i]);
+        }
+        free(files);
+        caf_config_problems_clear(&p);
+        caf_campaign_close(&c);
+        if (grc == 0)
+            globfree(&g);
+    }
+    test_remove_tree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -357,6 +423,7 @@ int main(void)
         cmocka_unit_test(cycles_are_named),
         cmocka_unit_test(order_ready_sets_and_waves),
         cmocka_unit_test(inputs_expand_globs_and_lists),
+        cmocka_unit_test(folder_patterns_match_as_glob_does),
         cmocka_unit_test(files_per_run_subset_is_reproducible),
         cmocka_unit_test(plugins_are_found_on_the_search_path),
         cmocka_unit_test(algorithm_limits_default_to_the_campaign),
