@@ -286,6 +286,20 @@ static void files_per_run_subset_is_reproducible(void **unused)
     assert_int_equal(caf_select_files_per_run(runs, 7, -1, 42, keep, NULL), CAF_ERR_INVALID);
 }
 
+/* The picks of one seed never change between caf versions (a campaign rerun must read the same files):
+ * these were recorded from the first implementation, with runs interleaved as a file list has them. */
+static void files_per_run_picks_are_pinned(void **unused)
+{
+    (void)unused;
+    caf_exprun runs[] = {ER(1, 3), ER(1, 1), ER(1, 4), ER(1, 4), ER(2, 1), ER(2, 1), ER(1, 3), ER(1, 3),
+                         ER(2, 3), ER(2, 5), ER(2, 4), ER(2, 4), ER(1, 2), ER(1, 4), ER(2, 4), ER(1, 1),
+                         ER(2, 1), ER(1, 1), ER(1, 5), ER(1, 4), ER(1, 3), ER(2, 1), ER(2, 4), ER(1, 2)};
+    const bool expected[] = {1, 0, 1, 1, 1, 0, 0, 0, 1, 1, 0, 1, 1, 0, 1, 1, 1, 1, 1, 0, 1, 0, 0, 1};
+    bool keep[24];
+    assert_int_equal(caf_select_files_per_run(runs, 24, 2, 2026, keep, NULL), CAF_OK);
+    assert_memory_equal(keep, expected, sizeof keep);
+}
+
 static void plugins_are_found_on_the_search_path(void **unused)
 {
     (void)unused;
@@ -425,6 +439,7 @@ int main(void)
         cmocka_unit_test(inputs_expand_globs_and_lists),
         cmocka_unit_test(folder_patterns_match_as_glob_does),
         cmocka_unit_test(files_per_run_subset_is_reproducible),
+        cmocka_unit_test(files_per_run_picks_are_pinned),
         cmocka_unit_test(plugins_are_found_on_the_search_path),
         cmocka_unit_test(algorithm_limits_default_to_the_campaign),
     };
