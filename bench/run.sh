@@ -8,6 +8,8 @@ build=${1:-build}
 "$build/bench/bench_engine"
 "$build/bench/bench_file_index"
 "$build/bench/bench_algorithm" "$build"
+# algorithms at scale: SequentialRunByRun over 1,000 / 5,000 / 10,000 runs, ms and fsyncs per execution
+"$build/bench/bench_algorithm_runs" "$build"
 "$build/bench/bench_collector"
 # conditions: lookups/s through the index at 1,000 / 10,000 / 100,000 lines vs scanning every line
 "$build/bench/bench_localdb"

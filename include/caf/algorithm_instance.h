@@ -151,9 +151,10 @@ const json_t *caf_algorithm_output_state(const caf_algorithm *alg);
  * or none; only after OK or ITERATE (CAF_ERR_STATE otherwise). No payloads is a successful no-op. */
 caf_status caf_algorithm_commit(caf_algorithm *alg, const char *db_path, caf_error *err);
 
-/* Commits count payloads to db_path all together or none, and records their revisions. */
+/* Commits count payloads to db_path all together or none, and records their revisions. open_flags are
+ * caf_localdb_open's (CAF_LOCALDB_CREATE is always added). */
 caf_status caf_algo_payloads_commit(caf_algo_payload *payloads, size_t count, const char *db_path,
-                                    caf_error *err);
+                                    unsigned open_flags, caf_error *err);
 
 /* Finds payload boundaries over runs (NULL/0 = every collected run) at iteration: calls the boundary
  * hooks and returns the boundaries sorted and without duplicates (*boundaries malloc'd, caller frees).

@@ -45,6 +45,7 @@ typedef struct caf_algo_run_spec {
     size_t chain_count;
     const char *input_state;            /* JSON object text from the previous execution; NULL = {} */
     const char *output_db;              /* commit here on OK/ITERATE; NULL = do not commit */
+    bool output_db_staging;             /* output_db is a staging database (CAF_LOCALDB_STAGING): no fsync */
     const char *log_path;               /* keep the child's output here; NULL = only in the result */
     double timeout_seconds;             /* 0 = no limit */
     size_t memory_limit;                /* bytes the algorithm may add to the caller's memory; 0 = no limit */

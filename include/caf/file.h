@@ -37,6 +37,16 @@ caf_status caf_atomic_file_write(caf_atomic_file *file, const void *data, size_t
  * in which case the temporary file is removed). */
 caf_status caf_atomic_file_commit(caf_atomic_file *file, caf_error *err);
 
+/* How much caf_atomic_file_commit_with makes durable (the rename is atomic for other processes either way). */
+enum caf_atomic_sync {
+    CAF_ATOMIC_SYNC_ALL = 0,        /* fsync the data, rename, fsync the folder: as caf_atomic_file_commit */
+    CAF_ATOMIC_SYNC_DATA = 1,       /* fsync the data, rename; the caller fsyncs the folder once for many files */
+    CAF_ATOMIC_SYNC_NONE = 2,       /* rename only: survives a killed process, not a power loss */
+};
+
+/* caf_atomic_file_commit with the fsyncs sync names; releases the handle. */
+caf_status caf_atomic_file_commit_with(caf_atomic_file *file, enum caf_atomic_sync sync, caf_error *err);
+
 /* Removes the temporary file and releases the handle; safe to call on a released handle. */
 void caf_atomic_file_abort(caf_atomic_file *file);
 

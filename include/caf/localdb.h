@@ -35,6 +35,10 @@ typedef struct caf_localdb caf_localdb;
 
 enum caf_localdb_flags {
     CAF_LOCALDB_CREATE = 1, /* create the folder and an empty database.txt when missing */
+    /* A staging database (an algorithm execution's, copied into the real one later with
+     * caf_db_commit_add_staged_file): its commits call no fsync. A power loss may damage it; the copy
+     * detects that through the revisions, which are content hashes. */
+    CAF_LOCALDB_STAGING = 2,
 };
 
 /* Checks a payload name: not empty, no '/', no "..", no whitespace or control characters. */
@@ -51,15 +55,17 @@ void caf_db_entry_clear(caf_db_entry *entry);
  * legacy integer revisions (fewer than 6 digits). */
 bool caf_db_revision_is_hash(const char *revision);
 
-/* Opens the database in folder path (or the folder of a path ending in database.txt) and reads
- * database.txt. A malformed line fails with "FILE:LINE: reason". *out is owned by the caller
- * (caf_localdb_close). */
+/* Opens the database in folder path (or the folder of a path ending in database.txt), reads
+ * database.txt and indexes it for caf_localdb_find. A malformed line fails with "FILE:LINE: reason", and
+ * so does a last line without its newline (a write cut short; `caf db check --repair` removes it).
+ * *out is owned by the caller (caf_localdb_close). */
 caf_status caf_localdb_open(const char *path, unsigned flags, caf_localdb **out, caf_error *err);
 
 /* Frees the database handle (NULL is fine). */
 void caf_localdb_close(caf_localdb *db);
 
-/* Re-reads database.txt, e.g. after another process committed. */
+/* Re-reads database.txt, e.g. after another process committed: only the new lines when it was appended
+ * to (same file, longer, same bytes at the old end), else the whole file. */
 caf_status caf_localdb_reload(caf_localdb *db, caf_error *err);
 
 /* The database's folder (owned by db). */
@@ -87,6 +93,13 @@ typedef void (*caf_localdb_problem_fn)(const char *problem, void *userdata);
 caf_status caf_localdb_check(const char *path, caf_localdb_problem_fn report, void *userdata, size_t *problems,
                              caf_error *err);
 
+/* Repairs what a write cut short leaves at the end of database.txt, under the database's lock: a last line
+ * without its newline, or NUL bytes after the last complete line, are cut off (the file is truncated after
+ * its last complete line). *removed_line is the 1-based number of the line removed (0 when nothing was
+ * wrong), *removed_bytes the bytes cut. NUL bytes followed by more lines are not a cut-short write: that
+ * is refused (CAF_ERR_FORMAT), and nothing is changed. */
+caf_status caf_localdb_repair(const char *path, int *removed_line, size_t *removed_bytes, caf_error *err);
+
 /* ---- Writing: a commit adds several payloads all together or not at all ---- */
 
 typedef struct caf_db_commit caf_db_commit;
@@ -104,9 +117,18 @@ caf_status caf_db_commit_add_bytes(caf_db_commit *commit, const char *name, cons
 caf_status caf_db_commit_add_file(caf_db_commit *commit, const char *name, const char *path, caf_iov iov,
                                   caf_error *err);
 
-/* Writes the staged payload files and appends their lines to database.txt, atomically and under the
- * database's file lock, then reloads db. On failure nothing is added (payload files it created are
- * removed). Frees commit in every case. The revisions chosen can be read from db afterwards. */
+/* Stages a payload file taken from a staging database (CAF_LOCALDB_STAGING) under its revision there:
+ * at finish the file's MD5 must start with that revision (when it is a hash), else the commit fails
+ * naming the file, so a staging copy damaged by a crash is never committed. */
+caf_status caf_db_commit_add_staged_file(caf_db_commit *commit, const char *name, const char *path, caf_iov iov,
+                                         const char *revision, caf_error *err);
+
+/* Under the database's file lock: reads the lines other writers appended since db was read, writes the
+ * staged payload files (new ones fsync'ed, then their folder once), appends all their lines to
+ * database.txt with one write and fdatasyncs it: at most (new payload files) + 2 fsyncs, none for a
+ * staging database. db then holds the new lines. On failure nothing is added (payload files it created
+ * are removed, a partly written append is cut off again). Frees commit in every case. The revisions
+ * chosen can be read from db afterwards. */
 caf_status caf_db_commit_finish(caf_db_commit *commit, caf_error *err);
 
 /* Drops a commit without writing anything; frees it (NULL is fine). */

@@ -154,12 +154,12 @@ void caf_algorithm_take_payloads(caf_algorithm *alg, caf_algo_payload **payloads
 }
 
 caf_status caf_algo_payloads_commit(caf_algo_payload *payloads, size_t count, const char *db_path,
-                                    caf_error *err)
+                                    unsigned open_flags, caf_error *err)
 {
     if (count == 0)
         return CAF_OK;
     caf_localdb *db;
-    caf_status st = caf_localdb_open(db_path, CAF_LOCALDB_CREATE, &db, err);
+    caf_status st = caf_localdb_open(db_path, open_flags | CAF_LOCALDB_CREATE, &db, err);
     if (st != CAF_OK)
         return st;
     caf_db_commit *commit;
@@ -173,7 +173,7 @@ caf_status caf_algo_payloads_commit(caf_algo_payload *payloads, size_t count, co
     if (st == CAF_OK)
         st = caf_db_commit_finish(commit, err);
     /* the commit appended exactly our lines, in order, under the database lock; they are the last ones
-     * of the reloaded database */
+     * of the handle's entries */
     size_t entries = st == CAF_OK ? caf_localdb_entry_count(db) : 0;
     for (size_t i = 0; st == CAF_OK && i < count; i++) {
         const caf_db_entry *e = caf_localdb_entry(db, entries - count + i);
@@ -190,7 +190,7 @@ caf_status caf_algorithm_commit(caf_algorithm *alg, const char *db_path, caf_err
     if (!caf_algo_result_is_success(alg->result))
         return caf_error_set(err, CAF_ERR_STATE, "algorithm %s: the last execution ended %s: nothing to commit",
                              alg->full_name, caf_algo_result_name(alg->result));
-    caf_status st = caf_algo_payloads_commit(alg->payloads, alg->payload_count, db_path, err);
+    caf_status st = caf_algo_payloads_commit(alg->payloads, alg->payload_count, db_path, 0, err);
     if (st != CAF_OK)
         return caf_error_prefix(err, "algorithm %s: commit to %s: ", alg->full_name, db_path);
     if (alg->payload_count)

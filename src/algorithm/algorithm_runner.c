@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "algorithm/runner_internal.h"
+#include "caf/localdb.h"
 #include "caf/log.h"
 
 /* RLIMIT_AS cannot be combined with AddressSanitizer, which reserves terabytes of address space for its
@@ -475,7 +476,8 @@ caf_status caf_algo_run(const caf_algo_run_spec *spec, caf_algo_run_result *out,
     if (out->crashed)
         caf_log_error("%s", out->message);
     if (st == CAF_OK && !spec->find_boundaries && spec->output_db && caf_algo_result_is_success(out->result)) {
-        st = caf_algo_payloads_commit(out->payloads, out->payload_count, spec->output_db, err);
+        st = caf_algo_payloads_commit(out->payloads, out->payload_count, spec->output_db,
+                                      spec->output_db_staging ? CAF_LOCALDB_STAGING : 0, err);
         if (st != CAF_OK)
             caf_error_prefix(err, "algorithm %s: commit to %s: ", out->algorithm, spec->output_db);
         out->committed = st == CAF_OK;

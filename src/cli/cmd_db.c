@@ -18,7 +18,7 @@ static const char db_help[] =
     "       caf db add DB --iov e1,r1,e2,r2 NAME=FILE... [--json]\n"
     "       caf db gaps DB NAME --span e1,r1,e2,r2 [--json]\n"
     "       caf db merge OUT DB... [--json]\n"
-    "       caf db check DB [--json]\n"
+    "       caf db check DB [--repair] [--json]\n"
     "       caf db why DB NAME EXP RUN [--json]\n"
     "       caf db fill-gaps DB [--dry-run] [--open-last] [--json]\n"
     "       caf db diff A B [NAME...] [--json]\n"
@@ -36,7 +36,8 @@ static const char db_help[] =
     "  check   every line parses, every payload file exists, every hash revision matches its file;\n"
     "          also reports payload files no line references and temporary files of ended writers\n"
     "          (what a killed add leaves; the next add removes them, and the payload files a killed\n"
-    "          add wrote)\n"
+    "          add wrote), and a last line without its newline (a write cut short, which every other\n"
+    "          command refuses); --repair first cuts such a line (or NUL bytes at the end) off\n"
     "  why     why run EXP,RUN gets its NAME payload: the payload and its IoV, then its lineage record\n"
     "          (calibration, iteration, algorithm, execution and runs, parameters, plugin file and MD5,\n"
     "          database chain, collector jobs and their input files with size and modification time,\n"
@@ -59,10 +60,11 @@ static const char db_help[] =
     "  --span IOV     (gaps) the interval to look for gaps in\n"
     "  --dry-run      (fill-gaps) print the changes, write nothing\n"
     "  --open-last    (fill-gaps) also open the last IoV of every payload name\n"
+    "  --repair       (check) cut an incomplete last line of database.txt off before checking\n"
     "\n"
     "Exit codes: 0 success, 1 failure (bad data, nothing applies, problems found), 2 usage error.\n";
 
-enum { OPT_JSON = 1000, OPT_NAME, OPT_IOV, OPT_SPAN, OPT_DRY_RUN, OPT_OPEN_LAST };
+enum { OPT_JSON = 1000, OPT_NAME, OPT_IOV, OPT_SPAN, OPT_DRY_RUN, OPT_OPEN_LAST, OPT_REPAIR };
 
 static const struct option db_longopts[] = {
     {"json", no_argument, NULL, OPT_JSON},
@@ -71,6 +73,7 @@ static const struct option db_longopts[] = {
     {"span", required_argument, NULL, OPT_SPAN},
     {"dry-run", no_argument, NULL, OPT_DRY_RUN},
     {"open-last", no_argument, NULL, OPT_OPEN_LAST},
+    {"repair", no_argument, NULL, OPT_REPAIR},
     {0},
 };
 
@@ -80,7 +83,7 @@ struct db_args {
     const char *name;
     const char *iov_text;
     const char *span_text;
-    bool dry_run, open_last;
+    bool dry_run, open_last, repair;
     int operand_count;
     char **operands;
 };
@@ -121,6 +124,7 @@ static int parse_db_args(const char *where, int argc, char **argv, struct db_arg
         case OPT_SPAN: args->span_text = optarg; break;
         case OPT_DRY_RUN: args->dry_run = true; break;
         case OPT_OPEN_LAST: args->open_last = true; break;
+        case OPT_REPAIR: args->repair = true; break;
         default: return cli_usage_error(where, "option '%s' does not apply here", argv[optind - 1]);
         }
     }
@@ -392,6 +396,15 @@ static int db_check(struct db_args *a)
     struct check_report report = {.json = a->json, .problems = json_array()};
     size_t problems = 0;
     caf_error err = {0};
+    int removed_line = 0;
+    size_t removed_bytes = 0;
+    if (a->repair && caf_localdb_repair(a->operands[0], &removed_line, &removed_bytes, &err) != CAF_OK) {
+        json_decref(report.problems);
+        return cli_fail(&err);
+    }
+    if (removed_line)
+        fprintf(stderr, "caf: %s: removed the incomplete last line %d of database.txt (%zu bytes)\n", a->operands[0],
+                removed_line, removed_bytes);
     if (caf_localdb_check(a->operands[0], report_problem, &report, &problems, &err) != CAF_OK) {
         json_decref(report.problems);
         return cli_fail(&err);

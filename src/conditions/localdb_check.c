@@ -1,9 +1,11 @@
 /* caf_localdb_check: the whole database examined, every problem reported, none fatal but unreadability. */
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "caf/file.h"
 #include "caf/hash.h"
@@ -97,10 +99,23 @@ caf_status caf_localdb_check(const char *path, caf_localdb_problem_fn report, vo
     bool parsed = !memchr(text, '\0', size) &&
                   localdb_parse_text(db->text_path, text, &entries, &count, &parse_err) == CAF_OK;
     if (memchr(text, '\0', size)) {
-        snprintf(message, sizeof message, "%s: contains NUL bytes; not a database.txt", db->text_path);
+        snprintf(message, sizeof message, "%s: contains NUL bytes; not a database.txt (at the end, what a write cut "
+                 "short leaves: caf db check --repair)", db->text_path);
         if (report)
             report(message, userdata);
         (*problems)++;
+    }
+    int torn_line;
+    if (localdb_torn_tail(text, size, &torn_line)) {
+        snprintf(message, sizeof message, "%s:%d: the last line has no newline: a write was cut short "
+                 "(caf db check --repair removes it; end the line if it is complete)", db->text_path, torn_line);
+        if (report)
+            report(message, userdata);
+        (*problems)++;
+        char *start = text + size;
+        while (start > text && start[-1] != '\n')
+            start--;
+        *start = '\0'; /* not checked as a line too */
     }
     int line_no = 0;
     char *save = NULL;
@@ -132,4 +147,56 @@ caf_status caf_localdb_check(const char *path, caf_localdb_problem_fn report, vo
     localdb_free_entries(entries, count);
     caf_localdb_close(db);
     return CAF_OK;
+}
+
+caf_status caf_localdb_repair(const char *path, int *removed_line, size_t *removed_bytes, caf_error *err)
+{
+    *removed_line = 0;
+    *removed_bytes = 0;
+    caf_localdb *db;
+    caf_status rc = localdb_new_handle(path, &db, err);
+    if (rc != CAF_OK)
+        return rc;
+    caf_file_lock lock;
+    rc = caf_file_lock_acquire(&lock, db->lock_path, err);
+    if (rc != CAF_OK) {
+        caf_localdb_close(db);
+        return rc;
+    }
+    char *text = NULL;
+    size_t size = 0;
+    rc = caf_file_read(db->text_path, &text, &size, err);
+    size_t keep = size;
+    if (rc == CAF_OK) {
+        const char *nul = memchr(text, '\0', size);
+        size_t end = nul ? (size_t)(nul - text) : size;
+        for (size_t i = end; i < size; i++)
+            if (text[i] != '\0') {
+                rc = caf_error_set(err, CAF_ERR_FORMAT, "%s: NUL bytes followed by more text: not what a write cut "
+                                   "short leaves; not repaired", db->text_path);
+                break;
+            }
+        keep = end;
+        while (keep > 0 && text[keep - 1] != '\n')
+            keep--;
+        /* a last line without newline that is only a comment or blanks is complete: it stays */
+        int torn_line;
+        if (rc == CAF_OK && !nul && !localdb_torn_tail(text, size, &torn_line))
+            keep = size;
+    }
+    if (rc == CAF_OK && keep < size) {
+        int line = 1;
+        for (size_t i = 0; i < keep; i++)
+            line += text[i] == '\n';
+        if (truncate(db->text_path, (off_t)keep) != 0)
+            rc = caf_error_errno(err, errno, "%s: cannot truncate", db->text_path);
+        if (rc == CAF_OK) {
+            *removed_line = line;
+            *removed_bytes = size - keep;
+        }
+    }
+    free(text);
+    caf_file_lock_release(&lock);
+    caf_localdb_close(db);
+    return rc;
 }

@@ -1,12 +1,31 @@
-/* Writing a local database. A commit holds the database lock while it re-reads database.txt, writes the
- * payload files (each atomically, named by content hash) and replaces database.txt with the old text plus
- * the new lines. Readers therefore see the lines of a commit all together or not at all, and concurrent
- * writers in other processes are serialised by the lock instead of overwriting each other's lines. */
+/* Writing a local database. A commit holds the database lock while it reads the lines other writers
+ * appended since the handle last looked, writes the payload files (each atomically, named by content
+ * hash) and appends all its lines to database.txt with one write. Its cost does not depend on the size of
+ * the database: nothing is read again or rewritten.
+ *
+ * Crash safety (see docs/conditions-db.md, "Writing"):
+ * - order: payload files (data fsync'ed, renamed into place), one fsync of the folder, then the append
+ *   and its fdatasync. A line therefore never reaches the disk before its payload file does.
+ * - all or nothing: the lines of a commit go in one write(2) under the lock. A process killed in the
+ *   middle of it, or a power loss before the fdatasync, can leave the last line without its newline (or
+ *   NUL bytes after it): readers and the next commit refuse such a file naming the line, and
+ *   `caf db check --repair` cuts it off. A failed write is cut off at once (ftruncate to the old length).
+ *   A complete line is only ever read when its whole write reached the file, so no line is misread.
+ * - leftovers: payload files created before the append are listed in an intent file first; a commit
+ *   that dies leaves them unreferenced and the first commit of the next handle removes them
+ *   (localdb_leftovers.c). The intent file is not fsync'ed: after a power loss it may be gone, and its
+ *   payload files are then reported by `caf db check` as orphans (harmless: content-addressed, and no
+ *   line names them).
+ * - readers never take the lock, except to wait out a writer when they find a last line without its
+ *   newline (an append in progress) before calling the file damaged. */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "caf/file.h"
@@ -20,6 +39,7 @@ typedef struct staged_payload {
     char *data; /* owned copy, or NULL when source_path is set */
     size_t size;
     char *source_path;
+    char *staged_revision; /* the revision in the staging database the file comes from, or NULL */
 } staged_payload;
 
 struct caf_db_commit {
@@ -44,6 +64,7 @@ static void free_staged(staged_payload *p)
     free(p->ext);
     free(p->data);
     free(p->source_path);
+    free(p->staged_revision);
 }
 
 void caf_db_commit_abort(caf_db_commit *commit)
@@ -142,6 +163,21 @@ caf_status caf_db_commit_add_file(caf_db_commit *commit, const char *name, const
     return CAF_OK;
 }
 
+caf_status caf_db_commit_add_staged_file(caf_db_commit *commit, const char *name, const char *path, caf_iov iov,
+                                         const char *revision, caf_error *err)
+{
+    caf_status rc = caf_db_commit_add_file(commit, name, path, iov, err);
+    if (rc != CAF_OK)
+        return rc;
+    staged_payload *p = &commit->items[commit->count - 1];
+    if (!(p->staged_revision = strdup(revision))) {
+        free_staged(p);
+        commit->count--;
+        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    }
+    return CAF_OK;
+}
+
 /* The files this commit created, removed again if the commit fails. */
 typedef struct created_files {
     char **paths;
@@ -172,6 +208,19 @@ static const char *extension_after(const char *path, size_t prefix_len_in_base)
     return base + prefix_len_in_base;
 }
 
+/* Writes a new payload file atomically; its data is fsync'ed (not for a staging database), the folder
+ * once for all files of the commit by the caller. */
+static caf_status write_payload_file(const char *path, const char *data, size_t size, bool staging, caf_error *err)
+{
+    caf_atomic_file file;
+    caf_status rc = caf_atomic_file_open(&file, path, err);
+    if (rc == CAF_OK && (rc = caf_atomic_file_write(&file, data, size, err)) != CAF_OK)
+        caf_atomic_file_abort(&file);
+    if (rc == CAF_OK)
+        rc = caf_atomic_file_commit_with(&file, staging ? CAF_ATOMIC_SYNC_NONE : CAF_ATOMIC_SYNC_DATA, err);
+    return rc;
+}
+
 /* Picks the revision for one payload: the shortest digest prefix (6 digits or more) whose file name is
  * free or already holds the same content in the same format. Writes the file when it is new. */
 static caf_status store_payload(caf_localdb *db, const staged_payload *p, char revision[CAF_MD5_HEX_SIZE],
@@ -188,12 +237,17 @@ static caf_status store_payload(caf_localdb *db, const staged_payload *p, char r
     }
     char digest[CAF_MD5_HEX_SIZE];
     caf_status rc = caf_md5_hex(data, size, digest, err);
+    if (rc == CAF_OK && p->staged_revision && caf_db_revision_is_hash(p->staged_revision) &&
+        strncasecmp(digest, p->staged_revision, strlen(p->staged_revision)) != 0)
+        rc = caf_error_set(err, CAF_ERR_FORMAT, "%s: its MD5 %s does not start with its revision %s: the staged "
+                           "copy is damaged (a crash before it reached the disk?)", p->source_path, digest,
+                           p->staged_revision);
     for (size_t len = 6; rc == CAF_OK && len <= 32; len++) {
         memcpy(revision, digest, len);
         revision[len] = '\0';
         caf_error lookup_err = {0};
-        char *existing = localdb_find_payload_file(db, p->name, revision, &lookup_err);
-        if (!existing && lookup_err.code != CAF_ERR_NOT_FOUND) {
+        char *existing = localdb_listing_lookup(db, p->name, revision, &lookup_err);
+        if (!existing && lookup_err.code != CAF_OK) {
             rc = caf_error_set(err, lookup_err.code, "%s", lookup_err.message);
             break;
         }
@@ -219,15 +273,15 @@ static caf_status store_payload(caf_localdb *db, const staged_payload *p, char r
             break;
         }
         created->paths = grown;
-        rc = localdb_intent_add(intent, file_name, err); /* on disk before the file: see localdb_leftovers.c */
+        rc = localdb_intent_add(intent, file_name, err); /* listed before the file exists: localdb_leftovers.c */
         if (rc == CAF_OK)
-            rc = caf_file_write_atomic(path, data, size, err);
+            rc = write_payload_file(path, data, size, db->staging, err);
         if (rc != CAF_OK) {
             free(path);
             break;
         }
         created->paths[created->count++] = path;
-        localdb_forget_listing(db);
+        rc = localdb_listing_add(db, file_name, err);
         break;
     }
     free(owned);
@@ -250,6 +304,39 @@ static caf_status append_line(char **text, size_t *len, size_t *capacity, const 
     return CAF_OK;
 }
 
+/* Appends text to database.txt (fd opened with O_APPEND, old_size bytes long) with one write, retrying
+ * a short one; on failure cuts the file back to old_size so that no partial line stays. */
+static caf_status append_text(caf_localdb *db, int fd, off_t old_size, const char *text, size_t len, caf_error *err)
+{
+    caf_status rc = CAF_OK;
+    for (size_t done = 0; done < len && rc == CAF_OK;) {
+        ssize_t n = write(fd, text + done, len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            rc = caf_error_errno(err, n < 0 ? errno : EIO, "%s: cannot append", db->text_path);
+        else
+            done += (size_t)n;
+    }
+    if (rc == CAF_OK && !db->staging && fdatasync(fd) != 0)
+        rc = caf_error_errno(err, errno, "%s: fdatasync", db->text_path);
+    if (rc != CAF_OK && ftruncate(fd, old_size) == 0 && !db->staging)
+        fdatasync(fd);
+    return rc;
+}
+
+/* The folder's modification time: a listing taken at that time is still complete while it is unchanged. */
+static struct timespec folder_mtime(const caf_localdb *db)
+{
+    struct stat st;
+    return stat(db->dir, &st) == 0 ? st.st_mtim : (struct timespec){0, 0};
+}
+
+static bool same_time(struct timespec a, struct timespec b)
+{
+    return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
+}
+
 caf_status caf_db_commit_finish(caf_db_commit *commit, caf_error *err)
 {
     caf_localdb *db = commit->db;
@@ -259,27 +346,27 @@ caf_status caf_db_commit_finish(caf_db_commit *commit, caf_error *err)
         caf_db_commit_abort(commit);
         return rc;
     }
-    char *text = NULL;
-    size_t len = 0;
-    rc = caf_file_read(db->text_path, &text, &len, err);
-    size_t capacity = len + 1;
-    /* Another writer may have committed since we opened: parse what is there now, so a malformed file
-     * stops the commit instead of being extended. */
-    if (rc == CAF_OK) {
-        caf_db_entry *entries;
-        size_t count;
-        rc = localdb_parse_text(db->text_path, text, &entries, &count, err);
-        if (rc == CAF_OK) {
-            localdb_remove_leftovers(db, entries, count); /* no other writer can be active: we hold the lock */
-            localdb_free_entries(entries, count);
-        }
+    int fd = open(db->text_path, O_RDWR | O_APPEND | O_CLOEXEC);
+    if (fd < 0)
+        rc = caf_error_errno(err, errno, "%s", db->text_path);
+    /* Lines other writers appended meanwhile are read (and checked: a malformed or torn file stops the
+     * commit instead of being extended). */
+    bool changed = false;
+    if (rc == CAF_OK)
+        rc = localdb_catch_up(db, fd, &changed, err);
+    if (rc == CAF_OK && !db->swept) {
+        localdb_remove_leftovers(db, db->entries, db->count); /* no other writer can be active: we hold the lock */
+        db->swept = true;
     }
+    /* The cached listing of payload files stays valid while the folder is unchanged since this handle's
+     * last commit; anything else (another writer, a file put there by hand) lists it again. */
+    if (rc == CAF_OK && db->file_names && !same_time(folder_mtime(db), db->listing_mtime))
+        localdb_forget_listing(db);
     localdb_intent intent = {.fd = -1};
     if (rc == CAF_OK && commit->count > 0)
         rc = localdb_intent_open(&intent, db, err);
-    if (rc == CAF_OK && len > 0 && text[len - 1] != '\n' && append_line(&text, &len, &capacity, "\n") != CAF_OK)
-        rc = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
-    localdb_forget_listing(db);
+    char *text = NULL;
+    size_t len = 0, capacity = 0;
     created_files created = {0};
     for (size_t i = 0; rc == CAF_OK && i < commit->count; i++) {
         const staged_payload *p = &commit->items[i];
@@ -296,17 +383,39 @@ caf_status caf_db_commit_finish(caf_db_commit *commit, caf_error *err)
         if (append_line(&text, &len, &capacity, line) != CAF_OK)
             rc = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
     }
-    if (rc == CAF_OK && commit->count > 0)
-        rc = caf_file_write_atomic(db->text_path, text, len, err);
+    /* the new payload files' names are durable before any line that names them */
+    if (rc == CAF_OK && created.count > 0 && !db->staging)
+        rc = caf_fsync_dir(db->dir, err);
+    /* a last line without newline here is a comment or blank (a torn entry was refused above) */
+    bool newline_first = rc == CAF_OK && commit->count > 0 && !db->ends_in_newline;
+    off_t old_size = db->text_size;
+    if (rc == CAF_OK && commit->count > 0) {
+        if (newline_first) {
+            rc = append_text(db, fd, old_size, "\n", 1, err);
+            old_size += 1;
+        }
+        if (rc == CAF_OK)
+            rc = append_text(db, fd, old_size, text, len, err);
+    }
     if (rc == CAF_OK)
         forget_created(&created);
     else
         remove_created(&created);
     localdb_intent_close(&intent);
+    if (rc == CAF_OK && commit->count > 0) {
+        if (newline_first) { /* rare: read the whole file again */
+            db->loaded = false;
+            rc = localdb_catch_up(db, fd, &changed, err);
+        } else {
+            rc = localdb_add_appended(db, text, len, old_size + (off_t)len, err);
+        }
+    }
+    if (db->file_names)
+        db->listing_mtime = folder_mtime(db);
     free(text);
+    if (fd >= 0)
+        close(fd);
     caf_file_lock_release(&lock);
     caf_db_commit_abort(commit);
-    if (rc != CAF_OK)
-        return rc;
-    return caf_localdb_reload(db, err);
+    return rc;
 }

@@ -4,11 +4,16 @@
 #define CAF_LOCALDB_INTERNAL_H
 
 #include <stdbool.h>
+#include <sys/types.h>
+#include <time.h>
 
 #include "caf/localdb.h"
 
 /* Per payload name, which line wins where (localdb_index.c). */
 typedef struct localdb_index localdb_index;
+
+/* How many of database.txt's last bytes a handle keeps, to tell an append from a rewrite. */
+#define LOCALDB_TAIL_BYTES 64
 
 struct caf_localdb {
     char *dir;
@@ -16,10 +21,26 @@ struct caf_localdb {
     char *lock_path; /* dir/.database.txt.lock */
     caf_db_entry *entries;
     size_t count;
+    size_t capacity;
     localdb_index *index; /* always matches entries */
-    /* Sorted names of the payload files in dir, read lazily for prefix lookups; NULL until needed. */
+    /* What entries were read from: database.txt's identity and length, its line count, whether it ends
+     * with a newline and its last bytes. A file with the same identity that is longer and still has those
+     * bytes at the old end was appended to: only the new lines are read. */
+    bool loaded;
+    dev_t text_dev;
+    ino_t text_ino;
+    off_t text_size;
+    int lines;
+    bool ends_in_newline;
+    char tail[LOCALDB_TAIL_BYTES];
+    size_t tail_len;
+    bool staging; /* CAF_LOCALDB_STAGING: commits make nothing durable (no fsync) */
+    bool swept;   /* this handle's first commit removed what killed commits left */
+    /* Sorted names of the payload files in dir, read lazily for prefix lookups; NULL until needed.
+     * listing_mtime: the folder's modification time when the listing was last known complete. */
     char **file_names;
     size_t file_count;
+    struct timespec listing_mtime;
 };
 
 /* Makes a handle for the database at path (a folder or its database.txt) without reading anything. */
@@ -28,6 +49,26 @@ caf_status localdb_new_handle(const char *path, caf_localdb **out, caf_error *er
 /* Parses the text of database.txt (named path in messages) into a fresh entry array. */
 caf_status localdb_parse_text(const char *path, const char *text, caf_db_entry **entries, size_t *count,
                               caf_error *err);
+
+/* True when text (size bytes) ends in a line without its newline that holds more than blanks and a
+ * comment: what a write cut short leaves; *line is set to its line number. */
+bool localdb_torn_tail(const char *text, size_t size, int *line);
+
+/* Brings db up to date with database.txt read through fd (open for reading): only the appended lines
+ * when the file was appended to, else the whole file. *changed tells whether anything was read.
+ * Refuses a torn last line (CAF_ERR_FORMAT). */
+caf_status localdb_catch_up(caf_localdb *db, int fd, bool *changed, caf_error *err);
+
+/* Adds the lines in text (size bytes, complete lines) that were just appended to database.txt, ending
+ * at file size new_size, to db's entries and index. */
+caf_status localdb_add_appended(caf_localdb *db, const char *text, size_t size, off_t new_size, caf_error *err);
+
+/* The payload file that starts with "dbstore_<name>_rev_<revision>." in db's cached listing (listed now if
+ * there is none), without listing again on a miss; malloc'd path or NULL (err set on failure only). */
+char *localdb_listing_lookup(caf_localdb *db, const char *name, const char *revision, caf_error *err);
+
+/* Adds file_name (a base name just created in db's folder) to the cached listing, if there is one. */
+caf_status localdb_listing_add(caf_localdb *db, const char *file_name, caf_error *err);
 
 /* Frees an entry array. */
 void localdb_free_entries(caf_db_entry *entries, size_t count);
@@ -68,7 +109,8 @@ typedef struct localdb_intent {
 /* Creates the commit's intent file in db's folder. */
 caf_status localdb_intent_open(localdb_intent *intent, const caf_localdb *db, caf_error *err);
 
-/* Records (and fsyncs) that the payload file file_name is about to be created. */
+/* Records that the payload file file_name is about to be created (written, not fsync'ed: see
+ * localdb_leftovers.c). */
 caf_status localdb_intent_add(localdb_intent *intent, const char *file_name, caf_error *err);
 
 /* Removes the intent file (the commit is complete or undone) and releases the handle. */

@@ -131,8 +131,13 @@ void caf_atomic_file_abort(caf_atomic_file *file)
 
 caf_status caf_atomic_file_commit(caf_atomic_file *file, caf_error *err)
 {
+    return caf_atomic_file_commit_with(file, CAF_ATOMIC_SYNC_ALL, err);
+}
+
+caf_status caf_atomic_file_commit_with(caf_atomic_file *file, enum caf_atomic_sync sync, caf_error *err)
+{
     caf_status rc = CAF_OK;
-    if (fsync(file->fd) != 0)
+    if (sync != CAF_ATOMIC_SYNC_NONE && fsync(file->fd) != 0)
         rc = caf_error_errno(err, errno, "%s: fsync", file->final_path);
     if (rc == CAF_OK && close(file->fd) != 0)
         rc = caf_error_errno(err, errno, "%s: close", file->final_path);
@@ -143,7 +148,7 @@ caf_status caf_atomic_file_commit(caf_atomic_file *file, caf_error *err)
         caf_atomic_file_abort(file);
         return rc;
     }
-    char *dir = dir_of(file->final_path);
+    char *dir = sync == CAF_ATOMIC_SYNC_ALL ? dir_of(file->final_path) : NULL;
     if (dir) {
         rc = caf_fsync_dir(dir, err);
         free(dir);

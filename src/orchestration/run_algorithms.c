@@ -40,6 +40,7 @@ typedef struct algo_ctx {
     const char **input_collections, **input_collectors; /* named collections only, else NULL */
     size_t input_count;
     char *database;         /* the iteration's output database */
+    caf_localdb *out_db;    /* database, open from the first commit on */
     caf_strategy_state *state;
     size_t saved;           /* executions recorded so far */
     bool *committed;        /* committed flags as recorded */
@@ -139,6 +140,7 @@ static caf_status run_one(algo_ctx *x, const caf_exprun *runs, size_t count, con
         .chain_count = x->c->chain_count,
         .input_state = previous_state,
         .output_db = boundaries ? NULL : db,
+        .output_db_staging = true, /* copied (and checked) into the iteration's database by cb_commit */
         .log_path = log,
         .find_boundaries = boundaries,
         .experiment_settings = !boundaries && x->has_settings,
@@ -181,7 +183,8 @@ static caf_status cb_execute(void *ctx, const caf_execution *e, caf_execution_re
         if (*result == CAF_RESULT_FAILURE)
             snprintf(x->failure, sizeof x->failure, "%s", x->message);
         char *path = NULL;
-        if (out.state && asprintf(&path, "%s/state.json", dir) >= 0) {
+        /* an empty state is what a missing file reads as: not written (two fsyncs saved per execution) */
+        if (out.state && json_object_size(out.state) > 0 && asprintf(&path, "%s/state.json", dir) >= 0) {
             caf_json_save_file(path, out.state, NULL);
             free(path);
         }
@@ -215,8 +218,10 @@ static caf_status cb_commit(void *ctx, const caf_execution *e, caf_error *err)
     if (rc == CAF_OK)
         rc = run_lineage_write(x->lineage, e, dir, x->executed && x->last_executed == e->index ? x->message : NULL,
                                x->database, err);
+    if (rc == CAF_OK && !x->out_db)
+        rc = caf_localdb_open(x->database, CAF_LOCALDB_CREATE, &x->out_db, err);
     if (rc == CAF_OK)
-        rc = run_db_copy_payloads(db, x->database, true, err);
+        rc = run_db_copy_staged(db, x->out_db, err);
     free(dir);
     free(db);
     return rc;
@@ -390,6 +395,7 @@ static void clear_ctx(algo_ctx *x)
     free(x->input_collections);
     free(x->input_collectors);
     free(x->database);
+    caf_localdb_close(x->out_db);
     free(x->committed);
     run_lineage_free(x->lineage);
 }

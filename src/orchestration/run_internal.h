@@ -9,6 +9,7 @@
 #include <sys/types.h>
 #include <stdbool.h>
 
+#include "caf/localdb.h"
 #include "caf/backend.h"
 #include "caf/caf_run.h"
 #include "caf/campaign.h"
@@ -368,6 +369,11 @@ caf_status run_write_outputs(run_loop *loop, caf_error *err);
  * added when dst already ends with exactly those lines (same names, revisions and IoVs): a commit repeated
  * after a crash between it and its record changes nothing. */
 caf_status run_db_copy_payloads(const char *src, const char *dst, bool once, caf_error *err);
+
+/* run_db_copy_payloads into an open database (kept open across commits, so that a commit costs the same
+ * however many lines dst has) from an execution's staging database (CAF_LOCALDB_STAGING): each payload
+ * file must still match its revision there, else nothing is added. */
+caf_status run_db_copy_staged(const char *src, caf_localdb *dst, caf_error *err);
 
 /* Removes a folder and everything below it (missing is fine). */
 void run_remove_tree(const char *path);

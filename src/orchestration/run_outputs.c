@@ -49,7 +49,8 @@ static bool ends_with(const caf_localdb *dst, const caf_localdb *src)
     return true;
 }
 
-caf_status run_db_copy_payloads(const char *src, const char *dst, bool once, caf_error *err)
+/* Copies src's lines into the open database out; staged: src is a staging database, each file checked. */
+static caf_status copy_into(const char *src, caf_localdb *out, bool once, bool staged, caf_error *err)
 {
     char *text = NULL;
     if (asprintf(&text, "%s/%s", src, CAF_LOCALDB_TEXT_FILE) < 0)
@@ -58,18 +59,23 @@ caf_status run_db_copy_payloads(const char *src, const char *dst, bool once, caf
     free(text);
     if (!exists) /* the execution saved no payload */
         return CAF_OK;
-    caf_localdb *in = NULL, *out = NULL;
+    caf_localdb *in = NULL;
     caf_db_commit *commit = NULL;
     caf_status rc = caf_localdb_open(src, 0, &in, err);
-    if (rc == CAF_OK)
-        rc = caf_localdb_open(dst, CAF_LOCALDB_CREATE, &out, err);
+    if (rc == CAF_OK && once)
+        rc = caf_localdb_reload(out, err); /* only what was appended since: a stat and a few bytes */
     if (rc == CAF_OK && !(once && ends_with(out, in)))
         rc = caf_db_commit_begin(out, &commit, err);
     size_t added = 0;
     for (size_t i = 0; rc == CAF_OK && commit && i < caf_localdb_entry_count(in); i++) {
         const caf_db_entry *e = caf_localdb_entry(in, i);
         char *file = caf_localdb_payload_path(in, e, err);
-        rc = file ? caf_db_commit_add_file(commit, e->name, file, e->iov, err) : (err ? err->code : CAF_ERR_IO);
+        if (!file)
+            rc = err ? err->code : CAF_ERR_IO;
+        else if (staged)
+            rc = caf_db_commit_add_staged_file(commit, e->name, file, e->iov, e->revision, err);
+        else
+            rc = caf_db_commit_add_file(commit, e->name, file, e->iov, err);
         free(file);
         added++;
     }
@@ -78,8 +84,22 @@ caf_status run_db_copy_payloads(const char *src, const char *dst, bool once, caf
     else
         caf_db_commit_abort(commit);
     caf_localdb_close(in);
+    return rc;
+}
+
+caf_status run_db_copy_payloads(const char *src, const char *dst, bool once, caf_error *err)
+{
+    caf_localdb *out = NULL;
+    caf_status rc = caf_localdb_open(dst, CAF_LOCALDB_CREATE, &out, err);
+    if (rc == CAF_OK)
+        rc = copy_into(src, out, once, false, err);
     caf_localdb_close(out);
     return rc;
+}
+
+caf_status run_db_copy_staged(const char *src, caf_localdb *dst, caf_error *err)
+{
+    return copy_into(src, dst, true, true, err);
 }
 
 static json_t *iov_list(const char *database, size_t *payloads)

@@ -1,0 +1,292 @@
+/* Algorithm executions at scale: a trivial algorithm (TestAlgorithms:test reading its run's histogram and
+ * saving one constants payload) under SequentialRunByRun over 1,000 / 5,000 / 10,000 runs. Each
+ * execution runs in a child (fork, plugin load, input open, result over the pipe) that writes its
+ * execution's staging database, and is committed into one output database, as caf run's algorithm driver
+ * does (src/orchestration/run_algorithms.c). Reported next to their targets:
+ *   - ms per execution, fork and plugin load included (target <= 5 ms), and its growth from the smallest
+ *     to the largest size (target: flat, i.e. linear total time);
+ *   - fsync + fdatasync calls per committed execution, counted with `strace -f -c` on a separate run of
+ *     300 runs (target <= 3; skipped when strace is missing);
+ *   - peak resident memory of the driving process and of its largest child.
+ *
+ * usage: bench_algorithm_runs [BUILD_DIR] [SIZE...]      (BUILD_DIR/tests/plugins holds TestAlgorithms) */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "caf/algorithm_runner.h"
+#include "caf/collector_output.h"
+#include "caf/file.h"
+#include "caf/localdb.h"
+#include "caf/log.h"
+#include "caf/strategy.h"
+#include "orchestration/run_internal.h"
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void die(const char *what, const caf_error *err)
+{
+    fprintf(stderr, "bench_algorithm_runs: %s: %s\n", what, err ? err->message : "failed");
+    exit(1);
+}
+
+/* A collector output with a 10-bin histogram "h" of 22 entries for each of runs 1..n of experiment 1; two
+ * of them placed by the run number, so that every run's mean, and so its payload, differs. */
+static void write_input(const char *path, int n)
+{
+    caf_error err = {0};
+    caf_collector_info info = {"BenchCollector", "BenchCollector", CAF_GRANULARITY_RUN, NULL};
+    caf_collector_writer *w;
+    caf_object *h;
+    if (caf_collector_writer_open(path, &info, &w, &err) != CAF_OK ||
+        caf_hist1d_new("h", 10, 0.0, 10.0, &h, &err) != CAF_OK)
+        die("writing the input", &err);
+    for (int r = 1; r <= n; r++) {
+        caf_object_reset(h);
+        for (int i = 0; i < 20; i++)
+            caf_hist1d_fill(h, (double)((r + i) % 10), 1.0);
+        caf_hist1d_fill(h, (double)(r % 1000) / 100.0, 1.0);
+        caf_hist1d_fill(h, (double)(r / 1000) * 1e-4, 1.0);
+        caf_exprun run = {1, r};
+        if (caf_collector_writer_add_run(w, run, &err) != CAF_OK ||
+            caf_collector_writer_put(w, "h", run, h, &err) != CAF_OK)
+            die("writing the input", &err);
+        if (r % 500 == 0 && caf_collector_writer_flush(w, &err) != CAF_OK)
+            die("flushing the input", &err);
+    }
+    caf_object_free(h);
+    if (caf_collector_writer_commit(w, &err) != CAF_OK)
+        die("committing the input", &err);
+}
+
+typedef struct bench_ctx {
+    const char *dir;
+    const char *input;
+    caf_localdb *out; /* the output database, open from the first commit on */
+    size_t committed;
+} bench_ctx;
+
+static char *execution_dir(const bench_ctx *b, size_t index)
+{
+    char *p = NULL;
+    return asprintf(&p, "%s/execution_%zu", b->dir, index) < 0 ? NULL : p;
+}
+
+static caf_status execute(void *ctx, const caf_execution *e, caf_execution_result *result, caf_error *err)
+{
+    bench_ctx *b = ctx;
+    char *dir = execution_dir(b, e->index), *db = NULL, *log = NULL;
+    if (!dir || asprintf(&db, "%s/database", dir) < 0 || asprintf(&log, "%s/algorithm.log", dir) < 0)
+        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    caf_status rc = caf_mkdir_p(dir, err);
+    const char *names[] = {"object"}, *values[] = {"h"};
+    caf_algo_run_spec spec = {
+        .plugin = "TestAlgorithms", .algorithm = "test", .collector = "BenchCollector",
+        .inputs = &b->input, .input_count = 1, .runs = e->runs, .run_count = e->run_count,
+        .iteration = e->iteration, .iov = &e->iov, .param_names = names, .param_values = values,
+        .param_count = 1, .output_db = db, .output_db_staging = true, .log_path = log,
+    };
+    caf_algo_run_result out = {0};
+    if (rc == CAF_OK)
+        rc = caf_algo_run(&spec, &out, err);
+    *result = out.result == CAF_ALGO_OK ? CAF_RESULT_OK : CAF_RESULT_FAILURE;
+    caf_algo_run_result_clear(&out);
+    free(dir);
+    free(db);
+    free(log);
+    return rc;
+}
+
+static caf_status commit(void *ctx, const caf_execution *e, caf_error *err)
+{
+    bench_ctx *b = ctx;
+    char *dir = execution_dir(b, e->index), *db = NULL;
+    if (!dir || asprintf(&db, "%s/database", dir) < 0)
+        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    caf_status rc = CAF_OK;
+    if (!b->out) {
+        char *out = caf_path_join(b->dir, "output_database");
+        rc = out ? caf_localdb_open(out, CAF_LOCALDB_CREATE, &b->out, err) : CAF_ERR_NOMEM;
+        free(out);
+    }
+    if (rc == CAF_OK)
+        rc = run_db_copy_staged(db, b->out, err);
+    b->committed += rc == CAF_OK;
+    free(dir);
+    free(db);
+    return rc;
+}
+
+static double cpu_seconds(void)
+{
+    struct rusage self, children;
+    getrusage(RUSAGE_SELF, &self);
+    getrusage(RUSAGE_CHILDREN, &children);
+    return (double)(self.ru_utime.tv_sec + self.ru_stime.tv_sec + children.ru_utime.tv_sec +
+                    children.ru_stime.tv_sec) +
+           (double)(self.ru_utime.tv_usec + self.ru_stime.tv_usec + children.ru_utime.tv_usec +
+                    children.ru_stime.tv_usec) * 1e-6;
+}
+
+/* One size in this process: prints "executions committed seconds maxrss_self_kb maxrss_children_kb lines
+ * cpu_seconds". */
+static int run_one_size(int n)
+{
+    char tmpl[] = "/tmp/caf-bench-runs-XXXXXX";
+    char *dir = mkdtemp(tmpl);
+    if (!dir)
+        die("mkdtemp", NULL);
+    char input[4200];
+    snprintf(input, sizeof input, "%s/collected.sqlite", dir);
+    write_input(input, n);
+    caf_exprun *runs = malloc((size_t)n * sizeof *runs);
+    for (int i = 0; i < n; i++)
+        runs[i] = (caf_exprun){1, i + 1};
+    caf_strategy_params p;
+    caf_strategy_params_init(&p, CAF_STRATEGY_SEQUENTIAL_RUN_BY_RUN);
+    bench_ctx b = {.dir = dir, .input = input};
+    caf_strategy_callbacks cb = {.ctx = &b, .execute = execute, .commit = commit};
+    caf_strategy_state s;
+    caf_strategy_state_init(&s);
+    caf_error err = {0};
+    double t0 = now(), c0 = cpu_seconds();
+    if (caf_strategy_run(&p, 0, runs, (size_t)n, NULL, 0, &cb, &s, &err) != CAF_OK)
+        die("the strategy", &err);
+    double seconds = now() - t0, cpu = cpu_seconds() - c0;
+    size_t lines = b.out ? caf_localdb_entry_count(b.out) : 0;
+    caf_localdb_close(b.out);
+    struct rusage self, children;
+    getrusage(RUSAGE_SELF, &self);
+    getrusage(RUSAGE_CHILDREN, &children);
+    printf("%zu %zu %.6f %ld %ld %zu %.6f\n", s.execution_count, b.committed, seconds, self.ru_maxrss,
+           children.ru_maxrss, lines, cpu);
+    caf_strategy_state_clear(&s);
+    free(runs);
+    char *cmd = NULL;
+    if (asprintf(&cmd, "rm -rf '%s'", dir) >= 0 && system(cmd) != 0)
+        fprintf(stderr, "bench_algorithm_runs: could not remove %s\n", dir);
+    free(cmd);
+    return 0;
+}
+
+typedef struct size_result {
+    int runs;
+    size_t executions, committed, lines;
+    double seconds, cpu;
+    long self_kb, child_kb;
+} size_result;
+
+/* Runs `[prefix...] self --one n` and reads its line. */
+static bool measure(const char *self, const char *prefix, int n, size_result *r)
+{
+    char *cmd = NULL;
+    if (asprintf(&cmd, "%s'%s' --one %d", prefix, self, n) < 0)
+        return false;
+    FILE *f = popen(cmd, "r");
+    free(cmd);
+    if (!f)
+        return false;
+    r->runs = n;
+    bool ok = fscanf(f, "%zu %zu %lf %ld %ld %zu %lf", &r->executions, &r->committed, &r->seconds, &r->self_kb,
+                     &r->child_kb, &r->lines, &r->cpu) == 7;
+    return pclose(f) == 0 && ok;
+}
+
+/* fsync and fdatasync calls counted by strace -c in file. */
+static long count_syncs(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    char line[512];
+    long total = 0;
+    while (fgets(line, sizeof line, f)) {
+        double pct, secs;
+        long usecs, calls;
+        char name[64];
+        /* "% time     seconds  usecs/call     calls    errors syscall" rows */
+        if (sscanf(line, "%lf %lf %ld %ld %63s", &pct, &secs, &usecs, &calls, name) == 5 ||
+            sscanf(line, "%lf %lf %ld %ld %*d %63s", &pct, &secs, &usecs, &calls, name) == 5) {
+            const char *syscall = strrchr(line, ' ');
+            syscall = syscall ? syscall + 1 : name;
+            if (!strncmp(syscall, "fsync", 5) || !strncmp(syscall, "fdatasync", 9) || !strncmp(syscall, "syncfs", 6))
+                total += calls;
+        }
+    }
+    fclose(f);
+    return total;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && !strcmp(argv[1], "--one"))
+        return run_one_size(atoi(argv[2]));
+    const char *build = argc > 1 ? argv[1] : getenv("CAF_BUILD_DIR");
+    char plugins[4096];
+    snprintf(plugins, sizeof plugins, "%s/tests/plugins", build ? build : "build");
+    char plugin[4200];
+    snprintf(plugin, sizeof plugin, "%s/TestAlgorithms.so", plugins);
+    if (!caf_path_exists(plugin)) {
+        printf("algorithm executions at scale: skipped, %s is not built (tests are off)\n", plugin);
+        return 0;
+    }
+    setenv("CAF_PLUGIN_PATH", plugins, 1);
+    setenv("CAF_LOG_LEVEL", "warning", 1);
+    int sizes[16] = {1000, 5000, 10000};
+    int size_count = 3;
+    if (argc > 2) {
+        size_count = 0;
+        for (int i = 2; i < argc && size_count < 16; i++)
+            sizes[size_count++] = atoi(argv[i]);
+    }
+    char self[4096];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (len <= 0)
+        die("readlink /proc/self/exe", NULL);
+    self[len] = '\0';
+
+    size_result first = {0}, r;
+    for (int k = 0; k < size_count; k++) {
+        if (!measure(self, "", sizes[k], &r) || r.committed != r.executions || r.lines != r.committed)
+            die("a run", NULL);
+        double ms = r.seconds * 1e3 / (double)r.executions, cpu_ms = r.cpu * 1e3 / (double)r.executions;
+        if (k == 0)
+            first = r;
+        double growth = ms / (first.seconds * 1e3 / (double)first.executions);
+        double cpu_growth = cpu_ms / (first.cpu * 1e3 / (double)first.executions);
+        printf("algorithm executions: %5d runs, %5zu executions committed: %.2f ms per execution (target <= 5: %s), "
+               "%.2fx the %d-run figure (target flat); CPU %.2f ms per execution (%.2fx); peak memory %.1f MB "
+               "driver, %.1f MB largest child\n",
+               r.runs, r.executions, ms, ms <= 5.0 ? "met" : "MISSED", growth, first.runs, cpu_ms, cpu_growth,
+               r.self_kb / 1024.0, r.child_kb / 1024.0);
+    }
+    if (system("command -v strace >/dev/null 2>&1") != 0) {
+        printf("algorithm executions: fsyncs per committed execution: skipped (strace is not installed)\n");
+        return 0;
+    }
+    char trace[] = "/tmp/caf-bench-strace-XXXXXX";
+    int fd = mkstemp(trace);
+    if (fd < 0)
+        die("mkstemp", NULL);
+    close(fd);
+    char prefix[256];
+    snprintf(prefix, sizeof prefix, "strace -f -c -e trace=fsync,fdatasync,syncfs -o %s ", trace);
+    if (!measure(self, prefix, 300, &r))
+        die("the run under strace", NULL);
+    long syncs = count_syncs(trace);
+    unlink(trace);
+    double per = (double)syncs / (double)r.committed;
+    printf("algorithm executions: %ld fsync/fdatasync calls for %zu committed executions (300 runs, under "
+           "strace): %.2f per committed execution (target <= 3: %s)\n",
+           syncs, r.committed, per, per <= 3.0 ? "met" : "MISSED");
+    return 0;
+}
