@@ -278,15 +278,22 @@ int main(int argc, char **argv)
     if (fd < 0)
         die("mkstemp", NULL);
     close(fd);
+    /* two sizes: the difference is what the commits cost, without what is done once (creating the output
+     * database) */
     char prefix[256];
     snprintf(prefix, sizeof prefix, "strace -f -c -e trace=fsync,fdatasync,syncfs -o %s ", trace);
-    if (!measure(self, prefix, 300, &r))
+    size_result small, big;
+    if (!measure(self, prefix, 100, &small))
         die("the run under strace", NULL);
-    long syncs = count_syncs(trace);
+    long small_syncs = count_syncs(trace);
+    if (!measure(self, prefix, 300, &big))
+        die("the run under strace", NULL);
+    long big_syncs = count_syncs(trace);
     unlink(trace);
-    double per = (double)syncs / (double)r.committed;
-    printf("algorithm executions: %ld fsync/fdatasync calls for %zu committed executions (300 runs, under "
-           "strace): %.2f per committed execution (target <= 3: %s)\n",
-           syncs, r.committed, per, per <= 3.0 ? "met" : "MISSED");
+    double per = (double)(big_syncs - small_syncs) / (double)(big.committed - small.committed);
+    printf("algorithm executions: fsync/fdatasync calls (under strace): %ld for %zu committed executions, %ld for "
+           "%zu: %.2f per committed execution (target <= 3: %s), %ld made once\n",
+           small_syncs, small.committed, big_syncs, big.committed, per, per <= 3.0 ? "met" : "MISSED",
+           small_syncs - (long)(per * (double)small.committed + 0.5));
     return 0;
 }
