@@ -65,7 +65,8 @@ caf_status caf_localdb_open(const char *path, unsigned flags, caf_localdb **out,
 void caf_localdb_close(caf_localdb *db);
 
 /* Re-reads database.txt, e.g. after another process committed: only the new lines when it was appended
- * to (same file, longer, same bytes at the old end), else the whole file. */
+ * to (same file, longer, same bytes at the old end), else the whole file; the cached folder listing is
+ * read again when next needed. */
 caf_status caf_localdb_reload(caf_localdb *db, caf_error *err);
 
 /* The database's folder (owned by db). */

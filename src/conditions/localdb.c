@@ -263,6 +263,7 @@ static caf_status reload_once(caf_localdb *db, caf_error *err)
 
 caf_status caf_localdb_reload(caf_localdb *db, caf_error *err)
 {
+    localdb_forget_listing(db); /* payload files may have been added or removed, even with no new line */
     caf_status rc = reload_once(db, err);
     if (rc != CAF_ERR_FORMAT)
         return rc;

@@ -61,9 +61,9 @@ static caf_status copy_into(const char *src, caf_localdb *out, bool once, bool s
         return CAF_OK;
     caf_localdb *in = NULL;
     caf_db_commit *commit = NULL;
+    /* out holds every line: it was opened fresh or its handle made every commit since (the commit
+     * itself reads, under the lock, whatever another writer appended) */
     caf_status rc = caf_localdb_open(src, 0, &in, err);
-    if (rc == CAF_OK && once)
-        rc = caf_localdb_reload(out, err); /* only what was appended since: a stat and a few bytes */
     if (rc == CAF_OK && !(once && ends_with(out, in)))
         rc = caf_db_commit_begin(out, &commit, err);
     size_t added = 0;
