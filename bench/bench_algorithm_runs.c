@@ -268,6 +268,7 @@ int main(int argc, char **argv)
                "driver, %.1f MB largest child\n",
                r.runs, r.executions, ms, ms <= 5.0 ? "met" : "MISSED", growth, first.runs, cpu_ms, cpu_growth,
                r.self_kb / 1024.0, r.child_kb / 1024.0);
+        fflush(stdout);
     }
     if (system("command -v strace >/dev/null 2>&1") != 0) {
         printf("algorithm executions: fsyncs per committed execution: skipped (strace is not installed)\n");
