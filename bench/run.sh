@@ -17,7 +17,8 @@ build=${1:-build}
 "$build/bench/bench_strategy" 20000
 # orchestration: caf plan of 100,000 files in 10,000 runs with a warm file index (writes the files first)
 "$build/bench/bench_plan" "$build" 100000 10000
-# jobs: 1,000 trivial subjobs through the local backend vs xargs -P <cores> (bench/jobs_local.sh)
+# jobs: 1,000 trivial jobs and one merge through caf jobs submit (local backend) and Snakemake (when installed)
+# against the floor, xargs -P <cores> running the bare commands (bench/jobs_local.sh)
 bash "$(dirname "$0")/jobs_local.sh" "$build/bin/caf"
 # orchestration: the run state saved as rows per change vs whole JSON snapshots of the strategy state
 "$build/bench/bench_run_state" 500

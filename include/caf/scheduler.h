@@ -31,7 +31,9 @@ typedef struct caf_schedule_policy {
                                   the default back-off; 0 = never give up) */
     double exit_file_grace_s;  /* < 0 = the backend's */
     double save_interval_s;    /* least time between two saves of the state when only submissions and
-                                * completions happened (default 0.2; the final state is always saved) */
+                                * completions happened (default 0.2; when > 0, also at least ten times what
+                                * the last save took; 0 = after every change; the final state is always
+                                * saved) */
 } caf_schedule_policy;
 
 /* Fills policy with the defaults. */
@@ -51,6 +53,7 @@ typedef struct caf_scheduler {
     double submit_tokens;   /* rate-limit bucket */
     double last_refill;     /* monotonic time of the last bucket refill */
     double last_save;       /* monotonic time of the last state save */
+    double last_save_duration; /* seconds the last save took */
     bool dirty;             /* state changed since the last save */
     size_t submit_calls;    /* backend submit calls so far (for benchmarks and tests) */
     size_t poll_calls;      /* backend poll calls so far */

@@ -125,20 +125,27 @@ caf_status caf_scheduler_init(caf_scheduler *sched, caf_job *job, caf_backend *b
 
 caf_status caf_scheduler_save(caf_scheduler *sched, caf_error *err)
 {
+    double began = monotonic_now();
     caf_status rc = caf_job_save(sched->job, err);
     if (rc == CAF_OK) {
         sched->dirty = false;
         sched->last_save = monotonic_now();
+        sched->last_save_duration = sched->last_save - began;
     }
     return rc;
 }
 
-/* Saves when something changed and the last save is old enough (or force). */
+/* Saves when something changed and the last save is old enough (or force). A save rewrites the whole job,
+ * so with a save interval the saves are also spread to at least ten times their own duration: a large
+ * job's state costs at most about a tenth of the time however many subjobs change. */
 static caf_status maybe_save(caf_scheduler *sched, bool force, caf_error *err)
 {
     if (!sched->dirty)
         return CAF_OK;
-    if (!force && monotonic_now() - sched->last_save < sched->policy.save_interval_s)
+    double interval = sched->policy.save_interval_s;
+    if (interval > 0 && interval < 10 * sched->last_save_duration)
+        interval = 10 * sched->last_save_duration;
+    if (!force && monotonic_now() - sched->last_save < interval)
         return CAF_OK;
     return caf_scheduler_save(sched, err);
 }
