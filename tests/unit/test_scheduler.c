@@ -434,6 +434,35 @@ static void local_backend_wakes_a_caller_polling_its_descriptors(void **state)
     drop_job(&job, dir);
 }
 
+/* A save rewrites the whole job, so saves are spread to ten times what the last one took: with a last save
+ * that took 100 s, a change one second later is not saved yet although the save interval (0.2 s) passed. */
+static void saves_are_spread_to_ten_times_their_duration(void **state)
+{
+    (void)state;
+    caf_job job;
+    char *dir;
+    make_job(&job, &dir, "{\"name\": \"spread\", \"command\": \"true\"}");
+    caf_backend backend;
+    open_local(&backend, 1);
+    caf_scheduler sched;
+    caf_error err = {0};
+    assert_int_equal(caf_scheduler_init(&sched, &job, &backend, NULL, &err), CAF_OK);
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    sched.last_save = (double)now.tv_sec + (double)now.tv_nsec / 1e9 - 1.0;
+    sched.last_save_duration = 100;
+    assert_int_equal(caf_scheduler_submit(&sched, &err), CAF_OK); /* a change: the subjob submitted */
+    char *saved = caf_job_state_path(&job);
+    assert_int_equal(access(saved, F_OK), -1);
+    sched.last_save_duration = 0.01; /* 0.1 s: the interval of 0.2 s decides again, and it has passed */
+    assert_int_equal(caf_scheduler_poll(&sched, &err), CAF_OK);
+    assert_int_equal(access(saved, F_OK), 0);
+    free(saved);
+    caf_scheduler_cancel(&sched, &err);
+    caf_backend_close(&backend);
+    drop_job(&job, dir);
+}
+
 static void unknown_backend_lists_the_known_ones(void **state)
 {
     (void)state;
@@ -484,6 +513,7 @@ int main(void)
         cmocka_unit_test(forgotten_subjob_fails_after_the_grace_period),
         cmocka_unit_test(failing_status_queries_still_finish_from_exit_files),
         cmocka_unit_test(local_backend_wakes_a_caller_polling_its_descriptors),
+        cmocka_unit_test(saves_are_spread_to_ten_times_their_duration),
         cmocka_unit_test(unknown_backend_lists_the_known_ones),
         cmocka_unit_test(policy_reads_json_and_names_bad_keys),
     };
