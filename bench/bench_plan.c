@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../bench/bench_toy_files.h"
 #include "caf/event_file.h"
 #include "caf/file.h"
 #include "caf/file_index.h"
@@ -41,37 +42,6 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 {
     (void)st, (void)flag, (void)ftw;
     return remove(path);
-}
-
-/* One run's first file through the event writer; its other files are byte copies (a run's files may
- * well be equal: the index keys them by path, size and mtime). */
-static void write_run(const char *data, int exp, int run, size_t copies)
-{
-    char path[4200];
-    snprintf(path, sizeof path, "%s/e%02d_r%05d_f000.h5", data, exp, run);
-    caf_event_schema s = {0};
-    caf_event_writer_options o = {.chunk_events = 64};
-    caf_event_writer *w;
-    caf_error err = {0};
-    int32_t e[10], r[10];
-    uint32_t evt[10];
-    for (int i = 0; i < 10; i++)
-        e[i] = exp, r[i] = run, evt[i] = (uint32_t)i;
-    caf_event_batch b = {.count = 10, .exp = e, .run = r, .event = evt};
-    if (caf_event_writer_open(&w, path, &s, &o, &err) || caf_event_writer_append(w, &b, &err) ||
-        caf_event_writer_close(w, &err))
-        die("writing an event file", &err);
-    char *bytes;
-    size_t size;
-    if (caf_file_read(path, &bytes, &size, &err) != CAF_OK)
-        die("reading an event file", &err);
-    for (size_t k = 1; k < copies; k++) {
-        snprintf(path, sizeof path, "%s/e%02d_r%05d_f%03zu.h5", data, exp, run, k);
-        FILE *f = fopen(path, "wb");
-        if (!f || fwrite(bytes, 1, size, f) != size || fclose(f) != 0)
-            die("copying an event file", NULL);
-    }
-    free(bytes);
 }
 
 static void write_campaign(const char *path, const char *data, int runs)
@@ -161,7 +131,7 @@ int main(int argc, char **argv)
     double t0 = now();
     for (int r = 0; r < runs; r++) { /* experiments 1-10, runs 1, 2, ... in each */
         size_t copies = files / (size_t)runs + ((size_t)r < files % (size_t)runs ? 1 : 0);
-        write_run(data, 1 + r % EXPERIMENTS, 1 + r / EXPERIMENTS, copies);
+        bench_write_toy_run(data, 1 + r % EXPERIMENTS, 1 + r / EXPERIMENTS, copies);
     }
     write_campaign(campaign, data, runs);
     double written = now() - t0, rss;

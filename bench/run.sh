@@ -17,6 +17,9 @@ build=${1:-build}
 "$build/bench/bench_strategy" 20000
 # orchestration: caf plan of 100,000 files in 10,000 runs with a warm file index (writes the files first)
 "$build/bench/bench_plan" "$build" 100000 10000
+# orchestration: a whole campaign of 100,000 files in 10,000 runs on the local backend, time per phase
+# (writes the files first; the same campaign at 1,000 runs first, for the growth per run)
+"$build/bench/bench_campaign" "$build" 10000 10
 # jobs: 1,000 trivial jobs and one merge through caf jobs submit (local backend) and Snakemake (when installed)
 # against the floor, xargs -P <cores> running the bare commands (bench/jobs_local.sh)
 bash "$(dirname "$0")/jobs_local.sh" "$build/bin/caf"

@@ -580,6 +580,9 @@ static caf_status merge_collection(run_cal *c, size_t k, char *reason, size_t re
         rc = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
     if (rc == CAF_OK) {
         caf_error merge_err = {0};
+        caf_info("%s: iteration %d: merging %zu collector output%s%s%s%s", c->cfg->name, c->cm.iteration, n,
+                 n == 1 ? "" : "s", col->named ? " of collection '" : "", col->named ? col->cfg.name : "",
+                 col->named ? "'" : "");
         if (caf_collector_output_merge_files(merged, (const char *const *)outputs, n, NULL, &merge_err) != CAF_OK) {
             snprintf(reason, reason_size, "merging the collector outputs%s%s%s: %s",
                      col->named ? " of collection '" : "", col->named ? col->cfg.name : "", col->named ? "'" : "",

@@ -244,6 +244,7 @@ struct run_loop {
     run_cal *cals;
     size_t count;
     double last_heartbeat;
+    double started; /* monotonic time caf_run began, for the closing line */
     int max_drivers;    /* max_parallel_algorithms in effect */
     int drivers;        /* drivers running now */
 };

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "caf/file.h"
@@ -465,8 +466,11 @@ static caf_status finish(run_loop *loop, caf_error *err)
         if (w > 0 && (size_t)w < sizeof failed - used)
             used += (size_t)w;
     }
-    caf_info("%zu of %zu calibrations completed; database %s/database, summary %s/summary.txt", loop->count - n,
-             loop->count, loop->dir, loop->dir);
+    struct rusage usage;
+    double peak_mb = getrusage(RUSAGE_SELF, &usage) == 0 ? (double)usage.ru_maxrss / 1024.0 : 0.0;
+    caf_info("%zu of %zu calibrations completed in %.1f s (peak memory of this caf %.0f MB); database %s/database, "
+             "summary %s/summary.txt",
+             loop->count - n, loop->count, monotonic() - loop->started, peak_mb, loop->dir, loop->dir);
     if (n)
         return caf_error_set(err, CAF_ERR_STATE, "%zu calibration%s failed: %s", n, n == 1 ? "" : "s", failed);
     return CAF_OK;
@@ -572,7 +576,7 @@ caf_status caf_run(const caf_campaign *campaign, const caf_run_options *options,
                  "strategies see only the runs inside it", caf_iov_format(*o->iov, text, sizeof text));
     }
     run_loop loop = {.campaign = campaign, .options = o, .count = campaign->calibration_count,
-                     .max_drivers = max_parallel_algorithms(campaign)};
+                     .max_drivers = max_parallel_algorithms(campaign), .started = monotonic()};
     char exe[4096];
     ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
     exe[len > 0 ? len : 0] = '\0';
