@@ -38,7 +38,8 @@ typedef struct caf_algo_payload {
 void caf_algo_payloads_free(caf_algo_payload *payloads, size_t count);
 
 /* Splits "PLUGIN:ALGORITHM" into *plugin and *algorithm (both malloc'd, caller frees). "PLUGIN" alone
- * leaves *algorithm NULL (the plugin's only algorithm). */
+ * leaves *algorithm NULL (the plugin's only algorithm); "python:MODULE:FUNCTION" (an algorithm in Python,
+ * caf/python_algorithm.h) gives "python" and "MODULE:FUNCTION". */
 caf_status caf_algorithm_split_name(const char *text, char **plugin, char **algorithm, caf_error *err);
 
 /* Loads algorithm name (NULL = the only one) from plugin PLUGIN.so on the plugin path, checks its
@@ -49,6 +50,11 @@ caf_status caf_algorithm_open(const char *plugin, const char *name, caf_algorith
 /* Makes an instance of an algorithm linked into the program (no plugin), named "builtin:NAME". The
  * descriptor must outlive the instance. *out is caller-owned. */
 caf_status caf_algorithm_new(const caf_algorithm_descriptor *descriptor, caf_algorithm **out, caf_error *err);
+
+/* Like caf_algorithm_new, for algorithms that come from elsewhere than a plugin: the instance is named
+ * "SOURCE:NAME" (e.g. "python:my.module:calibrate"). *out is caller-owned. */
+caf_status caf_algorithm_new_as(const char *source, const caf_algorithm_descriptor *descriptor, caf_algorithm **out,
+                                caf_error *err);
 
 /* Frees the instance and unloads the plugin (NULL is fine). */
 void caf_algorithm_close(caf_algorithm *alg);

@@ -52,6 +52,8 @@ typedef struct caf_algo_run_spec {
     bool find_boundaries;               /* find payload boundaries instead of executing */
     bool experiment_settings;           /* call setup_experiment(settings_exp) before executing */
     int settings_exp;
+    const char *python_path;            /* algorithms in Python: folders (':'-separated) searched for the
+                                           module first, e.g. the campaign's folder; NULL = none */
 } caf_algo_run_spec;
 
 /* What came back. Zero-initialise; free with caf_algo_run_result_clear. */
@@ -83,6 +85,27 @@ caf_status caf_algo_run(const caf_algo_run_spec *spec, caf_algo_run_result *out,
 
 /* Frees what a result holds and zeroes it. */
 void caf_algo_run_result_clear(caf_algo_run_result *result);
+
+/* ---- The execution's child, for algorithms the runner does not load itself (caf/python_algorithm.h) ---- */
+
+/* The part of spec the child needs (not the output database, log or limits) as a new JSON object. */
+json_t *caf_algo_run_spec_to_json(const caf_algo_run_spec *spec);
+
+/* Reads a spec written by caf_algo_run_spec_to_json; *out is caller-owned (caf_algo_run_spec_free). */
+caf_status caf_algo_run_spec_from_json(const char *text, size_t size, caf_algo_run_spec **out, caf_error *err);
+
+/* Frees a spec made by caf_algo_run_spec_from_json (NULL is fine). */
+void caf_algo_run_spec_free(caf_algo_run_spec *spec);
+
+/* What the execution's child does once it holds the algorithm: configures alg from spec (parameters,
+ * collector, inputs, chain, input state), calls pre_algorithm, then finds boundaries or calls
+ * setup_experiment and executes, and sends the outcome to fd in the runner's protocol. Logs go to stderr,
+ * prefixed with the algorithm's name. Returns false when fd broke. */
+bool caf_algo_run_in_child(const caf_algo_run_spec *spec, caf_algorithm *alg, int fd);
+
+/* Sends "the algorithm could not be set up" (err's status and message, naming algorithm) to fd in the
+ * runner's protocol, for a child that could not make the algorithm. Returns false when fd broke. */
+bool caf_algo_child_send_error(int fd, const char *algorithm, caf_status status, const caf_error *err);
 
 /* Runs the algorithms of one calibration in order, each in its own child: every one commits to
  * output_db, which comes first in the chain of every one, so each sees the payloads of those before it.

@@ -55,7 +55,7 @@ caf_status caf_constants_get_array(const caf_constants *constants, const char *n
 caf_status caf_constants_serialize(const caf_constants *constants, char **text, size_t *size, caf_error *err);
 
 /* Parses text written by caf_constants_serialize (or any JSON object of numbers, strings and number
- * arrays); *out is caller-owned. */
+ * arrays; -0 becomes 0); *out is caller-owned. */
 caf_status caf_constants_parse(const char *text, size_t size, caf_constants **out, caf_error *err);
 
 #ifdef __cplusplus

@@ -38,6 +38,7 @@ from caf.collected import (  # noqa: F401
     merge_files,
 )
 from caf.event_files import EventFileMetadata, FileIndex, IndexedFile, RunFiles, event_file_metadata  # noqa: F401
+from caf.algorithm import AlgorithmContext, Result  # noqa: F401
 
 __version__ = version
 __all__ = [
@@ -47,4 +48,5 @@ __all__ = [
     "Database", "Entry", "Payload", "check_database",
     "CollectorOutput", "Counter", "Hist1D", "Hist2D", "Profile", "UserObject", "merge_files",
     "EventFileMetadata", "FileIndex", "IndexedFile", "RunFiles", "event_file_metadata",
+    "AlgorithmContext", "Result",
 ]

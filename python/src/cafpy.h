@@ -46,6 +46,10 @@ extern PyMethodDef cafpy_collector_output_methods[];
 /* Event file metadata and the file index (caf/event_file.h, caf/file_index.h). */
 extern PyMethodDef cafpy_event_files_methods[];
 
+/* Algorithms written in Python: the context type and the runner's functions; 0 or -1 with an exception. */
+int cafpy_algorithm_init(PyObject *module);
+extern PyMethodDef cafpy_algorithm_methods[];
+
 struct caf_object;
 /* A dict describing obj's kind, title, shape and content (bytes of little-endian float64/int64 arrays
  * that the Python layer views with numpy.frombuffer); new reference, or NULL with an exception. */

@@ -4,7 +4,8 @@
 
 #include "caf/version.h"
 
-/* The module's functions: the tables of iov.c, localdb.c, collector_output.c and event_files.c joined. */
+/* The module's functions: the tables of iov.c, localdb.c, collector_output.c, event_files.c and algorithm.c
+ * joined. */
 static PyMethodDef all_methods[64];
 
 static int append_methods(size_t *used, const PyMethodDef *table)
@@ -27,7 +28,7 @@ PyMODINIT_FUNC PyInit__caf(void)
     size_t used = 0;
     if (append_methods(&used, cafpy_iov_methods) < 0 || append_methods(&used, cafpy_localdb_methods) < 0 ||
         append_methods(&used, cafpy_collector_output_methods) < 0 ||
-        append_methods(&used, cafpy_event_files_methods) < 0) {
+        append_methods(&used, cafpy_event_files_methods) < 0 || append_methods(&used, cafpy_algorithm_methods) < 0) {
         PyErr_SetString(PyExc_SystemError, "caf._caf: method table too small");
         return NULL;
     }
@@ -35,6 +36,7 @@ PyMODINIT_FUNC PyInit__caf(void)
     if (!module)
         return NULL;
     if (cafpy_errors_init(module) < 0 || cafpy_localdb_init(module) < 0 || cafpy_collector_output_init(module) < 0 ||
+        cafpy_algorithm_init(module) < 0 ||
         PyModule_AddStringConstant(module, "version", CAF_VERSION_STRING) < 0) {
         Py_DECREF(module);
         return NULL;

@@ -7,6 +7,7 @@
 
 #include "algorithm/algorithm_internal.h"
 #include "caf/log.h"
+#include "caf/python_algorithm.h"
 #include "modules/params_internal.h"
 
 caf_status caf_algorithm_split_name(const char *text, char **plugin, char **algorithm, caf_error *err)
@@ -15,7 +16,9 @@ caf_status caf_algorithm_split_name(const char *text, char **plugin, char **algo
     *algorithm = NULL;
     const char *colon = text ? strchr(text, ':') : NULL;
     size_t len = colon ? (size_t)(colon - text) : (text ? strlen(text) : 0);
-    if (len == 0 || (colon && (!colon[1] || strchr(colon + 1, ':'))))
+    /* an algorithm in Python is python:MODULE:FUNCTION (caf/python_algorithm.h) */
+    bool python = len == strlen(CAF_PYTHON_ALGORITHM_PLUGIN) && strncmp(text, CAF_PYTHON_ALGORITHM_PLUGIN, len) == 0;
+    if (len == 0 || (colon && (!colon[1] || (!python && strchr(colon + 1, ':')))))
         return caf_error_set(err, CAF_ERR_INVALID, "'%s' is not PLUGIN:ALGORITHM", text ? text : "");
     *plugin = strndup(text, len);
     if (colon)
@@ -195,6 +198,12 @@ static caf_status new_instance(const char *plugin, const caf_algorithm_descripto
 caf_status caf_algorithm_new(const caf_algorithm_descriptor *descriptor, caf_algorithm **out, caf_error *err)
 {
     return new_instance("builtin", descriptor, NULL, out, err);
+}
+
+caf_status caf_algorithm_new_as(const char *source, const caf_algorithm_descriptor *descriptor, caf_algorithm **out,
+                                caf_error *err)
+{
+    return new_instance(source, descriptor, NULL, out, err);
 }
 
 caf_status caf_algorithm_open(const char *plugin, const char *name, caf_algorithm **out, caf_error *err)

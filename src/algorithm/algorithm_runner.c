@@ -22,6 +22,7 @@
 #include "algorithm/runner_internal.h"
 #include "caf/localdb.h"
 #include "caf/log.h"
+#include "caf/python_algorithm.h"
 
 /* RLIMIT_AS cannot be combined with AddressSanitizer, which reserves terabytes of address space for its
  * shadow memory; sanitized builds rely on the resident-memory watch alone. */
@@ -112,33 +113,14 @@ static void default_signals(void)
     sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-static _Noreturn void child_main(const caf_algo_run_spec *spec, int fd, int log_fd, pid_t parent)
+bool caf_algo_run_in_child(const caf_algo_run_spec *spec, caf_algorithm *alg, int fd)
 {
-    setpgid(0, 0);
-    default_signals();
-    /* an algorithm must not outlive the calibration that started it */
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent)
-        _exit(1);
-    signal(SIGPIPE, SIG_IGN);
-    if (log_fd >= 0) {
-        dup2(log_fd, STDOUT_FILENO);
-        dup2(log_fd, STDERR_FILENO);
-        close(log_fd);
-    }
-    char name[512];
-    snprintf(name, sizeof name, "%s:%s", spec->plugin ? spec->plugin : "", spec->algorithm ? spec->algorithm : "");
+    static char name[512];
+    snprintf(name, sizeof name, "%s", caf_algorithm_full_name(alg));
     child_algorithm_name = name;
     caf_log_set_sink(child_log_sink, NULL);
-    apply_memory_limit(spec->memory_limit);
-
     caf_error err = {0};
-    caf_algorithm *alg = NULL;
-    caf_status st = caf_algorithm_open(spec->plugin, spec->algorithm, &alg, &err);
-    if (st == CAF_OK) {
-        snprintf(name, sizeof name, "%s", caf_algorithm_full_name(alg));
-        st = child_configure(spec, alg, &err);
-    }
+    caf_status st = child_configure(spec, alg, &err);
     caf_exprun *boundaries = NULL;
     size_t boundary_count = 0;
     if (st == CAF_OK) /* basf2's pre_algorithm: before everything else this process does with the algorithm */
@@ -161,6 +143,43 @@ static _Noreturn void child_main(const caf_algo_run_spec *spec, int fd, int log_
     fflush(stdout);
     fflush(stderr);
     bool sent = caf_runner_send(fd, name, st == CAF_OK ? alg : NULL, st, &err, boundaries, boundary_count);
+    free(boundaries);
+    return sent;
+}
+
+bool caf_algo_child_send_error(int fd, const char *algorithm, caf_status status, const caf_error *err)
+{
+    fflush(stdout);
+    fflush(stderr);
+    return caf_runner_send(fd, algorithm, NULL, status, err, NULL, 0);
+}
+
+static _Noreturn void child_main(const caf_algo_run_spec *spec, int fd, int log_fd, pid_t parent)
+{
+    setpgid(0, 0);
+    default_signals();
+    /* an algorithm must not outlive the calibration that started it */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent)
+        _exit(1);
+    signal(SIGPIPE, SIG_IGN);
+    if (log_fd >= 0) {
+        dup2(log_fd, STDOUT_FILENO);
+        dup2(log_fd, STDERR_FILENO);
+        close(log_fd);
+    }
+    char name[512];
+    snprintf(name, sizeof name, "%s:%s", spec->plugin ? spec->plugin : "", spec->algorithm ? spec->algorithm : "");
+    child_algorithm_name = name;
+    caf_log_set_sink(child_log_sink, NULL);
+    apply_memory_limit(spec->memory_limit);
+    if (caf_algo_is_python(spec->plugin)) /* the interpreter takes over this process: same limits, log, pipe */
+        caf_python_algorithm_exec(spec, fd, name);
+
+    caf_error err = {0};
+    caf_algorithm *alg = NULL;
+    caf_status st = caf_algorithm_open(spec->plugin, spec->algorithm, &alg, &err);
+    bool sent = st == CAF_OK ? caf_algo_run_in_child(spec, alg, fd) : caf_algo_child_send_error(fd, name, st, &err);
     /* no cleanup: the process ends here, and unloading a misbehaving plugin could still crash it */
     _exit(sent ? 0 : 1);
 }

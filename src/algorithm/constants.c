@@ -184,6 +184,20 @@ caf_status caf_constants_serialize(const caf_constants *constants, char **text, 
     return CAF_OK;
 }
 
+/* -0 read from text becomes 0, so that parsed constants serialize as the setters' do. */
+static void fold_negative_zero(json_t *value)
+{
+    size_t i;
+    const char *key;
+    json_t *item;
+    if (json_is_real(value) && json_real_value(value) == 0.0)
+        json_real_set(value, 0.0);
+    else if (json_is_array(value))
+        json_array_foreach(value, i, item) fold_negative_zero(item);
+    else if (json_is_object(value))
+        json_object_foreach(value, key, item) fold_negative_zero(item);
+}
+
 caf_status caf_constants_parse(const char *text, size_t size, caf_constants **out, caf_error *err)
 {
     *out = NULL;
@@ -200,6 +214,7 @@ caf_status caf_constants_parse(const char *text, size_t size, caf_constants **ou
         json_decref(object);
         return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
     }
+    fold_negative_zero(object);
     (*out)->object = object;
     return CAF_OK;
 }

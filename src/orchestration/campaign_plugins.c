@@ -5,6 +5,7 @@
  * needs. Collectors and modules are checked when the job runs them.
  * Strategy plugins are loaded in a child process too (caf_strategy_plugin_check): their parameters and
  * granularities are declared in code, and a bad value must be found before anything runs. */
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "caf/algorithm_instance.h"
 #include "caf/campaign.h"
 #include "caf/file.h"
+#include "caf/python_algorithm.h"
 #include "caf/strategy_plugin.h"
 
 caf_status caf_plugin_search(const char *name, const char *search_path, char **found, caf_error *err)
@@ -105,6 +107,43 @@ static const char *effective_path(const char *search_path)
     if (!search_path)
         search_path = getenv("CAF_PLUGIN_PATH");
     return search_path ? search_path : CAF_PLUGIN_INSTALL_DIR;
+}
+
+/* "python:MODULE:FUNCTION" (caf/python_algorithm.h). */
+static bool is_python(const char *plugin)
+{
+    size_t n = strlen(CAF_PYTHON_ALGORITHM_PLUGIN);
+    return plugin && strncmp(plugin, CAF_PYTHON_ALGORITHM_PLUGIN, n) == 0 && plugin[n] == ':';
+}
+
+/* The folder Python modules of the campaign are looked for first: its file's (as `caf run` does). */
+static char *campaign_folder(const caf_campaign *c)
+{
+    if (!c->source)
+        return NULL;
+    char *copy = strdup(c->source), *folder = NULL;
+    if (copy)
+        folder = realpath(dirname(copy), NULL);
+    free(copy);
+    return folder;
+}
+
+/* An algorithm in Python: imported in a child interpreter; its description, or NULL with a problem. */
+static json_t *probe_python(const caf_campaign *c, const char *cal, const caf_algorithm_config *a,
+                            caf_config_problems *problems)
+{
+    const char *target = a->plugin + strlen(CAF_PYTHON_ALGORITHM_PLUGIN) + 1;
+    if (!strchr(target, ':')) /* not MODULE:FUNCTION: caf_campaign_validate says so */
+        return NULL;
+    char *folder = campaign_folder(c);
+    json_t *list = NULL;
+    caf_error err = {0};
+    if (caf_python_algorithm_probe(target, folder, 60, &list, &err) != CAF_OK) {
+        caf_config_problems_add(problems, a->mark, "calibration '%s': %s", cal, err.message);
+        list = NULL;
+    }
+    free(folder);
+    return list;
 }
 
 /* One loaded plugin's description (caf_algorithm_plugin_probe), kept for the other algorithms naming it. */
@@ -204,8 +243,13 @@ size_t caf_campaign_check_algorithms(const caf_campaign *c, const char *search_p
             char file[256], *found = NULL;
             snprintf(file, sizeof file, "%.*s", (int)strcspn(ac->plugin, ":"), ac->plugin);
             const json_t *alg = NULL;
-            /* a plugin not found is caf_campaign_check_plugins' problem */
-            if (caf_plugin_search(file, search_path, &found, NULL) == CAF_OK && found) {
+            json_t *python = is_python(ac->plugin) ? probe_python(c, cal->name, ac, problems) : NULL;
+            if (python) {
+                alg = json_array_get(python, 0);
+            } else if (is_python(ac->plugin)) {
+                /* could not be imported: said above */
+            } else if (caf_plugin_search(file, search_path, &found, NULL) == CAF_OK && found) {
+                /* a plugin not found is caf_campaign_check_plugins' problem */
                 const probed *p = probe(&cache, &cached, file, search_path);
                 /* A file the loader refuses is reported when the job uses it (as collectors and modules
                  * are); one whose code crashes or hangs while loading is a problem now. */
@@ -226,6 +270,7 @@ size_t caf_campaign_check_algorithms(const caf_campaign *c, const char *search_p
             }
             if (per_cal)
                 json_array_append_new(per_cal, alg ? json_deep_copy(json_object_get(alg, "hooks")) : json_null());
+            json_decref(python);
         }
         if (all)
             json_array_append_new(all, per_cal);
@@ -256,8 +301,9 @@ size_t caf_campaign_check_plugins(const caf_campaign *c, const char *search_path
                           search_path, problems);
         }
         for (size_t a = 0; a < cal->algorithm_count; a++)
-            check_one("algorithm", cal->name, cal->algorithms[a].plugin, cal->algorithms[a].mark, search_path,
-                      problems);
+            if (!is_python(cal->algorithms[a].plugin)) /* caf_campaign_check_algorithms imports Python modules */
+                check_one("algorithm", cal->name, cal->algorithms[a].plugin, cal->algorithms[a].mark, search_path,
+                          problems);
         for (size_t a = 0; a < cal->algorithm_count; a++)
             if (cal->algorithms[a].strategy.kind == CAF_STRATEGY_PLUGIN)
                 check_strategy(cal, &cal->algorithms[a], search_path, problems);

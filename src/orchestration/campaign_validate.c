@@ -8,6 +8,7 @@
 #include "caf/campaign.h"
 #include "caf/job_policy.h"
 #include "caf/path.h"
+#include "caf/python_algorithm.h"
 
 static const char *const backends[] = {"local", "slurm", "htcondor", "lsf", "pbs"};
 
@@ -68,6 +69,23 @@ static void check_global(const caf_campaign *c, caf_config_problems *p)
         caf_config_problems_add(p, c->marks[CAF_CAMPAIGN_CALIBRATIONS], "calibrations: the list is empty");
 }
 
+/* An algorithm in Python is "python:MODULE:FUNCTION" with a dotted module name and a function name. */
+static void check_python_target(const caf_calibration_config *cal, const caf_algorithm_config *a, caf_mark m,
+                                caf_config_problems *p)
+{
+    size_t prefix = strlen(CAF_PYTHON_ALGORITHM_PLUGIN);
+    if (strncmp(a->plugin, CAF_PYTHON_ALGORITHM_PLUGIN, prefix) != 0 || (a->plugin[prefix] && a->plugin[prefix] != ':'))
+        return;
+    const char *target = a->plugin[prefix] ? a->plugin + prefix + 1 : "";
+    const char *colon = strrchr(target, ':');
+    bool ok = colon && colon > target && colon[1];
+    for (const char *c = target; ok && *c; c++)
+        ok = isalnum((unsigned char)*c) || *c == '_' || (c < colon && *c == '.') || c == colon;
+    if (!ok)
+        caf_config_problems_add(p, m, "calibration '%s': python: '%s' is not MODULE:FUNCTION (e.g. "
+                                "my_algorithms.gain:calibrate)", cal->name, target);
+}
+
 static void check_algorithms(const caf_calibration_config *cal, caf_config_problems *p)
 {
     const char *granularity = cal->granularity == CAF_GRANULARITY_ALL ? "all" : "run";
@@ -80,6 +98,7 @@ static void check_algorithms(const caf_calibration_config *cal, caf_config_probl
                                     cal->name, i + 1);
             continue;
         }
+        check_python_target(cal, a, m, p);
         if (a->time_limit < 0)
             caf_config_problems_add(p, a->time_limit_mark.line ? a->time_limit_mark : m,
                                     "calibration '%s': algorithm '%s': time_limit must be more than 0 seconds",

@@ -11,6 +11,7 @@
 
 #include "caf/campaign.h"
 #include "caf/file.h"
+#include "caf/python_algorithm.h"
 #include "core/yaml_bounded.h"
 
 typedef struct loader {
@@ -449,6 +450,8 @@ typedef struct plugin_ctx {
     json_t *strategy_marks; /* a strategy plugin's parameters: {name: [line, column]} */
     bool strategy_unknown; /* its parameters cannot be checked against it */
     caf_algorithm_config *limits;  /* algorithms only: time_limit and memory_limit go here */
+    const char *python;            /* algorithms only: `python: MODULE:FUNCTION` instead of a plugin */
+    caf_mark python_mark;
 } plugin_ctx;
 
 static void visit_strategy_parameter(loader *l, const char *key, yaml_node_t *key_node, yaml_node_t *v, void *ctx)
@@ -545,6 +548,9 @@ static void visit_plugin_key(loader *l, const char *key, yaml_node_t *key_node, 
         if (get_string(l, v, what, &name) && pc->strategy_unknown) /* load_plugin read it first */
             problem(l, v, "%s: unknown strategy '%s' (SingleIOV, SimpleRunByRun, SequentialRunByRun, "
                           "SequentialBoundaries or a strategy plugin PLUGIN[:STRATEGY])", what, name);
+    } else if (pc->limits && strcmp(key, "python") == 0) {
+        pc->python_mark = mark_of(v);
+        get_string(l, v, what, &pc->python);
     } else if (pc->limits && strcmp(key, "time_limit") == 0) {
         pc->limits->time_limit_mark = mark_of(v);
         get_seconds(l, v, what, &pc->limits->time_limit);
@@ -576,7 +582,13 @@ static bool load_plugin(loader *l, yaml_node_t *n, plugin_ctx *pc)
                                          caf_strategy_params_set_plugin(strategy, name, NULL, NULL) != CAF_OK);
     }
     each_pair(l, n, pc->what, visit_plugin_key, pc);
-    if (!*pc->name && !lookup(l, n, pc->name_key)) {
+    if (pc->python && *pc->name) {
+        problem(l, n, "%s: give either '%s' or 'python', not both", pc->what, pc->name_key);
+        return false;
+    }
+    if (pc->python)
+        return true;
+    if (!*pc->name && !lookup(l, n, pc->name_key) && !lookup(l, n, "python")) {
         problem(l, n, "%s: missing required key '%s'", pc->what, pc->name_key);
         return false;
     }
@@ -614,9 +626,13 @@ static void load_algorithms(loader *l, yaml_node_t *v, calibration_ctx *cc)
                          .strategy = &strategy, .strategy_mark = &strategy_mark, .limits = &limits,
                          .strategy_marks = json_object()};
         caf_algorithm_config *a;
-        if (load_plugin(l, item, &pc)) {
-            if (caf_calibration_add_algorithm(cc->cal, plugin, parameters, &strategy, mark_of(item), &a, NULL) ==
-                CAF_OK) {
+        char *python = NULL; /* the algorithm "python:MODULE:FUNCTION" (caf/python_algorithm.h) */
+        bool loaded = load_plugin(l, item, &pc);
+        if (loaded && pc.python && asprintf(&python, "%s:%s", CAF_PYTHON_ALGORITHM_PLUGIN, pc.python) < 0) {
+            out_of_memory(l, item);
+        } else if (loaded) {
+            if (caf_calibration_add_algorithm(cc->cal, python ? python : plugin, parameters, &strategy, mark_of(item),
+                                              &a, NULL) == CAF_OK) {
                 a->strategy_mark = strategy_mark;
                 a->strategy_parameter_marks = json_incref(pc.strategy_marks);
                 a->time_limit = limits.time_limit;
@@ -627,6 +643,7 @@ static void load_algorithms(loader *l, yaml_node_t *v, calibration_ctx *cc)
                 out_of_memory(l, item);
             }
         }
+        free(python);
         json_decref(pc.strategy_marks);
         json_decref(parameters);
         caf_strategy_params_clear(&strategy);

@@ -147,6 +147,7 @@ static caf_status run_one(algo_ctx *x, const caf_exprun *runs, size_t count, con
         .settings_exp = x->settings_exp,
         .timeout_seconds = caf_algorithm_time_limit(x->c->loop->campaign, x->cfg),
         .memory_limit = (size_t)caf_algorithm_memory_limit_mb(x->c->loop->campaign, x->cfg) << 20,
+        .python_path = x->c->loop->base_dir, /* a Python algorithm's modules may sit beside the campaign */
     };
     if (rc == CAF_OK)
         rc = caf_algo_run(&spec, out, err);

@@ -1,0 +1,64 @@
+"""The execution child of an algorithm written in Python (include/caf/python_algorithm.h).
+
+    python3 -m caf._algorithm_runner --spec-fd N --result-fd M   # started by caf's algorithm runner
+    python3 -m caf._algorithm_runner --probe MODULE:FUNCTION     # caf config check: describe, as JSON
+
+The runner forked this process, set its limits, process group and log, and exec'd the interpreter; the
+spec (what to run) comes on descriptor N, the result goes back on M in the runner's protocol, written by
+libcaf itself (caf._caf.run_algorithm)."""
+import json
+import os
+import sys
+
+
+def _probe(target: str) -> int:
+    from caf import algorithm
+
+    entry = {"name": target, "hooks": []}
+    try:
+        entry["hooks"] = sorted(algorithm.load(target), key=algorithm.HOOKS.index)
+    except algorithm.SetupError as e:
+        entry["error"] = str(e)
+    sys.stdout.write(json.dumps([entry]) + "\n")
+    return 0
+
+
+def _run(spec_fd: int, result_fd: int) -> int:
+    from caf import _caf, algorithm
+
+    with os.fdopen(spec_fd, "rb") as f:
+        text = f.read()
+    spec = json.loads(text)
+    target = spec.get("algorithm") or ""
+    try:
+        hooks = algorithm.load(target)
+    except algorithm.SetupError as e:
+        return 0 if _caf.send_setup_error(result_fd, f"python:{target}", str(e)) else 1
+    collector = spec.get("collector") or next((c for c in spec.get("input_collectors") or [] if c), None)
+    if not collector and spec.get("inputs"):
+        from caf.collected import CollectorOutput
+
+        try:
+            collector = CollectorOutput(spec["inputs"][0]).collector
+        except Exception:
+            collector = None  # the run below names the file
+    adapters = algorithm.adapters(target, hooks, algorithm.params_of(spec))
+    sent = _caf.run_algorithm(text, result_fd, target, collector or "?", adapters)
+    return 0 if sent else 1
+
+
+def main(argv) -> int:
+    if len(argv) == 3 and argv[1] == "--probe":
+        return _probe(argv[2])
+    if len(argv) == 5 and argv[1] == "--spec-fd" and argv[3] == "--result-fd":
+        return _run(int(argv[2]), int(argv[4]))
+    sys.stderr.write(__doc__)
+    return 2
+
+
+if __name__ == "__main__":
+    code = main(sys.argv)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # The result is sent: skip the interpreter's teardown (modules, numpy), which only costs time.
+    os._exit(code)
