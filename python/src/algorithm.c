@@ -80,7 +80,7 @@ static PyObject *ctx_get_object(AlgoContext *self, PyObject *args, PyObject *kwa
     const caf_object *obj = NULL;
     caf_error err = {0};
     caf_status st;
-    Py_BEGIN_ALLOW_THREADS
+    /* the GIL stays held: the algorithm's input handles are not thread-safe */
     if (collection && runs_obj != Py_None)
         st = caf_algo_get_collection_object_for_runs(ctx, collection, name, runs, count, &obj, &err);
     else if (collection)
@@ -89,7 +89,6 @@ static PyObject *ctx_get_object(AlgoContext *self, PyObject *args, PyObject *kwa
         st = caf_algo_get_object_for_runs(ctx, name, runs, count, &obj, &err);
     else
         st = caf_algo_get_object(ctx, name, &obj, &err);
-    Py_END_ALLOW_THREADS
     PyMem_Free(runs);
     if (st != CAF_OK)
         return cafpy_raise(&err);
