@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make demo: the toy detector campaign end to end with the command just built. Generates toy data with
-# known constants, runs the five example calibrations of examples/toy_campaign.yaml on the local backend
+# known constants, runs the six example calibrations (one of them written in Python) of examples/toy_campaign.yaml on the local backend
 # and compares what they found with the truth, explains one payload (caf db why) and ends by writing the
 # campaign's HTML report (caf report) and printing its path. Everything it writes goes to demo-output/ (recreated at
 # each run). The plugins (examples/) are found in the build tree by caf itself.
@@ -26,8 +26,9 @@ print(f"{t['n_channels']} channels; dead {t['dead_channels']}, hot {t['hot_chann
 print("runs (exp.run: events):", ", ".join(f"{r['exp']}.{r['run']}: {r['events']}" for r in t["runs"]))
 PYEOF
 
-step "the campaign: channel status, gains (two IoV strategies; two collections), time offsets (needs the gains, iterates)"
+step "the campaign: channel status, gains (in C and in Python; two IoV strategies; two collections), time offsets (needs the gains, iterates)"
 cp "$src/examples/toy_campaign.yaml" .
+cp -r "$src/examples/python_algorithms" .   # the Python algorithm of calibration gain_python
 show "$caf" config check toy_campaign.yaml
 
 step "caf run: collector jobs on the local backend, then the algorithms under their strategies"

@@ -86,7 +86,7 @@ def check(outdir, truth):
             wrong += len(found_dead ^ dead) + len(found_hot ^ hot)
         report["status"] = {"decided_runs": decided, "undecided_runs": undecided, "misclassified": wrong}
 
-    for name in ("ExampleGains", "ExampleGainsHV", "ExampleGainsSkims"):
+    for name in ("ExampleGains", "ExampleGainsPython", "ExampleGainsHV", "ExampleGainsSkims"):
         if name not in db:
             continue
         pulls = []
@@ -126,7 +126,7 @@ def print_table(report, truth):
             text = (f"dead {sorted(truth['dead_channels'])}, hot {sorted(truth['hot_channels'])}: "
                     f"{s['misclassified']} misclassified in {s['decided_runs']} runs, "
                     f"{s['undecided_runs']} short runs undecided")
-        for payload in ("ExampleGains", "ExampleGainsHV", "ExampleGainsSkims", "ExampleTimeOffsets"):
+        for payload in ("ExampleGains", "ExampleGainsPython", "ExampleGainsHV", "ExampleGainsSkims", "ExampleTimeOffsets"):
             if payload in names and payload in report:
                 p = report[payload]
                 if p["n"]:

@@ -15,6 +15,7 @@ PY=/usr/bin/python3
 fail() { echo "FAIL: $*" >&2; exit 1; }
 cd "$W"
 cp "$CAF_SOURCE_DIR/examples/toy_campaign.yaml" .
+cp -r "$CAF_SOURCE_DIR/examples/python_algorithms" .
 "$CAF" gen toy toy --seed 7 --events 5000 >/dev/null
 
 # expect CODE PATTERN CMD...: exit code CODE and PATTERN in stderr
@@ -60,9 +61,9 @@ def iov(text):
     return [int(x) for x in text.split(",")]
 assert plan["earlier_run"] is False and plan["problems"] is False, plan
 names = [c["name"] for c in plan["calibrations"]]
-assert names == ["status", "gain", "gain_hv", "gain_skims", "time"], names
+assert names == ["status", "gain", "gain_python", "gain_hv", "gain_skims", "time"], names
 waves = {c["name"]: c["wave"] for c in plan["calibrations"]}
-assert waves == {"status": 0, "gain": 0, "gain_hv": 0, "gain_skims": 0, "time": 1}, waves
+assert waves == {"status": 0, "gain": 0, "gain_python": 0, "gain_hv": 0, "gain_skims": 0, "time": 1}, waves
 # a calibration of wave 1 started only after its dependency completed
 started = db.execute("SELECT MIN(rowid) FROM transitions WHERE calibration = 'time' AND to_state = 'running_collector'").fetchone()[0]
 completed = db.execute("SELECT MIN(rowid) FROM transitions WHERE calibration = 'gain' AND to_state = 'completed'").fetchone()[0]
@@ -101,9 +102,9 @@ for cal in plan["calibrations"]:
         else:
             raise AssertionError((name, alg))
 strategies = {c["name"]: c["algorithms"][0]["known"] for c in plan["calibrations"]}
-assert strategies == {"status": "exact", "gain": "spans", "gain_hv": "segments", "gain_skims": "segments",
+assert strategies == {"status": "exact", "gain": "spans", "gain_python": "spans", "gain_hv": "segments", "gain_skims": "segments",
                       "time": "segments"}, strategies
-chain = [e["source"] for e in plan["calibrations"][4]["database_chain"]]
+chain = [e["source"] for e in plan["calibrations"][5]["database_chain"]]
 assert chain == ["iteration 0 output", "gain (depends_on)"], chain
 PYEOF
 
@@ -121,7 +122,7 @@ assert plan["earlier_run"] is True, plan
 for cal in plan["calibrations"]:
     assert cal["done"]["state"] == "completed", cal
     assert cal["remaining"].startswith("nothing: completed at iteration"), cal
-time = plan["calibrations"][4]
+time = plan["calibrations"][5]
 assert time["done"]["iteration"] >= 1 and time["iteration"] == time["done"]["iteration"], time
 PYEOF
 
@@ -135,13 +136,13 @@ grep -q "remaining: iteration 1: 4 of 4 collector subjobs still to finish, then 
 $PY - reset.json toy_results <<'PYEOF'
 import json, os, sys
 plan = json.load(open(sys.argv[1]))
-time = plan["calibrations"][4]
+time = plan["calibrations"][5]
 assert time["iteration"] == 1 and time["done"]["state"] == "running_collector", time
 chain = [e["source"] for e in time["database_chain"]]
 assert chain == ["iteration 1 output", "iteration 0 output", "gain (depends_on)"], chain
 recorded = json.load(open(os.path.join(sys.argv[2], "time", "iteration_1", "database_chain.json")))
 assert recorded == time["database_chain"], (recorded, time["database_chain"])
-assert all(c["done"]["state"] == "completed" for c in plan["calibrations"][:4])
+assert all(c["done"]["state"] == "completed" for c in plan["calibrations"][:5])
 PYEOF
 
 # ---- a changed configuration is refused as caf run refuses it ----

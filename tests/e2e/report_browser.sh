@@ -42,6 +42,7 @@ browse() {
 
 "$CAF" gen toy toy --seed 7 --events 5000 --files-per-run 2 >/dev/null
 cp "$CAF_SOURCE_DIR/examples/toy_campaign.yaml" .
+cp -r "$CAF_SOURCE_DIR/examples/python_algorithms" .
 "$CAF" run toy_campaign.yaml 2>run.log || { cat run.log; fail "caf run failed"; }
 
 page=$("$CAF" report toy_results 2>report.err)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The science test: the example campaign (examples/toy_campaign.yaml, as shipped) on toy data recovers the
-# true constants. Every gain and time offset agrees with truth.json within its stated uncertainty (all
+# true constants. Every gain (from the C algorithm and from its Python version, which agree with each other
+# within their uncertainties) and time offset agrees with truth.json within its stated uncertainty (all
 # |pull| < 5, pull RMS in [0.7, 1.4]), and so does the time-walk coefficient; dead and hot channels are
 # found exactly in every run long enough to decide and no run is guessed; the time calibration needs
 # at least two iterations and converges before max_iterations; and the IoVs every strategy produced, and
@@ -19,6 +20,7 @@ cd "$W"
 # generated hits, and the two-track events alone are further off; a fluctuation of the data, not of the fit.
 "$CAF" gen toy toy --seed 3 --events 5000 --files-per-run 2 >/dev/null
 cp "$CAF_SOURCE_DIR/examples/toy_campaign.yaml" .
+cp -r "$CAF_SOURCE_DIR/examples/python_algorithms" .
 "$CAF" run toy_campaign.yaml 2> run.log || { cat run.log; echo "FAIL: caf run failed" >&2; exit 1; }
 $PY "$CAF_SOURCE_DIR/scripts/toy_truth_check.py" toy_results toy/truth.json --json report.json
 # The same status and gain calibrations with run 1.2 ignored: SimpleRunByRun is left with a gap there,
@@ -35,7 +37,7 @@ PYEOF
 "$CAF" run ignored.yaml 2> ignored.log || { cat ignored.log; echo "FAIL: caf run ignored.yaml failed" >&2; exit 1; }
 
 $PY - toy_campaign.yaml toy/truth.json toy_results report.json <<'PYEOF'
-import json, os, subprocess, sys
+import json, math, os, subprocess, sys
 import yaml
 
 campaign = yaml.safe_load(open(sys.argv[1]))
@@ -57,7 +59,7 @@ def param(cal, key):
 # is somewhat smaller, as two-track events have fewer hits than the average). Estimates, so every
 # decision below must have a margin of 2 either way, or the premise of the test fails loudly.
 skim_line = "software_trigger_cut&hlt&accept_2_tracks"
-for cal in ("gain", "gain_hv", "time"):
+for cal in ("gain", "gain_python", "gain_hv", "time"):
     assert skim_line in cals[cal]["pre_collector"][0]["parameters"]["triggerLines"], cal
 def hits_per_channel(rs):
     return sum(stats[r]["hits"] for r in rs) / truth["n_channels"]
@@ -147,6 +149,8 @@ for name, c in report["calibrations"].items():
 expected = {
     "status": [(e, r, e, r) for e, r in runs],  # SimpleRunByRun: one payload per run
     "gain": sequential_run_by_run(lambda rs: decide(skimmed_peak(rs), param("gain", "min_entries"), f"gain {rs}")),
+    "gain_python": sequential_run_by_run(lambda rs: decide(skimmed_peak(rs), param("gain_python", "min_entries"),
+                                                           f"gain_python {rs}")),
     "gain_hv": sequential_boundaries([tuple(b) for b in cals["gain_hv"]["algorithms"][0]["strategy_parameters"]
                                       ["payload_boundaries"]],
                                      lambda rs: decide(skimmed_peak(rs), param("gain_hv", "min_entries"), "gain_hv")),
@@ -176,7 +180,8 @@ assert s["misclassified"] == 0, s
 assert 0 < sum(decidable) < len(runs), decidable
 
 # --- constants against the truth -------------------------------------------------------------------
-for payload, n in (("ExampleGains", len(expected["gain"])), ("ExampleGainsHV", len(expected["gain_hv"])),
+for payload, n in (("ExampleGains", len(expected["gain"])), ("ExampleGainsPython", len(expected["gain_python"])),
+                   ("ExampleGainsHV", len(expected["gain_hv"])),
                    ("ExampleGainsSkims", len(expected["gain_skims"])), ("ExampleTimeOffsets", len(expected["time"]))):
     p = report[payload]
     assert p["n"] == n * len(live), (payload, p["n"])
@@ -184,6 +189,28 @@ for payload, n in (("ExampleGains", len(expected["gain"])), ("ExampleGainsHV", l
     assert 0.7 < p["rms"] < 1.4 and abs(p["mean"]) < 0.5, (payload, p["rms"], p["mean"])
 t = report["ExampleTimeOffsets"]
 assert all(abs(x) < 5 for x in t["walk_pulls"]), t["walk_pulls"]
+
+# --- the gains written in Python (examples/python_algorithms) agree with the C algorithm's ------------
+# Same data, same IoVs, the same model fitted with scipy instead of GSL: per live channel the two gains
+# differ by far less than their uncertainty, and the uncertainties agree.
+def gains_payloads(name):
+    with open(os.path.join(out, "database", "database.txt")) as f:
+        lines = [l.split() for l in f if l.strip()]
+    found = {}
+    for path_name, rev, iov in lines:
+        if path_name == "dbstore/" + name:
+            found[tuple(int(x) for x in iov.split(","))] = json.load(
+                open(os.path.join(out, "database", f"dbstore_{name}_rev_{rev}.json")))
+    return found
+c_gains, py_gains = gains_payloads("ExampleGains"), gains_payloads("ExampleGainsPython")
+assert sorted(c_gains) == sorted(py_gains) and c_gains, (sorted(c_gains), sorted(py_gains))
+for iov, c in c_gains.items():
+    p = py_gains[iov]
+    assert p["dead"] == c["dead"], iov
+    for ch in live:
+        sigma = math.hypot(c["gain_error"][ch], p["gain_error"][ch])
+        assert abs(p["gain"][ch] - c["gain"][ch]) < 0.2 * sigma, (iov, ch, p["gain"][ch], c["gain"][ch], sigma)
+        assert abs(p["gain_error"][ch] / c["gain_error"][ch] - 1) < 0.2, (iov, ch, p["gain_error"][ch])
 
 # --- the TriggerSkim: the skimmed calibrations saw exactly the events one of its lines accepted -----
 def collected_events(cal, run, collection=None):
@@ -223,7 +250,8 @@ for cal, iovs in want.items():
     assert produced(cal) == iovs, (cal, produced(cal), iovs)
     assert gaps_file(cal) == gaps(iovs, cal == "status"), (cal, gaps_file(cal), gaps(iovs, cal == "status"))
 assert gaps_file("status") == [[1, 2, 1, 2]] and gaps_file("gain") == [], (gaps_file("status"), gaps_file("gain"))
-print(f"ok: gains max |pull| {report['ExampleGains']['max_abs']:.2f}, time {t['max_abs']:.2f}, "
+print(f"ok: gains max |pull| {report['ExampleGains']['max_abs']:.2f} "
+      f"(Python: {report['ExampleGainsPython']['max_abs']:.2f}), time {t['max_abs']:.2f}, "
       f"{iterations} time iterations")
 PYEOF
 grep -q 'time: iteration 1: ExampleTimeAlgorithm execution 0 .*: iterate' run.log || {
