@@ -20,6 +20,7 @@
 #include "caf/collector_output.h"
 #include "caf/file.h"
 #include "caf/log.h"
+#include "bench_histogram_input.h"
 
 #define RUNS 1000
 #define BINS 1000
@@ -37,34 +38,6 @@ static void die(const char *what, const caf_error *err)
 {
     fprintf(stderr, "bench_algorithm: %s: %s\n", what, err ? err->message : "failed");
     exit(1);
-}
-
-static void write_input(const char *path, int runs, int bins)
-{
-    caf_error err = {0};
-    caf_collector_info info = {"BenchCollector", "BenchCollector", CAF_GRANULARITY_RUN, NULL};
-    caf_collector_writer *w;
-    caf_object *h;
-    if (caf_collector_writer_open(path, &info, &w, &err) != CAF_OK ||
-        caf_hist1d_new("h", bins, 0.0, (double)bins, &h, &err) != CAF_OK)
-        die("writing the input", &err);
-    unsigned seed = 12345;
-    for (int r = 1; r <= runs; r++) {
-        caf_object_reset(h);
-        for (int i = 0; i < 2000; i++) {
-            seed = seed * 1103515245u + 12345u;
-            caf_hist1d_fill(h, (double)(seed >> 8) / (double)(1u << 24) * bins, 1.0);
-        }
-        caf_exprun run = {1, r};
-        if (caf_collector_writer_add_run(w, run, &err) != CAF_OK ||
-            caf_collector_writer_put(w, "h", run, h, &err) != CAF_OK)
-            die("writing the input", &err);
-        if (r % 100 == 0 && caf_collector_writer_flush(w, &err) != CAF_OK)
-            die("flushing the input", &err);
-    }
-    caf_object_free(h);
-    if (caf_collector_writer_commit(w, &err) != CAF_OK)
-        die("committing the input", &err);
 }
 
 /* ---- 1. merging ---- */

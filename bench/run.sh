@@ -8,6 +8,9 @@ build=${1:-build}
 "$build/bench/bench_engine"
 "$build/bench/bench_file_index"
 "$build/bench/bench_algorithm" "$build"
+# Python: merged histograms into numpy through the package vs the same read in C; a trivial Python
+# algorithm execution vs a C one (interpreter start included)
+"$build/bench/bench_python" "$build"
 # algorithms at scale: SequentialRunByRun over 1,000 / 5,000 / 10,000 runs, ms and fsyncs per execution
 "$build/bench/bench_algorithm_runs" "$build"
 "$build/bench/bench_collector"
