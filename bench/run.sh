@@ -16,6 +16,9 @@ build=${1:-build}
 "$build/bench/bench_collector"
 # conditions: lookups/s through the index at 1,000 / 10,000 / 100,000 lines vs scanning every line
 "$build/bench/bench_localdb"
+# conditions service: 200 concurrent clients resolving runs of a 1,000-run global tag through caf db serve,
+# every answer checked against the local database, against one client
+"$build/bench/bench_gt_serve" 200 50
 # orchestration: strategy bookkeeping, fresh run against replay from a saved state
 "$build/bench/bench_strategy" 20000
 # orchestration: caf plan of 100,000 files in 10,000 runs with a warm file index (writes the files first)

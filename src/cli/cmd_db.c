@@ -1,10 +1,16 @@
-/* caf db: list, query, add to, merge, check and find the gaps of local conditions databases. */
+/* caf db: list, query, add to, merge, check and find the gaps of local conditions databases; serve
+ * global tags over HTTP and copy them to and from local databases. */
 #include <jansson.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "caf/dbchain.h"
+#include "caf/file.h"
+#include "caf/gt_client.h"
+#include "caf/gt_server.h"
 #include "caf/hash.h"
 #include "caf/lineage.h"
 #include "caf/localdb.h"
@@ -22,6 +28,13 @@ static const char db_help[] =
     "       caf db why DB NAME EXP RUN [--json]\n"
     "       caf db fill-gaps DB [--dry-run] [--open-last] [--json]\n"
     "       caf db diff A B [NAME...] [--json]\n"
+    "       caf db serve STORE [--address IP] [--port N] [--port-file FILE] [--token-file FILE]\n"
+    "                [--public-url URL] [--threads N] [--max-body BYTES]\n"
+    "       caf db pull URL TAG DIR [--iov e1,r1,e2,r2] [--json]\n"
+    "       caf db push DB URL TAG [--token-file FILE] [--json]\n"
+    "       caf db tag create URL NAME [--type DEV|RELEASE|RUNNING] [--description TEXT] [--token-file FILE]\n"
+    "       caf db tag publish|invalidate URL NAME [--token-file FILE]\n"
+    "       caf db tag list URL [--json]\n"
     "\n"
     "Local conditions databases in the basf2 format: a folder with database.txt, whose lines read\n"
     "'dbstore/NAME REVISION e1,r1,e2,r2', and payload files dbstore_NAME_rev_REVISION.EXT beside it.\n"
@@ -52,6 +65,17 @@ static const char db_help[] =
     "          query) or only one gives one, each stretch with both lines; for JSON payloads the values\n"
     "          that differ, with the relative change (B - A) / |A|; exit 0 whether or not they differ\n"
     "          (the JSON's \"differ\" says), 1 when a database cannot be read or holds no NAME\n"
+    "  serve   an HTTP conditions service (basf2's REST calls, see docs/conditions-service.md) over the\n"
+    "          global tag store in folder STORE (metadata.sqlite and content-addressed payloads/),\n"
+    "          until SIGINT or SIGTERM. Reads are anonymous; writes need the token, read from\n"
+    "          --token-file or $CAF_DB_TOKEN (never from the command line, which ps shows); without\n"
+    "          one every write is refused. Listens on 127.0.0.1 by default; put TLS in a reverse proxy\n"
+    "  pull    copy global tag TAG from the service at URL into the local database DIR, in one commit;\n"
+    "          with --iov only the IoVs overlapping it, cut to it; every payload's MD5 is checked\n"
+    "  push    upload the local database DB to the OPEN global tag TAG: all of it or, on any failure,\n"
+    "          nothing (the tag stays as it was)\n"
+    "  tag     create a global tag (OPEN, type DEV by default), publish it (immutable from then on),\n"
+    "          invalidate it (kept, refused to clients), or list the tags and their states\n"
     "\n"
     "Options:\n"
     "  --json         print machine-readable JSON\n"
@@ -61,10 +85,23 @@ static const char db_help[] =
     "  --dry-run      (fill-gaps) print the changes, write nothing\n"
     "  --open-last    (fill-gaps) also open the last IoV of every payload name\n"
     "  --repair       (check) cut an incomplete last line of database.txt off before checking\n"
+    "  --iov IOV      (pull) only the part of the tag overlapping IOV\n"
+    "  --address IP   (serve) the IPv4 address to listen on (default 127.0.0.1)\n"
+    "  --port N       (serve) the port (default 8080; 0 picks a free one)\n"
+    "  --port-file F  (serve) write the port to F once listening\n"
+    "  --token-file F (serve, push, tag) the write token: the file's first line (default $CAF_DB_TOKEN)\n"
+    "  --public-url U (serve) the baseUrl clients get for payload files (default http://IP:PORT/)\n"
+    "  --threads N    (serve) worker threads (default 4)\n"
+    "  --max-body N   (serve) the largest request body in bytes (default 67108864)\n"
+    "  --type TYPE    (tag create) DEV, RELEASE or RUNNING (default DEV)\n"
+    "  --description TEXT  (tag create) the tag's description\n"
     "\n"
     "Exit codes: 0 success, 1 failure (bad data, nothing applies, problems found), 2 usage error.\n";
 
-enum { OPT_JSON = 1000, OPT_NAME, OPT_IOV, OPT_SPAN, OPT_DRY_RUN, OPT_OPEN_LAST, OPT_REPAIR };
+enum {
+    OPT_JSON = 1000, OPT_NAME, OPT_IOV, OPT_SPAN, OPT_DRY_RUN, OPT_OPEN_LAST, OPT_REPAIR, OPT_ADDRESS, OPT_PORT,
+    OPT_PORT_FILE, OPT_TOKEN_FILE, OPT_PUBLIC_URL, OPT_THREADS, OPT_MAX_BODY, OPT_TYPE, OPT_DESCRIPTION
+};
 
 static const struct option db_longopts[] = {
     {"json", no_argument, NULL, OPT_JSON},
@@ -74,6 +111,15 @@ static const struct option db_longopts[] = {
     {"dry-run", no_argument, NULL, OPT_DRY_RUN},
     {"open-last", no_argument, NULL, OPT_OPEN_LAST},
     {"repair", no_argument, NULL, OPT_REPAIR},
+    {"address", required_argument, NULL, OPT_ADDRESS},
+    {"port", required_argument, NULL, OPT_PORT},
+    {"port-file", required_argument, NULL, OPT_PORT_FILE},
+    {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
+    {"public-url", required_argument, NULL, OPT_PUBLIC_URL},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"max-body", required_argument, NULL, OPT_MAX_BODY},
+    {"type", required_argument, NULL, OPT_TYPE},
+    {"description", required_argument, NULL, OPT_DESCRIPTION},
     {0},
 };
 
@@ -84,6 +130,8 @@ struct db_args {
     const char *iov_text;
     const char *span_text;
     bool dry_run, open_last, repair;
+    const char *address, *port_file, *token_file, *public_url, *type, *description;
+    int port, threads, max_body;
     int operand_count;
     char **operands;
 };
@@ -93,6 +141,7 @@ static int parse_db_args(const char *where, int argc, char **argv, struct db_arg
 {
     memset(args, 0, sizeof *args);
     args->where = where;
+    args->port = 8080;
     args->operands = calloc((size_t)argc + 1, sizeof *args->operands);
     if (!args->operands)
         return cli_failf("out of memory");
@@ -125,6 +174,24 @@ static int parse_db_args(const char *where, int argc, char **argv, struct db_arg
         case OPT_DRY_RUN: args->dry_run = true; break;
         case OPT_OPEN_LAST: args->open_last = true; break;
         case OPT_REPAIR: args->repair = true; break;
+        case OPT_ADDRESS: args->address = optarg; break;
+        case OPT_PORT_FILE: args->port_file = optarg; break;
+        case OPT_TOKEN_FILE: args->token_file = optarg; break;
+        case OPT_PUBLIC_URL: args->public_url = optarg; break;
+        case OPT_TYPE: args->type = optarg; break;
+        case OPT_DESCRIPTION: args->description = optarg; break;
+        case OPT_PORT:
+            if (!cli_parse_int(where, "--port", optarg, &args->port))
+                return CLI_EXIT_USAGE;
+            break;
+        case OPT_THREADS:
+            if (!cli_parse_int(where, "--threads", optarg, &args->threads))
+                return CLI_EXIT_USAGE;
+            break;
+        case OPT_MAX_BODY:
+            if (!cli_parse_int(where, "--max-body", optarg, &args->max_body))
+                return CLI_EXIT_USAGE;
+            break;
         default: return cli_usage_error(where, "option '%s' does not apply here", argv[optind - 1]);
         }
     }
@@ -505,6 +572,187 @@ static int db_diff(struct db_args *a)
     return CLI_EXIT_OK;
 }
 
+/* The write token: the first line of --token-file, else $CAF_DB_TOKEN; NULL when neither is given
+ * (*rc 0) or the file cannot be read (*rc set). Never an operand: ps would show it. Caller frees. */
+static char *read_token(const struct db_args *a, int *rc)
+{
+    *rc = CLI_EXIT_OK;
+    if (!a->token_file) {
+        const char *env = getenv("CAF_DB_TOKEN");
+        return env && env[0] ? strdup(env) : NULL;
+    }
+    char *data;
+    size_t size;
+    caf_error err = {0};
+    if (caf_file_read(a->token_file, &data, &size, &err) != CAF_OK) {
+        *rc = cli_fail(&err);
+        return NULL;
+    }
+    data[strcspn(data, "\r\n")] = '\0';
+    if (!data[0]) {
+        free(data);
+        *rc = cli_failf("%s: the first line (the token) is empty", a->token_file);
+        return NULL;
+    }
+    return data;
+}
+
+static int db_serve(struct db_args *a)
+{
+    if (a->operand_count != 1)
+        return cli_usage_error(a->where, "expects one store folder");
+    if (a->port < 0 || a->port > 65535 || a->threads < 0 || a->threads > 256 || a->max_body < 0)
+        return cli_usage_error(a->where, "--port must be 0-65535, --threads 0-256, --max-body not negative");
+    int rc;
+    char *token = read_token(a, &rc);
+    if (rc)
+        return rc;
+    /* the signals are waited for below; worker threads inherit the mask and never take them */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    caf_gt_server_options options = {
+        .store_dir = a->operands[0], .address = a->address, .port = a->port, .token = token,
+        .public_url = a->public_url, .threads = (unsigned)a->threads, .max_body = (size_t)a->max_body,
+    };
+    caf_gt_server *server;
+    caf_error err = {0};
+    caf_status st = caf_gt_server_start(&options, &server, &err);
+    if (st != CAF_OK) {
+        free(token);
+        return cli_fail(&err);
+    }
+    char port[16];
+    snprintf(port, sizeof port, "%d\n", caf_gt_server_port(server));
+    if (a->port_file && caf_file_write_atomic(a->port_file, port, strlen(port), &err) != CAF_OK) {
+        caf_gt_server_stop(server);
+        free(token);
+        return cli_fail(&err);
+    }
+    printf("caf db serve: %s at %s (writes %s)\n", a->operands[0], caf_gt_server_url(server),
+           token ? "need the token" : "refused: no token given");
+    fflush(stdout);
+    int sig = 0;
+    sigwait(&stop, &sig);
+    caf_gt_server_stop(server);
+    free(token);
+    printf("caf db serve: stopped (%s)\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    return CLI_EXIT_OK;
+}
+
+/* A client of URL with the token, if one is given; *client NULL and the exit code on failure. */
+static int open_client(struct db_args *a, const char *url, caf_gt_client **client)
+{
+    int rc;
+    char *token = read_token(a, &rc);
+    if (rc)
+        return rc;
+    caf_error err = {0};
+    caf_status st = caf_gt_client_open(url, token, client, &err);
+    free(token);
+    return st == CAF_OK ? CLI_EXIT_OK : cli_fail(&err);
+}
+
+static int db_pull(struct db_args *a)
+{
+    if (a->operand_count != 3)
+        return cli_usage_error(a->where, "expects URL TAG DIR");
+    caf_iov limit;
+    if (a->iov_text) {
+        int rc = parse_iov_option(a->where, "--iov", a->iov_text, &limit);
+        if (rc)
+            return rc;
+    }
+    caf_gt_client *client;
+    int rc = open_client(a, a->operands[0], &client);
+    if (rc)
+        return rc;
+    size_t count;
+    caf_error err = {0};
+    caf_status st = caf_gt_client_pull(client, a->operands[1], a->operands[2], a->iov_text ? &limit : NULL, &count, &err);
+    caf_gt_client_close(client);
+    if (st != CAF_OK)
+        return cli_fail(&err);
+    if (a->json)
+        print_json(json_pack("{s:s, s:s, s:i}", "globaltag", a->operands[1], "database", a->operands[2], "entries",
+                             (int)count));
+    else
+        printf("pulled %zu entries of %s into %s\n", count, a->operands[1], a->operands[2]);
+    return CLI_EXIT_OK;
+}
+
+static int db_push(struct db_args *a)
+{
+    if (a->operand_count != 3)
+        return cli_usage_error(a->where, "expects DB URL TAG");
+    caf_gt_client *client;
+    int rc = open_client(a, a->operands[1], &client);
+    if (rc)
+        return rc;
+    size_t count;
+    caf_error err = {0};
+    caf_status st = caf_gt_client_push(client, a->operands[0], a->operands[2], &count, &err);
+    caf_gt_client_close(client);
+    if (st != CAF_OK)
+        return cli_fail(&err);
+    if (a->json)
+        print_json(json_pack("{s:s, s:s, s:i}", "database", a->operands[0], "globaltag", a->operands[2], "entries",
+                             (int)count));
+    else
+        printf("pushed %zu entries of %s to %s\n", count, a->operands[0], a->operands[2]);
+    return CLI_EXIT_OK;
+}
+
+static int db_tag(struct db_args *a)
+{
+    if (a->operand_count < 2)
+        return cli_usage_error(a->where, "expects create|publish|invalidate|list URL [NAME]");
+    const char *action = a->operands[0];
+    bool list = strcmp(action, "list") == 0;
+    bool known = list || strcmp(action, "create") == 0 || strcmp(action, "publish") == 0 ||
+                 strcmp(action, "invalidate") == 0;
+    if (!known)
+        return cli_usage_error(a->where, "unknown action '%s' (create, publish, invalidate, list)", action);
+    if (a->operand_count != (list ? 2 : 3))
+        return cli_usage_error(a->where, list ? "list expects URL" : "%s expects URL NAME", action);
+    caf_gt_client *client;
+    int rc = open_client(a, a->operands[1], &client);
+    if (rc)
+        return rc;
+    caf_error err = {0};
+    caf_status st;
+    json_t *tags = NULL;
+    if (list)
+        st = caf_gt_client_tags(client, &tags, &err);
+    else if (strcmp(action, "create") == 0)
+        st = caf_gt_client_tag_create(client, a->operands[2], a->type ? a->type : "DEV", a->description, &err);
+    else
+        st = caf_gt_client_tag_set_state(client, a->operands[2], action[0] == 'p' ? "PUBLISHED" : "INVALID", &err);
+    caf_gt_client_close(client);
+    if (st != CAF_OK)
+        return cli_fail(&err);
+    if (list && a->json) {
+        print_json(tags);
+    } else if (list) {
+        size_t i;
+        json_t *t;
+        json_array_foreach(tags, i, t) {
+            printf("%-40s %-10s %-8s %s\n", json_string_value(json_object_get(t, "name")),
+                   json_string_value(json_object_get(json_object_get(t, "globalTagStatus"), "name")),
+                   json_string_value(json_object_get(json_object_get(t, "globalTagType"), "name")),
+                   json_string_value(json_object_get(t, "description")));
+        }
+        json_decref(tags);
+    } else {
+        printf("global tag %s %s\n", a->operands[2],
+               action[0] == 'c' ? "created (OPEN)" : action[0] == 'p' ? "published" : "invalidated");
+    }
+    return CLI_EXIT_OK;
+}
+
 static int run_db(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -518,6 +766,7 @@ static int run_db(int argc, char **argv)
         {"list", db_list}, {"query", db_query}, {"add", db_add},
         {"gaps", db_gaps}, {"merge", db_merge}, {"check", db_check},
         {"why", db_why}, {"fill-gaps", db_fill_gaps}, {"diff", db_diff},
+        {"serve", db_serve}, {"pull", db_pull}, {"push", db_push}, {"tag", db_tag},
     };
     for (size_t i = 0; i < sizeof subcommands / sizeof *subcommands; i++) {
         if (strcmp(argv[1], subcommands[i].name) != 0)
@@ -538,7 +787,7 @@ static int run_db(int argc, char **argv)
 
 const struct cli_command cli_command_db = {
     .name = "db",
-    .summary = "list, query, add to, merge, check and explain local conditions databases",
+    .summary = "list, query, add to, merge, check and explain local conditions databases; serve global tags",
     .help = db_help,
     .run = run_db,
 };
