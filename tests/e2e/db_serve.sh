@@ -54,6 +54,7 @@ check "tag list" "calib_v1 OPEN DEV first" "$("$CAF" db tag list "$url" | xargs)
 check "push" "pushed 5 entries of local to calib_v1" "$("$CAF" db push local "$url" calib_v1 --token-file token)"
 check "pull" 0 "$(status "$CAF" db pull "$url" calib_v1 pulled)"
 check "pulled database.txt equals the local one" "$(cat local/database.txt)" "$(cat pulled/database.txt)"
+check "caf db diff finds no difference" "False" "$("$CAF" db diff local pulled --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["differ"])')"
 for f in local/dbstore_*; do
   check "payload file $(basename "$f")" "$(md5sum <"$f")" "$(md5sum <"pulled/$(basename "$f")")"
 done
