@@ -47,6 +47,16 @@ typedef struct caf_batch_report {
     char reason[160]; /* for CAF_BATCH_FAILED: e.g. "TIMEOUT (exceeded its time limit)" */
 } caf_batch_report;
 
+/* The user's jobs in the batch system as last counted (include/caf/user_job_limit.h). Kept in the backend,
+ * so that every scheduler submitting through it shares one count and one query per check interval. */
+typedef struct caf_user_job_count {
+    long count;           /* jobs at the last query plus the subjobs submitted through this backend since */
+    bool known;           /* a query has succeeded and none failed since */
+    double next_query_at; /* monotonic time before which no query runs (the check interval or back-off) */
+    double backoff_s;     /* wait after the last failed query (0 after a success) */
+    size_t queries;       /* queries so far (for tests and benchmarks) */
+} caf_user_job_count;
+
 /* An open backend: the operations and the state their open() made. */
 typedef struct caf_backend {
     const struct caf_backend_ops *ops;
@@ -56,6 +66,7 @@ typedef struct caf_backend {
     double exit_file_grace_s;  /* how long an ended subjob's exit-code file may take to appear */
     bool starts_commands;      /* starts a subjob's command itself (and records its exit code) when the job
                                   allows it (caf_job_needs_wrapper_script), so no run.sh is written */
+    caf_user_job_count user_jobs; /* the user's jobs in the batch system (zeroed by caf_backend_open) */
 } caf_backend;
 
 /* The operations of a backend. All subjob arrays hold pointers into job->subjobs. */
@@ -82,6 +93,12 @@ typedef struct caf_backend_ops {
      * are fine. Returns only when the removal was requested for all (local: when they are gone). */
     caf_status (*cancel)(caf_backend *backend, const caf_job *job, caf_subjob **subs, size_t n,
                          caf_error *err);
+
+    /* Optional (batch systems): sets *count to the number of jobs the user (the account caf runs as) has
+     * in the batch system, all of them, queued, held or running, not only this job's: what a per-user
+     * submission limit counts. An error (the query failed, timed out or gave output it cannot read)
+     * means "unknown"; the scheduler then holds back. NULL: no such limit (local). */
+    caf_status (*count_user_jobs)(caf_backend *backend, long *count, caf_error *err);
 
     /* Optional: blocks at most timeout_s or until a subjob may have changed (local: a process exited).
      * NULL means the scheduler sleeps. */

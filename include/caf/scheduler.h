@@ -2,7 +2,8 @@
  * global limit on active subjobs, a submission rate limit with exponential back-off when the batch
  * system refuses or times out, a poll interval, retries of failed subjobs (raising memory and time if
  * asked), failing subjobs whose exit-code file never appears once the batch system no longer runs them,
- * and cancelling everything on request (Ctrl-C). It saves the job state after every change that
+ * holding submissions back while the user's jobs in the batch system are at their global limit, and
+ * cancelling everything on request (Ctrl-C). It saves the job state after every change that
  * matters, so a restarted caf re-attaches to what is still running. */
 #ifndef CAF_SCHEDULER_H
 #define CAF_SCHEDULER_H
@@ -34,6 +35,9 @@ typedef struct caf_schedule_policy {
                                 * completions happened (default 0.2; when > 0, also at least ten times what
                                 * the last save took; 0 = after every change; the final state is always
                                 * saved) */
+    int global_job_limit;      /* most jobs the user may have in the batch system, all of theirs counted, not
+                                  only this job's (include/caf/user_job_limit.h); 0 = no such limit */
+    double global_job_check_interval_s; /* least time between two counts of the user's jobs (default 30) */
 } caf_schedule_policy;
 
 /* Fills policy with the defaults. */
@@ -55,6 +59,7 @@ typedef struct caf_scheduler {
     double last_save;       /* monotonic time of the last state save */
     double last_save_duration; /* seconds the last save took */
     bool dirty;             /* state changed since the last save */
+    char held_back[256];    /* why submissions wait for the user's job limit now ("" when they do not) */
     size_t submit_calls;    /* backend submit calls so far (for benchmarks and tests) */
     size_t poll_calls;      /* backend poll calls so far */
 } caf_scheduler;

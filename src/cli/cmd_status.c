@@ -12,8 +12,9 @@ static const char status_help[] =
     "\n"
     "Shows the run in output folder DIR (while it runs or after): whether a caf run holds it, the IoV it\n"
     "is limited to (caf run --iov), and for every calibration its state, iteration and the reason it\n"
-    "failed, its collector subjobs of the current iteration by status (and attempts) and why the last\n"
-    "attempt of each subjob not completed failed (e.g. an HTCondor hold reason), the iteration's\n"
+    "failed, its collector subjobs of the current iteration by status (and attempts), whether their\n"
+    "submission waits for the user's job limit in the batch system (job_policy global_job_limit), why\n"
+    "the last attempt of each subjob not completed failed (e.g. an HTCondor hold reason), the iteration's\n"
     "database chain (first match wins, each database with where it comes from), and each algorithm's\n"
     "outcome with its executions (runs, IoV, result, committed).\n"
     "\n"
@@ -47,6 +48,8 @@ static void print_text(const json_t *status)
         printf("  subjobs: %d total, %d completed, %d running, %d submitted, %d waiting, %d failed (%d attempts)\n",
                count_of(s, "total"), count_of(s, "completed"), count_of(s, "running"), count_of(s, "submitted"),
                count_of(s, "init"), count_of(s, "failed"), count_of(s, "attempts"));
+        if (json_is_string(json_object_get(cal, "held_back")))
+            printf("  held back: %s\n", json_string_value(json_object_get(cal, "held_back")));
         size_t k;
         json_t *problem;
         json_array_foreach(json_object_get(cal, "subjob_problems"), k, problem)

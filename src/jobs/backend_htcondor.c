@@ -365,6 +365,14 @@ static caf_status htcondor_cancel(caf_backend *backend, const caf_job *job, caf_
     return rc;
 }
 
+/* Every job of the user in the local schedd's queue (idle, running, held, transferring, suspended). */
+static caf_status htcondor_count_user_jobs(caf_backend *backend, long *count, caf_error *err)
+{
+    static const char *const argv[] = {"condor_q", "-json", "-attributes", "ClusterId,ProcId,JobStatus", BATCH_USER,
+                                       NULL};
+    return batch_count_user_jobs(backend, argv, htcondor_parse_user_jobs, count, err);
+}
+
 const caf_backend_ops caf_backend_ops_htcondor = {
     .name = "htcondor",
     .summary = "HTCondor: one condor_submit -terse per job, condor_q/condor_history -json polls, condor_rm; "
@@ -373,6 +381,7 @@ const caf_backend_ops caf_backend_ops_htcondor = {
     .submit = htcondor_submit,
     .poll = htcondor_poll,
     .cancel = htcondor_cancel,
+    .count_user_jobs = htcondor_count_user_jobs,
     .wait = NULL,
     .close = htcondor_close,
 };

@@ -210,6 +210,40 @@ static caf_status lsf_cancel(caf_backend *backend, const caf_job *job, caf_subjo
     return rc;
 }
 
+caf_status lsf_parse_user_jobs(const char *out, const char *err_text, int exit_code, long *count, caf_error *err)
+{
+    if (strstr(err_text, "No unfinished job found") || strstr(out, "No unfinished job found")) {
+        *count = 0; /* bjobs's answer when the user has none (exit code 255 on some versions) */
+        return CAF_OK;
+    }
+    if (exit_code != 0)
+        return caf_error_set(err, CAF_ERR_FORMAT, "bjobs failed");
+    long n = 0;
+    for (const char *line = out; *line;) {
+        size_t len = strcspn(line, "\n");
+        char text[512], *tok[4] = {0}, *save = NULL;
+        snprintf(text, sizeof text, "%.*s", (int)(len < sizeof text - 1 ? len : sizeof text - 1), line);
+        line += len + (line[len] == '\n');
+        size_t k = 0;
+        for (char *t = strtok_r(text, " \t", &save); t && k < 4; t = strtok_r(NULL, " \t", &save))
+            tok[k++] = t;
+        if (k == 0 || strcmp(tok[0], "JOBID") == 0)
+            continue; /* blank, the header */
+        if (k < 3 || tok[0][0] < '0' || tok[0][0] > '9')
+            return caf_error_set(err, CAF_ERR_FORMAT, "a line that is no job line: %.80s", tok[0]);
+        n += strcmp(tok[2], "DONE") != 0 && strcmp(tok[2], "EXIT") != 0;
+    }
+    *count = n;
+    return CAF_OK;
+}
+
+/* Every unfinished job of the user, array elements one by one (bjobs lists each). */
+static caf_status lsf_count_user_jobs(caf_backend *backend, long *count, caf_error *err)
+{
+    static const char *const argv[] = {"bjobs", "-w", "-u", BATCH_USER, NULL};
+    return batch_count_user_jobs(backend, argv, lsf_parse_user_jobs, count, err);
+}
+
 const caf_backend_ops caf_backend_ops_lsf = {
     .name = "lsf",
     .summary = "IBM LSF: bsub job arrays (-J name[1-N]%M), one bjobs call per poll, bkill",
@@ -217,6 +251,7 @@ const caf_backend_ops caf_backend_ops_lsf = {
     .submit = lsf_submit,
     .poll = lsf_poll,
     .cancel = lsf_cancel,
+    .count_user_jobs = lsf_count_user_jobs,
     .wait = NULL,
     .close = batch_backend_close,
 };

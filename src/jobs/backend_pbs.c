@@ -304,6 +304,56 @@ static caf_status pbs_cancel(caf_backend *backend, const caf_job *job, caf_subjo
     return rc;
 }
 
+/* One line of `qstat -u` inside a job table: counts it unless the job has ended; false for a line that is
+ * no job line. */
+static bool count_job_line(const char *line, long *n)
+{
+    char copy[512];
+    snprintf(copy, sizeof copy, "%s", line);
+    char *tok[16], *save = NULL;
+    size_t count = 0;
+    for (char *t = strtok_r(copy, " \t", &save); t && count < 16; t = strtok_r(NULL, " \t", &save))
+        tok[count++] = t;
+    if (count < 3 || tok[0][0] < '0' || tok[0][0] > '9')
+        return false;
+    const char *state = tok[count - 2]; /* S, before the elapsed time */
+    if (strlen(state) != 1 || !strchr("BCEFHMQRSTUWX", state[0]))
+        return false;
+    *n += !strchr("CFX", state[0]); /* completed, finished, expired */
+    return true;
+}
+
+caf_status pbs_parse_user_jobs(const char *out, const char *err_text, int exit_code, long *count, caf_error *err)
+{
+    (void)err_text;
+    if (exit_code != 0)
+        return caf_error_set(err, CAF_ERR_FORMAT, "qstat failed");
+    long n = 0;
+    bool in_table = false; /* after the dashes under the column names, until a blank line */
+    for (const char *line = out; *line;) {
+        size_t len = strcspn(line, "\n"), lead = strspn(line, " \t");
+        char text[512];
+        snprintf(text, sizeof text, "%.*s", (int)(len < sizeof text - 1 ? len : sizeof text - 1), line);
+        if (lead >= len)
+            in_table = false;
+        else if (strspn(text, "- \t") == strlen(text))
+            in_table = true;
+        else if (in_table && !count_job_line(text, &n))
+            return caf_error_set(err, CAF_ERR_FORMAT, "a line that is no job line: %.80s", text);
+        line += len + (line[len] == '\n');
+    }
+    *count = n;
+    return CAF_OK;
+}
+
+/* Every job of the user that has not ended (the alternative listing, which every PBS flavour prints for
+ * -u, with the state next to last). */
+static caf_status pbs_count_user_jobs(caf_backend *backend, long *count, caf_error *err)
+{
+    static const char *const argv[] = {"qstat", "-u", BATCH_USER, NULL};
+    return batch_count_user_jobs(backend, argv, pbs_parse_user_jobs, count, err);
+}
+
 const caf_backend_ops caf_backend_ops_pbs = {
     .name = "pbs",
     .summary = "PBS/Torque: one qsub per subjob, one qstat call per poll, qdel",
@@ -311,6 +361,7 @@ const caf_backend_ops caf_backend_ops_pbs = {
     .submit = pbs_submit,
     .poll = pbs_poll,
     .cancel = pbs_cancel,
+    .count_user_jobs = pbs_count_user_jobs,
     .wait = NULL,
     .close = batch_backend_close,
 };

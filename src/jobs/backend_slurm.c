@@ -320,6 +320,32 @@ static caf_status slurm_cancel(caf_backend *backend, const caf_job *job, caf_sub
     return rc;
 }
 
+caf_status slurm_parse_user_jobs(const char *out, const char *err_text, int exit_code, long *count, caf_error *err)
+{
+    (void)err_text;
+    if (exit_code != 0)
+        return caf_error_set(err, CAF_ERR_FORMAT, "squeue failed");
+    long n = 0;
+    for (const char *line = out; *line;) {
+        size_t len = strcspn(line, "\n"), lead = strspn(line, " \t");
+        if (lead < len && (line[lead] < '0' || line[lead] > '9'))
+            return caf_error_set(err, CAF_ERR_FORMAT, "a line that is no job id: %.*s", (int)(len < 80 ? len : 80),
+                                 line);
+        n += lead < len;
+        line += len + (line[len] == '\n');
+    }
+    *count = n;
+    return CAF_OK;
+}
+
+/* Every pending and running job and array task of the user (--array: one line per task, as MaxSubmitJobs
+ * counts them). */
+static caf_status slurm_count_user_jobs(caf_backend *backend, long *count, caf_error *err)
+{
+    static const char *const argv[] = {"squeue", "--noheader", "--array", "--format=%i", "-u", BATCH_USER, NULL};
+    return batch_count_user_jobs(backend, argv, slurm_parse_user_jobs, count, err);
+}
+
 const caf_backend_ops caf_backend_ops_slurm = {
     .name = "slurm",
     .summary = "Slurm: sbatch job arrays (--array=0-N%M), one squeue (+ sacct) call per poll",
@@ -327,6 +353,7 @@ const caf_backend_ops caf_backend_ops_slurm = {
     .submit = slurm_submit,
     .poll = slurm_poll,
     .cancel = slurm_cancel,
+    .count_user_jobs = slurm_count_user_jobs,
     .wait = NULL,
     .close = batch_backend_close,
 };

@@ -52,6 +52,39 @@ typedef bool (*batch_unknown_ids_fn)(const caf_process_result *res);
 caf_status batch_cancel_ids(const char *program, caf_subjob **subs, size_t n, const bool *select, size_t chunk,
                             double timeout_s, batch_unknown_ids_fn only_unknown, caf_error *err);
 
+/* ---- the user's jobs in the batch system (caf_backend_ops.count_user_jobs) ---- */
+
+/* Stands for the user's name in a count command's argv template. */
+extern const char BATCH_USER[];
+
+/* Reads what a count command printed (stdout; stderr for messages such as "no job found") and its exit code
+ * into *count; an answer it cannot read, or a failure that is not a documented "no job" answer, is
+ * CAF_ERR_FORMAT (then the runner reports the command's own message when it failed). */
+typedef caf_status (*batch_user_jobs_parse)(const char *out, const char *err_text, int exit_code, long *count,
+                                            caf_error *err);
+
+/* Runs argv_template (NULL-terminated; the item BATCH_USER becomes the name of the account caf runs as)
+ * with the backend's query time-out, and parses what it printed with parse; a program that cannot start,
+ * times out, or exits non-zero without parse accepting its output is an error naming it. */
+caf_status batch_count_user_jobs(caf_backend *backend, const char *const *argv_template, batch_user_jobs_parse parse,
+                                 long *count, caf_error *err);
+
+/* The parsers of each backend's count command, over the output formats their manuals document:
+ * `squeue --noheader --array --format=%i --user=USER` (one job or array task id per line), */
+caf_status slurm_parse_user_jobs(const char *out, const char *err_text, int exit_code, long *count,
+                                   caf_error *err);
+/* `qstat -u USER` (the alternative listing of Torque, PBS Pro and slurm-wlm-torque; state in the next to
+ * last column, completed jobs C/F/X not counted), */
+caf_status pbs_parse_user_jobs(const char *out, const char *err_text, int exit_code, long *count,
+                                   caf_error *err);
+/* `condor_q -json -attributes ClusterId,ProcId,JobStatus USER` (removed and completed jobs not counted;
+ * nothing printed: no job), */
+caf_status htcondor_parse_user_jobs(const char *out, const char *err_text, int exit_code, long *count,
+                                   caf_error *err);
+/* `bjobs -w -u USER` (unfinished jobs, one line per job or array element; "No unfinished job found": 0). */
+caf_status lsf_parse_user_jobs(const char *out, const char *err_text, int exit_code, long *count,
+                                   caf_error *err);
+
 /* ---- settings shared by every batch backend ---- */
 
 typedef struct batch_settings {

@@ -111,3 +111,27 @@ caf_status htcondor_apply_ads(const char *text, caf_subjob **subs, size_t n, caf
     json_decref(ads);
     return CAF_OK;
 }
+
+caf_status htcondor_parse_user_jobs(const char *out, const char *err_text, int exit_code, long *count, caf_error *err)
+{
+    (void)err_text;
+    if (exit_code != 0)
+        return caf_error_set(err, CAF_ERR_FORMAT, "condor_q failed");
+    *count = 0;
+    if (strspn(out, " \t\r\n") == strlen(out))
+        return CAF_OK; /* no job: HTCondor prints nothing */
+    json_error_t jerr;
+    json_t *ads = json_loads(out, JSON_REJECT_DUPLICATES, &jerr);
+    if (!json_is_array(ads)) {
+        json_decref(ads);
+        return caf_error_set(err, CAF_ERR_FORMAT, "expected a JSON array of job ClassAds, got \"%.60s\"", out);
+    }
+    size_t i;
+    json_t *ad;
+    json_array_foreach(ads, i, ad) {
+        json_int_t status = json_integer_value(json_object_get(ad, "JobStatus"));
+        *count += status != 3 && status != 4; /* removed and completed jobs are on their way out */
+    }
+    json_decref(ads);
+    return CAF_OK;
+}

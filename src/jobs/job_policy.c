@@ -6,18 +6,22 @@
 
 #include <string.h>
 
-/* Per backend: most active subjobs, subjobs submitted per second, subjobs per submit call. */
+/* Per backend: most active subjobs, subjobs submitted per second, subjobs per submit call, most jobs of the
+ * user in the batch system (basf2's Batch.global_job_limit of each backend; Slurm, which basf2 lacks, gets
+ * basf2's generic Batch default, well under the MaxSubmitJobs sites set and Slurm's default MaxJobCount of
+ * 10000). */
 static const struct backend_defaults {
     const char *backend;
     int max_active;
     double submit_rate;
     int max_per_submit;
+    int global_job_limit;
 } defaults[] = {
-    {"local", 0, 0, 0},           /* the machine's cores are the limit */
-    {"slurm", 1000, 100, 1000},    /* one array per submit call; Slurm's default MaxArraySize is 1001 */
-    {"pbs", 500, 5, 20},           /* one qsub per subjob: each one is work for the server */
-    {"htcondor", 2000, 100, 1000}, /* one cluster per submit call */
-    {"lsf", 1000, 50, 1000},       /* one job array per submit call */
+    {"local", 0, 0, 0, 0},                /* the machine's cores are the limit */
+    {"slurm", 1000, 100, 1000, 1000},     /* one array per submit call; Slurm's default MaxArraySize is 1001 */
+    {"pbs", 500, 5, 20, 5000},            /* one qsub per subjob: each one is work for the server */
+    {"htcondor", 2000, 100, 1000, 10000}, /* one cluster per submit call */
+    {"lsf", 1000, 50, 1000, 15000},       /* one job array per submit call */
 };
 
 void caf_job_policy_defaults(const char *backend, caf_job_policy *policy)
@@ -31,6 +35,7 @@ void caf_job_policy_defaults(const char *backend, caf_job_policy *policy)
     policy->schedule.max_active = d->max_active;
     policy->schedule.submit_rate = d->submit_rate;
     policy->schedule.max_per_submit = d->max_per_submit;
+    policy->schedule.global_job_limit = d->global_job_limit;
 }
 
 /* The keys, their ranges and where they go. */
@@ -46,6 +51,8 @@ static const struct policy_key {
     {"max_retries", true, 0, 100, "an integer from 0 to 100"},
     {"memory_factor", false, 1, 100, "a number from 1 to 100"},
     {"time_factor", false, 1, 100, "a number from 1 to 100"},
+    {"global_job_limit", true, 0, 1000000, "an integer from 0 (no limit, no query) to 1000000"},
+    {"global_job_check_interval", false, 1, 3600, "a number of seconds from 1 to 3600"},
 };
 
 static void store(caf_job_policy *p, size_t k, double v)
@@ -56,7 +63,9 @@ static void store(caf_job_policy *p, size_t k, double v)
     case 2: p->schedule.max_per_submit = (int)v; break;
     case 3: p->retry.max_retries = (int)v; break;
     case 4: p->retry.memory_factor = v; break;
-    default: p->retry.time_factor = v; break;
+    case 5: p->retry.time_factor = v; break;
+    case 6: p->schedule.global_job_limit = (int)v; break;
+    default: p->schedule.global_job_check_interval_s = v; break;
     }
 }
 
@@ -78,7 +87,8 @@ caf_status caf_job_policy_apply(caf_job_policy *policy, const json_t *obj, const
             *bad_key = key;
         if (k == sizeof keys / sizeof *keys)
             return caf_error_set(err, CAF_ERR_INVALID, "job_policy: unknown key '%s' (known: max_active, "
-                                 "submit_rate, max_per_submit, max_retries, memory_factor, time_factor)", key);
+                                 "submit_rate, max_per_submit, max_retries, memory_factor, time_factor, "
+                                 "global_job_limit, global_job_check_interval)", key);
         double v = json_number_value(value);
         if (!json_is_number(value) || (keys[k].is_int && !json_is_integer(value)) || v < keys[k].min ||
             v > keys[k].max)

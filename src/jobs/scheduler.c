@@ -15,6 +15,7 @@
 
 #include "caf/file.h"
 #include "caf/log.h"
+#include "caf/user_job_limit.h"
 #include "caf/wrapper_script.h"
 
 static double monotonic_now(void)
@@ -51,6 +52,8 @@ void caf_schedule_policy_init(caf_schedule_policy *policy)
         .max_refusals = 8,
         .exit_file_grace_s = -1,
         .save_interval_s = 0.2,
+        .global_job_limit = 0,
+        .global_job_check_interval_s = 30,
     };
 }
 
@@ -69,6 +72,8 @@ static const struct policy_key {
     {"max_refusals", offsetof(caf_schedule_policy, max_refusals), true},
     {"exit_file_grace_s", offsetof(caf_schedule_policy, exit_file_grace_s), false},
     {"save_interval_s", offsetof(caf_schedule_policy, save_interval_s), false},
+    {"global_job_limit", offsetof(caf_schedule_policy, global_job_limit), true},
+    {"global_job_check_interval_s", offsetof(caf_schedule_policy, global_job_check_interval_s), false},
 };
 
 caf_status caf_schedule_policy_from_json(caf_schedule_policy *policy, const json_t *obj, caf_error *err)
@@ -340,6 +345,59 @@ static void fail_waiting_subjobs(caf_scheduler *sched, const char *refusal)
     sched->dirty = true;
 }
 
+/* Records why submissions wait (held_back): "" when they do not, else the user's job limit or a count that
+ * failed (whose warning is logged where it failed). Logs when submissions stop or start again for the limit. */
+static void hold_back(caf_scheduler *sched, const char *why, size_t waiting)
+{
+    static const char at_limit[] = "waiting for the user's job limit";
+    bool was = strncmp(sched->held_back, at_limit, sizeof at_limit - 1) == 0;
+    bool is = strncmp(why, at_limit, sizeof at_limit - 1) == 0;
+    if (is && !was)
+        caf_info("job %s: %zu subjob%s held back: %s", sched->job->name, waiting, waiting == 1 ? "" : "s", why);
+    else if (!why[0] && sched->held_back[0])
+        caf_info("job %s: submitting again: the user's jobs in %s are under global_job_limit %d", sched->job->name,
+                 sched->backend->ops->name, sched->policy.global_job_limit);
+    snprintf(sched->held_back, sizeof sched->held_back, "%s", why);
+}
+
+/* Cuts *room to what the user's global job limit leaves (querying the batch system when due); false when
+ * nothing may be submitted now. */
+static bool user_limit_allows(caf_scheduler *sched, double now, size_t waiting, size_t *room)
+{
+    const caf_schedule_policy *p = &sched->policy;
+    caf_backend *b = sched->backend;
+    if (p->global_job_limit <= 0 || !b->ops->count_user_jobs)
+        return true;
+    size_t allowed = 0;
+    bool queried = false;
+    caf_error qerr = {0};
+    char why[256];
+    if (caf_user_job_room(b, p->global_job_limit, p->global_job_check_interval_s, p->backoff_max_s, now, &allowed,
+                          &queried, &qerr) != CAF_OK) {
+        caf_warning("job %s: cannot count the user's jobs in %s (%s); nothing is submitted until a count succeeds "
+                    "(next try in %.0f s)", sched->job->name, b->ops->name, qerr.message, b->user_jobs.backoff_s);
+        snprintf(why, sizeof why, "waiting for the count of the user's jobs in %s: %s", b->ops->name, qerr.message);
+        hold_back(sched, why, waiting);
+        return false;
+    }
+    if (!b->user_jobs.known)
+        return false; /* the last query failed: held_back says so already */
+    if (queried)
+        caf_debug("job %s: the user has %ld jobs in %s (global_job_limit %d)", sched->job->name, b->user_jobs.count,
+                  b->ops->name, p->global_job_limit);
+    if (allowed == 0) {
+        snprintf(why, sizeof why, "waiting for the user's job limit: %ld jobs in %s, global_job_limit %d (counted "
+                 "again every %g s)", b->user_jobs.count, b->ops->name, p->global_job_limit,
+                 p->global_job_check_interval_s);
+        hold_back(sched, why, waiting);
+        return false;
+    }
+    hold_back(sched, "", waiting);
+    if (*room > allowed)
+        *room = allowed;
+    return true;
+}
+
 caf_status caf_scheduler_submit(caf_scheduler *sched, caf_error *err)
 {
     caf_job *job = sched->job;
@@ -352,8 +410,10 @@ caf_status caf_scheduler_submit(caf_scheduler *sched, caf_error *err)
         active += is_active(&job->subjobs[i]);
         waiting += job->subjobs[i].status == CAF_JOB_INIT;
     }
-    if (waiting == 0)
+    if (waiting == 0) {
+        sched->held_back[0] = '\0';
         return CAF_OK;
+    }
     size_t room = waiting;
     if (p->max_active > 0)
         room = (size_t)p->max_active > active ? (size_t)p->max_active - active : 0;
@@ -370,7 +430,7 @@ caf_status caf_scheduler_submit(caf_scheduler *sched, caf_error *err)
         room = (size_t)p->max_per_submit;
     if (room > waiting)
         room = waiting;
-    if (room == 0)
+    if (room == 0 || !user_limit_allows(sched, now, waiting, &room))
         return CAF_OK;
     caf_subjob **batch = malloc(room * sizeof *batch);
     if (!batch)
@@ -404,6 +464,7 @@ caf_status caf_scheduler_submit(caf_scheduler *sched, caf_error *err)
         sub->lost_since = 0;
     }
     free(batch);
+    caf_user_jobs_submitted(sched->backend, accepted);
     if (accepted)
         sched->dirty = true;
     if (p->submit_rate > 0)

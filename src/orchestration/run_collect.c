@@ -495,6 +495,29 @@ caf_status run_collect_open(run_cal *c, caf_error *err)
     return rc;
 }
 
+/* Records (or clears) why the calibration's submissions are held back, for caf status and the heartbeat:
+ * the first collection whose scheduler waits for the user's job limit. */
+static caf_status record_held_back(run_cal *c, caf_error *err)
+{
+    char text[sizeof c->held_back] = "";
+    for (size_t k = 0; k < c->col_count && !text[0]; k++) {
+        const run_collection *col = &c->cols[k];
+        if (col->open && col->sched.held_back[0])
+            snprintf(text, sizeof text, "%s%s%s%s", col->named ? "collection '" : "", col->named ? col->cfg.name : "",
+                     col->named ? "': " : "", col->sched.held_back);
+    }
+    if (strcmp(text, c->held_back) == 0)
+        return CAF_OK;
+    char key[300];
+    snprintf(key, sizeof key, "%s%s", RUN_HELD_BACK_KEY, c->cfg->name);
+    caf_status rc = text[0] ? run_db_exec(c->loop->db, err, "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)",
+                                          "tt", key, text)
+                            : run_db_exec(c->loop->db, err, "DELETE FROM meta WHERE key = ?", "t", key);
+    if (rc == CAF_OK)
+        snprintf(c->held_back, sizeof c->held_back, "%s", text);
+    return rc;
+}
+
 caf_status run_collect_step(run_cal *c, bool *done, caf_error *err)
 {
     *done = true;
@@ -510,7 +533,7 @@ caf_status run_collect_step(run_cal *c, bool *done, caf_error *err)
         caf_job_status s = caf_job_status_of(&col->job);
         *done = *done && (s == CAF_JOB_COMPLETED || s == CAF_JOB_FAILED);
     }
-    return CAF_OK;
+    return record_held_back(c, err);
 }
 
 size_t run_collect_counts(const run_cal *c, size_t counts[5])
@@ -526,6 +549,12 @@ size_t run_collect_counts(const run_cal *c, size_t counts[5])
 
 void run_collect_close(run_cal *c)
 {
+    if (c->held_back[0]) {
+        char key[300];
+        snprintf(key, sizeof key, "%s%s", RUN_HELD_BACK_KEY, c->cfg->name);
+        if (run_db_exec(c->loop->db, NULL, "DELETE FROM meta WHERE key = ?", "t", key) == CAF_OK)
+            c->held_back[0] = '\0';
+    }
     for (size_t k = 0; k < c->col_count; k++) {
         run_collection *col = &c->cols[k];
         if (!col->open)

@@ -45,6 +45,10 @@ caf_status run_db_exec(sqlite3 *db, caf_error *err, const char *sql, const char 
 caf_status run_db_begin(sqlite3 *db, caf_error *err);
 caf_status run_db_commit(sqlite3 *db, caf_error *err);
 
+/* The meta key prefix under which a running calibration's held-back submissions are recorded
+ * ("held_back:NAME"): written while its scheduler waits for the user's job limit, removed after. */
+#define RUN_HELD_BACK_KEY "held_back:"
+
 /* The meta value of key (malloc'd) or NULL when absent. */
 char *run_db_meta(sqlite3 *db, const char *key);
 
@@ -225,6 +229,8 @@ typedef struct run_cal {
     char **chain_sources; /* where each chain entry comes from ("iteration 0 output", "A (ancestor)", ...) */
     size_t chain_count;
     bool retry_failed_subjobs; /* a rerun of a failed collector: submit its failed subjobs again */
+    char held_back[320]; /* why its collector subjobs wait for the user's job limit ("" when they do not), as
+                            recorded for caf status (meta key RUN_HELD_BACK_KEY NAME) */
     /* algorithm phase */
     run_driver *driver; /* the child running the algorithms, NULL when none runs */
     bool driver_done;   /* the driver's final report came */

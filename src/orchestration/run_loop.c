@@ -167,6 +167,8 @@ static caf_status record_campaign(run_loop *loop, caf_error *err)
     caf_status rc = global ? run_db_begin(loop->db, err) : caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
     if (rc == CAF_OK)
         rc = run_db_exec(loop->db, err, "INSERT OR REPLACE INTO meta(key, value) VALUES('campaign', ?)", "t", global);
+    if (rc == CAF_OK) /* what a killed run was waiting for is no news to this one */
+        rc = run_db_exec(loop->db, err, "DELETE FROM meta WHERE key LIKE ?", "t", RUN_HELD_BACK_KEY "%");
     if (rc == CAF_OK && loop->campaign->source)
         rc = run_db_exec(loop->db, err, "INSERT OR REPLACE INTO meta(key, value) VALUES('source', ?)", "t",
                          loop->campaign->source);
@@ -403,6 +405,8 @@ static void heartbeat(run_loop *loop)
         caf_info("%s: iteration %d: collector subjobs: %zu completed, %zu running, %zu submitted, %zu waiting, "
                  "%zu failed (of %zu)", c->cfg->name, c->cm.iteration, n[CAF_JOB_COMPLETED], n[CAF_JOB_RUNNING],
                  n[CAF_JOB_SUBMITTED], n[CAF_JOB_INIT], n[CAF_JOB_FAILED], total);
+        if (c->held_back[0])
+            caf_info("%s: iteration %d: collector subjobs held back: %s", c->cfg->name, c->cm.iteration, c->held_back);
     }
 }
 

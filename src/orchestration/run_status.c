@@ -176,6 +176,17 @@ caf_status caf_run_status(const char *dir, json_t **out, caf_error *err)
                                               algorithm_results(db, name, iteration)));
     }
     sqlite3_finalize(st);
+    /* What a running calibration's submissions wait for (the user's job limit); nothing once no run holds
+     * the folder. */
+    size_t k;
+    json_t *cal;
+    json_array_foreach(cals, k, cal) {
+        char key[300];
+        snprintf(key, sizeof key, "%s%s", RUN_HELD_BACK_KEY, json_string_value(json_object_get(cal, "name")));
+        char *held = running ? run_db_meta(db, key) : NULL;
+        json_object_set_new(cal, "held_back", held ? json_string(held) : json_null());
+        free(held);
+    }
     /* The IoV the run is limited to (caf run --iov), recorded with the run-wide configuration. */
     char *global = run_db_meta(db, "campaign");
     json_t *config = global ? json_loads(global, 0, NULL) : NULL;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Campaign job_policy: a campaign-wide max_active of 1 runs its collector subjobs one at a time (the
 # collector command refuses to start while another one runs), a calibration's own job_policy overrides
-# the campaign's, and values out of range are caf config check problems at FILE:LINE:COLUMN.
+# the campaign's, and values out of range (the user's global job limit's too) are caf config check problems at FILE:LINE:COLUMN.
 set -euo pipefail
 : "${CAF:?}" "${CAF_SOURCE_DIR:?}" "${CAF_BUILD_DIR:?}"
 W=$(mktemp -d "${TMPDIR:-/tmp}/caf-e2e-job-policy.XXXXXX")
@@ -61,6 +61,8 @@ calibrations:
       max_retries: 500
       memory_factor: 0.5
       flavour: 1
+      global_job_limit: many
+      global_job_check_interval: 0
 YAML
 if "$CAF" config check bad.yaml 2> check.err; then fail "bad job policies passed the check"; fi
 grep -q '^bad.yaml:2:26: job_policy: max_active must be an integer from 0' check.err || fail "max_active: $(cat check.err)"
@@ -69,5 +71,9 @@ grep -q "^bad.yaml:9:20: calibration 'gain': job_policy: max_retries must be an 
 grep -q "^bad.yaml:10:22: calibration 'gain': job_policy: memory_factor must be a number from 1 to 100" check.err ||
     fail "memory_factor: $(cat check.err)"
 grep -q "^bad.yaml:11:16: calibration 'gain': job_policy: unknown key 'flavour'" check.err || fail "unknown: $(cat check.err)"
+grep -q "^bad.yaml:12:25: calibration 'gain': job_policy: global_job_limit must be an integer from 0 (no limit, no query)" \
+    check.err || fail "global_job_limit: $(cat check.err)"
+grep -q "^bad.yaml:13:34: calibration 'gain': job_policy: global_job_check_interval must be a number of seconds from 1" \
+    check.err || fail "global_job_check_interval: $(cat check.err)"
 ! grep -q '^bad.yaml:2:4' check.err || fail "a valid value was reported"
 echo ok

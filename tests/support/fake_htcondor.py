@@ -5,6 +5,7 @@ file, see install()); it answers in the machine-readable formats the HTCondor ma
 
   condor_submit -terse -       reads a submit description on stdin, prints "C.0 - C.N-1"
   condor_q -json -attributes A,B CLUSTER...        a JSON array of job ClassAds (nothing when none)
+  condor_q -json -attributes A,B OWNER             the same for every job of that user (Owner)
   condor_history -json -attributes A,B CLUSTER...  the same for jobs that left the queue
   condor_rm C.P...             removes jobs (JobStatus 3)
 
@@ -21,6 +22,7 @@ FAKE_CONDOR_HOLD_ALWAYS=TEXT holds every job whose initialdir ends with TEXT.
 import fcntl
 import json
 import os
+import pwd
 import shutil
 import subprocess
 import sys
@@ -112,6 +114,7 @@ def condor_submit(argv):
                 state["submitted"] += 1
                 job_id = "%d.%d" % (cluster, proc)
                 state["jobs"][job_id] = {"ClusterId": cluster, "ProcId": proc, "JobStatus": 1,
+                                         "Owner": pwd.getpwuid(os.geteuid()).pw_name,
                                          "settings": settings, "submit_dir": os.getcwd(),
                                          "number": state["submitted"]}
                 procs.append(job_id)
@@ -192,6 +195,7 @@ def run_job(job_id):
 def query(argv, queue):
     attributes = None
     clusters = []
+    owners = []
     i = 0
     while i < len(argv):
         if argv[i] == "-json":
@@ -201,8 +205,10 @@ def query(argv, queue):
             attributes = argv[i].split(",")
         elif argv[i].startswith("-"):
             sys.exit("fake %s: option %s not understood" % ("condor_q" if queue else "condor_history", argv[i]))
-        else:
+        elif argv[i][0].isdigit():
             clusters.append(argv[i])
+        else:
+            owners.append(argv[i])
         i += 1
     if "-json" not in argv:
         sys.exit("fake condor_q/condor_history: caf must ask for -json")
@@ -217,6 +223,8 @@ def query(argv, queue):
         if in_queue != queue:
             continue
         if clusters and str(job["ClusterId"]) not in clusters and job_id not in clusters:
+            continue
+        if owners and job.get("Owner") not in owners:
             continue
         ad = {k: v for k, v in job.items() if k[0].isupper() and v is not None}
         if attributes:

@@ -312,6 +312,61 @@ static void settings_reject_unknown_keys(void **state)
     json_decref(obj);
 }
 
+/* squeue --noheader --array --format=%i -u USER: one pending or running job or array task per line. */
+static void squeue_user_job_count(void **state)
+{
+    (void)state;
+    long n = -1;
+    assert_int_equal(slurm_parse_user_jobs("1234_0\n1234_1\n1234_2\n1240\n1241_7\n", "", 0, &n, NULL), CAF_OK);
+    assert_int_equal(n, 5);
+    assert_int_equal(slurm_parse_user_jobs("", "", 0, &n, NULL), CAF_OK); /* no job */
+    assert_int_equal(n, 0);
+    /* A failed squeue (slurmctld down) prints nothing on stdout: never read as "no job". */
+    caf_error err = {0};
+    assert_int_equal(slurm_parse_user_jobs("", "slurm_load_jobs error: Unable to contact slurm controller", 1, &n,
+                                           &err),
+                     CAF_ERR_FORMAT);
+    assert_int_equal(slurm_parse_user_jobs("JOBID\n1234\n", "", 0, &n, &err), CAF_ERR_FORMAT);
+    assert_non_null(strstr(err.message, "JOBID"));
+}
+
+/* qstat -u USER: the alternative listing (state next to last; completed jobs not counted). */
+static void qstat_user_job_count(void **state)
+{
+    (void)state;
+    /* slurm-wlm-torque's qstat (its print_job_select format), as the loopback cluster prints it. */
+    char slurm_torque[] =
+        "\n"
+        "node1.example:\n"
+        "                                                                     Req'd  Req'd       Elap\n"
+        "Job id               Username Queue    Name                 SessID NDS   TSK   Memory Time Use S Time \n"
+        "-------------------- -------- -------- -------------------- ------ ----- ----- ------ ----- - -----\n"
+        "41                   root     debug    sleep job              --      1     1     -- 00:10 R 00:00\n"
+        "42                   root     debug    sleep                  --      1     1     -- 00:10 Q 00:00\n"
+        "43                   root     debug    sleep                  --      1     1     -- 00:10 C 00:01\n";
+    long n = -1;
+    assert_int_equal(pbs_parse_user_jobs(slurm_torque, "", 0, &n, NULL), CAF_OK);
+    assert_int_equal(n, 2);
+    /* Torque / PBS Pro (their manuals' alternative format: server line, two header lines, dashes). */
+    char torque[] =
+        "server1.example.org:\n"
+        "                                                            Req'd  Req'd   Elap\n"
+        "Job ID          Username Queue    Jobname    SessID NDS TSK Memory Time  S Time\n"
+        "--------------- -------- -------- ---------- ------ --- --- ------ ----- - -----\n"
+        "4807.server1    user1    batch    STDIN       12345   1   1    --  01:00 R 00:05\n"
+        "4808.server1    user1    batch    STDIN          --   1   1    --  01:00 H   -- \n"
+        "4809[].server1  user1    batch    arr            --   1   1    --  01:00 B   -- \n"
+        "4810.server1    user1    batch    done           --   1   1    --  01:00 F 00:02\n";
+    assert_int_equal(pbs_parse_user_jobs(torque, "", 0, &n, NULL), CAF_OK);
+    assert_int_equal(n, 3);
+    assert_int_equal(pbs_parse_user_jobs("", "", 0, &n, NULL), CAF_OK); /* no job: nothing printed */
+    assert_int_equal(n, 0);
+    caf_error err = {0};
+    assert_int_equal(pbs_parse_user_jobs("", "qstat: cannot connect to server", 1, &n, &err), CAF_ERR_FORMAT);
+    char garbled[] = "------ -\nnot a job line at all\n";
+    assert_int_equal(pbs_parse_user_jobs(garbled, "", 0, &n, &err), CAF_ERR_FORMAT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -322,6 +377,8 @@ int main(void)
         cmocka_unit_test(qstat_listing_states),
         cmocka_unit_test(pbs_command_keeps_paths_plain),
         cmocka_unit_test(settings_reject_unknown_keys),
+        cmocka_unit_test(squeue_user_job_count),
+        cmocka_unit_test(qstat_user_job_count),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -370,6 +370,34 @@ static void settings_documented_defaults_and_type_errors(void **state)
     json_decref(unknown);
 }
 
+/* condor_q -json -attributes ClusterId,ProcId,JobStatus USER: every job of the user in the queue, in the
+ * format of condor_q -json above; removed (3) and completed (4) jobs are on their way out and not counted;
+ * an owner with no job: nothing printed. */
+static void condor_q_json_documented_output_formats_count_user_jobs(void **state)
+{
+    (void)state;
+    const char *json = "[\n"
+                       "{\n  \"ClusterId\": 6,\n  \"JobStatus\": 1,\n  \"ProcId\": 0\n}\n,\n"
+                       "{\n  \"ClusterId\": 6,\n  \"JobStatus\": 2,\n  \"ProcId\": 1\n}\n,\n"
+                       "{\n  \"ClusterId\": 6,\n  \"JobStatus\": 3,\n  \"ProcId\": 2\n}\n,\n"
+                       "{\n  \"ClusterId\": 7,\n  \"JobStatus\": 4,\n  \"ProcId\": 0\n}\n,\n"
+                       "{\n  \"ClusterId\": 8,\n  \"JobStatus\": 5,\n  \"ProcId\": 0\n}\n,\n"
+                       "{\n  \"ClusterId\": 9,\n  \"JobStatus\": 6,\n  \"ProcId\": 0\n}\n,\n"
+                       "{\n  \"ClusterId\": 9,\n  \"JobStatus\": 7,\n  \"ProcId\": 1\n}\n"
+                       "]\n";
+    long n = -1;
+    assert_int_equal(htcondor_parse_user_jobs(json, "", 0, &n, NULL), CAF_OK);
+    assert_int_equal(n, 5); /* idle, running, held, transferring output, suspended */
+    assert_int_equal(htcondor_parse_user_jobs("", "", 0, &n, NULL), CAF_OK);
+    assert_int_equal(n, 0);
+    caf_error err = {0};
+    assert_int_equal(htcondor_parse_user_jobs("-- Failed to fetch ads from: <127.0.0.1:9618>\n", "", 0, &n, &err),
+                     CAF_ERR_FORMAT);
+    assert_non_null(strstr(err.message, "JSON array of job ClassAds"));
+    assert_int_equal(htcondor_parse_user_jobs("", "Error: Couldn't contact the condor_schedd", 1, &n, &err),
+                     CAF_ERR_FORMAT); /* a failed condor_q is never "no job" */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -380,6 +408,7 @@ int main(void)
         cmocka_unit_test(submit_description_queues_n_and_names_no_user_path),
         cmocka_unit_test(transfer_mode_description_transfers_inputs_scripts_and_results),
         cmocka_unit_test(settings_documented_defaults_and_type_errors),
+        cmocka_unit_test(condor_q_json_documented_output_formats_count_user_jobs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

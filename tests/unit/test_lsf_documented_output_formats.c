@@ -117,6 +117,29 @@ static void bsub_command_is_an_array_with_throttle(void **state)
     batch_command_free(&cmd);
 }
 
+/* bjobs -w -u USER: the user's unfinished jobs in the default listing quoted above (JOBID USER STAT QUEUE
+ * FROM_HOST EXEC_HOST JOB_NAME SUBMIT_TIME), array elements one line each (IBM Spectrum LSF 10.1, bjobs
+ * "Job arrays": "bjobs -A" summarises, plain bjobs lists every element as NAME[INDEX]); "No unfinished job
+ * found" (bjobs's words when the user has none, on stderr) is 0. Constructed from those documented lines. */
+static void bjobs_documented_output_formats_count_user_jobs(void **state)
+{
+    (void)state;
+    const char *listing = "JOBID   USER    STAT  QUEUE      FROM_HOST   EXEC_HOST   JOB_NAME   SUBMIT_TIME\n"
+                          "111     user1   RUN   normal     hostA       hostB       myjob      Oct 22 09:22\n"
+                          "112     user1   PEND  normal     hostA                   caf-x[1]   Oct 22 09:23\n"
+                          "112     user1   PEND  normal     hostA                   caf-x[2]   Oct 22 09:23\n"
+                          "113     user1   PSUSP normal     hostA                   held       Oct 22 09:24\n"
+                          "114     user1   DONE  normal     hostA       hostB       old        Oct 22 08:00\n";
+    long n = -1;
+    assert_int_equal(lsf_parse_user_jobs(listing, "", 0, &n, NULL), CAF_OK);
+    assert_int_equal(n, 4);
+    assert_int_equal(lsf_parse_user_jobs("", "No unfinished job found\n", 255, &n, NULL), CAF_OK);
+    assert_int_equal(n, 0);
+    caf_error err = {0};
+    assert_int_equal(lsf_parse_user_jobs("", "LSF is down. Please wait ...\n", 255, &n, &err), CAF_ERR_FORMAT);
+    assert_int_equal(lsf_parse_user_jobs("Cannot connect to LSF. Please wait ...\n", "", 0, &n, &err), CAF_ERR_FORMAT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -124,6 +147,7 @@ int main(void)
         cmocka_unit_test(bjobs_default_listing_gives_states),
         cmocka_unit_test(bjobs_array_elements_by_name_or_id),
         cmocka_unit_test(bsub_command_is_an_array_with_throttle),
+        cmocka_unit_test(bjobs_documented_output_formats_count_user_jobs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
