@@ -29,6 +29,31 @@ extern "C" {
 /* The lock file that keeps a second `caf run` (or a reset) out of a folder in use. */
 #define CAF_RUN_LOCK_FILE "caf.lock"
 
+/* One calibration in a progress snapshot of a running campaign (caf_run_options.progress). */
+typedef struct caf_run_progress_calibration {
+    const char *name;
+    const char *state;  /* the machine's state ("init" before it started), borrowed */
+    int iteration;
+    size_t subjobs;     /* collector subjobs of the current iteration (0 before its collector job exists) */
+    size_t completed, running, queued, failed; /* add up to subjobs; queued: waiting or submitted */
+    size_t executions;  /* algorithm executions recorded in the current iteration */
+    double elapsed_s;   /* since this caf run started (or resumed) it, frozen once it ended; < 0: it ended before */
+    double remaining_s; /* estimated remaining collection time; < 0: not collecting, or no subjob finished yet */
+    const char *held_back; /* why its submissions wait for the user's job limit, "" when they do not */
+} caf_run_progress_calibration;
+
+/* A snapshot of the whole run; every pointer is valid only during the callback. */
+typedef struct caf_run_progress {
+    const caf_run_progress_calibration *calibrations;
+    size_t count;
+    size_t finished;  /* calibrations completed or failed */
+    double elapsed_s; /* since caf_run started */
+    bool final;       /* the loop ended: the last snapshot */
+} caf_run_progress;
+
+/* Called with a fresh snapshot a few times a second while the loop runs, and once with final set. */
+typedef void (*caf_run_progress_fn)(const caf_run_progress *progress, void *userdata);
+
 typedef struct caf_run_options {
     const char *caf_command;  /* the program collector jobs run as `PROGRAM process ...`; NULL = this one */
     const char *base_dir;     /* folder relative paths of the campaign (output_dir, input files, file lists,
@@ -37,6 +62,9 @@ typedef struct caf_run_options {
     volatile sig_atomic_t *stop; /* when it becomes non-zero the loop saves and returns (subjobs keep running) */
     const caf_iov *iov; /* calibrate only this IoV (basf2 CAF.run(iov)); part of the recorded configuration;
                            NULL = every run */
+    caf_run_progress_fn progress; /* set: snapshots go to it instead of the heartbeat's progress lines (a
+                                     terminal's live block, src/cli/progress_block.c); NULL: plain lines */
+    void *progress_userdata;
 } caf_run_options;
 
 /* Appends every problem found in what the campaign names beyond its own keys (input files, databases,
@@ -60,6 +88,9 @@ caf_status caf_run(const caf_campaign *campaign, const caf_run_options *options,
  * "problems": true) instead. */
 caf_status caf_run_plan(const caf_campaign *campaign, const caf_run_options *options, json_t **out,
                         caf_error *err);
+
+/* Writes a duration as "42s", "3m05s" or "2h07m" into buf (returned; the caller's). */
+char *caf_run_format_duration(double seconds, char *buf, size_t size);
 
 /* Every calibration's state, iteration, subjob counts and algorithm results in the output folder dir,
  * as JSON (new reference, caller decrefs) in *out. */

@@ -30,6 +30,10 @@ int caf_log_level_parse(const char *text, caf_log_level *out);
 /* Sends log lines to sink (NULL restores stderr). */
 void caf_log_set_sink(caf_log_sink sink, void *userdata);
 
+/* Prints one formatted line to stderr as caf does without a sink ("caf: warning: ..."); for sinks that
+ * only need to do something around it. */
+void caf_log_print(caf_log_level level, const char *line);
+
 /* Emits a printf-style message at level. */
 void caf_log(caf_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

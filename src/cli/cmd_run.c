@@ -9,9 +9,10 @@
 #include "cli/campaign_args.h"
 #include "cli/cli.h"
 #include "cli/operands.h"
+#include "cli/progress_block.h"
 
 static const char run_help[] =
-    "usage: caf run CONFIG [--iov E1,R1,E2,R2] [--plugin-path PATH]\n"
+    "usage: caf run CONFIG [--iov E1,R1,E2,R2] [--plugin-path PATH] [--no-progress]\n"
     "\n"
     "Runs the campaign in CONFIG (docs/configuration.md) into its output_dir, or resumes it when the\n"
     "folder holds an earlier run of it: finished collector subjobs and algorithm executions are never\n"
@@ -22,7 +23,10 @@ static const char run_help[] =
     "is refused, naming the calibrations and keys (see caf reset). A second caf run on the same folder\n"
     "is refused, and so is a campaign with any problem: nothing is created before every check passed.\n"
     "A relative output_dir, like every relative path of the campaign, is relative to CONFIG's folder.\n"
-    "Progress goes to stderr: a line per state change and periodic subjob counts.\n"
+    "Progress goes to stderr: a line per state change and per algorithm execution, and on a terminal\n"
+    "one block kept up to date below them (per calibration: state, iteration, a bar of its collector\n"
+    "subjobs completed/failed/running/queued, executions, elapsed time, collection time left);\n"
+    "elsewhere the same as plain lines every heartbeat. NO_COLOR (set, not empty) drops the colours.\n"
     "Ctrl-C stops the loop (subjobs keep running); run again to resume. docs/running.md describes the\n"
     "output folder.\n"
     "\n"
@@ -32,11 +36,12 @@ static const char run_help[] =
     "                      payloads and IoV gaps stay inside it (R2 = -1: to the end of experiment E2).\n"
     "                      It is part of the run's configuration: resuming needs the same --iov\n"
     "  --plugin-path PATH  folders to look for plugins in (default $CAF_PLUGIN_PATH)\n"
+    "  --no-progress       plain progress lines every heartbeat even on a terminal\n"
     "\n"
     "Environment: CAF_COMMAND, when set, is the program collector jobs run instead of this caf.\n"
     "Exit codes: 0 every calibration completed, 1 a problem or a failed calibration, 2 usage error.\n";
 
-enum { OPT_PLUGIN_PATH = 1000, OPT_IOV };
+enum { OPT_PLUGIN_PATH = 1000, OPT_IOV, OPT_NO_PROGRESS };
 
 static volatile sig_atomic_t stop_requested;
 
@@ -50,11 +55,12 @@ static int run_run(int argc, char **argv)
 {
     static const struct option longopts[] = {{"plugin-path", required_argument, NULL, OPT_PLUGIN_PATH},
                                              {"iov", required_argument, NULL, OPT_IOV},
+                                             {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
                                              {0}};
     struct cli_options opts = {.where = "run", .help = run_help, .shortopts = "", .longopts = longopts};
     const char *plugin_path = NULL;
     caf_iov iov;
-    bool have_iov = false;
+    bool have_iov = false, no_progress = false;
     int operand_count = 0;
     cli_options_begin();
     for (;;) {
@@ -67,6 +73,8 @@ static int run_run(int argc, char **argv)
             return CLI_EXIT_USAGE;
         if (c == OPT_PLUGIN_PATH)
             plugin_path = optarg;
+        if (c == OPT_NO_PROGRESS)
+            no_progress = true;
         if (c == OPT_IOV) {
             if (!cli_parse_iov_option("run", optarg, &iov))
                 return CLI_EXIT_USAGE;
@@ -83,8 +91,16 @@ static int run_run(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    progress_block *block = !no_progress && progress_block_wanted()
+                                ? progress_block_open(stderr, progress_block_colour_wanted())
+                                : NULL;
+    if (block) {
+        loaded.options.progress = progress_block_update;
+        loaded.options.progress_userdata = block;
+    }
     caf_error err = {0};
     caf_status rc = caf_run(&loaded.campaign, &loaded.options, &err);
+    progress_block_close(block);
     cli_campaign_close(&loaded);
     return rc == CAF_OK ? CLI_EXIT_OK : cli_fail(&err);
 }

@@ -68,6 +68,11 @@ void caf_log(caf_log_level level, const char *fmt, ...)
         current_sink(level, line, current_userdata);
         return;
     }
+    caf_log_print(level, line);
+}
+
+void caf_log_print(caf_log_level level, const char *line)
+{
     static const char *const prefixes[] = {"debug: ", "", "warning: ", "error: "};
-    fprintf(stderr, "caf: %s%s\n", prefixes[level], line);
+    fprintf(stderr, "caf: %s%s\n", level >= CAF_LOG_DEBUG && level <= CAF_LOG_ERROR ? prefixes[level] : "", line);
 }

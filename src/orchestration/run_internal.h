@@ -234,6 +234,14 @@ typedef struct run_cal {
     /* algorithm phase */
     run_driver *driver; /* the child running the algorithms, NULL when none runs */
     bool driver_done;   /* the driver's final report came */
+    /* progress (run_progress.c): monotonic times this run saw it start and end (0: not seen), and the
+     * collector job's pace: when this run first saw the iteration's job open and how many subjobs had
+     * completed then */
+    double seen_started, seen_ended;
+    bool paced;
+    int paced_iteration;
+    double paced_since;
+    size_t paced_completed;
 } run_cal;
 
 struct run_loop {
@@ -249,8 +257,9 @@ struct run_loop {
     size_t backend_count;
     run_cal *cals;
     size_t count;
-    double last_heartbeat;
-    double started; /* monotonic time caf_run began, for the closing line */
+    double started;        /* monotonic time caf_run began, for the closing line and progress */
+    double last_heartbeat; /* of the last plain progress lines (0: none yet) */
+    double last_progress;  /* of the last snapshot given to options->progress */
     int max_drivers;    /* max_parallel_algorithms in effect */
     int drivers;        /* drivers running now */
 };
@@ -336,6 +345,16 @@ char *run_collection_output(const run_cal *c, int iteration, size_t k);
  * collector output. A kept link leading outside its folder is CAF_ERR_STATE explained in reason. */
 caf_status run_side_files_record(const run_cal *c, size_t k, const char *merged, const char *output_name,
                                  char *reason, size_t reason_size, caf_error *err);
+
+/* ---- progress (run_progress.c) ---- */
+
+/* Seconds on the monotonic clock (run_loop.c). */
+double run_monotonic(void);
+
+/* Called on every pass of the loop and once more with final when it ended: keeps each calibration's
+ * times and collection pace, and every heartbeat logs the plain progress lines, or (with
+ * options->progress) gives the callback a snapshot a few times a second and at the end. */
+void run_progress_tick(run_loop *loop, bool final);
 
 /* ---- algorithm phase (run_algorithms.c) ---- */
 

@@ -2,7 +2,7 @@
  * every calibration from the state database, then one loop steps each started calibration's machine as
  * far as it can go, starts calibrations whose dependencies completed, fails those whose dependencies
  * failed, waits for the backend and the algorithm drivers together (a local subjob's exit or a driver's
- * report wakes it at once) and prints progress. Algorithm phases run in driver children
+ * report wakes it at once) and reports progress (run_progress.c). Algorithm phases run in driver children
  * (run_algorithms.c, run_driver.c), up to max_parallel_algorithms at once, so nothing the loop does
  * waits for an algorithm. */
 #include <errno.h>
@@ -19,7 +19,7 @@
 #include "caf/log.h"
 #include "orchestration/run_internal.h"
 
-static double monotonic(void)
+double run_monotonic(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -384,36 +384,10 @@ static void wait_for_news(run_loop *loop, double interval)
     free(fds);
 }
 
-static void heartbeat(run_loop *loop)
-{
-    double t = monotonic();
-    if (t - loop->last_heartbeat < loop->campaign->heartbeat)
-        return;
-    loop->last_heartbeat = t;
-    for (size_t i = 0; i < loop->count; i++) {
-        const run_cal *c = &loop->cals[i];
-        if (c->driver)
-            caf_info("%s: iteration %d: algorithms running (process %d)", c->cfg->name, c->cm.iteration,
-                     (int)c->driver->pid);
-        else if (c->started && !strcmp(run_cal_state(c), "running_algorithms"))
-            caf_info("%s: iteration %d: algorithms waiting: max_parallel_algorithms (%d) calibrations run theirs",
-                     c->cfg->name, c->cm.iteration, loop->max_drivers);
-        if (!c->job_open)
-            continue;
-        size_t n[5];
-        size_t total = run_collect_counts(c, n);
-        caf_info("%s: iteration %d: collector subjobs: %zu completed, %zu running, %zu submitted, %zu waiting, "
-                 "%zu failed (of %zu)", c->cfg->name, c->cm.iteration, n[CAF_JOB_COMPLETED], n[CAF_JOB_RUNNING],
-                 n[CAF_JOB_SUBMITTED], n[CAF_JOB_INIT], n[CAF_JOB_FAILED], total);
-        if (c->held_back[0])
-            caf_info("%s: iteration %d: collector subjobs held back: %s", c->cfg->name, c->cm.iteration, c->held_back);
-    }
-}
-
 static caf_status loop_run(run_loop *loop, caf_error *err)
 {
     caf_status rc = CAF_OK;
-    loop->last_heartbeat = monotonic();
+    run_progress_tick(loop, false);
     for (;;) {
         if (loop->options->stop && *loop->options->stop)
             return caf_error_set(err, CAF_ERR_STATE, "interrupted; run again to resume (%s)", loop->dir);
@@ -436,7 +410,7 @@ static caf_status loop_run(run_loop *loop, caf_error *err)
             all_done = all_done && run_cal_finished(&loop->cals[i]);
         if (all_done)
             return CAF_OK;
-        heartbeat(loop);
+        run_progress_tick(loop, false);
         if (moved || !waiting)
             continue;
         wait_for_news(loop, loop->campaign->poll_interval > 0 ? loop->campaign->poll_interval : 1.0);
@@ -474,7 +448,7 @@ static caf_status finish(run_loop *loop, caf_error *err)
     double peak_mb = getrusage(RUSAGE_SELF, &usage) == 0 ? (double)usage.ru_maxrss / 1024.0 : 0.0;
     caf_info("%zu of %zu calibrations completed in %.1f s (peak memory of this caf %.0f MB); database %s/database, "
              "summary %s/summary.txt",
-             loop->count - n, loop->count, monotonic() - loop->started, peak_mb, loop->dir, loop->dir);
+             loop->count - n, loop->count, run_monotonic() - loop->started, peak_mb, loop->dir, loop->dir);
     if (n)
         return caf_error_set(err, CAF_ERR_STATE, "%zu calibration%s failed: %s", n, n == 1 ? "" : "s", failed);
     return CAF_OK;
@@ -580,7 +554,7 @@ caf_status caf_run(const caf_campaign *campaign, const caf_run_options *options,
                  "strategies see only the runs inside it", caf_iov_format(*o->iov, text, sizeof text));
     }
     run_loop loop = {.campaign = campaign, .options = o, .count = campaign->calibration_count,
-                     .max_drivers = max_parallel_algorithms(campaign), .started = monotonic()};
+                     .max_drivers = max_parallel_algorithms(campaign), .started = run_monotonic()};
     char exe[4096];
     ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
     exe[len > 0 ? len : 0] = '\0';
@@ -610,8 +584,10 @@ caf_status caf_run(const caf_campaign *campaign, const caf_run_options *options,
         loop.backend_open = true;
     if (rc == CAF_OK)
         rc = open_calibration_backends(&loop, err);
-    if (rc == CAF_OK)
+    if (rc == CAF_OK) {
         rc = loop_run(&loop, err);
+        run_progress_tick(&loop, true);
+    }
     if (rc == CAF_OK)
         rc = finish(&loop, err);
     close_loop(&loop);
