@@ -83,7 +83,67 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS iov(id INTEGER PRIMARY KEY, tag INTEGER NOT NULL REFERENCES globaltag(id),"
     " payload INTEGER NOT NULL REFERENCES payload(id), exp_low INTEGER NOT NULL, run_low INTEGER NOT NULL,"
     " exp_high INTEGER NOT NULL, run_high INTEGER NOT NULL, key_low INTEGER NOT NULL, key_high INTEGER NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS iov_by_tag ON iov(tag, key_low);";
+    "CREATE INDEX IF NOT EXISTS iov_by_tag ON iov(tag, key_low);"
+    /* IoVs as boxes of (tag, experiments, runs) in an R*Tree: finding the IoVs that contain a run is then
+     * logarithmic, where the index above still scans every IoV starting before the run */
+    "CREATE VIRTUAL TABLE IF NOT EXISTS iov_box USING rtree_i32(id, tag_low, tag_high, exp_low, exp_high, run_low,"
+    " run_high, +iov INTEGER);";
+
+/* Adds the boxes of one IoV to iov_box: one per experiment stretch with the same run range (the first
+ * experiment from run_low, the middle ones whole, the last one up to run_high; -1 high ends open). */
+static int add_boxes(sqlite3 *db, int64_t iov_id, int64_t tag, caf_iov iov)
+{
+    const int32_t top = INT32_MAX;
+    int32_t e1 = iov.exp_low, e2 = iov.exp_high < 0 ? top : iov.exp_high;
+    int32_t r1 = iov.run_low, r2 = iov.run_high < 0 || iov.exp_high < 0 ? top : iov.run_high;
+    int32_t boxes[3][4];
+    int n = 0;
+    if (e1 == e2) {
+        memcpy(boxes[n++], (int32_t[4]){e1, e1, r1, r2}, sizeof boxes[0]);
+    } else {
+        memcpy(boxes[n++], (int32_t[4]){e1, e1, r1, top}, sizeof boxes[0]);
+        if (r2 == top) {
+            memcpy(boxes[n++], (int32_t[4]){e1 + 1, e2, 0, top}, sizeof boxes[0]);
+        } else {
+            if (e2 - 1 >= e1 + 1)
+                memcpy(boxes[n++], (int32_t[4]){e1 + 1, e2 - 1, 0, top}, sizeof boxes[0]);
+            memcpy(boxes[n++], (int32_t[4]){e2, e2, 0, r2}, sizeof boxes[0]);
+        }
+    }
+    sqlite3_stmt *s;
+    int rc = sqlite3_prepare_v2(db, "INSERT INTO iov_box(tag_low, tag_high, exp_low, exp_high, run_low, run_high, iov) "
+                                    "VALUES(?, ?, ?, ?, ?, ?, ?)", -1, &s, NULL);
+    for (int i = 0; rc == SQLITE_OK && i < n; i++) {
+        sqlite3_reset(s);
+        sqlite3_bind_int64(s, 1, tag);
+        sqlite3_bind_int64(s, 2, tag);
+        for (int k = 0; k < 4; k++)
+            sqlite3_bind_int(s, 3 + k, boxes[i][k]);
+        sqlite3_bind_int64(s, 7, iov_id);
+        rc = sqlite3_step(s) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+    }
+    sqlite3_finalize(s);
+    return rc;
+}
+
+/* A store written before iov_box existed gets its boxes once, at open. */
+static int fill_missing_boxes(sqlite3 *db)
+{
+    sqlite3_stmt *s;
+    int rc = sqlite3_prepare_v2(db, "SELECT id, tag, exp_low, run_low, exp_high, run_high FROM iov WHERE NOT EXISTS "
+                                    "(SELECT 1 FROM iov_box) ORDER BY id", -1, &s, NULL);
+    if (rc != SQLITE_OK || sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        sqlite3_finalize(s);
+        return SQLITE_ERROR;
+    }
+    while (rc == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW) {
+        caf_iov iov = {sqlite3_column_int(s, 2), sqlite3_column_int(s, 3), sqlite3_column_int(s, 4),
+                       sqlite3_column_int(s, 5)};
+        rc = add_boxes(db, sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1), iov);
+    }
+    sqlite3_finalize(s);
+    return sqlite3_exec(db, rc == SQLITE_OK ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL) == SQLITE_OK ? rc : SQLITE_ERROR;
+}
 
 caf_status caf_gt_store_open(const char *dir, caf_gt_store **out, caf_error *err)
 {
@@ -105,7 +165,7 @@ caf_status caf_gt_store_open(const char *dir, caf_gt_store **out, caf_error *err
                   : SQLITE_NOMEM;
     free(path);
     if (rc != SQLITE_OK || sqlite3_busy_timeout(store->db, 10000) != SQLITE_OK ||
-        sqlite3_exec(store->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
+        sqlite3_exec(store->db, schema, NULL, NULL, NULL) != SQLITE_OK || fill_missing_boxes(store->db) != SQLITE_OK) {
         st = store->db ? sql_fail(store, err, "cannot open") : caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
         caf_gt_store_close(store);
         return st;
@@ -441,8 +501,12 @@ caf_status caf_gt_store_iovs_add(caf_gt_store *store, const char *tag, const caf
         else if (sqlite3_changes(store->db) != 1)
             st = caf_error_set(err, CAF_ERR_NOT_FOUND, "IoV %zu: no payload with id %lld", i + 1,
                                (long long)iovs[i].payload_id);
-        else
-            json_array_append_new(made, json_integer(sqlite3_last_insert_rowid(store->db)));
+        else {
+            int64_t id = sqlite3_last_insert_rowid(store->db);
+            if (add_boxes(store->db, id, tag_id(t), iovs[i].iov) != SQLITE_OK)
+                st = sql_fail(store, err, "insert");
+            json_array_append_new(made, json_integer(id));
+        }
     }
     sqlite3_finalize(s);
     if (in_transaction) {
@@ -485,10 +549,12 @@ caf_status caf_gt_store_iov_payloads(caf_gt_store *store, const char *tag, const
     if (st == CAF_OK && strcmp(tag_state(t), "INVALID") == 0)
         st = caf_error_set(err, CAF_ERR_STATE, "global tag '%s' is INVALID", tag);
     sqlite3_stmt *s = NULL;
+    /* the boxes find the candidates; the exact key range decides */
     const char *sql =
         run ? "SELECT i.exp_low, i.run_low, i.exp_high, i.run_high, p.id, p.name, p.revision, p.checksum, p.ext, "
-              "p.size, i.id FROM iov i JOIN payload p ON p.id = i.payload WHERE i.tag = ? AND i.key_low <= ? AND "
-              "i.key_high >= ? ORDER BY p.name, i.id DESC"
+              "p.size, i.id FROM iov_box b JOIN iov i ON i.id = b.iov JOIN payload p ON p.id = i.payload WHERE "
+              "b.tag_low <= ?1 AND b.tag_high >= ?1 AND b.exp_low <= ?4 AND b.exp_high >= ?4 AND b.run_low <= ?5 AND "
+              "b.run_high >= ?5 AND i.tag = ?1 AND i.key_low <= ?2 AND i.key_high >= ?3 ORDER BY p.name, i.id DESC"
             : "SELECT i.exp_low, i.run_low, i.exp_high, i.run_high, p.id, p.name, p.revision, p.checksum, p.ext, "
               "p.size, i.id FROM iov i JOIN payload p ON p.id = i.payload WHERE i.tag = ? ORDER BY i.id";
     if (st == CAF_OK && sqlite3_prepare_v2(store->db, sql, -1, &s, NULL) != SQLITE_OK)
@@ -499,6 +565,8 @@ caf_status caf_gt_store_iov_payloads(caf_gt_store *store, const char *tag, const
             int64_t key = caf_exprun_key(*run);
             sqlite3_bind_int64(s, 2, key);
             sqlite3_bind_int64(s, 3, key);
+            sqlite3_bind_int(s, 4, run->exp);
+            sqlite3_bind_int(s, 5, run->run);
         }
         int rc;
         char last_name[CAF_GT_NAME_MAX + 1] = "";
