@@ -127,6 +127,23 @@ static double time_execution(const char *plugin, const char *algorithm, const ch
     return t;
 }
 
+/* Wall seconds of `python3 -c pass` (the interpreter's start alone); *cpu its CPU seconds. */
+static double time_bare_interpreter(double *cpu)
+{
+    double c0 = children_cpu(), t0 = now();
+    pid_t pid = fork();
+    if (pid == 0) {
+        execlp(caf_python_interpreter(), caf_python_interpreter(), "-c", "pass", (char *)NULL);
+        _exit(127);
+    }
+    int status;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        die("starting the bare interpreter", NULL);
+    double t = now() - t0;
+    *cpu = children_cpu() - c0;
+    return t;
+}
+
 static int compare_doubles(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -177,9 +194,11 @@ int main(int argc, char **argv)
         if (!f || fputs("import caf\n\ndef calibrate(ctx):\n    return caf.Result.OK\n", f) < 0 || fclose(f) != 0)
             die("writing the trivial Python algorithm", NULL);
         double c_times[EXECUTIONS], py_times[EXECUTIONS], c_cpu[EXECUTIONS], py_cpu[EXECUTIONS];
+        double bare_times[EXECUTIONS], bare_cpu[EXECUTIONS];
         for (int i = 0; i < EXECUTIONS; i++) { /* alternating, so that the machine's load hits both alike */
             c_times[i] = time_execution("TestAlgorithms", "minimal", small, NULL, &c_cpu[i]);
             py_times[i] = time_execution(CAF_PYTHON_ALGORITHM_PLUGIN, "bench_trivial:calibrate", small, dir, &py_cpu[i]);
+            bare_times[i] = time_bare_interpreter(&bare_cpu[i]);
         }
         double c = median(c_times, EXECUTIONS), py = median(py_times, EXECUTIONS);
         double cc = median(c_cpu, EXECUTIONS), pc = median(py_cpu, EXECUTIONS);
@@ -187,6 +206,8 @@ int main(int argc, char **argv)
                "+%.1f ms (goal <= +50 ms); CPU time of the execution's process %.1f ms against %.1f ms: +%.1f ms; "
                "medians of %d alternating executions\n", py * 1e3, c * 1e3, (py - c) * 1e3, pc * 1e3, cc * 1e3,
                (pc - cc) * 1e3, EXECUTIONS);
+        printf("  the interpreter's start alone (python3 -c pass): %.1f ms wall, %.1f ms CPU\n",
+               median(bare_times, EXECUTIONS) * 1e3, median(bare_cpu, EXECUTIONS) * 1e3);
     }
     unlink(module);
     unlink(big);

@@ -4,7 +4,7 @@
  * Python package, in the same process: same process group, limits, log and result pipe as a C algorithm.
  * The interpreter reads the spec (caf_algo_run_spec_to_json) from a descriptor, imports the module, and
  * runs the function through libcaf (caf_algorithm_new_as + caf_algo_run_in_child inside the extension
- * module caf._caf), so inputs, payloads, state and boundaries are handled by the same code as C
+ * module caf._algorithm), so inputs, payloads, state and boundaries are handled by the same code as C
  * algorithms'. docs/python.md is the user guide. */
 #ifndef CAF_PYTHON_ALGORITHM_H
 #define CAF_PYTHON_ALGORITHM_H

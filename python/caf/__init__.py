@@ -12,41 +12,33 @@ and the caf command see. Histograms, profiles and ntuples come out as numpy arra
 Every failure of libcaf is a caf.Error (one subclass per kind) whose str() is caf's one-line message.
 See docs/python.md.
 """
-from caf._caf import (  # noqa: F401  (the public names of the package)
-    Error,
-    ExistsError,
-    ExternalError,
-    FileSystemError,
-    FormatError,
-    InvalidError,
-    NotFoundError,
-    OutOfMemoryError,
-    PluginError,
-    StateError,
-    TimeLimitError,
-    version,
-)
-from caf.iov import ExpRun, IoV, gaps, span_of_runs  # noqa: F401
-from caf.localdb import Database, Entry, Payload, check_database  # noqa: F401
-from caf.collected import (  # noqa: F401
-    CollectorOutput,
-    Counter,
-    Hist1D,
-    Hist2D,
-    Profile,
-    UserObject,
-    merge_files,
-)
-from caf.event_files import EventFileMetadata, FileIndex, IndexedFile, RunFiles, event_file_metadata  # noqa: F401
-from caf.algorithm import AlgorithmContext, Result  # noqa: F401
+# Every name is imported on first use (PEP 562): `import caf` stays cheap, which matters most in the
+# process of an algorithm written in Python, started for every execution (docs/python.md).
+_WHERE = {
+    "caf._caf": ("Error", "InvalidError", "FormatError", "FileSystemError", "OutOfMemoryError", "NotFoundError",
+                 "ExistsError", "StateError", "PluginError", "ExternalError", "TimeLimitError", "version"),
+    "caf.iov": ("ExpRun", "IoV", "gaps", "span_of_runs"),
+    "caf.localdb": ("Database", "Entry", "Payload", "check_database"),
+    "caf.collected": ("CollectorOutput", "Counter", "Hist1D", "Hist2D", "Profile", "UserObject", "merge_files"),
+    "caf.event_files": ("EventFileMetadata", "FileIndex", "IndexedFile", "RunFiles", "event_file_metadata"),
+    "caf.algorithm": ("AlgorithmContext", "Result"),
+}
+_MODULE_OF = {name: module for module, names in _WHERE.items() for name in names}
+__all__ = [name for names in _WHERE.values() for name in names if name != "version"]
 
-__version__ = version
-__all__ = [
-    "Error", "InvalidError", "FormatError", "FileSystemError", "OutOfMemoryError", "NotFoundError",
-    "ExistsError", "StateError", "PluginError", "ExternalError", "TimeLimitError",
-    "ExpRun", "IoV", "gaps", "span_of_runs",
-    "Database", "Entry", "Payload", "check_database",
-    "CollectorOutput", "Counter", "Hist1D", "Hist2D", "Profile", "UserObject", "merge_files",
-    "EventFileMetadata", "FileIndex", "IndexedFile", "RunFiles", "event_file_metadata",
-    "AlgorithmContext", "Result",
-]
+
+def __getattr__(name):
+    if name == "__version__":
+        name = "version"
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'caf' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__) | {"__version__"})

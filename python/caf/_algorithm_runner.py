@@ -5,7 +5,7 @@
 
 The runner forked this process, set its limits, process group and log, and exec'd the interpreter; the
 spec (what to run) comes on descriptor N, the result goes back on M in the runner's protocol, written by
-libcaf itself (caf._caf.run_algorithm)."""
+libcaf itself (caf._algorithm.run_algorithm)."""
 import json
 import os
 import sys
@@ -24,7 +24,7 @@ def _probe(target: str) -> int:
 
 
 def _run(spec_fd: int, result_fd: int) -> int:
-    from caf import _caf, algorithm
+    from caf import _algorithm, algorithm
 
     with os.fdopen(spec_fd, "rb") as f:
         text = f.read()
@@ -33,7 +33,7 @@ def _run(spec_fd: int, result_fd: int) -> int:
     try:
         hooks = algorithm.load(target)
     except algorithm.SetupError as e:
-        return 0 if _caf.send_setup_error(result_fd, f"python:{target}", str(e)) else 1
+        return 0 if _algorithm.send_setup_error(result_fd, f"python:{target}", str(e)) else 1
     collector = spec.get("collector") or next((c for c in spec.get("input_collectors") or [] if c), None)
     if not collector and spec.get("inputs"):
         from caf.collected import CollectorOutput
@@ -43,7 +43,7 @@ def _run(spec_fd: int, result_fd: int) -> int:
         except Exception:
             collector = None  # the run below names the file
     adapters = algorithm.adapters(target, hooks, algorithm.params_of(spec))
-    sent = _caf.run_algorithm(text, result_fd, target, collector or "?", adapters)
+    sent = _algorithm.run_algorithm(text, result_fd, target, collector or "?", adapters)
     return 0 if sent else 1
 
 

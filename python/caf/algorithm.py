@@ -18,15 +18,27 @@ pre_algorithm(ctx, iteration), setup_experiment(ctx, exp), and for SequentialBou
 boundary_setup(ctx, runs), is_boundary_required(ctx, run) -> bool, boundary_teardown(ctx). One instance
 lives for one execution's process.
 """
+from __future__ import annotations  # the annotations stay strings: typing is not imported
+
 import enum
 import json
 import sys
-import traceback
-from typing import Any, Callable, Dict, List, Optional
 
-from caf import _caf
-from caf.collected import _object
-from caf.iov import ExpRun, IoV, RunLike, as_exprun
+# Only the small extension module: caf._caf and the rest of the package are imported when a context
+# method needs them (the start of every execution's interpreter pays for what is imported here).
+from caf import _algorithm  # noqa: F401  (loaded before the package's other modules; python/src/algorithm_module.c)
+
+
+def _print_traceback():
+    import traceback  # only on failure: it imports linecache and tokenize
+
+    traceback.print_exc(file=sys.stderr)
+
+
+def _iov():
+    import caf.iov
+
+    return caf.iov
 
 
 class Result(enum.IntEnum):
@@ -84,7 +96,7 @@ class AlgorithmContext:
         info = raw.info()
         self.name: str = info["name"]
         self.iteration: int = info["iteration"]
-        self.iov = IoV(*info["iov"])
+        self._iov_tuple = info["iov"]
         self.granularity: str = info["granularity"]
         self.input_files: List[str] = info["inputs"]
         self.input_collections: List[Optional[str]] = info["collections"]
@@ -93,8 +105,12 @@ class AlgorithmContext:
         self._input_state = None
 
     @property
+    def iov(self):
+        return _iov().IoV(*self._iov_tuple)
+
+    @property
     def runs(self) -> List[ExpRun]:
-        return [ExpRun(*r) for r in self._raw.runs()]
+        return [_iov().ExpRun(*r) for r in self._raw.runs()]
 
     @property
     def input_state(self) -> Dict[str, Any]:
@@ -106,7 +122,9 @@ class AlgorithmContext:
         """The collected object name merged over the requested runs (or the given ones) and every input
         (or one collection's): Hist1D, Hist2D, Profile with numpy arrays, an ntuple as a numpy structured
         array, a Counter. caf.NotFoundError lists the objects there are."""
-        runs_arg = None if runs is None else [tuple(as_exprun(r)) for r in runs]
+        from caf.collected import _object
+
+        runs_arg = None if runs is None else [tuple(_iov().as_exprun(r)) for r in runs]
         return _object(self._raw.get_object(name, runs_arg, collection))
 
     def save_payload(self, name: str, payload: Dict[str, Any], iov=None) -> None:
@@ -123,7 +141,7 @@ class AlgorithmContext:
 
     def read_payload(self, name: str, run: RunLike) -> bytes:
         """The bytes of the payload name valid at run in the database chain (caf.NotFoundError if none)."""
-        return self._raw.read_payload(name, tuple(as_exprun(run)))[0]
+        return self._raw.read_payload(name, tuple(_iov().as_exprun(run)))[0]
 
     def read_json(self, name: str, run: RunLike) -> Dict[str, Any]:
         """A JSON payload of the chain valid at run, as a dict."""
@@ -131,7 +149,7 @@ class AlgorithmContext:
 
     def add_boundary(self, run: RunLike) -> None:
         """Marks run as a payload boundary (boundary_setup or is_boundary_required)."""
-        self._raw.add_boundary(tuple(as_exprun(run)))
+        self._raw.add_boundary(tuple(_iov().as_exprun(run)))
 
     def side_files(self, collection: Optional[str] = None) -> List[Dict[str, Any]]:
         """The collector jobs holding a requested run with the files they kept (output_patterns)."""
@@ -182,7 +200,7 @@ def load(target: str) -> Dict[str, Callable]:
     try:
         module = importlib.import_module(module_name)
     except BaseException as e:  # the module's own code may raise anything
-        traceback.print_exc()
+        _print_traceback()
         raise SetupError(f"algorithm {name}: module '{module_name}' cannot be imported: "
                          f"{type(e).__name__}: {e}") from None
     obj = getattr(module, attr, None)
@@ -193,7 +211,7 @@ def load(target: str) -> Dict[str, Callable]:
         try:
             instance = obj()
         except BaseException as e:
-            traceback.print_exc()
+            _print_traceback()
             raise SetupError(f"algorithm {name}: class {attr}() raised {type(e).__name__}: {e}") from None
         hooks = {h: getattr(instance, h) for h in HOOKS if callable(getattr(instance, h, None))}
         if "calibrate" not in hooks:
@@ -228,7 +246,7 @@ def _result(value, name: str):
 
 
 def _failure(name: str, hook: str, e: BaseException) -> str:
-    traceback.print_exc(file=sys.stderr)
+    _print_traceback()
     sys.stderr.flush()
     what = name if hook == "calibrate" else f"{name}: {hook}"
     why = str(e) or ("out of memory (its memory_limit?)" if isinstance(e, MemoryError) else "")
@@ -279,10 +297,10 @@ def adapters(target: str, hooks: Dict[str, Callable], params: Dict[str, Any]) ->
             out[hook] = simple(hook)
     if "boundary_setup" in hooks:
         user_setup = out["boundary_setup"]
-        out["boundary_setup"] = lambda raw, runs: user_setup(raw, [ExpRun(*r) for r in runs])
+        out["boundary_setup"] = lambda raw, runs: user_setup(raw, [_iov().ExpRun(*r) for r in runs])
     if "is_boundary_required" in hooks:
         user_required = out["is_boundary_required"]
-        out["is_boundary_required"] = lambda raw, run: user_required(raw, ExpRun(*run))
+        out["is_boundary_required"] = lambda raw, run: user_required(raw, _iov().ExpRun(*run))
     return out
 
 

@@ -41,8 +41,40 @@ static int add_status(PyObject *type, caf_status code)
     return rc;
 }
 
+/* caf._caf and caf._algorithm each carry this file: the second one loaded takes the classes of the first,
+ * so that `except caf.NotFoundError` catches what either raises. Returns 1 when it did, 0 when neither is
+ * loaded yet, -1 with an exception. */
+static int adopt_sibling_classes(PyObject *module)
+{
+    static const char *const siblings[] = {"caf._caf", "caf._algorithm"};
+    for (size_t s = 0; s < sizeof siblings / sizeof siblings[0]; s++) {
+        PyObject *name = PyUnicode_FromString(siblings[s]);
+        PyObject *sibling = name ? PyImport_GetModule(name) : NULL;
+        Py_XDECREF(name);
+        PyObject *base = sibling ? PyObject_GetAttrString(sibling, "Error") : NULL;
+        if (!base) {
+            PyErr_Clear();
+            Py_XDECREF(sibling);
+            continue;
+        }
+        base_error = base;
+        int rc = PyModule_AddObject(module, "Error", Py_NewRef(base));
+        for (size_t i = 0; rc == 0 && i < sizeof error_classes / sizeof error_classes[0]; i++) {
+            error_classes[i].type = PyObject_GetAttrString(sibling, error_classes[i].name);
+            rc = error_classes[i].type ? PyModule_AddObject(module, error_classes[i].name,
+                                                            Py_NewRef(error_classes[i].type)) : -1;
+        }
+        Py_DECREF(sibling);
+        return rc < 0 ? -1 : 1;
+    }
+    return 0;
+}
+
 int cafpy_errors_init(PyObject *module)
 {
+    int adopted = adopt_sibling_classes(module);
+    if (adopted != 0)
+        return adopted < 0 ? -1 : 0;
     base_error = PyErr_NewExceptionWithDoc("caf._caf.Error",
                                            "A caf failure; str() is caf's one-line message naming the "
                                            "file, line, key or job at fault.",

@@ -29,6 +29,14 @@ def ok(ctx):
     ctx.output_state["runs"] = [list(r) for r in ctx.runs]
     return caf.Result.OK
 
+def missing_object(ctx):
+    try:
+        ctx.get_object("no_such_object")
+    except caf.NotFoundError as e:  # the package's exception, raised by the algorithm's extension module
+        ctx.output_state["error"] = str(e)
+        return caf.Result.OK
+    return caf.Result.FAILURE
+
 def not_enough(ctx):
     return caf.Result.NOT_ENOUGH_DATA, "only %d runs" % len(ctx.runs)
 
@@ -130,6 +138,12 @@ def test_ok_objects_payloads_state(setup, algo, run_caf):
     text = open(caf.Database(str(db)).payload_path("PyConstants", (1, 2))).read()
     assert text.startswith('{"entries":7') and ", " not in text and text.endswith('"z":0.0}'), text
     assert run_caf("db", "check", db).stdout.strip().endswith("ok")
+
+
+def test_package_exceptions(algo):
+    rc, out, err = algo("missing_object")
+    assert rc == 0, err
+    assert "no_such_object" in out["state"]["error"] and "amplitude" in out["state"]["error"], out["state"]
 
 
 def test_other_results(setup, algo):
