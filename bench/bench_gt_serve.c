@@ -8,6 +8,7 @@
  *
  * usage: bench_gt_serve [CLIENTS [REQUESTS_PER_CLIENT]] */
 #include <curl/curl.h>
+#include <ftw.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -214,6 +215,12 @@ static double load(int count, int per_client)
     return (double)done / seconds;
 }
 
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
 int main(int argc, char **argv)
 {
     int clients = argc > 1 ? atoi(argv[1]) : 200;
@@ -251,9 +258,7 @@ int main(int argc, char **argv)
     caf_gt_server_stop(server);
     free(local);
     free(store);
-    char command[128];
-    snprintf(command, sizeof command, "rm -rf '%s'", dir);
-    if (system(command) != 0)
+    if (nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0) /* no shell: the path never meets one */
         fprintf(stderr, "bench_gt_serve: could not remove %s\n", dir);
     curl_global_cleanup();
     return 0;
