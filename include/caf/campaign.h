@@ -119,6 +119,7 @@ typedef enum caf_calibration_key {
     CAF_CAL_BACKEND,
     CAF_CAL_BACKEND_SETTINGS,
     CAF_CAL_JOB_POLICY,
+    CAF_CAL_INPUT_SANDBOX,
     CAF_CAL_KEY_COUNT
 } caf_calibration_key;
 
@@ -139,6 +140,7 @@ typedef enum caf_collection_key {
     CAF_COL_BACKEND_ARGS,
     CAF_COL_DATABASE_CHAIN,
     CAF_COL_OUTPUT_PATTERNS,
+    CAF_COL_INPUT_SANDBOX,
     CAF_COL_KEY_COUNT
 } caf_collection_key;
 
@@ -169,6 +171,7 @@ typedef struct caf_collection_config {
     json_t *backend_args;            /* an object */
     caf_string_list database_chain;  /* searched before the calibration's own database_chain */
     caf_string_list output_patterns;
+    caf_string_list input_sandbox;   /* files copied into each collector subjob's folder, besides the calibration's */
     caf_mark mark;
     caf_mark marks[CAF_COL_KEY_COUNT];
 } caf_collection_config;
@@ -195,6 +198,8 @@ typedef struct caf_calibration_config {
     size_t ignored_run_count;
     int max_iterations;              /* default 5 */
     caf_string_list output_patterns; /* collector output files to collect (glob patterns) */
+    caf_string_list input_sandbox;   /* files copied into every collector subjob's folder before it starts (every
+                                        collection's; relative paths below the campaign file's folder) */
     /* Explicit collections (owned); none: the keys above are the one collection CAF_DEFAULT_COLLECTION. */
     caf_collection_config **collections;
     size_t collection_count;
@@ -380,8 +385,9 @@ size_t caf_calibration_expand_inputs(const caf_calibration_config *cal, const ch
 size_t caf_collection_expand_inputs(const caf_calibration_config *cal, size_t index, const char *base_dir,
                                     char ***files, size_t *count, caf_config_problems *problems);
 
-/* Checks what the campaign names on disk: every calibration's inputs expand to at least one file, and
- * every database of a chain is a folder with a database.txt. Returns the number of problems added. */
+/* Checks what the campaign names on disk: every calibration's inputs expand to at least one file, every
+ * database of a chain is a folder with a database.txt, and every input_sandbox file (the calibration's and
+ * each collection's) is a regular file. Returns the number of problems added. */
 size_t caf_campaign_check_files(const caf_campaign *campaign, const char *base_dir, caf_config_problems *problems);
 
 /* For files that each hold one run (file_runs[i]), keeps at most max_per_run files of every run, chosen at

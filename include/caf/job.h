@@ -3,6 +3,7 @@
  * a restarted caf, which then re-attaches to subjobs the batch system still knows instead of running
  * them twice. Folder layout (all derived from working_dir and output_dir):
  *   WORKING_DIR/caf-job.json      the saved state (job + subjobs)
+ *   WORKING_DIR/caf-sandbox/      the snapshot of the input_sandbox files (taken at the first submission)
  *   WORKING_DIR/subjobs/N/        subjob N's folder: the command runs here; holds run.sh (unless the
  *                                 local backend starts the command itself), stdout, stderr and the
  *                                 exit-code file `exit_code`
@@ -100,6 +101,8 @@ typedef struct caf_job {
     char *working_dir;         /* absolute */
     char *output_dir;          /* absolute */
     caf_strings output_patterns; /* shell globs relative to the subjob's folder, copied to its output dir */
+    caf_strings input_sandbox;   /* absolute paths of files copied into every subjob's folder before it starts
+                                    (include/caf/input_sandbox.h) */
     caf_strings setup_commands;  /* shell lines run before the command (trusted, not quoted) */
     caf_strings env_names;       /* environment variables set for the command ... */
     caf_strings env_values;      /* ... and their values (same count) */

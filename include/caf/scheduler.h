@@ -59,6 +59,7 @@ typedef struct caf_scheduler {
     double last_save;       /* monotonic time of the last state save */
     double last_save_duration; /* seconds the last save took */
     bool dirty;             /* state changed since the last save */
+    bool sandbox_taken;     /* the job's input_sandbox snapshot is in place (include/caf/input_sandbox.h) */
     char held_back[256];    /* why submissions wait for the user's job limit now ("" when they do not) */
     size_t submit_calls;    /* backend submit calls so far (for benchmarks and tests) */
     size_t poll_calls;      /* backend poll calls so far */

@@ -4,7 +4,8 @@
  * and the description names only relative paths caf chose (subjobs/condor-*.sh), so no user file name
  * meets the submit language's quoting. Without one (transfer_files) each subjob is queued with its own
  * folder as initialdir and its files transferred (htcondor_transfer.c); input paths are checked to be
- * safe in transfer_input_files. Polls: one `condor_q -json` for all clusters, then `condor_history
+ * safe in transfer_input_files, and the input_sandbox files, copied into the subjob's folder before, go
+ * with them. Polls: one `condor_q -json` for all clusters, then `condor_history
  * -json` for the subjobs that left the queue (htcondor_ads.c). Held subjobs are reported failed with
  * their HoldReason and removed (condor_rm); the retry policy decides whether they run again. */
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "caf/file.h"
+#include "caf/input_sandbox.h"
 #include "caf/log.h"
 #include "caf/wrapper_script.h"
 #include "jobs/batch.h"
@@ -94,6 +96,19 @@ static caf_status transfer_block(FILE *f, const caf_job *job, const htcondor_set
                                      sub->input_files.items[j], path);
         }
         fprintf(f, ", %s%s", c->path_prefix, path);
+    }
+    /* The sandbox files: copied into the subjob's folder before submission, so named relative to it. */
+    for (size_t i = 0; i < job->input_sandbox.count; i++) {
+        const char *name = caf_input_sandbox_name(job->input_sandbox.items[i]);
+        bool clash = !plain_path(name) || reserved_name(name);
+        for (size_t j = 0; !clash && j < sub->input_files.count; j++)
+            clash = strcmp(caf_input_sandbox_name(sub->input_files.items[j]), name) == 0;
+        if (clash)
+            return caf_error_set(err, CAF_ERR_INVALID, "subjob %zu: input_sandbox file %s cannot be transferred "
+                                 "under its name (only letters, digits and ._+@~%%- are safe in "
+                                 "transfer_input_files, and it must differ from the input files' and caf's own "
+                                 "names)", sub->index, job->input_sandbox.items[i]);
+        fprintf(f, ", %s", name);
     }
     fputs("\nqueue 1\n", f);
     return CAF_OK;

@@ -82,6 +82,7 @@ void caf_job_close(caf_job *job)
     free(job->working_dir);
     free(job->output_dir);
     caf_strings_free(&job->output_patterns);
+    caf_strings_free(&job->input_sandbox);
     caf_strings_free(&job->setup_commands);
     caf_strings_free(&job->env_names);
     caf_strings_free(&job->env_values);

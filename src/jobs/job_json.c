@@ -8,12 +8,14 @@
 #include <unistd.h>
 
 #include "caf/file.h"
+#include "caf/input_sandbox.h"
 #include "caf/job.h"
 #include "caf/json.h"
 
 static const char *const spec_keys[] = {"name", "command", "args", "input_files", "working_dir", "output_dir",
-                                        "output_patterns", "setup", "env", "backend", "backend_args",
-                                        "backend_settings", "split", "retry", "policy", "subjobs", NULL};
+                                        "output_patterns", "input_sandbox", "setup", "env", "backend",
+                                        "backend_args", "backend_settings", "split", "retry", "policy", "subjobs",
+                                        NULL};
 
 static bool key_allowed(const char *key, const char *const *allowed)
 {
@@ -234,6 +236,27 @@ static caf_status parse_env(caf_job *job, const json_t *obj, caf_error *err)
     return CAF_OK;
 }
 
+/* input_sandbox: files by path (relative to base_dir), each base name usable and distinct. */
+static caf_status parse_sandbox(caf_job *job, const json_t *value, const char *base_dir, caf_error *err)
+{
+    caf_strings paths = {0};
+    caf_status rc = strings_from_json(value, "input_sandbox", &paths, err);
+    for (size_t i = 0; rc == CAF_OK && i < paths.count; i++) {
+        const char *why = caf_input_sandbox_name_problem(paths.items[i]);
+        for (size_t k = 0; !why && k < i; k++)
+            if (!strcmp(caf_input_sandbox_name(paths.items[k]), caf_input_sandbox_name(paths.items[i])))
+                why = "has the base name of an earlier entry (both would be the same file in the subjob's folder)";
+        char *abs = NULL;
+        rc = why ? caf_error_set(err, CAF_ERR_INVALID, "key 'input_sandbox': '%s' %s", paths.items[i], why)
+                 : absolute(base_dir, paths.items[i], &abs, err);
+        if (rc == CAF_OK)
+            rc = caf_strings_push(&job->input_sandbox, abs, err);
+        free(abs);
+    }
+    caf_strings_free(&paths);
+    return rc;
+}
+
 static caf_status parse_spec(caf_job *job, const json_t *spec, const char *base_dir, caf_error *err)
 {
     if (!json_is_object(spec))
@@ -275,6 +298,8 @@ static caf_status parse_spec(caf_job *job, const json_t *spec, const char *base_
     free(dir);
     if (rc == CAF_OK)
         rc = strings_from_json(json_object_get(spec, "output_patterns"), "output_patterns", &job->output_patterns, err);
+    if (rc == CAF_OK)
+        rc = parse_sandbox(job, json_object_get(spec, "input_sandbox"), base_dir, err);
     if (rc == CAF_OK)
         rc = strings_from_json(json_object_get(spec, "setup"), "setup", &job->setup_commands, err);
     if (rc == CAF_OK)
@@ -438,6 +463,7 @@ json_t *caf_job_to_json(const caf_job *job)
     json_object_set_new(j, "working_dir", json_string(job->working_dir));
     json_object_set_new(j, "output_dir", json_string(job->output_dir));
     json_object_set_new(j, "output_patterns", strings_to_json(&job->output_patterns));
+    json_object_set_new(j, "input_sandbox", strings_to_json(&job->input_sandbox));
     json_object_set_new(j, "setup", strings_to_json(&job->setup_commands));
     json_t *env = json_object();
     for (size_t i = 0; i < job->env_names.count; i++)

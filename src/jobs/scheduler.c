@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "caf/file.h"
+#include "caf/input_sandbox.h"
 #include "caf/log.h"
 #include "caf/user_job_limit.h"
 #include "caf/wrapper_script.h"
@@ -309,12 +310,14 @@ caf_status caf_scheduler_poll(caf_scheduler *sched, caf_error *err)
 }
 
 /* Gets sub ready for its next attempt: its folder, a fresh script (unless the backend starts the command
- * itself), no stale exit-code file, output folder. */
+ * itself), its input_sandbox files, no stale exit-code file, output folder. */
 static caf_status prepare_attempt(caf_scheduler *sched, caf_subjob *sub, caf_error *err)
 {
     caf_status rc = sched->backend->starts_commands && !caf_job_needs_wrapper_script(sched->job)
                         ? caf_mkdir_p(sub->dir, err)
                         : caf_wrapper_script_write(sched->job, sub, err);
+    if (rc == CAF_OK)
+        rc = caf_input_sandbox_install(sched->job, sub, err);
     if (rc == CAF_OK && unlink(sub->exit_code_file) != 0 && errno != ENOENT)
         rc = caf_error_errno(err, errno, "%s", sub->exit_code_file);
     if (rc == CAF_OK && sched->job->output_patterns.count > 0)
@@ -432,6 +435,12 @@ caf_status caf_scheduler_submit(caf_scheduler *sched, caf_error *err)
         room = waiting;
     if (room == 0 || !user_limit_allows(sched, now, waiting, &room))
         return CAF_OK;
+    if (!sched->sandbox_taken) { /* once, before the first subjob goes out */
+        caf_status rc = caf_input_sandbox_snapshot(job, err);
+        if (rc != CAF_OK)
+            return rc;
+        sched->sandbox_taken = true;
+    }
     caf_subjob **batch = malloc(room * sizeof *batch);
     if (!batch)
         return caf_error_set(err, CAF_ERR_NOMEM, "job %s: out of memory", job->name);

@@ -12,19 +12,20 @@ static const char *const calibration_keys[CAF_CAL_KEY_COUNT] = {
     "name", "collector", "pre_collector", "algorithms", "input_files", "input_file_lists", "granularity",
     "max_files_per_collector_job", "max_collector_jobs", "max_files_per_run", "files_per_run_seed",
     "backend_args", "database_chain", "depends_on", "ignored_runs", "max_iterations", "output_patterns",
-    "collections", "save_payloads", "backend", "backend_settings", "job_policy",
+    "collections", "save_payloads", "backend", "backend_settings", "job_policy", "input_sandbox",
 };
 
 static const char *const collection_keys[CAF_COL_KEY_COUNT] = {
     "name", "collector", "pre_collector", "input_files", "input_file_lists", "max_files_per_collector_job",
     "max_collector_jobs", "max_files_per_run", "files_per_run_seed", "backend_args", "database_chain",
-    "output_patterns",
+    "output_patterns", "input_sandbox",
 };
 
 static const caf_calibration_key collection_to_calibration[CAF_COL_KEY_COUNT] = {
     CAF_CAL_KEY_COUNT, CAF_CAL_COLLECTOR, CAF_CAL_PRE_COLLECTOR, CAF_CAL_INPUT_FILES, CAF_CAL_INPUT_FILE_LISTS,
     CAF_CAL_MAX_FILES_PER_COLLECTOR_JOB, CAF_CAL_MAX_COLLECTOR_JOBS, CAF_CAL_MAX_FILES_PER_RUN,
     CAF_CAL_FILES_PER_RUN_SEED, CAF_CAL_BACKEND_ARGS, CAF_CAL_DATABASE_CHAIN, CAF_CAL_OUTPUT_PATTERNS,
+    CAF_CAL_INPUT_SANDBOX,
 };
 
 static const char *const campaign_keys[CAF_CAMPAIGN_KEY_COUNT] = {
@@ -174,6 +175,7 @@ static void collection_free(caf_collection_config *col)
     json_decref(col->backend_args);
     string_list_clear(&col->database_chain);
     string_list_clear(&col->output_patterns);
+    string_list_clear(&col->input_sandbox);
     free(col);
 }
 
@@ -202,6 +204,7 @@ static void calibration_free(caf_calibration_config *cal)
     string_list_clear(&cal->depends_on);
     free(cal->ignored_runs);
     string_list_clear(&cal->output_patterns);
+    string_list_clear(&cal->input_sandbox);
     free(cal->backend);
     json_decref(cal->backend_settings);
     json_decref(cal->backend_settings_marks);
@@ -363,9 +366,9 @@ void caf_calibration_collection(const caf_calibration_config *cal, size_t i, caf
         .output_patterns = cal->output_patterns,
         .mark = cal->mark,
     };
-    /* the short form's database_chain is the calibration's: it is not repeated as the collection's own */
+    /* the short form's database_chain and input_sandbox are the calibration's: not repeated as the collection's */
     for (int k = 1; k < CAF_COL_KEY_COUNT; k++)
-        if (k != CAF_COL_DATABASE_CHAIN)
+        if (k != CAF_COL_DATABASE_CHAIN && k != CAF_COL_INPUT_SANDBOX)
             view->marks[k] = cal->marks[collection_to_calibration[k]];
 }
 

@@ -11,6 +11,7 @@
 
 #include "caf/campaign.h"
 #include "caf/file.h"
+#include "caf/input_sandbox.h"
 #include "caf/stat_cache.h"
 
 typedef struct file_set {
@@ -331,6 +332,29 @@ static void check_chain(const char *cal, const caf_string_list *chain, const cha
     caf_stat_cache_close(&folder);
 }
 
+/* Every input_sandbox file of a list (the calibration's, or collection's own) is a regular file. */
+static void check_sandbox(const char *cal, const char *collection, const caf_string_list *list, caf_mark fallback,
+                          const char *base_dir, caf_config_problems *problems)
+{
+    caf_stat_cache folder = {0};
+    for (size_t i = 0; i < list->count; i++) {
+        if (caf_input_sandbox_name_problem(list->items[i]))
+            continue; /* a bad name is the validation's problem already */
+        char *path = resolve(base_dir, list->items[i]);
+        path_kind kind = path ? kind_of(path, &folder) : KIND_MISSING;
+        free(path);
+        if (kind != KIND_FILE)
+            caf_config_problems_add(problems, list->marks && list->marks[i].line ? list->marks[i] : fallback,
+                                    "calibration '%s'%s%s%s: input_sandbox: '%s' %s", cal,
+                                    collection ? ": collection '" : "", collection ? collection : "",
+                                    collection ? "'" : "", list->items[i],
+                                    kind == KIND_MISSING ? "does not exist"
+                                    : kind == KIND_FOLDER ? "is a folder (list its files)"
+                                                          : "is no regular file");
+    }
+    caf_stat_cache_close(&folder);
+}
+
 size_t caf_campaign_check_files(const caf_campaign *c, const char *base_dir, caf_config_problems *problems)
 {
     size_t before = problems->count;
@@ -355,6 +379,14 @@ size_t caf_campaign_check_files(const caf_campaign *c, const char *base_dir, caf
             check_chain(cal->name, &col.database_chain, base_dir, problems);
         }
         check_chain(cal->name, &cal->database_chain, base_dir, problems);
+        check_sandbox(cal->name, NULL, &cal->input_sandbox, cal->marks[CAF_CAL_INPUT_SANDBOX].line
+                      ? cal->marks[CAF_CAL_INPUT_SANDBOX] : cal->mark, base_dir, problems);
+        for (size_t k = 0; k < cal->collection_count; k++) {
+            const caf_collection_config *col = cal->collections[k];
+            check_sandbox(cal->name, col->name ? col->name : "", &col->input_sandbox,
+                          col->marks[CAF_COL_INPUT_SANDBOX].line ? col->marks[CAF_COL_INPUT_SANDBOX] : col->mark,
+                          base_dir, problems);
+        }
     }
     return problems->count - before;
 }

@@ -6,6 +6,7 @@
 
 #include "caf/backend.h"
 #include "caf/campaign.h"
+#include "caf/input_sandbox.h"
 #include "caf/job_policy.h"
 #include "caf/path.h"
 #include "caf/python_algorithm.h"
@@ -314,14 +315,15 @@ static bool short_form_key_given(const caf_calibration_config *cal, caf_collecti
 
 /* A calibration's `collections:`: each named (unique, a safe folder name), with a collector and input
  * files and sane limits; the short form's collector keys may not be given beside them (which would win
- * is not obvious), except database_chain, which is the calibration's and applies to every collection. */
+ * is not obvious), except database_chain and input_sandbox, which are the calibration's and apply to every
+ * collection (each collection may add its own). */
 static void check_collections(const caf_calibration_config *cal, caf_config_problems *p)
 {
     if (cal->collection_count == 0)
         return;
     for (int k = CAF_COL_COLLECTOR; k < CAF_COL_KEY_COUNT; k++) {
         caf_calibration_key ck = caf_collection_key_in_calibration((caf_collection_key)k);
-        if (k != CAF_COL_DATABASE_CHAIN && short_form_key_given(cal, (caf_collection_key)k))
+        if (k != CAF_COL_DATABASE_CHAIN && k != CAF_COL_INPUT_SANDBOX && short_form_key_given(cal, (caf_collection_key)k))
             caf_config_problems_add(p, at(cal, ck), "calibration '%s': '%s' cannot be given beside 'collections': "
                                     "set it in each collection", cal->name, caf_calibration_key_name(ck));
     }
@@ -471,6 +473,42 @@ static void check_output_patterns(const caf_calibration_config *cal, caf_config_
     }
 }
 
+/* Checks the names of one input_sandbox list: each usable in a subjob's folder and distinct from the ones
+ * before it and from the calibration's own (before, may be NULL: the list is the calibration's). */
+static void check_sandbox_list(const caf_calibration_config *cal, const char *collection, const caf_string_list *list,
+                               caf_mark fallback, const caf_string_list *before, caf_config_problems *p)
+{
+    for (size_t i = 0; i < list->count; i++) {
+        const char *item = list->items[i], *name = caf_input_sandbox_name(item);
+        const char *why = caf_input_sandbox_name_problem(item);
+        if (!why && !strcmp(name, "collector_output.sqlite"))
+            why = "is the name of the collector's output";
+        for (size_t k = 0; !why && before && k < before->count; k++)
+            if (!strcmp(caf_input_sandbox_name(before->items[k]), name))
+                why = "has the base name of a file in the calibration's input_sandbox";
+        for (size_t k = 0; !why && k < i; k++)
+            if (!strcmp(caf_input_sandbox_name(list->items[k]), name))
+                why = "has the base name of an earlier entry (both would be one file in the subjob's folder)";
+        if (why)
+            caf_config_problems_add(p, list->marks && list->marks[i].line ? list->marks[i] : fallback,
+                                    "calibration '%s'%s%s%s: input_sandbox: '%s' %s", cal->name,
+                                    collection ? ": collection '" : "", collection ? collection : "",
+                                    collection ? "'" : "", item, why);
+    }
+}
+
+/* input_sandbox: the calibration's list and each collection's own. Whether the files exist is
+ * caf_campaign_check_files's. */
+static void check_input_sandbox(const caf_calibration_config *cal, caf_config_problems *p)
+{
+    check_sandbox_list(cal, NULL, &cal->input_sandbox, at(cal, CAF_CAL_INPUT_SANDBOX), NULL, p);
+    for (size_t k = 0; k < cal->collection_count; k++) {
+        const caf_collection_config *col = cal->collections[k];
+        check_sandbox_list(cal, col->name ? col->name : "", &col->input_sandbox, col_at(col, CAF_COL_INPUT_SANDBOX),
+                           &cal->input_sandbox, p);
+    }
+}
+
 static void check_backend(const caf_calibration_config *cal, caf_config_problems *p)
 {
     bool known = !cal->backend;
@@ -565,6 +603,7 @@ size_t caf_campaign_validate(const caf_campaign *c, caf_config_problems *p)
         check_pre_collector(cal, p);
         check_collections(cal, p);
         check_output_patterns(cal, p);
+        check_input_sandbox(cal, p);
         check_backend(cal, p);
     }
     check_unique_names(c, p);

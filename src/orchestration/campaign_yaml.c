@@ -757,6 +757,7 @@ static void visit_collection_key(loader *l, const char *key, yaml_node_t *key_no
     case CAF_COL_BACKEND_ARGS: get_object(l, v, what, &col->backend_args); break;
     case CAF_COL_DATABASE_CHAIN: get_string_list(l, v, what, true, &col->database_chain); break;
     case CAF_COL_OUTPUT_PATTERNS: get_string_list(l, v, what, true, &col->output_patterns); break;
+    case CAF_COL_INPUT_SANDBOX: get_string_list(l, v, what, true, &col->input_sandbox); break;
     case CAF_COL_KEY_COUNT: break;
     }
 }
@@ -851,6 +852,7 @@ static void visit_calibration_key(loader *l, const char *key, yaml_node_t *key_n
     case CAF_CAL_IGNORED_RUNS: load_ignored_runs(l, v, cc); break;
     case CAF_CAL_MAX_ITERATIONS: get_int(l, v, what, &cal->max_iterations); break;
     case CAF_CAL_OUTPUT_PATTERNS: get_string_list(l, v, what, true, &cal->output_patterns); break;
+    case CAF_CAL_INPUT_SANDBOX: get_string_list(l, v, what, true, &cal->input_sandbox); break;
     case CAF_CAL_COLLECTIONS: load_collections(l, v, cc); break;
     case CAF_CAL_SAVE_PAYLOADS: get_bool(l, v, what, &cal->save_payloads); break;
     case CAF_CAL_BACKEND:

@@ -13,6 +13,7 @@
 #include "caf/collector_output.h"
 #include "caf/file.h"
 #include "caf/file_index.h"
+#include "caf/input_sandbox.h"
 #include "caf/job_policy.h"
 #include "caf/json.h"
 #include "caf/log.h"
@@ -257,6 +258,37 @@ static char *chain_env(const run_cal *c, const caf_collection_config *col)
     return text;
 }
 
+/* The job's input_sandbox: the calibration's files and the collection's own, copied once per output folder
+ * into OUTPUT_DIR/NAME/input_sandbox/COLLECTION/ (so every iteration, and a resumed run, gets the files as
+ * they were when the calibration first collected), named there. */
+static caf_status add_input_sandbox(run_cal *c, const run_collection *rc_col, caf_job *job, caf_error *err)
+{
+    const caf_string_list *lists[] = {&c->cfg->input_sandbox, &rc_col->cfg.input_sandbox};
+    caf_strings sources = {0};
+    caf_status rc = CAF_OK;
+    for (size_t l = 0; l < 2; l++)
+        for (size_t i = 0; rc == CAF_OK && i < lists[l]->count; i++) {
+            const char *item = lists[l]->items[i];
+            char *path = item[0] == '/' || !c->loop->base_dir ? strdup(item) : path_join(c->loop->base_dir, item);
+            rc = path ? caf_strings_push(&sources, path, err) : caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+            free(path);
+        }
+    char *dir = NULL;
+    if (rc == CAF_OK && sources.count && asprintf(&dir, "%s/input_sandbox/%s", c->dir, rc_col->cfg.name) < 0)
+        rc = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    if (rc == CAF_OK && sources.count)
+        rc = caf_input_sandbox_copy(&sources, dir, err);
+    for (size_t i = 0; rc == CAF_OK && i < sources.count; i++) {
+        char *kept = path_join(dir, caf_input_sandbox_name(sources.items[i]));
+        rc = kept ? caf_strings_push(&job->input_sandbox, kept, err)
+                  : caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+        free(kept);
+    }
+    free(dir);
+    caf_strings_free(&sources);
+    return rc;
+}
+
 static caf_status build_job(run_cal *c, run_collection *rc_col, const char *collector_dir, caf_strings *inputs,
                             caf_error *err)
 {
@@ -291,6 +323,8 @@ static caf_status build_job(run_cal *c, run_collection *rc_col, const char *coll
         rc = caf_strings_push(&job->output_patterns, COLLECTOR_OUTPUT, err);
     for (size_t i = 0; rc == CAF_OK && i < col->output_patterns.count; i++)
         rc = caf_strings_push(&job->output_patterns, col->output_patterns.items[i], err);
+    if (rc == CAF_OK)
+        rc = add_input_sandbox(c, rc_col, job, err);
     /* The collector sees the same database chain as the algorithms, minus the iteration's own output. */
     if (rc == CAF_OK && (rc = caf_strings_push(&job->env_names, "CAF_DATABASE_CHAIN", err)) == CAF_OK)
         rc = caf_strings_push(&job->env_values, chain, err);

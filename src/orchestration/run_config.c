@@ -58,7 +58,7 @@ static json_t *modules_json(const caf_module_config *list, size_t count)
 /* One explicit collection, every key with its value. */
 static json_t *collection_json(const caf_collection_config *col)
 {
-    return json_pack("{s:s, s:{s:s, s:O}, s:o, s:o, s:o, s:i, s:i, s:i, s:I, s:O, s:o, s:o}", "name", col->name,
+    json_t *config = json_pack("{s:s, s:{s:s, s:O}, s:o, s:o, s:o, s:i, s:i, s:i, s:I, s:O, s:o, s:o}", "name", col->name,
                      "collector", "plugin", col->collector ? col->collector : "", "params", col->collector_parameters,
                      "pre_collector", modules_json(col->pre_collector, col->pre_collector_count), "input_files",
                      strings_json(&col->input_files), "input_file_lists", strings_json(&col->input_file_lists),
@@ -66,6 +66,9 @@ static json_t *collection_json(const caf_collection_config *col)
                      col->max_collector_jobs, "max_files_per_run", col->max_files_per_run, "files_per_run_seed",
                      (json_int_t)col->files_per_run_seed, "backend_args", col->backend_args, "database_chain",
                      strings_json(&col->database_chain), "output_patterns", strings_json(&col->output_patterns));
+    if (config && col->input_sandbox.count > 0) /* added later: recorded only when given */
+        json_object_set_new(config, "input_sandbox", strings_json(&col->input_sandbox));
+    return config;
 }
 
 json_t *run_calibration_config_json(const caf_campaign *campaign, const caf_calibration_config *cal)
@@ -101,6 +104,8 @@ json_t *run_calibration_config_json(const caf_campaign *campaign, const caf_cali
             json_array_append_new(list, collection_json(cal->collections[i]));
         json_object_set_new(config, "collections", list);
     }
+    if (config && cal->input_sandbox.count > 0)
+        json_object_set_new(config, "input_sandbox", strings_json(&cal->input_sandbox));
     if (config && !cal->save_payloads)
         json_object_set_new(config, "save_payloads", json_false());
     if (config && cal->backend)

@@ -8,6 +8,7 @@
 #  - a held subjob is reported with its HoldReason, removed with condor_rm and retried; one held every
 #    time fails with the reason in caf jobs status
 #  - the shared-file-system mode still works through the same fake
+#  - input_sandbox files are transferred with the job, from the copy in the subjob's folder
 set -euo pipefail
 : "${CAF:?}" "${CAF_SOURCE_DIR:?}"
 PY=/usr/bin/python3
@@ -93,6 +94,31 @@ write_job "$W/inputs" false
 "$CAF" jobs submit job.json --wait > shared.out 2> shared.err || { cat shared.err; fail "the shared-mode job failed"; }
 grep -q '^should_transfer_files = NO$' condor/submits/*.sub || fail "shared mode asked for a transfer"
 grep -q '^queue 2$' condor/submits/*.sub || fail "shared mode did not queue 2"
+# input_sandbox in transfer mode: the file is copied into the subjob's folder at submission and goes with
+# it in transfer_input_files; the command reads it by name in its scratch folder. The original is removed
+# right after the submission, and the retry of the held first attempt still has it.
+rm -rf xfer results condor/*
+echo gamma > sandbox.conf
+cat > sandbox.json <<JSON
+{"name": "xfer", "command": "sh", "args": ["-c", "cat sandbox.conf > out-sandbox.txt"],
+ "input_sandbox": ["sandbox.conf"], "output_patterns": ["out-*"], "output_dir": "results", "backend": "htcondor",
+ "backend_settings": {"transfer_files": true, "poll_interval_s": 0.2, "exit_file_grace_s": 5},
+ "retry": {"max_retries": 2}, "policy": {"poll_interval_s": 0.2}}
+JSON
+FAKE_CONDOR_HOLD=1 "$CAF" jobs submit sandbox.json > sandbox.out 2> sandbox.err || { cat sandbox.err; fail "sandbox: submit"; }
+rm sandbox.conf
+FAKE_CONDOR_HOLD=1 "$CAF" jobs submit sandbox.json --wait >> sandbox.out 2>> sandbox.err ||
+    { cat sandbox.err; fail "the sandbox job failed once its original was gone"; }
+[ "$(cat results/0/out-sandbox.txt)" = gamma ] || fail "the sandbox file did not reach the job"
+grep -q '^transfer_input_files = caf-transfer-run.sh, sandbox.conf$' condor/submits/*.sub ||
+    fail "the sandbox file is not transferred: $(grep transfer_input condor/submits/*.sub)"
+[ "$(cat xfer/caf-sandbox/sandbox.conf)" = gamma ] || fail "no snapshot of the sandbox"
+grep -q '^condor_rm 1\.0$' condor/calls || fail "the first attempt was not held and removed"
+"$CAF" jobs status sandbox.json --json | $PY -c '
+import json, sys
+s = json.load(sys.stdin)
+assert s["status"] == "completed" and s["subjobs"][0]["attempt"] == 2, s'
+
 # caf config check: HTCondor settings of the wrong type and unknown keys at FILE:LINE:COLUMN.
 cat > bad.yaml <<'YAML'
 output_dir: out

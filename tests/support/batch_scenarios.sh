@@ -99,6 +99,18 @@ run_scenarios() {
     fail "names: not all completed"
   echo "ok ($BACKEND): outputs and hostile file names"
 
+  # ---- input_sandbox: copied into every subjob's folder at submission; the original may go away ----
+  echo "sandboxed $BACKEND" > sandbox.txt
+  write_job sandbox '["-c", "cat sandbox.txt > out.txt"]' \
+    '"input_sandbox": ["sandbox.txt"], "split": {"arg_sets": [["a"], ["b"]]}, "output_patterns": ["out.txt"]'
+  "$CAF" jobs submit sandbox.json >sandbox.log 2>&1 || { cat sandbox.log; fail "sandbox: submit failed"; }
+  rm sandbox.txt
+  "$CAF" jobs submit sandbox.json --wait >>sandbox.log 2>&1 || { cat sandbox.log; fail "sandbox job failed"; }
+  for i in 0 1; do
+    [[ $(cat "sandbox-out/$i/out.txt") == "sandboxed $BACKEND" ]] || fail "sandbox: subjob $i did not read its copy"
+  done
+  echo "ok ($BACKEND): input_sandbox files in every subjob's folder"
+
   # ---- a failing subjob is retried; one that always fails ends failed with its exit code ----
   write_job retry '["-c", "m=\"$CAF_MARK.$1\"; [ \"$1\" = always ] && exit 3; [ -e \"$m\" ] || { touch \"$m\"; exit 4; }", "caf"]' \
     "\"env\": {\"CAF_MARK\": \"$work/mark\"}, \"split\": {\"arg_sets\": [[\"once\"], [\"always\"]]}, \"retry\": {\"max_retries\": 1}"

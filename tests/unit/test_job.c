@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "caf/file.h"
+#include "caf/input_sandbox.h"
 #include "caf/job.h"
 #include "caf/json.h"
 #include "test_support.h"
@@ -94,6 +95,14 @@ static void bad_specs_name_the_key(void **state)
          "job j: choose one of"},
         {"{\"name\": \"j\", \"command\": \"x\", \"retry\": {\"time_factor\": 0.5}}",
          "job j: retry factors must be at least 1"},
+        {"{\"name\": \"j\", \"command\": \"x\", \"input_sandbox\": [\"conf/..\"]}",
+         "job j: key 'input_sandbox': 'conf/..' would leave the subjob's folder"},
+        {"{\"name\": \"j\", \"command\": \"x\", \"input_sandbox\": [\"a/w.txt\", \"b/w.txt\"]}",
+         "job j: key 'input_sandbox': 'b/w.txt' has the base name of an earlier entry"},
+        {"{\"name\": \"j\", \"command\": \"x\", \"input_sandbox\": [\"exit_code\"]}",
+         "job j: key 'input_sandbox': 'exit_code' is the name of a file caf keeps"},
+        {"{\"name\": \"j\", \"command\": \"x\", \"input_sandbox\": [\"dir/\"]}",
+         "job j: key 'input_sandbox': 'dir/' names no file"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         caf_job job;
@@ -299,6 +308,56 @@ static void load_spec_reports_file_and_position(void **state)
     free(dir);
 }
 
+/* The input sandbox: a snapshot at the first submission, copied into each subjob's folder; what is in
+ * place is kept, so a changed original does not reach a subjob that has its copy. */
+static void input_sandbox_snapshot_and_subjob_copies(void **state)
+{
+    (void)state;
+    char *dir = test_make_temp_dir("sandbox");
+    test_write_file(dir, "w.txt", "one\n");
+    char text[1024];
+    snprintf(text, sizeof text, "{\"name\": \"j\", \"command\": \"true\", \"input_sandbox\": [\"w.txt\"], "
+                                "\"split\": {\"arg_sets\": [[\"a\"], [\"b\"]]}}");
+    json_t *spec = json_loads(text, 0, NULL);
+    caf_job job;
+    caf_error err = {0};
+    assert_int_equal(caf_job_from_json(&job, spec, dir, &err), CAF_OK);
+    json_decref(spec);
+    assert_int_equal(job.input_sandbox.count, 1);
+    assert_int_equal(caf_input_sandbox_snapshot(&job, &err), CAF_OK);
+    test_write_file(dir, "w.txt", "two\n"); /* changed after the snapshot */
+    assert_int_equal(caf_input_sandbox_install(&job, &job.subjobs[0], &err), CAF_OK);
+    char *copy = test_read_file(job.subjobs[0].dir, "w.txt");
+    assert_string_equal(copy, "one\n");
+    free(copy);
+    /* A later snapshot keeps the first; a subjob's own copy is kept too. */
+    assert_int_equal(caf_input_sandbox_snapshot(&job, &err), CAF_OK);
+    test_write_file(job.subjobs[0].dir, "w.txt", "mine\n");
+    assert_int_equal(caf_input_sandbox_install(&job, &job.subjobs[0], &err), CAF_OK);
+    assert_int_equal(caf_input_sandbox_install(&job, &job.subjobs[1], &err), CAF_OK);
+    copy = test_read_file(job.subjobs[0].dir, "w.txt");
+    assert_string_equal(copy, "mine\n");
+    free(copy);
+    copy = test_read_file(job.subjobs[1].dir, "w.txt");
+    assert_string_equal(copy, "one\n");
+    free(copy);
+    /* The state file names the sandbox. */
+    json_t *saved = caf_job_to_json(&job);
+    assert_true(json_array_size(json_object_get(saved, "input_sandbox")) == 1);
+    json_decref(saved);
+    caf_job_close(&job);
+    /* A file missing at the first submission is an error naming it. */
+    snprintf(text, sizeof text, "{\"name\": \"k\", \"command\": \"true\", \"input_sandbox\": [\"gone.txt\"]}");
+    spec = json_loads(text, 0, NULL);
+    assert_int_equal(caf_job_from_json(&job, spec, dir, &err), CAF_OK);
+    json_decref(spec);
+    assert_int_not_equal(caf_input_sandbox_snapshot(&job, &err), CAF_OK);
+    assert_non_null(strstr(err.message, "gone.txt"));
+    caf_job_close(&job);
+    test_remove_tree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -312,6 +371,7 @@ int main(void)
         cmocka_unit_test(failed_attempts_retry_with_more_memory_and_time),
         cmocka_unit_test(state_round_trips_and_reattaches),
         cmocka_unit_test(load_spec_reports_file_and_position),
+        cmocka_unit_test(input_sandbox_snapshot_and_subjob_copies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
