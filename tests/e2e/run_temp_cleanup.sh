@@ -89,6 +89,11 @@ done
 echo "killed during: ${kinds[*]:-nothing}"
 [ "${#kinds[@]}" -gt 0 ] || fail "caf was never killed"
 [ -e out/summary.json ] || fail "the run never completed"
+# A killed run's writers may outlive it for a moment (a collector the shepherd lets finish, an execution
+# child about to get its parent-death signal) and leave a file after the completing run's start-up sweep,
+# which rightly kept it while its writer lived. One more run sweeps those, so that the final run counts
+# the planted files alone.
+"$CAF" run campaign.yaml 2> sweep.log || { cat sweep.log; fail "the sweeping run failed"; }
 
 # Files as killed writers leave them, where each kind lives; and a live writer's.
 boot=$(tr -d '-' < /proc/sys/kernel/random/boot_id | cut -c1-8)
