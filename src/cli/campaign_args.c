@@ -8,7 +8,8 @@
 
 #include "cli/cli.h"
 
-bool cli_parse_iov_option(const char *where, const char *text, caf_iov *iov)
+/* Parses the value of --iov for command where into *iov; false after printing a usage error. */
+static bool parse_iov_option(const char *where, const char *text, caf_iov *iov)
 {
     caf_error err = {0};
     if (caf_iov_parse(text, iov, &err) != CAF_OK) {
@@ -22,7 +23,21 @@ bool cli_parse_iov_option(const char *where, const char *text, caf_iov *iov)
     return true;
 }
 
-bool cli_campaign_load(const char *path, const char *plugin_path, const caf_iov *iov, cli_campaign *out)
+int cli_campaign_take_option(const char *where, int c, const char *arg, cli_campaign_args *args)
+{
+    if (c == CLI_OPT_PLUGIN_PATH) {
+        args->plugin_path = arg;
+        return 1;
+    }
+    if (c != CLI_OPT_IOV)
+        return 0;
+    if (!parse_iov_option(where, arg, &args->iov))
+        return -1;
+    args->have_iov = true;
+    return 1;
+}
+
+bool cli_campaign_load(const char *path, const cli_campaign_args *args, cli_campaign *out)
 {
     memset(out, 0, sizeof *out);
     caf_config_problems problems = {0};
@@ -35,7 +50,8 @@ bool cli_campaign_load(const char *path, const char *plugin_path, const caf_iov 
         return false;
     }
     out->options = (caf_run_options){.caf_command = getenv("CAF_COMMAND"), .base_dir = dirname(out->path_copy),
-                                     .plugin_path = plugin_path, .iov = iov};
+                                     .plugin_path = args->plugin_path,
+                                     .iov = args->have_iov ? &args->iov : NULL};
     if (rc == CAF_ERR_INVALID) /* list what the files, plugins and backend add, too: every problem at once */
         caf_run_check(&out->campaign, &out->options, &problems);
     if (rc != CAF_OK) {

@@ -32,7 +32,7 @@ static const char plan_help[] =
     "Exit codes: 0 the plan was shown, 1 a problem in the campaign or its inputs (the plan is still shown\n"
     "when only a calibration's inputs have one), 2 usage error.\n";
 
-enum { OPT_PLUGIN_PATH = 1000, OPT_IOV, OPT_JSON };
+enum { OPT_JSON = 1000 };
 
 static const char *text_of(const json_t *obj, const char *key)
 {
@@ -223,14 +223,12 @@ static void print_text(const json_t *plan)
 
 static int plan_run(int argc, char **argv)
 {
-    static const struct option longopts[] = {{"plugin-path", required_argument, NULL, OPT_PLUGIN_PATH},
-                                             {"iov", required_argument, NULL, OPT_IOV},
+    static const struct option longopts[] = {CLI_CAMPAIGN_LONGOPTS,
                                              {"json", no_argument, NULL, OPT_JSON},
                                              {0}};
     struct cli_options opts = {.where = "plan", .help = plan_help, .shortopts = "", .longopts = longopts};
-    const char *plugin_path = NULL;
-    caf_iov iov;
-    bool have_iov = false, json = false;
+    cli_campaign_args args = {0};
+    bool json = false;
     int operand_count = 0;
     cli_options_begin();
     for (;;) {
@@ -241,20 +239,16 @@ static int plan_run(int argc, char **argv)
             return CLI_EXIT_OK;
         if (c == CLI_OPT_ERROR)
             return CLI_EXIT_USAGE;
-        if (c == OPT_PLUGIN_PATH)
-            plugin_path = optarg;
+        int taken = cli_campaign_take_option("plan", c, optarg, &args);
+        if (taken < 0)
+            return CLI_EXIT_USAGE;
         if (c == OPT_JSON)
             json = true;
-        if (c == OPT_IOV) {
-            if (!cli_parse_iov_option("plan", optarg, &iov))
-                return CLI_EXIT_USAGE;
-            have_iov = true;
-        }
     }
     if (operand_count != 1)
         return cli_usage_error("plan", "expected one campaign file");
     cli_campaign loaded;
-    if (!cli_campaign_load(argv[0], plugin_path, have_iov ? &iov : NULL, &loaded))
+    if (!cli_campaign_load(argv[0], &args, &loaded))
         return CLI_EXIT_FAILURE;
     caf_error err = {0};
     json_t *plan = NULL;

@@ -41,7 +41,7 @@ static const char run_help[] =
     "Environment: CAF_COMMAND, when set, is the program collector jobs run instead of this caf.\n"
     "Exit codes: 0 every calibration completed, 1 a problem or a failed calibration, 2 usage error.\n";
 
-enum { OPT_PLUGIN_PATH = 1000, OPT_IOV, OPT_NO_PROGRESS };
+enum { OPT_NO_PROGRESS = 1000 };
 
 static volatile sig_atomic_t stop_requested;
 
@@ -53,14 +53,12 @@ static void on_stop(int sig)
 
 static int run_run(int argc, char **argv)
 {
-    static const struct option longopts[] = {{"plugin-path", required_argument, NULL, OPT_PLUGIN_PATH},
-                                             {"iov", required_argument, NULL, OPT_IOV},
+    static const struct option longopts[] = {CLI_CAMPAIGN_LONGOPTS,
                                              {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
                                              {0}};
     struct cli_options opts = {.where = "run", .help = run_help, .shortopts = "", .longopts = longopts};
-    const char *plugin_path = NULL;
-    caf_iov iov;
-    bool have_iov = false, no_progress = false;
+    cli_campaign_args args = {0};
+    bool no_progress = false;
     int operand_count = 0;
     cli_options_begin();
     for (;;) {
@@ -71,20 +69,16 @@ static int run_run(int argc, char **argv)
             return CLI_EXIT_OK;
         if (c == CLI_OPT_ERROR)
             return CLI_EXIT_USAGE;
-        if (c == OPT_PLUGIN_PATH)
-            plugin_path = optarg;
+        int taken = cli_campaign_take_option("run", c, optarg, &args);
+        if (taken < 0)
+            return CLI_EXIT_USAGE;
         if (c == OPT_NO_PROGRESS)
             no_progress = true;
-        if (c == OPT_IOV) {
-            if (!cli_parse_iov_option("run", optarg, &iov))
-                return CLI_EXIT_USAGE;
-            have_iov = true;
-        }
     }
     if (operand_count != 1)
         return cli_usage_error("run", "expected one campaign file");
     cli_campaign loaded;
-    if (!cli_campaign_load(argv[0], plugin_path, have_iov ? &iov : NULL, &loaded))
+    if (!cli_campaign_load(argv[0], &args, &loaded))
         return CLI_EXIT_FAILURE;
     loaded.options.stop = &stop_requested;
     struct sigaction sa = {.sa_handler = on_stop};

@@ -170,6 +170,10 @@ void run_iov_describe(const json_t *config, char *buf, size_t size);
 
 /* ---- checks before a run or a plan (run_loop.c) ---- */
 
+/* Allocates loop->cals, one per campaign calibration, each with its loop, configuration, index, backend
+ * and folder OUTPUT_DIR/NAME set (owned by the loop; freed by whoever closes it). */
+caf_status run_cals_create(run_loop *loop, caf_error *err);
+
 /* path made absolute against the working folder (malloc'd). */
 char *run_absolute_path(const char *path);
 

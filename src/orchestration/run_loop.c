@@ -193,12 +193,11 @@ static caf_status record_campaign(run_loop *loop, caf_error *err)
     return rc;
 }
 
-static caf_status restore_calibrations(run_loop *loop, caf_error *err)
+caf_status run_cals_create(run_loop *loop, caf_error *err)
 {
     if (!(loop->cals = calloc(loop->count ? loop->count : 1, sizeof *loop->cals)))
         return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
-    caf_status rc = CAF_OK;
-    for (size_t i = 0; i < loop->count && rc == CAF_OK; i++) {
+    for (size_t i = 0; i < loop->count; i++) {
         run_cal *c = &loop->cals[i];
         c->loop = loop;
         c->cfg = loop->campaign->calibrations[i];
@@ -208,6 +207,15 @@ static caf_status restore_calibrations(run_loop *loop, caf_error *err)
             c->dir = NULL;
             return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
         }
+    }
+    return CAF_OK;
+}
+
+static caf_status restore_calibrations(run_loop *loop, caf_error *err)
+{
+    caf_status rc = run_cals_create(loop, err);
+    for (size_t i = 0; i < loop->count && rc == CAF_OK; i++) {
+        run_cal *c = &loop->cals[i];
         if ((rc = caf_calibration_machine_init(&c->cm, c->cfg->name, c->cfg->max_iterations, err)) != CAF_OK)
             return rc;
         run_cal_row row;

@@ -421,18 +421,9 @@ static caf_status plan_calibration(run_cal *c, int wave, const char *cache, cons
 /* Fills the loop's calibrations as the run would restore them: folder and recorded iteration. */
 static caf_status restore(run_loop *loop, caf_error *err)
 {
-    if (!(loop->cals = calloc(loop->count ? loop->count : 1, sizeof *loop->cals)))
-        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
-    caf_status rc = CAF_OK;
+    caf_status rc = run_cals_create(loop, err);
     for (size_t i = 0; i < loop->count && rc == CAF_OK; i++) {
         run_cal *c = &loop->cals[i];
-        c->loop = loop;
-        c->cfg = loop->campaign->calibrations[i];
-        c->index = i;
-        if (asprintf(&c->dir, "%s/%s", loop->dir, c->cfg->name) < 0) {
-            c->dir = NULL;
-            return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
-        }
         run_cal_row row = {0};
         if (loop->db && (rc = run_db_load_calibration(loop->db, c->cfg->name, &row, err)) == CAF_OK && row.found)
             c->cm.iteration = row.iteration;
