@@ -40,10 +40,14 @@ expect 1 "broken.yaml:[0-9]*:[0-9]*: .*max_iterations" "$CAF" plan broken.yaml
 "$CAF" plan --help | grep -q "usage: caf plan CONFIG" || fail "caf plan --help"
 
 # ---- the plan writes nothing but the file-index cache ----
-find . | sort > before.txt
+# The listings live outside the scanned folder: "find . | sort > before.txt" races the redirect's
+# creation of before.txt against find's directory read, so the listing itself came and went.
+LISTS=$(mktemp -d)
+trap 'rm -rf "$W" "$LISTS"' EXIT
+find . | sort > "$LISTS/before.txt"
 "$CAF" plan toy_campaign.yaml --json > plan.json 2>plan.err || { cat plan.err; fail "caf plan --json"; }
-find . | sort > after.txt
-new=$(comm -13 before.txt after.txt | grep -v -e '^./plan.json$' -e '^./plan.err$' -e '^./after.txt$' | tr '\n' ' ')
+find . | sort > "$LISTS/after.txt"
+new=$(comm -13 "$LISTS/before.txt" "$LISTS/after.txt" | grep -v -e '^./plan.json$' -e '^./plan.err$' | tr '\n' ' ')
 [ "$new" = "./toy_results ./toy_results/file_index.sqlite " ] || fail "the plan wrote: $new"
 "$CAF" plan toy_campaign.yaml > plan.txt || fail "caf plan (text)"
 grep -q "^time: wave 1, iteration 0 (max_iterations 8), depends on gain" plan.txt || { cat plan.txt; fail "text plan"; }
