@@ -352,6 +352,13 @@ size_t caf_campaign_validate(const caf_campaign *campaign, caf_config_problems *
 caf_status caf_campaign_load_yaml(const char *path, caf_campaign *campaign, caf_config_problems *problems,
                                   caf_error *err);
 
+/* Loads and validates a campaign from size bytes of text (YAML, or JSON, which YAML reads) exactly as
+ * caf_campaign_load_yaml does a file's, with name standing for the file in messages and campaign->source
+ * (e.g. the file the text will be saved as); relative paths stay relative (to the caller's base folder).
+ * text stays the caller's; *campaign is initialised in every case and must be closed. */
+caf_status caf_campaign_load_text(const char *text, size_t size, const char *name, caf_campaign *campaign,
+                                  caf_config_problems *problems, caf_error *err);
+
 /* ---- dependency order ---- */
 
 /* Writes the calibrations' indices into order (calibration_count entries) so that every calibration comes

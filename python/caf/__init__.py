@@ -22,6 +22,7 @@ _WHERE = {
     "caf.collected": ("CollectorOutput", "Counter", "Hist1D", "Hist2D", "Profile", "UserObject", "merge_files"),
     "caf.event_files": ("EventFileMetadata", "FileIndex", "IndexedFile", "RunFiles", "event_file_metadata"),
     "caf.algorithm": ("AlgorithmContext", "Result"),
+    "caf.framework": ("Algorithm", "Calibration", "Collection", "CAF", "CampaignRun", "why"),
 }
 _MODULE_OF = {name: module for module, names in _WHERE.items() for name in names}
 __all__ = [name for names in _WHERE.values() for name in names if name != "version"]

@@ -7,6 +7,8 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <jansson.h>
+
 #include "caf/error.h"
 #include "caf/iov.h"
 
@@ -42,6 +44,12 @@ extern PyMethodDef cafpy_localdb_methods[];
 /* The collector output type (caf/collector_output.h) and module functions; 0 or -1 with an exception. */
 int cafpy_collector_output_init(PyObject *module);
 extern PyMethodDef cafpy_collector_output_methods[];
+
+/* The compact JSON text of j as a Python str (new reference, or NULL with an exception); steals j. */
+PyObject *cafpy_json_text(json_t *j);
+
+/* Campaigns (caf/campaign.h, caf/caf_run.h, caf/lineage.h): validation of a text, status, lineage. */
+extern PyMethodDef cafpy_campaign_methods[];
 
 /* Event file metadata and the file index (caf/event_file.h, caf/file_index.h). */
 extern PyMethodDef cafpy_event_files_methods[];

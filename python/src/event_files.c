@@ -9,8 +9,7 @@
 #include "caf/event_file.h"
 #include "caf/file_index.h"
 
-/* The JSON text of j as a Python str; steals j. */
-static PyObject *json_text(json_t *j)
+PyObject *cafpy_json_text(json_t *j)
 {
     char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
@@ -36,7 +35,7 @@ static PyObject *py_event_file_metadata(PyObject *self, PyObject *args)
     Py_DECREF(path_obj);
     if (st != CAF_OK)
         return cafpy_raise(&err);
-    PyObject *result = json_text(caf_event_file_meta_to_json(&meta));
+    PyObject *result = cafpy_json_text(caf_event_file_meta_to_json(&meta));
     caf_event_file_meta_free(&meta);
     return result;
 }
@@ -101,7 +100,7 @@ static PyObject *py_file_index(PyObject *self, PyObject *args)
         }
         PyList_SET_ITEM(bad, (Py_ssize_t)i, line);
     }
-    PyObject *text = bad ? json_text(caf_file_index_to_json(index)) : NULL;
+    PyObject *text = bad ? cafpy_json_text(caf_file_index_to_json(index)) : NULL;
     if (text)
         result = Py_BuildValue("(NN)", text, bad);
     else

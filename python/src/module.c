@@ -4,7 +4,8 @@
 
 #include "caf/version.h"
 
-/* The module's functions: the tables of iov.c, localdb.c, collector_output.c, event_files.c and algorithm.c
+/* The module's functions: the tables of iov.c, localdb.c, collector_output.c, event_files.c, algorithm.c
+ * and campaign.c
  * joined. */
 static PyMethodDef all_methods[64];
 
@@ -28,7 +29,8 @@ PyMODINIT_FUNC PyInit__caf(void)
     size_t used = 0;
     if (append_methods(&used, cafpy_iov_methods) < 0 || append_methods(&used, cafpy_localdb_methods) < 0 ||
         append_methods(&used, cafpy_collector_output_methods) < 0 ||
-        append_methods(&used, cafpy_event_files_methods) < 0 || append_methods(&used, cafpy_algorithm_methods) < 0) {
+        append_methods(&used, cafpy_event_files_methods) < 0 || append_methods(&used, cafpy_algorithm_methods) < 0 ||
+        append_methods(&used, cafpy_campaign_methods) < 0) {
         PyErr_SetString(PyExc_SystemError, "caf._caf: method table too small");
         return NULL;
     }

@@ -1,6 +1,6 @@
 """make install puts the package caf where the Python it was built for finds it: under the prefix at a
 folder that is on that interpreter's own sys.path for the prefix /usr/local, and importable from there
-(not from the build tree)."""
+(not from the build tree), and finding the caf command installed beside it."""
 import os
 import subprocess
 import sys
@@ -31,3 +31,9 @@ def test_installed_package_imports(tmp_path):
                        capture_output=True, text=True)
     where, contains = p.stdout.split()
     assert where.startswith(str(prefix)) and contains == "True"
+    # an installed package runs the installed caf command (campaigns, caf.framework)
+    env.pop("CAF_COMMAND", None)
+    code = "import caf.framework; print(caf.framework.find_caf_command())"
+    p = subprocess.run([sys.executable, "-c", code], env=dict(env, PYTHONPATH=site), cwd=tmp_path, check=True,
+                       capture_output=True, text=True)
+    assert p.stdout.strip() == str(prefix / "bin" / "caf")

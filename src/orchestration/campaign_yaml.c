@@ -1015,39 +1015,28 @@ static void visit_campaign_key(loader *l, const char *key, yaml_node_t *key_node
     }
 }
 
-/* Parses the file into l->doc within caf_yaml_load_bounded's limits; a syntax error, a limit exceeded or
- * memory running out is one problem at its mark. */
-static caf_status parse_file(loader *l, const char *path, bool *parsed, caf_error *err)
+/* Parses text into l->doc within caf_yaml_load_bounded's limits; a syntax error, a limit exceeded or memory
+ * running out is one problem at its mark. Returns whether there is a document to walk. */
+static bool parse_text(loader *l, const char *text, size_t size)
 {
-    *parsed = false;
-    char *text;
-    size_t size;
-    caf_status rc = caf_file_read(path, &text, &size, err);
-    if (rc != CAF_OK)
-        return rc;
     caf_yaml_failure failure;
     if (caf_yaml_load_bounded(text, size, &l->doc, &failure) == CAF_OK)
-        *parsed = true;
-    else
-        caf_config_problems_add(l->p, (caf_mark){failure.line, failure.column}, "%s", failure.message);
-    free(text);
-    return CAF_OK;
+        return true;
+    caf_config_problems_add(l->p, (caf_mark){failure.line, failure.column}, "%s", failure.message);
+    return false;
 }
 
-caf_status caf_campaign_load_yaml(const char *path, caf_campaign *campaign, caf_config_problems *problems,
-                                  caf_error *err)
+caf_status caf_campaign_load_text(const char *text, size_t size, const char *name, caf_campaign *campaign,
+                                  caf_config_problems *problems, caf_error *err)
 {
     caf_status rc = caf_campaign_init(campaign, err);
     if (rc != CAF_OK)
         return rc;
-    if ((rc = caf_config_set_string(&campaign->source, path, err)) != CAF_OK)
+    if ((rc = caf_config_set_string(&campaign->source, name, err)) != CAF_OK)
         return rc;
     size_t before = problems->count;
     loader l = {.c = campaign, .p = problems};
-    bool parsed;
-    if ((rc = parse_file(&l, path, &parsed, err)) != CAF_OK)
-        return rc;
-    if (parsed) {
+    if (parse_text(&l, text, size)) {
         yaml_node_t *root = yaml_document_get_root_node(&l.doc);
         yaml_node_t *defaults = root ? lookup(&l, root, "defaults") : NULL;
         l.defaults = defaults && defaults->type == YAML_MAPPING_NODE ? defaults : NULL;
@@ -1060,9 +1049,26 @@ caf_status caf_campaign_load_yaml(const char *path, caf_campaign *campaign, caf_
     if (problems->count == before)
         return CAF_OK;
     char first[1024];
-    caf_config_problem_format(problems, before, path, first, sizeof first);
+    caf_config_problem_format(problems, before, name, first, sizeof first);
     size_t more = problems->count - before - 1;
     if (more)
         return caf_error_set(err, CAF_ERR_INVALID, "%s (and %zu more problem%s)", first, more, more == 1 ? "" : "s");
     return caf_error_set(err, CAF_ERR_INVALID, "%s", first);
+}
+
+caf_status caf_campaign_load_yaml(const char *path, caf_campaign *campaign, caf_config_problems *problems,
+                                  caf_error *err)
+{
+    char *text;
+    size_t size;
+    caf_status rc = caf_file_read(path, &text, &size, err);
+    if (rc != CAF_OK) {
+        caf_error ignored = {0};
+        if (caf_campaign_init(campaign, &ignored) == CAF_OK)
+            caf_config_set_string(&campaign->source, path, &ignored);
+        return rc;
+    }
+    rc = caf_campaign_load_text(text, size, path, campaign, problems, err);
+    free(text);
+    return rc;
 }

@@ -336,6 +336,43 @@ static void strategy_plugins_and_their_parameters(void **unused)
     caf_campaign_close(&c);
 }
 
+/* A text (here JSON, which the YAML loader reads) goes through the same walk and validator as a file:
+ * the same model, and problems under the name given, at the text's own lines and columns. */
+static void text_is_loaded_as_a_file(void **state)
+{
+    (void)state;
+    static const char json[] = "{\n"
+                               "  \"output_dir\": \"out\",\n"
+                               "  \"calibrations\": [\n"
+                               "    {\"name\": \"gain\", \"collector\": \"C\", \"max_iterations\": 2,\n"
+                               "     \"algorithms\": [{\"plugin\": \"A\", \"strategy\": \"SequentialRunByRun\"}],\n"
+                               "     \"input_files\": [\"toy/*.h5\"]}\n"
+                               "  ]\n"
+                               "}\n";
+    caf_campaign c;
+    caf_config_problems p = {0};
+    caf_error err = {0};
+    assert_int_equal(caf_campaign_load_text(json, strlen(json), "built.json", &c, &p, &err), CAF_OK);
+    assert_int_equal(p.count, 0);
+    assert_string_equal(c.source, "built.json");
+    assert_int_equal(c.calibration_count, 1);
+    assert_int_equal(c.calibrations[0]->max_iterations, 2);
+    assert_int_equal(c.calibrations[0]->algorithms[0].strategy.kind, CAF_STRATEGY_SEQUENTIAL_RUN_BY_RUN);
+    caf_campaign_close(&c);
+
+    static const char bad[] = "{\"output_dir\": \"out\", \"calibrations\": [\n"
+                              "  {\"name\": \"gain\", \"collector\": \"C\", \"max_iterations\": -1, \"colour\": 1,\n"
+                              "   \"algorithms\": [{\"plugin\": \"A\"}], \"input_files\": [\"x\"]}]}\n";
+    assert_int_equal(caf_campaign_load_text(bad, strlen(bad), "built.json", &c, &p, &err), CAF_ERR_INVALID);
+    assert_string_equal(err.message, "built.json:2:60: calibration 'gain': unknown key 'colour' (and 1 more problem)");
+    caf_config_problems_sort(&p);
+    char line[1200];
+    assert_string_equal(caf_config_problem_format(&p, 0, "built.json", line, sizeof line),
+                        "built.json:2:56: calibration 'gain': max_iterations must be at least 0, not -1");
+    caf_config_problems_clear(&p);
+    caf_campaign_close(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -344,6 +381,7 @@ int main(void)
         cmocka_unit_test(cycles_and_syntax_errors),
         cmocka_unit_test(missing_file_is_an_io_error),
         cmocka_unit_test(strategy_plugins_and_their_parameters),
+        cmocka_unit_test(text_is_loaded_as_a_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
