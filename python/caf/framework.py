@@ -28,7 +28,7 @@ import threading
 __all__ = ["Algorithm", "Collection", "Calibration", "CAF", "CampaignRun", "find_caf_command", "why"]
 
 # Constructor arguments named as in basf2 whose campaign key differs.
-_BASF2_KEYS = {"pre_collector_path": "pre_collector"}
+_BASF2_KEYS = {"pre_collector_path": "pre_collector", "calibration_defaults": "defaults"}
 
 
 def _listed(value):
@@ -82,18 +82,38 @@ class Algorithm:
         return f"Algorithm({self.algorithm!r}, strategy={self.strategy!r})"
 
 
-class Collection:
+class _Keys:
+    """Attributes other than the class's own (_OWN, properties, _private) are campaign keys of the same
+    name (docs/configuration.md): `cal.granularity = "all"` sets the key and `cal.granularity` reads it,
+    as basf2's attributes. None unsets a key. A name that is no key is kept too, and libcaf's validator
+    reports it ("unknown key"), so a misspelt attribute is never silently ignored."""
+
+    _OWN = ("keys",)
+
+    def __setattr__(self, name, value):
+        if name.startswith("_") or name in self._OWN or isinstance(getattr(type(self), name, None), property):
+            object.__setattr__(self, name, value)
+        else:
+            self.keys[name] = value
+
+    def __getattr__(self, name):
+        keys = self.__dict__.get("keys", {})
+        if name.startswith("_") or name not in keys:
+            raise AttributeError(f"{type(self).__name__} has no attribute or key {name!r}")
+        return keys[name]
+
+
+class Collection(_Keys):
     """A collector with its own inputs (basf2 caf.framework.Collection), added to a calibration with
     Calibration.add_collection. collector is a plugin name or {"plugin": NAME, "parameters": {...}};
     pre_collector_path a list of module names or {"module", "parameters", "conditions"} mappings; any
-    other collection key of docs/configuration.md may be given by its name."""
+    other collection key of docs/configuration.md may be given (and set as an attribute) by its name."""
 
     def __init__(self, collector=None, input_files=None, pre_collector_path=None, database_chain=None,
                  output_patterns=None, max_files_per_collector_job=None, max_collector_jobs=None,
                  backend_args=None, **keys):
-        self.keys = dict(collector=collector, input_files=_listed(input_files),
-                         pre_collector_path=pre_collector_path, database_chain=_listed(database_chain),
-                         output_patterns=_listed(output_patterns),
+        self.keys = dict(collector=collector, input_files=input_files, pre_collector_path=pre_collector_path,
+                         database_chain=database_chain, output_patterns=output_patterns,
                          max_files_per_collector_job=max_files_per_collector_job,
                          max_collector_jobs=max_collector_jobs, backend_args=backend_args, **keys)
 
@@ -102,33 +122,25 @@ class Collection:
         return _keys(self.keys)
 
 
-class Calibration:
+class Calibration(_Keys):
     """One calibration (basf2 caf.framework.Calibration). The basf2 names are constructor arguments and
     attributes (collector, algorithms, input_files, pre_collector_path, database_chain, output_patterns,
     max_files_per_collector_job, max_collector_jobs, backend_args, max_iterations, ignored_runs, backend,
-    backend_settings, save_payloads); every other calibration key of docs/configuration.md may be given
-    by its name (granularity="all", job_policy={...}). Unknown keys and bad values are found by libcaf's
-    validator when the campaign is validated, checked, planned or run."""
+    backend_settings, save_payloads); every other calibration key of docs/configuration.md may be given,
+    or set as an attribute, by its name (granularity="all", job_policy={...}). Unknown keys and bad
+    values are found by libcaf's validator when the campaign is validated, checked, planned or run."""
+
+    _OWN = ("keys", "name", "collections", "dependencies")
 
     def __init__(self, name, collector=None, algorithms=None, input_files=None, pre_collector_path=None,
                  database_chain=None, output_patterns=None, max_files_per_collector_job=None,
                  max_collector_jobs=None, backend_args=None, **keys):
+        self.keys = dict(collector=collector, pre_collector_path=pre_collector_path, input_files=input_files,
+                         database_chain=database_chain, output_patterns=output_patterns,
+                         max_files_per_collector_job=max_files_per_collector_job,
+                         max_collector_jobs=max_collector_jobs, backend_args=backend_args, **keys)
         self.name = name
-        self.collector = collector
         self.algorithms = algorithms
-        self.input_files = _listed(input_files)
-        self.pre_collector_path = pre_collector_path
-        self.database_chain = _listed(database_chain)
-        self.output_patterns = _listed(output_patterns)
-        self.max_files_per_collector_job = max_files_per_collector_job
-        self.max_collector_jobs = max_collector_jobs
-        self.backend_args = backend_args
-        self.max_iterations = keys.pop("max_iterations", None)
-        self.ignored_runs = keys.pop("ignored_runs", None)
-        self.backend = keys.pop("backend", None)
-        self.backend_settings = keys.pop("backend_settings", None)
-        self.save_payloads = keys.pop("save_payloads", None)
-        self.keys = keys
         self.collections = {}
         self.dependencies = []
 
@@ -174,16 +186,9 @@ class Calibration:
     def to_dict(self):
         """The calibration's entry of docs/configuration.md."""
         entry = {"name": self.name}
-        entry.update(_keys({
-            "collector": self.collector, "pre_collector_path": self.pre_collector_path,
-            "algorithms": [a.to_dict() for a in self._algorithms] or None, "input_files": self.input_files,
-            "database_chain": self.database_chain, "output_patterns": self.output_patterns,
-            "max_files_per_collector_job": self.max_files_per_collector_job,
-            "max_collector_jobs": self.max_collector_jobs, "backend_args": self.backend_args,
-            "max_iterations": self.max_iterations, "ignored_runs": self.ignored_runs,
-            "backend": self.backend, "backend_settings": self.backend_settings,
-            "save_payloads": self.save_payloads, "depends_on": self.dependencies or None}))
         entry.update(_keys(self.keys))
+        entry.update(_keys({"algorithms": [a.to_dict() for a in self._algorithms] or None,
+                            "depends_on": self.dependencies or None}))
         if self.collections:
             entry["collections"] = [{"name": n, **c.to_dict()} for n, c in self.collections.items()]
         return entry
@@ -303,23 +308,24 @@ class CampaignRun:
         return _command_error(self.stderr_tail, self.campaign_file, f"caf run exited with {code}")
 
 
-class CAF:
+class CAF(_Keys):
     """A campaign (basf2 caf.framework.CAF): global settings and the calibrations, added with
     add_calibration. output_dir and every relative path of the calibrations are relative to base_dir
     (default: the current folder when the CAF is made), as a campaign file's are to its folder. The
     campaign is written as JSON to campaign_file (default BASE_DIR/OUTPUT_DIR_NAME.campaign.json) before
     it is checked, planned or run, so `caf status`, `caf report` and a `caf run` typed by hand see the
     very same campaign. Other campaign keys of docs/configuration.md (heartbeat, poll_interval,
-    backend_settings, job_policy, defaults, ...) may be given by name."""
+    backend_settings, job_policy, calibration_defaults (the key defaults), ...) may be given, or set
+    as attributes, by name."""
+
+    _OWN = ("keys", "base_dir", "caf_command", "calibrations")
 
     def __init__(self, output_dir="calibration_results", backend="local", base_dir=None, campaign_file=None,
                  caf_command=None, **keys):
-        self.output_dir = output_dir
-        self.backend = backend
+        self.keys = dict(output_dir=output_dir, backend=backend, **keys)
         self.base_dir = os.path.abspath(os.fspath(base_dir) if base_dir is not None else os.getcwd())
         self._campaign_file = campaign_file
         self.caf_command = caf_command
-        self.keys = keys
         self.calibrations = []
 
     def add_calibration(self, calibration):
@@ -341,8 +347,7 @@ class CAF:
 
     def to_dict(self):
         """The campaign as the content of a campaign file (docs/configuration.md)."""
-        campaign = _keys({"output_dir": self.output_dir, "backend": self.backend})
-        campaign.update(_keys(self.keys))
+        campaign = _keys(self.keys)
         campaign["calibrations"] = [c.to_dict() for c in self.calibrations]
         return campaign
 

@@ -8,7 +8,9 @@ docs/python.md runs as printed there."""
 import json
 import os
 import re
+import runpy
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -89,7 +91,8 @@ def toy_campaign(base_dir, output_dir="out"):
     hv.add_collection("mumu", Collection(collector="ExampleHitCollector", input_files="toy/*_r0000[12]_*.h5"))
     hv.add_collection("rest", Collection(collector="ExampleHitCollector", input_files=["toy/*_r00003_*.h5"]))
     hv.depends_on("status")
-    fw = CAF(output_dir=output_dir, base_dir=base_dir, poll_interval=0.2)
+    fw = CAF(output_dir=output_dir, base_dir=base_dir)
+    fw.poll_interval = 0.2              # any campaign key, as an attribute
     for cal in (status, gain, hv):
         fw.add_calibration(cal)
     return fw
@@ -133,7 +136,7 @@ def test_problems_are_exceptions_naming_file_calibration_and_key(toy):
     fw = toy_campaign(toy, output_dir="bad_out")
     gain = fw.calibrations[1]
     gain.max_iterations = -1
-    gain.keys["colour"] = "red"
+    gain.colour = "red"                 # a misspelt attribute is a key, which the validator refuses
     with pytest.raises(caf.InvalidError) as e:
         fw.validate()
     text = fw.to_json().splitlines()
@@ -152,7 +155,7 @@ def test_problems_are_exceptions_naming_file_calibration_and_key(toy):
     assert not os.path.exists(fw.campaign_file) and not os.path.exists(fw.output_folder)
 
     # what only the checks on disk find comes back the same way, from `caf config check`
-    gain.max_iterations, gain.keys = None, {}
+    gain.max_iterations = gain.colour = None     # None unsets a key
     gain.input_files = ["nothing/*.h5"]
     fw.calibrations[0].algorithms[0].algorithm = "NoSuchAlgorithm"
     with pytest.raises(caf.InvalidError) as e:
@@ -224,26 +227,44 @@ def calibrate(ctx):
     return caf.Result.OK
 '''
 
+# The campaign of that algorithm, as a module beside it so that a separate Python process can build it too.
+BLOCKING_CAMPAIGN = r'''
+import os
+from caf.framework import CAF, Calibration
 
-def test_killed_run_resumes_from_python(tmp_path, toy):
+def campaign():
+    cal = Calibration("slow", collector="ExampleHitCollector", input_files="toy/*.h5",
+                      algorithms="python:blocking_algorithm:calibrate")
+    cal.strategies = "SimpleRunByRun"
+    fw = CAF(output_dir="out", base_dir=os.path.dirname(os.path.abspath(__file__)), poll_interval=0.2)
+    fw.add_calibration(cal)
+    return fw
+'''
+
+
+@pytest.fixture
+def blocked(tmp_path, toy):
+    """A folder with the toy files, the blocking algorithm (blocked) and its campaign; returns the
+    campaign's builder."""
     shutil.copytree(toy / "toy", tmp_path / "toy")
     (tmp_path / "blocking_algorithm.py").write_text(BLOCKING)
+    (tmp_path / "blocking_campaign.py").write_text(BLOCKING_CAMPAIGN)
     (tmp_path / "block").write_text("")
+    return runpy.run_path(str(tmp_path / "blocking_campaign.py"))["campaign"]
 
-    def campaign():
-        cal = Calibration("slow", collector="ExampleHitCollector", input_files="toy/*.h5",
-                          algorithms="python:blocking_algorithm:calibrate")
-        cal.strategies = "SimpleRunByRun"
-        fw = CAF(output_dir="out", base_dir=tmp_path, poll_interval=0.2)
-        fw.add_calibration(cal)
-        return fw
 
-    run = campaign().run(wait=False, echo=False)
+def wait_for_block(tmp_path, still_running):
     deadline = time.monotonic() + 50
     while not (tmp_path / "started").exists():
-        assert run.returncode is None, "\n".join(run.stderr_tail)
+        assert still_running(), "the run ended before its algorithm started"
         assert time.monotonic() < deadline, "the algorithm never started"
         time.sleep(0.05)
+
+
+def test_killed_run_resumes_from_python(tmp_path, blocked):
+    campaign = blocked
+    run = campaign().run(wait=False, echo=False)
+    wait_for_block(tmp_path, lambda: run.returncode is None)
     run.kill()
     assert run.wait() == -9
     status = campaign().status()
@@ -269,6 +290,29 @@ def test_killed_run_resumes_from_python(tmp_path, toy):
         assert e["iov"] not in done_before or f"{exp}.{run}" != "1.2"
     db = caf.Database(tmp_path / "out" / "database")
     assert sorted(str(e.iov) for e in db.entries() if e.name == "Blocked") == sorted(e["iov"] for e in executions)
+
+
+def test_ctrl_c_stops_the_run_and_python_resumes_it(tmp_path, blocked):
+    """Ctrl-C in a terminal (SIGINT to the foreground process group: the Python program and its caf run)
+    stops caf run as in a shell; CAF.run raises KeyboardInterrupt after caf has saved and exited, and
+    running the campaign again completes it."""
+    program = "import blocking_campaign\nblocking_campaign.campaign().run(echo=False)\n"
+    p = subprocess.Popen([sys.executable, "-c", program], cwd=tmp_path, start_new_session=True,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for_block(tmp_path, lambda: p.poll() is None)
+    os.killpg(p.pid, signal.SIGINT)
+    out, err = p.communicate(timeout=50)
+    assert p.returncode == -signal.SIGINT and err.rstrip().endswith("KeyboardInterrupt"), err
+    status = blocked().status()
+    assert status["running"] is False          # caf run has exited: its lock is free
+    assert status["calibrations"][0]["state"] == "running_algorithms"
+
+    (tmp_path / "block").unlink()
+    status = blocked().run(echo=False)
+    cal = status["calibrations"][0]
+    assert cal["state"] == "completed" and cal["subjobs"]["attempts"] == 6
+    assert len(cal["algorithms"][0]["executions"]) == 6
+    assert (tmp_path / "started").read_text().splitlines().count("1.2") == 2   # the stopped one, again
 
 
 def test_documented_example_runs(tmp_path, toy):
