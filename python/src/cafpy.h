@@ -15,6 +15,9 @@
 /* Raises the caf.Error subclass of err's code with err's one-line message; returns NULL. */
 PyObject *cafpy_raise(const caf_error *err);
 
+/* The caf.Error subclass of code (borrowed reference). */
+PyObject *cafpy_error_type(caf_status code);
+
 /* Creates caf.Error and its subclasses and adds them to module; returns 0, or -1 with an exception. */
 int cafpy_errors_init(PyObject *module);
 

@@ -14,6 +14,7 @@
 /* Raises err's caf.Error with the attribute problems: every problem as "NAME:LINE:COLUMN: message". */
 static PyObject *raise_with_problems(const caf_error *err, const caf_config_problems *problems, const char *name)
 {
+    PyObject *type = cafpy_error_type(err->code);
     PyObject *list = PyList_New(0);
     for (size_t i = 0; list && i < problems->count; i++) {
         char text[1200];
@@ -22,16 +23,11 @@ static PyObject *raise_with_problems(const caf_error *err, const caf_config_prob
             Py_CLEAR(list);
         Py_XDECREF(line);
     }
-    cafpy_raise(err);
-    if (!list)
-        return NULL;
-    PyObject *type, *value, *traceback;
-    PyErr_Fetch(&type, &value, &traceback);
-    PyErr_NormalizeException(&type, &value, &traceback);
-    if (value)
-        PyObject_SetAttrString(value, "problems", list);
-    Py_DECREF(list);
-    PyErr_Restore(type, value, traceback);
+    PyObject *exception = list ? PyObject_CallFunction(type, "s", err->message) : NULL;
+    if (exception && PyObject_SetAttrString(exception, "problems", list) == 0)
+        PyErr_SetObject(type, exception);
+    Py_XDECREF(exception);
+    Py_XDECREF(list);
     return NULL;
 }
 

@@ -23,13 +23,17 @@ static struct error_class error_classes[] = {
     {CAF_ERR_TIMEOUT, "TimeLimitError", NULL, NULL},
 };
 
+PyObject *cafpy_error_type(caf_status code)
+{
+    for (size_t i = 0; i < sizeof error_classes / sizeof error_classes[0]; i++)
+        if (error_classes[i].code == code)
+            return error_classes[i].type;
+    return base_error;
+}
+
 PyObject *cafpy_raise(const caf_error *err)
 {
-    PyObject *type = base_error;
-    for (size_t i = 0; i < sizeof error_classes / sizeof error_classes[0]; i++)
-        if (error_classes[i].code == err->code)
-            type = error_classes[i].type;
-    PyErr_SetString(type, err->message[0] ? err->message : caf_status_name(err->code));
+    PyErr_SetString(cafpy_error_type(err->code), err->message[0] ? err->message : caf_status_name(err->code));
     return NULL;
 }
 

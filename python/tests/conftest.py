@@ -1,5 +1,5 @@
 """Shared fixtures of the caf Python package tests: the caf command of the build under test (CAF, set
-by CTest) and a runner that fails with the command's own message."""
+by CTest), a runner that fails with the command's own message, and toy data made by `caf gen toy`."""
 import json
 import os
 import subprocess
@@ -26,3 +26,11 @@ def run_caf(caf_command):
         return json.loads(p.stdout) if json_output else p
 
     return run
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory, run_caf):
+    """A folder holding toy/ (2 experiments of 3 runs, run 3 short)."""
+    w = tmp_path_factory.mktemp("toy")
+    run_caf("gen", "toy", w / "toy", "--seed", 5, "--runs", 3, "--experiments", 2, "--events", 3000)
+    return w
