@@ -245,9 +245,11 @@ def _command_error(lines, campaign_file, fallback):
 
 
 def why(database, name, run):
-    """Why run gets payload name from database (`caf db why --json`, docs/lineage.md), as a dict:
-    the database line that applies ("entry") and the lineage record of the execution that wrote it
-    ("record": calibration, iteration, algorithm, runs, collector jobs, input files, parameters...)."""
+    """Why run gets payload name from database (`caf db why --json`, docs/lineage.md), as a dict: the
+    payload that applies ("payload": name, revision, iov, file), the record's file ("record") and the
+    record of the execution that wrote it ("lineage": calibration, iteration, algorithm with its
+    parameters and plugin, runs, collector jobs with their input files, database chain...). Raises
+    caf.NotFoundError when no payload covers the run, caf.Error when no record explains it."""
     from caf import _caf
 
     return json.loads(_caf.lineage_why(os.fspath(database), name, run))

@@ -1,7 +1,8 @@
 """Campaigns built in Python and run with CAF.run resume as `caf run` does, since they are the same
 folder and state: a run killed (SIGKILL) while a Python algorithm executes, and a Python program
 interrupted by Ctrl-C (SIGINT to its process group, which stops caf run as in a shell and raises
-KeyboardInterrupt), both continue from a new CAF object without redoing what was recorded."""
+KeyboardInterrupt), both continue from a new CAF object without redoing what was recorded; so does a
+killed `caf run` of the same campaign written as YAML."""
 import os
 import runpy
 import shutil
@@ -118,3 +119,21 @@ def test_ctrl_c_stops_the_run_and_python_resumes_it(tmp_path, blocked):
     assert cal["state"] == "completed" and cal["subjobs"]["attempts"] == 6
     assert len(cal["algorithms"][0]["executions"]) == 6
     assert (tmp_path / "started").read_text().splitlines().count("1.2") == 2   # the stopped one, again
+
+
+def test_run_started_from_yaml_resumes_from_python(tmp_path, blocked, caf_command):
+    """The same campaign written as YAML and built in Python is one campaign: a `caf run` of the YAML
+    file, killed, is resumed by CAF.run on the same folder (the recorded configuration compares equal)."""
+    (tmp_path / "campaign.yaml").write_text(
+        "output_dir: out\npoll_interval: 0.2\ncalibrations:\n"
+        "  - {name: slow, collector: ExampleHitCollector, input_files: toy/*.h5,\n"
+        "     algorithms: [{python: 'blocking_algorithm:calibrate', strategy: SimpleRunByRun}]}\n")
+    p = subprocess.Popen([caf_command, "run", "campaign.yaml"], cwd=tmp_path, stdin=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    wait_for_block(tmp_path, lambda: p.poll() is None)
+    p.kill()
+    p.wait()
+    (tmp_path / "block").unlink()
+    cal = blocked().run(echo=False)["calibrations"][0]
+    assert cal["state"] == "completed" and cal["subjobs"]["attempts"] == 6
+    assert len(cal["algorithms"][0]["executions"]) == 6
