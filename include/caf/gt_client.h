@@ -46,6 +46,19 @@ caf_status caf_gt_client_pull(caf_gt_client *client, const char *tag, const char
  * leaves the tag as it was. *count (may be NULL) gets the IoVs added. */
 caf_status caf_gt_client_push(caf_gt_client *client, const char *db, const char *tag, size_t *count, caf_error *err);
 
+/* The answer to v2/iovPayloads/?gtName=tag&expNumber=E&runNumber=R: a JSON list (checked to be one) of
+ * {payload, payloadIov} objects, the payloads that apply to run per name. *list is owned by the caller. */
+caf_status caf_gt_client_run_payloads(caf_gt_client *client, const char *tag, caf_exprun run, json_t **list,
+                                      caf_error *err);
+
+/* Downloads the file of payload (an iovPayloads "payload" object: payloadUrl, baseUrl, checksum) into
+ * *data (malloc'd, caller frees), refusing data whose MD5 is not its checksum (CAF_ERR_FORMAT). */
+caf_status caf_gt_client_payload_data(caf_gt_client *client, const json_t *payload, char **data, size_t *size,
+                                      caf_error *err);
+
+/* The service URL the client was opened with, ending with '/' (owned by client). */
+const char *caf_gt_client_url(const caf_gt_client *client);
+
 #ifdef __cplusplus
 }
 #endif

@@ -98,15 +98,15 @@ caf_status caf_algo_read_payload(const caf_algo_context *ctx, const char *name, 
     *size = 0;
     if (ext)
         *ext = NULL;
-    caf_localdb *where = NULL;
-    const caf_db_entry *e = alg->chain ? caf_dbchain_find(alg->chain, name, r, &where) : NULL;
-    if (!e)
-        return caf_error_set(err, CAF_ERR_NOT_FOUND, "algorithm %s: no payload '%s' for run %d,%d in %s",
-                             alg->full_name, name, r.exp, r.run,
-                             alg->chain ? "the database chain" : "an empty database chain");
-    char *path = caf_localdb_payload_path(where, e, err);
-    if (!path)
+    if (!alg->chain)
+        return caf_error_set(err, CAF_ERR_NOT_FOUND, "algorithm %s: no payload '%s' for run %d,%d in an empty database "
+                             "chain", alg->full_name, name, r.exp, r.run);
+    caf_dbchain_match m;
+    caf_status found = caf_dbchain_lookup(alg->chain, name, r, &m, err);
+    if (found != CAF_OK)
         return caf_error_prefix(err, "algorithm %s: ", alg->full_name);
+    char *path = m.path;
+    m.path = NULL;
     caf_status st = caf_file_read(path, data, size, err);
     if (st == CAF_OK && ext) {
         const char *base = strrchr(path, '/');

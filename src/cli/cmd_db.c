@@ -267,25 +267,27 @@ static int db_query(struct db_args *a)
     caf_dbchain *chain;
     if (caf_dbchain_open((const char *const *)a->operands, (size_t)n_db, &chain, &err) != CAF_OK)
         return cli_fail(&err);
-    caf_localdb *where;
-    const caf_db_entry *e = caf_dbchain_find(chain, name, r, &where);
+    caf_dbchain_match m;
+    caf_status st = caf_dbchain_lookup(chain, name, r, &m, &err);
     int rc = CLI_EXIT_OK;
-    if (!e) {
+    if (st == CAF_ERR_NOT_FOUND && !m.entry && strstr(err.message, "in the database chain")) {
         rc = cli_failf("no payload '%s' applies to run %d,%d in %s%s", name, r.exp, r.run, a->operands[0],
                        n_db > 1 ? " or the databases after it" : "");
+    } else if (st != CAF_OK) {
+        rc = cli_fail(&err);
     } else {
-        char *file = caf_localdb_payload_path(where, e, &err);
-        if (!file) {
-            rc = cli_fail(&err);
-        } else if (a->json) {
+        const caf_db_entry *e = m.entry;
+        const char *database = m.database ? caf_localdb_dir(m.database)
+                                          : caf_gt_resolver_name(caf_dbchain_resolver(chain, m.position));
+        if (a->json) {
             print_json(json_pack("{s:s, s:s, s:o, s:s, s:s}", "name", e->name, "revision", e->revision, "iov",
-                                 iov_json(e->iov), "database", caf_localdb_dir(where), "file", file));
+                                 iov_json(e->iov), "database", database, "file", m.path));
         } else {
             char iov[CAF_IOV_TEXT_MAX];
-            printf("%s %s %s %s\n", e->name, e->revision, caf_iov_format(e->iov, iov, sizeof iov), file);
+            printf("%s %s %s %s\n", e->name, e->revision, caf_iov_format(e->iov, iov, sizeof iov), m.path);
         }
-        free(file);
     }
+    caf_dbchain_match_clear(&m);
     caf_dbchain_close(chain);
     return rc;
 }
@@ -404,6 +406,12 @@ static int db_merge(struct db_args *a)
     /* All inputs are read (and checked) before OUT is touched. */
     if (caf_dbchain_open((const char *const *)a->operands + 1, (size_t)a->operand_count - 1, &inputs, &err) != CAF_OK)
         return cli_fail(&err);
+    for (size_t d = 0; d < caf_dbchain_size(inputs); d++)
+        if (!caf_dbchain_database(inputs, d)) {
+            caf_dbchain_close(inputs);
+            return cli_failf("%s: merge reads local databases only (export a global tag with caf db pull)",
+                             a->operands[d + 1]);
+        }
     caf_localdb *out;
     int rc = open_db(a->operands[0], CAF_LOCALDB_CREATE, &out);
     if (rc) {

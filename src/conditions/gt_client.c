@@ -216,6 +216,43 @@ caf_status caf_gt_client_tag_set_state(caf_gt_client *client, const char *name, 
     return request_json(client, "PUT", path, NULL, NULL, err);
 }
 
+caf_status caf_gt_client_payload_data(caf_gt_client *client, const json_t *payload, char **data, size_t *size,
+                                      caf_error *err)
+{
+    *data = NULL;
+    *size = 0;
+    const char *checksum = json_string_value(json_object_get(payload, "checksum"));
+    const char *url = json_string_value(json_object_get(payload, "payloadUrl"));
+    const char *base = json_string_value(json_object_get(payload, "baseUrl"));
+    if (!caf_gt_checksum_is_valid(checksum) || !url)
+        return caf_error_set(err, CAF_ERR_FORMAT, "%s: the server listed a payload without a valid checksum or payloadUrl",
+                             client->base);
+    bool absolute = strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0;
+    char *full = NULL;
+    if (!absolute && base) {
+        size_t n = strlen(base) + strlen(url) + 2;
+        if ((full = malloc(n)))
+            snprintf(full, n, "%s%s%s", base, base[0] && base[strlen(base) - 1] == '/' ? "" : "/",
+                     url[0] == '/' ? url + 1 : url);
+    }
+    struct buffer b;
+    caf_status st = request(client, "GET", full ? full : url, absolute || full, NULL, 0, NULL, &b, err);
+    free(full);
+    if (st != CAF_OK)
+        return st;
+    char actual[CAF_MD5_HEX_SIZE];
+    if ((st = caf_md5_hex(b.data ? b.data : "", b.size, actual, err)) == CAF_OK && strcmp(actual, checksum) != 0)
+        st = caf_error_set(err, CAF_ERR_FORMAT, "%s: payload %s: the downloaded file's MD5 is %s, not its checksum",
+                           client->base, checksum, actual);
+    if (st != CAF_OK) {
+        free(b.data);
+        return st;
+    }
+    *data = b.data ? b.data : calloc(1, 1);
+    *size = b.size;
+    return *data ? CAF_OK : caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+}
+
 /* A payload already downloaded in this pull, by checksum. */
 struct fetched {
     char checksum[CAF_MD5_HEX_SIZE];
@@ -228,46 +265,52 @@ static caf_status fetch_payload(caf_gt_client *c, json_t *payload, struct fetche
                                 struct fetched **out, caf_error *err)
 {
     const char *checksum = json_string_value(json_object_get(payload, "checksum"));
-    const char *url = json_string_value(json_object_get(payload, "payloadUrl"));
-    const char *base = json_string_value(json_object_get(payload, "baseUrl"));
-    if (!caf_gt_checksum_is_valid(checksum) || !url)
-        return caf_error_set(err, CAF_ERR_FORMAT, "the server listed a payload without a valid checksum or payloadUrl");
-    for (size_t i = 0; i < *cached; i++)
+    for (size_t i = 0; checksum && i < *cached; i++)
         if (strcmp((*cache)[i].checksum, checksum) == 0) {
             *out = &(*cache)[i];
             return CAF_OK;
         }
-    bool absolute = strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0;
-    char *full = NULL;
-    if (!absolute && base) {
-        size_t n = strlen(base) + strlen(url) + 2;
-        if ((full = malloc(n)))
-            snprintf(full, n, "%s%s%s", base, base[0] && base[strlen(base) - 1] == '/' ? "" : "/",
-                     url[0] == '/' ? url + 1 : url);
-    }
-    struct buffer b;
-    caf_status st = request(c, "GET", full ? full : url, absolute || full, NULL, 0, NULL, &b, err);
-    free(full);
+    char *data;
+    size_t size;
+    caf_status st = caf_gt_client_payload_data(c, payload, &data, &size, err);
     if (st != CAF_OK)
         return st;
-    char actual[CAF_MD5_HEX_SIZE];
-    if ((st = caf_md5_hex(b.data ? b.data : "", b.size, actual, err)) == CAF_OK && strcmp(actual, checksum) != 0)
-        st = caf_error_set(err, CAF_ERR_FORMAT, "payload %s: the downloaded file's MD5 is %s, not its checksum",
-                           checksum, actual);
-    struct fetched *grown = st == CAF_OK ? realloc(*cache, (*cached + 1) * sizeof **cache) : NULL;
-    if (st == CAF_OK && !grown)
-        st = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
-    if (st != CAF_OK) {
-        free(b.data);
-        return st;
+    struct fetched *grown = realloc(*cache, (*cached + 1) * sizeof **cache);
+    if (!grown) {
+        free(data);
+        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
     }
     *cache = grown;
     struct fetched *f = &grown[(*cached)++];
     memcpy(f->checksum, checksum, CAF_MD5_HEX_SIZE);
-    f->data = b.data;
-    f->size = b.size;
+    f->data = data;
+    f->size = size;
     *out = f;
     return CAF_OK;
+}
+
+caf_status caf_gt_client_run_payloads(caf_gt_client *client, const char *tag, caf_exprun run, json_t **list,
+                                      caf_error *err)
+{
+    *list = NULL;
+    if (check_name(tag, "global tag", err) != CAF_OK)
+        return err ? err->code : CAF_ERR_INVALID;
+    char path[256];
+    snprintf(path, sizeof path, "v2/iovPayloads/?gtName=%s&expNumber=%d&runNumber=%d", tag, run.exp, run.run);
+    json_t *value;
+    caf_status st = request_json(client, "GET", path, NULL, &value, err);
+    if (st == CAF_OK && !json_is_array(value)) {
+        json_decref(value);
+        return caf_error_set(err, CAF_ERR_FORMAT, "%s%s: the reply is not a list", client->base, path);
+    }
+    if (st == CAF_OK)
+        *list = value;
+    return st;
+}
+
+const char *caf_gt_client_url(const caf_gt_client *client)
+{
+    return client->base;
 }
 
 /* The file extension of a listed payload: caf's fileExtension, else the payloadUrl's, else "root". */

@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 
 #include "caf/campaign.h"
+#include "caf/dbchain.h"
+#include "caf/payload_cache.h"
 #include "caf/file.h"
 #include "caf/input_sandbox.h"
 #include "caf/stat_cache.h"
@@ -313,11 +315,37 @@ size_t caf_collection_expand_inputs(const caf_calibration_config *cal, size_t in
     return expand_inputs(who, &col->input_files, &col->input_file_lists, base_dir, files, count, problems);
 }
 
+/* A server entry's global tag exists and is not INVALID, asking its servers (caf/gt_resolver.h). */
+static void check_server_entry(const char *cal, const char *entry, caf_mark mark, caf_config_problems *problems)
+{
+    char *tag, **urls;
+    size_t count;
+    caf_error err = {0};
+    caf_payload_cache *cache = NULL;
+    caf_gt_resolver *resolver = NULL;
+    caf_status st = caf_dbchain_server_parse(entry, &tag, &urls, &count, &err);
+    if (st == CAF_OK) {
+        if ((st = caf_payload_cache_open_default(&cache, &err)) == CAF_OK &&
+            (st = caf_gt_resolver_open(tag, (const char *const *)urls, count, cache, &resolver, &err)) == CAF_OK)
+            st = caf_gt_resolver_check_tag(resolver, NULL, &err);
+        caf_dbchain_server_free(tag, urls, count);
+    }
+    if (st != CAF_OK)
+        caf_config_problems_add(problems, mark, "calibration '%s': database_chain: %s%s", cal, err.message,
+                                st == CAF_ERR_IO ? " (is the server running and reachable?)" : "");
+    caf_gt_resolver_close(resolver);
+    caf_payload_cache_close(cache);
+}
+
 static void check_chain(const char *cal, const caf_string_list *chain, const char *base_dir,
                         caf_config_problems *problems)
 {
     caf_stat_cache folder = {0};
     for (size_t d = 0; d < chain->count; d++) {
+        if (caf_dbchain_entry_is_server(chain->items[d])) {
+            check_server_entry(cal, chain->items[d], chain->marks[d], problems);
+            continue;
+        }
         char *db = resolve(base_dir, chain->items[d]);
         char *txt = db ? caf_path_join(db, "database.txt") : NULL;
         if (!txt)

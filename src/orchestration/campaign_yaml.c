@@ -10,6 +10,8 @@
 #include <yaml.h>
 
 #include "caf/campaign.h"
+#include "caf/dbchain.h"
+#include "caf/gt_store.h"
 #include "caf/file.h"
 #include "caf/python_algorithm.h"
 #include "core/yaml_bounded.h"
@@ -279,6 +281,84 @@ static bool get_string_list(loader *l, yaml_node_t *n, const char *what, bool ma
     bool ok = true;
     for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++)
         ok = add_string(l, node_at(l, *it), what, list) && ok;
+    return ok;
+}
+
+/* {server: URL or [URL...], globaltag: NAME}: a global tag on a conditions service, added to list as its
+ * chain entry (caf_dbchain_server_entry). */
+static bool add_server_entry(loader *l, yaml_node_t *n, const char *what, caf_string_list *list)
+{
+    const char *tag = NULL;
+    const char *urls[16];
+    size_t count = 0;
+    bool ok = true, has_server = false;
+    for (yaml_node_pair_t *pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top; pr++) {
+        yaml_node_t *key = node_at(l, pr->key), *value = node_at(l, pr->value);
+        const char *k = key->type == YAML_SCALAR_NODE ? (const char *)key->data.scalar.value : "";
+        if (strcmp(k, "globaltag") == 0) {
+            ok = get_string(l, value, "database_chain: globaltag", &tag) && ok;
+            if (tag && !caf_gt_name_is_valid(tag)) {
+                problem(l, value, "%s: globaltag: '%s' is not a valid global tag name ([A-Za-z0-9_.+-], at most %d)",
+                        what, tag, CAF_GT_NAME_MAX);
+                ok = false;
+            }
+        } else if (strcmp(k, "server") == 0) {
+            has_server = true;
+            bool many = value->type == YAML_SEQUENCE_NODE;
+            size_t items = many ? (size_t)(value->data.sequence.items.top - value->data.sequence.items.start) : 1;
+            if (items == 0 || items > sizeof urls / sizeof *urls) {
+                problem(l, value, "%s: server: give 1 to %zu URLs", what, sizeof urls / sizeof *urls);
+                ok = false;
+                continue;
+            }
+            for (size_t i = 0; i < items; i++) {
+                yaml_node_t *item = many ? node_at(l, value->data.sequence.items.start[i]) : value;
+                const char *url = NULL;
+                if (!get_string(l, item, "database_chain: server", &url)) {
+                    ok = false;
+                } else if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
+                    problem(l, item, "%s: server: '%s' is not an http:// or https:// URL", what, url);
+                    ok = false;
+                } else {
+                    urls[count++] = url;
+                }
+            }
+        } else {
+            problem(l, key, "%s: unknown key '%s' in a server entry (server, globaltag)", what, k);
+            ok = false;
+        }
+    }
+    if (!tag || !has_server) {
+        if (ok)
+            problem(l, n, "%s: a server entry needs both server and globaltag", what);
+        return false;
+    }
+    if (!ok)
+        return false;
+    char *entry = caf_dbchain_server_entry(tag, urls, count);
+    bool added = entry && caf_string_list_add(list, entry, mark_of(n), NULL) == CAF_OK;
+    free(entry);
+    return added || out_of_memory(l, n);
+}
+
+/* database_chain: a folder, or a list of folders and server entries. */
+static bool get_database_chain(loader *l, yaml_node_t *n, const char *what, caf_string_list *list)
+{
+    if (n->type == YAML_MAPPING_NODE)
+        return add_server_entry(l, n, what, list);
+    if (n->type != YAML_SEQUENCE_NODE)
+        return get_string_list(l, n, what, true, list);
+    bool ok = true;
+    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++) {
+        yaml_node_t *item = node_at(l, *it);
+        if (item->type == YAML_MAPPING_NODE)
+            ok = add_server_entry(l, item, what, list) && ok;
+        else if (item->type == YAML_SCALAR_NODE && !is_null(item) &&
+                 caf_dbchain_entry_is_server((const char *)item->data.scalar.value))
+            ok = (problem(l, item, "%s: write a server entry as {server: URL, globaltag: NAME}", what), false);
+        else
+            ok = add_string(l, item, what, list) && ok;
+    }
     return ok;
 }
 
@@ -755,7 +835,7 @@ static void visit_collection_key(loader *l, const char *key, yaml_node_t *key_no
     case CAF_COL_MAX_FILES_PER_RUN: get_int(l, v, what, &col->max_files_per_run); break;
     case CAF_COL_FILES_PER_RUN_SEED: get_seed(l, v, what, &col->files_per_run_seed); break;
     case CAF_COL_BACKEND_ARGS: get_object(l, v, what, &col->backend_args); break;
-    case CAF_COL_DATABASE_CHAIN: get_string_list(l, v, what, true, &col->database_chain); break;
+    case CAF_COL_DATABASE_CHAIN: get_database_chain(l, v, what, &col->database_chain); break;
     case CAF_COL_OUTPUT_PATTERNS: get_string_list(l, v, what, true, &col->output_patterns); break;
     case CAF_COL_INPUT_SANDBOX: get_string_list(l, v, what, true, &col->input_sandbox); break;
     case CAF_COL_KEY_COUNT: break;
@@ -847,7 +927,7 @@ static void visit_calibration_key(loader *l, const char *key, yaml_node_t *key_n
     case CAF_CAL_MAX_FILES_PER_RUN: get_int(l, v, what, &cal->max_files_per_run); break;
     case CAF_CAL_FILES_PER_RUN_SEED: get_seed(l, v, what, &cal->files_per_run_seed); break;
     case CAF_CAL_BACKEND_ARGS: get_object(l, v, what, &cal->backend_args); break;
-    case CAF_CAL_DATABASE_CHAIN: get_string_list(l, v, what, true, &cal->database_chain); break;
+    case CAF_CAL_DATABASE_CHAIN: get_database_chain(l, v, what, &cal->database_chain); break;
     case CAF_CAL_DEPENDS_ON: get_string_list(l, v, what, true, &cal->depends_on); break;
     case CAF_CAL_IGNORED_RUNS: load_ignored_runs(l, v, cc); break;
     case CAF_CAL_MAX_ITERATIONS: get_int(l, v, what, &cal->max_iterations); break;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "caf/dbchain.h"
 #include "caf/json.h"
 #include "caf/log.h"
 #include "orchestration/run_internal.h"
@@ -153,7 +154,7 @@ caf_status run_cal_build_chain(run_cal *c, caf_error *err)
     for (size_t i = 0; rc == CAF_OK && i < c->cfg->database_chain.count; i++) {
         const char *db = c->cfg->database_chain.items[i];
         char *path = NULL;
-        if (db[0] == '/' || !c->loop->base_dir)
+        if (db[0] == '/' || !c->loop->base_dir || caf_dbchain_entry_is_server(db))
             path = strdup(db);
         else if (asprintf(&path, "%s/%s", c->loop->base_dir, db) < 0)
             path = NULL;

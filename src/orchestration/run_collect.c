@@ -11,12 +11,14 @@
 #include <sys/stat.h>
 
 #include "caf/collector_output.h"
+#include "caf/dbchain.h"
 #include "caf/file.h"
 #include "caf/file_index.h"
 #include "caf/input_sandbox.h"
 #include "caf/job_policy.h"
 #include "caf/json.h"
 #include "caf/log.h"
+#include "caf/payload_cache.h"
 #include "orchestration/run_internal.h"
 
 #define COLLECTOR_OUTPUT "collector_output.sqlite"
@@ -239,7 +241,9 @@ static char *chain_env(const run_cal *c, const caf_collection_config *col)
         rc = caf_strings_push(&list, c->chain[i], NULL);
     for (size_t i = 0; rc == CAF_OK && col != NULL && i < col->database_chain.count; i++) {
         const char *db = col->database_chain.items[i];
-        char *path = db[0] == '/' || !c->loop->base_dir ? strdup(db) : path_join(c->loop->base_dir, db);
+        char *path = db[0] == '/' || !c->loop->base_dir || caf_dbchain_entry_is_server(db)
+                         ? strdup(db)
+                         : path_join(c->loop->base_dir, db);
         rc = path ? caf_strings_push(&list, path, NULL) : CAF_ERR_NOMEM;
         free(path);
     }
@@ -328,9 +332,14 @@ static caf_status build_job(run_cal *c, run_collection *rc_col, const char *coll
     /* The collector sees the same database chain as the algorithms, minus the iteration's own output. */
     if (rc == CAF_OK && (rc = caf_strings_push(&job->env_names, "CAF_DATABASE_CHAIN", err)) == CAF_OK)
         rc = caf_strings_push(&job->env_values, chain, err);
-    const char *plugin_path = getenv("CAF_PLUGIN_PATH");
-    if (rc == CAF_OK && plugin_path && (rc = caf_strings_push(&job->env_names, "CAF_PLUGIN_PATH", err)) == CAF_OK)
-        rc = caf_strings_push(&job->env_values, plugin_path, err);
+    /* what the job's conditions lookups need from the orchestrator's environment */
+    static const char *const passed[] = {"CAF_PLUGIN_PATH", CAF_PAYLOAD_CACHE_ENV, CAF_PAYLOAD_CACHE_SIZE_ENV,
+                                         "CAF_GT_RETRIES", "CAF_GT_BACKOFF"};
+    for (size_t i = 0; i < sizeof passed / sizeof *passed; i++) {
+        const char *value = getenv(passed[i]);
+        if (rc == CAF_OK && value && (rc = caf_strings_push(&job->env_names, passed[i], err)) == CAF_OK)
+            rc = caf_strings_push(&job->env_values, value, err);
+    }
     const json_t *settings = caf_calibration_backend_settings(loop->campaign, c->cfg);
     if (rc == CAF_OK && settings)
         job->backend_settings = json_incref((json_t *)settings);

@@ -20,25 +20,6 @@ struct reader {
     FILE *log;
 };
 
-/* Splits text at ':' into *paths (malloc'd copies in one block). */
-static caf_status open_chain(const char *text, caf_dbchain **out, caf_error *err)
-{
-    char *copy = strdup(text ? text : "");
-    const char **paths = calloc(strlen(copy) / 2 + 2, sizeof *paths);
-    size_t n = 0;
-    if (!copy || !paths) {
-        free(copy);
-        free(paths);
-        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
-    }
-    for (char *save = NULL, *p = strtok_r(copy, ":", &save); p; p = strtok_r(NULL, ":", &save))
-        paths[n++] = p;
-    caf_status st = caf_dbchain_open(paths, n, out, err);
-    free(paths);
-    free(copy);
-    return st;
-}
-
 static caf_status initialize(caf_module_context *ctx, void **state, caf_error *err)
 {
     struct reader *r = calloc(1, sizeof *r);
@@ -49,7 +30,7 @@ static caf_status initialize(caf_module_context *ctx, void **state, caf_error *e
         free(r);
         return caf_error_errno(err, errno, "cannot open %s", path);
     }
-    caf_status st = open_chain(getenv("CAF_DATABASE_CHAIN"), &r->chain, err);
+    caf_status st = caf_dbchain_open_text(getenv("CAF_DATABASE_CHAIN"), &r->chain, err);
     if (st != CAF_OK) {
         fclose(r->log);
         free(r);
@@ -61,15 +42,19 @@ static caf_status initialize(caf_module_context *ctx, void **state, caf_error *e
 
 static caf_status begin_run(caf_module_context *ctx, void *state, caf_exprun run, caf_error *err)
 {
-    (void)err;
     struct reader *r = state;
-    caf_localdb *where = NULL;
-    const caf_db_entry *e =
-        caf_dbchain_find(r->chain, caf_params_string(caf_module_params(ctx), "payload", ""), run, &where);
-    if (e)
-        fprintf(r->log, "%d %d %s %s\n", run.exp, run.run, e->revision, caf_localdb_dir(where));
-    else
+    caf_dbchain_match m;
+    caf_error lookup_err = {0};
+    caf_status st = caf_dbchain_lookup(r->chain, caf_params_string(caf_module_params(ctx), "payload", ""), run, &m,
+                                       &lookup_err);
+    if (st == CAF_OK)
+        fprintf(r->log, "%d %d %s %s\n", run.exp, run.run, m.entry->revision,
+                m.database ? caf_localdb_dir(m.database) : "server");
+    else if (st == CAF_ERR_NOT_FOUND)
         fprintf(r->log, "%d %d none\n", run.exp, run.run);
+    caf_dbchain_match_clear(&m);
+    if (st != CAF_OK && st != CAF_ERR_NOT_FOUND)
+        return caf_error_set(err, st, "%s", lookup_err.message);
     fflush(r->log);
     return CAF_OK;
 }
