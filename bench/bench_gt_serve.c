@@ -6,6 +6,13 @@
  * difference fails the benchmark. Reported: requests/s with CLIENTS clients against one client in the
  * same run (the baseline), and the push time.
  *
+ * Then the client side: CLIENTS concurrent jobs (threads, each with its own database chain naming the tag,
+ * all sharing one payload cache folder) look up every name at REQUESTS random runs each through
+ * caf_dbchain_lookup, three times: with a cold cache, with the warm cache (OPEN tag: run answers asked
+ * again, payload files from the cache), and after the tag is PUBLISHED (run answers from the cache too).
+ * Every match (IoV, MD5 of the cached file) is compared with the local database's lookup. Reported per
+ * pass: lookups/s, requests sent to the server, and the payload and metadata cache hit rates.
+ *
  * usage: bench_gt_serve [CLIENTS [REQUESTS_PER_CLIENT]] */
 #include <curl/curl.h>
 #include <ftw.h>
@@ -18,11 +25,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "caf/dbchain.h"
 #include "caf/file.h"
 #include "caf/gt_client.h"
 #include "caf/gt_server.h"
 #include "caf/hash.h"
 #include "caf/localdb.h"
+#include "caf/payload_cache.h"
 
 #define RUNS 1000
 #define NAMES 5
@@ -215,6 +224,93 @@ static double load(int count, int per_client)
     return (double)done / seconds;
 }
 
+/* One job of the client passes: its own chain (the server entry), runs resolved one after another. */
+struct job {
+    const char *entry;
+    int runs;
+    uint64_t rng;
+    long lookups, wrong;
+    caf_gt_resolver_stats stats;
+    char error[256];
+};
+
+static void *job_thread(void *arg)
+{
+    struct job *j = arg;
+    caf_dbchain *chain;
+    caf_error err = {0};
+    if (caf_dbchain_open(&j->entry, 1, &chain, &err) != CAF_OK) {
+        snprintf(j->error, sizeof j->error, "%s", err.message);
+        j->wrong++;
+        return NULL;
+    }
+    for (int i = 0; i < j->runs; i++) {
+        j->rng ^= j->rng << 13;
+        j->rng ^= j->rng >> 7;
+        j->rng ^= j->rng << 17;
+        int run = (int)(j->rng % RUNS);
+        for (int n = 0; n < NAMES; n++) {
+            char name[16], md5[CAF_MD5_HEX_SIZE];
+            snprintf(name, sizeof name, "Payload%d", n);
+            caf_dbchain_match m;
+            bool ok = caf_dbchain_lookup(chain, name, (caf_exprun){1, run}, &m, &err) == CAF_OK &&
+                      caf_iov_equal(m.entry->iov, expected[run][n].iov) &&
+                      caf_md5_file_hex(m.path, md5, &err) == CAF_OK && strcmp(md5, expected[run][n].checksum) == 0;
+            if (!ok && !j->error[0])
+                snprintf(j->error, sizeof j->error, "run %d %s: %s", run, name, err.message);
+            j->wrong += !ok;
+            j->lookups++;
+            caf_dbchain_match_clear(&m);
+        }
+    }
+    j->stats = caf_gt_resolver_get_stats(caf_dbchain_resolver(chain, 0));
+    caf_dbchain_close(chain);
+    return NULL;
+}
+
+/* One pass of count jobs over runs runs each; prints its figures; exits on any wrong answer. */
+static void client_pass(const char *what, const char *entry, int count, int runs, uint64_t seed)
+{
+    struct job *jobs = calloc((size_t)count, sizeof *jobs);
+    pthread_t *threads = calloc((size_t)count, sizeof *threads);
+    double t0 = now();
+    for (int i = 0; i < count; i++) {
+        jobs[i] = (struct job){.entry = entry, .runs = runs, .rng = seed * (uint64_t)(i + 1)};
+        if (pthread_create(&threads[i], NULL, job_thread, &jobs[i]) != 0)
+            die("pthread_create", NULL);
+    }
+    long lookups = 0, wrong = 0;
+    caf_gt_resolver_stats total = {0};
+    const char *first_error = NULL;
+    for (int i = 0; i < count; i++) {
+        pthread_join(threads[i], NULL);
+        lookups += jobs[i].lookups;
+        wrong += jobs[i].wrong;
+        if (jobs[i].error[0] && !first_error)
+            first_error = jobs[i].error;
+        total.runs_from_server += jobs[i].stats.runs_from_server;
+        total.runs_from_cache += jobs[i].stats.runs_from_cache;
+        total.payload_hits += jobs[i].stats.payload_hits;
+        total.payload_downloads += jobs[i].stats.payload_downloads;
+    }
+    double seconds = now() - t0;
+    if (wrong) {
+        fprintf(stderr, "bench_gt_serve: %ld lookups through the client differ from the local database (first: %s)\n",
+                wrong, first_error ? first_error : "?");
+        exit(1);
+    }
+    size_t payloads = total.payload_hits + total.payload_downloads, answers = total.runs_from_server + total.runs_from_cache;
+    printf("bench_gt_serve: client, %s: %d jobs x %d runs x %d names: %.0f lookups/s, %zu requests to the server "
+           "(%.0f requests/s), payload cache hit rate %.1f%%, run-answer cache hit rate %.1f%%, every answer equal "
+           "to the local database\n",
+           what, count, runs, NAMES, (double)lookups / seconds, total.runs_from_server + total.payload_downloads,
+           (double)(total.runs_from_server + total.payload_downloads) / seconds,
+           payloads ? 100.0 * (double)total.payload_hits / (double)payloads : 0.0,
+           answers ? 100.0 * (double)total.runs_from_cache / (double)answers : 0.0);
+    free(jobs);
+    free(threads);
+}
+
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void)st, (void)flag, (void)ftw;
@@ -255,6 +351,21 @@ int main(int argc, char **argv)
     printf("bench_gt_serve: %d concurrent clients x %d runs (iovPayloads + one payload file each, every answer equal to "
            "the local database): %.0f requests/s, %.2fx the baseline\n",
            clients, per_client, many, many / one);
+
+    /* the client side, through database chains and one shared payload cache */
+    char *cache = caf_path_join(dir, "cache");
+    setenv(CAF_PAYLOAD_CACHE_ENV, cache, 1);
+    const char *urls[] = {server_url};
+    char *entry = caf_dbchain_server_entry("bench", urls, 1);
+    client_pass("cold cache", entry, clients, per_client, 0x2545f4914f6cdd1dull);
+    client_pass("warm cache, OPEN tag", entry, clients, per_client, 0x2545f4914f6cdd1dull);
+    if (caf_gt_client_open(server_url, "bench", &client, &err) != CAF_OK ||
+        caf_gt_client_tag_set_state(client, "bench", "PUBLISHED", &err) != CAF_OK)
+        die("publish", &err);
+    caf_gt_client_close(client);
+    client_pass("warm cache, PUBLISHED tag (cached tag state)", entry, clients, per_client, 0x2545f4914f6cdd1dull);
+    free(entry);
+    free(cache);
     caf_gt_server_stop(server);
     free(local);
     free(store);

@@ -5,9 +5,10 @@
  * Files are written as a temporary file, fsync'ed and renamed, so readers see a whole file or none;
  * several processes storing the same checksum at once all write the same bytes. A payload is stored only
  * when its MD5 equals its checksum, and checked again when taken from the cache (a damaged file is
- * removed and reported missing). The payloads' total size is kept under a bound: after each store, under
- * the exclusive lock DIR/lock, the least recently used payload files (by modification time, refreshed
- * on every hit) are removed until the rest fits. Only checksums, extensions and digests ever form a path. */
+ * removed and reported missing). The payloads' total size is kept under a bound: each store adds its size
+ * to a running total (DIR/size) under the exclusive lock DIR/lock, and when the total passes the bound the
+ * folder is scanned and the least recently used payload files (by modification time, refreshed on every
+ * hit) are removed until the rest fits. Only checksums, extensions and digests ever form a path. */
 #ifndef CAF_PAYLOAD_CACHE_H
 #define CAF_PAYLOAD_CACHE_H
 

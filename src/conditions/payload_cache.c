@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,6 +154,44 @@ static char *lock_path(const caf_payload_cache *c)
     return caf_path_join(c->dir, "lock");
 }
 
+static caf_status trim_locked(caf_payload_cache *cache, const char *keep, size_t *removed, caf_error *err);
+
+/* The payloads' total size as last recorded in DIR/size (under the lock); UINT64_MAX when unknown. It is
+ * a running estimate: a payload removed outside a trim makes it too high, which only brings the next
+ * full scan (which records the exact total) forward. */
+static uint64_t read_total(const caf_payload_cache *c)
+{
+    char *path = caf_path_join(c->dir, "size"), *text = NULL;
+    size_t size = 0;
+    caf_error ignored = {0};
+    uint64_t total = UINT64_MAX;
+    if (path && caf_file_read(path, &text, &size, &ignored) == CAF_OK) {
+        char *end;
+        unsigned long long v = strtoull(text, &end, 10);
+        if (end != text && *end == '\n')
+            total = v;
+    }
+    free(text);
+    free(path);
+    return total;
+}
+
+static void write_total(const caf_payload_cache *c, uint64_t total)
+{
+    char *path = caf_path_join(c->dir, "size");
+    char text[32];
+    int n = snprintf(text, sizeof text, "%llu\n", (unsigned long long)total);
+    caf_atomic_file file = {.fd = -1};
+    caf_error ignored = {0};
+    if (path && caf_atomic_file_open(&file, path, &ignored) == CAF_OK) {
+        if (caf_atomic_file_write(&file, text, (size_t)n, &ignored) == CAF_OK)
+            caf_atomic_file_commit_with(&file, CAF_ATOMIC_SYNC_NONE, &ignored);
+        else
+            caf_atomic_file_abort(&file);
+    }
+    free(path);
+}
+
 char *caf_payload_cache_put(caf_payload_cache *cache, const char *checksum, const char *ext, const void *data,
                             size_t size, caf_error *err)
 {
@@ -174,9 +213,11 @@ char *caf_payload_cache_put(caf_payload_cache *cache, const char *checksum, cons
     }
     caf_atomic_file file = {.fd = -1};
     if (st == CAF_OK && (st = caf_atomic_file_open(&file, path, err)) == CAF_OK &&
-        (st = caf_atomic_file_write(&file, data, size, err)) != CAF_OK)
+        (st = caf_atomic_file_write(&file, data, size, err)) == CAF_OK && fsync(file.fd) != 0)
+        st = caf_error_errno(err, errno, "cannot fsync %s", file.temp_path);
+    if (st != CAF_OK)
         caf_atomic_file_abort(&file);
-    /* the rename and the cleanup under the lock, so that cleanup never sees half of a store */
+    /* the data is on disk before the lock is taken: under it, only the rename and the size bookkeeping */
     char *lock_file = st == CAF_OK ? lock_path(cache) : NULL;
     caf_file_lock lock = {.fd = -1};
     if (st == CAF_OK && (!lock_file || (st = caf_file_lock_acquire(&lock, lock_file, err)) != CAF_OK)) {
@@ -185,11 +226,26 @@ char *caf_payload_cache_put(caf_payload_cache *cache, const char *checksum, cons
         caf_atomic_file_abort(&file);
     }
     if (st == CAF_OK) {
-        st = caf_atomic_file_commit(&file, err);
+        bool existed = caf_path_exists(path);
+        st = caf_atomic_file_commit_with(&file, CAF_ATOMIC_SYNC_NONE, err);
+        uint64_t total = read_total(cache);
+        if (st == CAF_OK && !existed && total != UINT64_MAX)
+            total += size;
         caf_error trim_err = {0};
-        if (st == CAF_OK)
-            caf_payload_cache_trim(cache, path, NULL, &trim_err);
+        /* a full scan only when the running total says the bound is passed (or it is unknown) */
+        if (st == CAF_OK && (total == UINT64_MAX || total > cache->max_bytes))
+            trim_locked(cache, path, NULL, &trim_err);
+        else if (st == CAF_OK && !existed)
+            write_total(cache, total);
         caf_file_lock_release(&lock);
+    }
+    if (st == CAF_OK) {
+        char *folder_path = strdup(path);
+        if (folder_path) {
+            *strrchr(folder_path, '/') = '\0';
+            st = caf_fsync_dir(folder_path, err);
+            free(folder_path);
+        }
     }
     free(lock_file);
     if (st != CAF_OK) {
@@ -286,7 +342,8 @@ static void free_files(struct cached_file *files, size_t count)
     free(files);
 }
 
-caf_status caf_payload_cache_trim(caf_payload_cache *cache, const char *keep, size_t *removed, caf_error *err)
+/* caf_payload_cache_trim with the lock held; records the new total. */
+static caf_status trim_locked(caf_payload_cache *cache, const char *keep, size_t *removed, caf_error *err)
 {
     if (removed)
         *removed = 0;
@@ -309,12 +366,27 @@ caf_status caf_payload_cache_trim(caf_payload_cache *cache, const char *keep, si
         }
     }
     free_files(files, count);
+    if (st == CAF_OK)
+        write_total(cache, total);
     /* leftovers of writers killed between their temporary file and its rename */
     char *root = st == CAF_OK ? caf_path_join(cache->dir, "payloads") : NULL;
     caf_error ignored = {0};
     if (root && caf_path_is_dir(root))
         caf_temp_sweep(root, CAF_TEMP_SWEEP_RECURSIVE, NULL, NULL, NULL, &ignored);
     free(root);
+    return st;
+}
+
+caf_status caf_payload_cache_trim(caf_payload_cache *cache, const char *keep, size_t *removed, caf_error *err)
+{
+    char *lock_file = lock_path(cache);
+    caf_file_lock lock = {.fd = -1};
+    caf_status st = lock_file ? caf_file_lock_acquire(&lock, lock_file, err) : caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    free(lock_file);
+    if (st != CAF_OK)
+        return st;
+    st = trim_locked(cache, keep, removed, err);
+    caf_file_lock_release(&lock);
     return st;
 }
 
