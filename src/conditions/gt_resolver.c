@@ -331,10 +331,10 @@ static caf_status run_answer(caf_gt_resolver *r, caf_exprun run, json_t **out, c
             r->state = known_state("PUBLISHED");
         json_decref(tag);
     }
-    if (r->state && strcmp(r->state, "PUBLISHED") == 0 && (answer = cached_answer(r, key, run)))
-        r->stats.runs_from_cache++;
-    if (!answer && !r->offline && !r->state)
+    if (!r->state && !r->offline)
         st = caf_gt_resolver_check_tag(r, NULL, err);
+    if (st == CAF_OK && r->state && strcmp(r->state, "PUBLISHED") == 0 && (answer = cached_answer(r, key, run)))
+        r->stats.runs_from_cache++;
     if (!answer && st == CAF_OK && !r->offline) {
         struct run_call call = {r->tag, run, NULL};
         st = with_servers(r, call_run, &call, err);
