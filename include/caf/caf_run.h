@@ -65,6 +65,8 @@ typedef struct caf_run_options {
     caf_run_progress_fn progress; /* set: snapshots go to it instead of the heartbeat's progress lines (a
                                      terminal's live block, src/cli/progress_block.c); NULL: plain lines */
     void *progress_userdata;
+    bool servers_may_be_offline; /* an unreachable conditions server is a warning, not a problem (caf_run
+                                    sets it: jobs may work from the payload cache) */
 } caf_run_options;
 
 /* Appends every problem found in what the campaign names beyond its own keys (input files, databases,

@@ -397,6 +397,13 @@ size_t caf_collection_expand_inputs(const caf_calibration_config *cal, size_t in
  * each collection's) is a regular file. Returns the number of problems added. */
 size_t caf_campaign_check_files(const caf_campaign *campaign, const char *base_dir, caf_config_problems *problems);
 
+/* Asks the servers of every distinct server entry of the database chains for its global tag: a tag that
+ * does not exist or is INVALID is a problem at the entry's mark; so is an unreachable server unless
+ * unreachable_is_problem is false (then a warning: jobs may work from the payload cache). Returns how many
+ * problems were added. */
+size_t caf_campaign_check_servers(const caf_campaign *campaign, bool unreachable_is_problem,
+                                  caf_config_problems *problems);
+
 /* For files that each hold one run (file_runs[i]), keeps at most max_per_run files of every run, chosen at
  * random with seed: the same input and seed keep the same files. keep[i] is set for kept files; max_per_run
  * 0 keeps all. */

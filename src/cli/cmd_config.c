@@ -239,6 +239,7 @@ static int config_check(const char *path, bool json, const char *plugin_path)
     }
     const char *base = dirname(copy);
     caf_campaign_check_files(&campaign, base, &problems);
+    caf_campaign_check_servers(&campaign, true, &problems);
     caf_campaign_check_plugins(&campaign, plugin_path, &problems);
     json_t *hooks = NULL;
     caf_campaign_check_algorithms(&campaign, plugin_path, &hooks, &problems);

@@ -14,6 +14,7 @@
 #include "caf/payload_cache.h"
 #include "caf/file.h"
 #include "caf/input_sandbox.h"
+#include "caf/log.h"
 #include "caf/stat_cache.h"
 
 typedef struct file_set {
@@ -316,7 +317,8 @@ size_t caf_collection_expand_inputs(const caf_calibration_config *cal, size_t in
 }
 
 /* A server entry's global tag exists and is not INVALID, asking its servers (caf/gt_resolver.h). */
-static void check_server_entry(const char *cal, const char *entry, caf_mark mark, caf_config_problems *problems)
+static void check_server_entry(const char *cal, const char *entry, caf_mark mark, bool unreachable_is_problem,
+                               caf_config_problems *problems)
 {
     char *tag, **urls;
     size_t count;
@@ -330,7 +332,10 @@ static void check_server_entry(const char *cal, const char *entry, caf_mark mark
             st = caf_gt_resolver_check_tag(resolver, NULL, &err);
         caf_dbchain_server_free(tag, urls, count);
     }
-    if (st != CAF_OK)
+    if (st == CAF_ERR_IO && !unreachable_is_problem)
+        caf_log(CAF_LOG_WARNING, "calibration '%s': database_chain: %s: jobs will use what the payload cache holds",
+                cal, err.message);
+    else if (st != CAF_OK)
         caf_config_problems_add(problems, mark, "calibration '%s': database_chain: %s%s", cal, err.message,
                                 st == CAF_ERR_IO ? " (is the server running and reachable?)" : "");
     caf_gt_resolver_close(resolver);
@@ -342,10 +347,8 @@ static void check_chain(const char *cal, const caf_string_list *chain, const cha
 {
     caf_stat_cache folder = {0};
     for (size_t d = 0; d < chain->count; d++) {
-        if (caf_dbchain_entry_is_server(chain->items[d])) {
-            check_server_entry(cal, chain->items[d], chain->marks[d], problems);
-            continue;
-        }
+        if (caf_dbchain_entry_is_server(chain->items[d]))
+            continue; /* caf_campaign_check_servers */
         char *db = resolve(base_dir, chain->items[d]);
         char *txt = db ? caf_path_join(db, "database.txt") : NULL;
         if (!txt)
@@ -496,4 +499,39 @@ caf_status caf_select_files_per_run(const caf_exprun *file_runs, size_t count, i
     free(files);
     free(slices);
     return CAF_OK;
+}
+
+/* Checks the server entries of one chain, each distinct entry once (checked holds those done). */
+static void check_servers_of(const char *cal, const caf_string_list *chain, bool unreachable_is_problem,
+                             caf_string_list *checked, caf_config_problems *problems)
+{
+    for (size_t d = 0; d < chain->count; d++) {
+        if (!caf_dbchain_entry_is_server(chain->items[d]))
+            continue;
+        bool seen = false;
+        for (size_t k = 0; k < checked->count && !seen; k++)
+            seen = strcmp(checked->items[k], chain->items[d]) == 0;
+        if (seen)
+            continue;
+        caf_string_list_add(checked, chain->items[d], chain->marks[d], NULL);
+        check_server_entry(cal, chain->items[d], chain->marks[d], unreachable_is_problem, problems);
+    }
+}
+
+size_t caf_campaign_check_servers(const caf_campaign *c, bool unreachable_is_problem, caf_config_problems *problems)
+{
+    size_t before = problems->count;
+    caf_string_list checked = {0};
+    for (size_t i = 0; i < c->calibration_count; i++) {
+        const caf_calibration_config *cal = c->calibrations[i];
+        for (size_t k = 0; k < cal->collection_count; k++)
+            check_servers_of(cal->name, &cal->collections[k]->database_chain, unreachable_is_problem, &checked,
+                             problems);
+        check_servers_of(cal->name, &cal->database_chain, unreachable_is_problem, &checked, problems);
+    }
+    for (size_t k = 0; k < checked.count; k++)
+        free(checked.items[k]);
+    free(checked.items);
+    free(checked.marks);
+    return problems->count - before;
 }

@@ -62,6 +62,7 @@ size_t caf_run_check(const caf_campaign *campaign, const caf_run_options *option
 {
     size_t before = problems->count;
     caf_campaign_check_files(campaign, options ? options->base_dir : NULL, problems);
+    caf_campaign_check_servers(campaign, !(options && options->servers_may_be_offline), problems);
     if (caf_campaign_check_plugins(campaign, options ? options->plugin_path : NULL, problems) == 0)
         caf_campaign_check_algorithms(campaign, options ? options->plugin_path : NULL, NULL, problems);
     run_check_backend_args(campaign, problems);
@@ -545,8 +546,10 @@ caf_status caf_run(const caf_campaign *campaign, const caf_run_options *options,
 {
     caf_run_options defaults = {0};
     const caf_run_options *o = options ? options : &defaults;
+    caf_run_options checked = *o;
+    checked.servers_may_be_offline = true;
     caf_config_problems problems = {0};
-    if (run_check_campaign(campaign, o, &problems) > 0) {
+    if (run_check_campaign(campaign, &checked, &problems) > 0) {
         caf_status rc = run_report_problems(campaign, &problems, "in the campaign", err);
         caf_config_problems_clear(&problems);
         return rc;

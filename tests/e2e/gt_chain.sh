@@ -4,6 +4,7 @@
 # fill the payload cache; the server is stopped when a's algorithm starts, so a's algorithm and all of b's
 # collector jobs work from the cache alone; the server is restarted when b's algorithm starts, and c reads
 # a payload nobody cached, from the restarted server. Every answer equals the payload pushed for that run.
+# With the server gone again, caf run on the finished campaign starts with a warning, caf plan refuses.
 set -euo pipefail
 W=$(mktemp -d)
 cleanup() {
@@ -134,4 +135,11 @@ assert files == sorted(f"{md5(n)}.json" for n in ("geom1.json", "geom2.json", "c
 PYEOF
 grep -q "using the payload cache $W/cache" out/a/iteration_0/algorithms/*/*.log 2>/dev/null ||
   grep -rqs "using the payload cache $W/cache" out/a out/b || fail "no job said it worked from the cache"
+# with the server gone, caf run still starts (a warning: the jobs may work from the cache); caf plan refuses
+stop_server
+"$CAF" run campaign.yaml 2>rerun.log || { cat rerun.log; fail "caf run with the server stopped failed"; }
+grep -q "database_chain: global tag calib on http://127.0.0.1:$dead, $url: server unreachable .*jobs will use what the payload cache holds" rerun.log ||
+  fail "no warning about the unreachable server: $(cat rerun.log)"
+if "$CAF" plan campaign.yaml >plan.log 2>&1; then fail "caf plan passed with the server stopped"; fi
+grep -q "server unreachable" plan.log || fail "caf plan: $(cat plan.log)"
 echo ok
