@@ -54,6 +54,8 @@ typedef struct caf_algo_run_spec {
     int settings_exp;
     const char *python_path;            /* algorithms in Python: folders (':'-separated) searched for the
                                            module first, e.g. the campaign's folder; NULL = none */
+    struct caf_algo_zygote *zygote;     /* fork the child from this zygote (caf/algorithm_zygote.h), which
+                                           holds spec->plugin loaded; NULL = fork the caller */
 } caf_algo_run_spec;
 
 /* What came back. Zero-initialise; free with caf_algo_run_result_clear. */

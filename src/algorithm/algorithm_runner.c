@@ -154,7 +154,7 @@ bool caf_algo_child_send_error(int fd, const char *algorithm, caf_status status,
     return caf_runner_send(fd, algorithm, NULL, status, err, NULL, 0);
 }
 
-static _Noreturn void child_main(const caf_algo_run_spec *spec, int fd, int log_fd, pid_t parent)
+_Noreturn void caf_runner_child_main(const caf_algo_run_spec *spec, int fd, int log_fd, pid_t parent)
 {
     setpgid(0, 0);
     default_signals();
@@ -201,6 +201,7 @@ typedef struct child_watch {
     child_end end;
     size_t resident;          /* bytes, the most seen */
     size_t resident_at_start; /* the caller's resident memory at fork, which the child shares */
+    caf_algo_zygote *zygote;  /* the child's parent, which reports its end; NULL: the child is ours */
 } child_watch;
 
 static int open_pidfd(pid_t pid)
@@ -245,6 +246,10 @@ static void kill_group(child_watch *w)
 
 static void try_reap(child_watch *w)
 {
+    if (w->zygote) { /* the zygote reaps it, kills what it left, and says how it ended */
+        w->exited = caf_runner_zygote_status(w->zygote, false, &w->status);
+        return;
+    }
     /* the child is a zombie now, so its process-group id cannot be reused yet: kill what it left behind */
     siginfo_t info = {0};
     if (waitid(P_PID, (id_t)w->pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == w->pid)
@@ -265,10 +270,12 @@ static caf_status watch_child(child_watch *w, const caf_algo_run_spec *spec, caf
         nfds_t n = 0;
         if (!w->eof)
             fds[n++] = (struct pollfd){w->pipe_fd, POLLIN, 0};
-        if (!w->exited && w->pidfd >= 0)
+        if (!w->exited && w->zygote)
+            fds[n++] = (struct pollfd){caf_runner_zygote_fd(w->zygote), POLLIN, 0};
+        else if (!w->exited && w->pidfd >= 0)
             fds[n++] = (struct pollfd){w->pidfd, POLLIN, 0};
         int wait_ms = -1;
-        if (spec->memory_limit || w->pidfd < 0 || w->exited)
+        if (spec->memory_limit || (w->pidfd < 0 && !w->zygote) || w->exited)
             wait_ms = WATCH_INTERVAL_MS;
         if (deadline > 0 && !w->exited) {
             double left = deadline - now_seconds();
@@ -454,37 +461,55 @@ caf_status caf_algo_run(const caf_algo_run_spec *spec, caf_algo_run_result *out,
         close(log_fd);
         return caf_error_errno(err, errno, "algorithm %s: pipe", out->algorithm);
     }
-    fflush(NULL); /* buffered output must not be written twice, once by each process */
-    pid_t parent = getpid();
-    size_t resident_at_start = spec->memory_limit ? memory_of(getpid(), true) : 0;
     double start = now_seconds();
-    pid_t pid = fork();
-    if (pid < 0) {
-        st = caf_error_errno(err, errno, "algorithm %s: fork", out->algorithm);
-        close(fds[0]);
-        close(fds[1]);
-        close(log_fd);
-        return st;
-    }
-    if (pid == 0) {
-        close(fds[0]);
-        int devnull = open("/dev/null", O_RDONLY);
-        if (devnull >= 0) {
-            dup2(devnull, STDIN_FILENO);
-            close(devnull);
+    pid_t pid = -1;
+    size_t resident_at_start = 0;
+    caf_algo_zygote *zygote = spec->zygote;
+    if (zygote) {
+        caf_error why = {0};
+        if (caf_runner_zygote_spawn(zygote, spec, fds[1], log_fd, &pid, &why) != CAF_OK) {
+            caf_warning("algorithm %s: %s; the execution is forked from this process", out->algorithm, why.message);
+            zygote = NULL;
+        } else if (spec->memory_limit) { /* the child shares the zygote's pages, not the caller's */
+            resident_at_start = memory_of(caf_algo_zygote_pid(zygote), true);
         }
-        child_main(spec, fds[1], log_fd, parent);
     }
-    setpgid(pid, pid); /* also done by the child; whichever runs first wins the race, both agree */
+    if (!zygote) {
+        fflush(NULL); /* buffered output must not be written twice, once by each process */
+        pid_t parent = getpid();
+        resident_at_start = spec->memory_limit ? memory_of(getpid(), true) : 0;
+        pid = fork();
+        if (pid < 0) {
+            st = caf_error_errno(err, errno, "algorithm %s: fork", out->algorithm);
+            close(fds[0]);
+            close(fds[1]);
+            close(log_fd);
+            return st;
+        }
+        if (pid == 0) {
+            close(fds[0]);
+            int devnull = open("/dev/null", O_RDONLY);
+            if (devnull >= 0) {
+                dup2(devnull, STDIN_FILENO);
+                close(devnull);
+            }
+            caf_runner_child_main(spec, fds[1], log_fd, parent);
+        }
+        setpgid(pid, pid); /* also done by the child; whichever runs first wins the race, both agree */
+    }
     close(fds[1]);
-    child_watch w = {.pid = pid, .pidfd = open_pidfd(pid), .pipe_fd = fds[0], .resident_at_start = resident_at_start};
+    child_watch w = {.pid = pid, .pidfd = zygote ? -1 : open_pidfd(pid), .pipe_fd = fds[0],
+                     .resident_at_start = resident_at_start, .zygote = zygote};
     st = watch_child(&w, spec, err);
     if (w.pidfd >= 0)
         close(w.pidfd);
     if (w.pipe_fd >= 0)
         close(w.pipe_fd);
     if (st != CAF_OK) {
-        waitpid(pid, NULL, 0);
+        if (zygote)
+            caf_runner_zygote_status(zygote, true, &w.status);
+        else
+            waitpid(pid, NULL, 0);
     } else {
         out->seconds = now_seconds() - start;
         st = judge_end(&w, spec, out, err);

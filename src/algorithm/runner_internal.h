@@ -11,9 +11,11 @@
 #define CAF_ALGORITHM_RUNNER_INTERNAL_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "caf/algorithm_instance.h"
 #include "caf/algorithm_runner.h"
+#include "caf/algorithm_zygote.h"
 
 /* Replaces bytes that are not UTF-8 (binary output, a character cut at a buffer's end) and NULs in
  * size bytes of text with '?', so that logs and messages always fit in JSON. */
@@ -27,5 +29,21 @@ bool caf_runner_send(int fd, const char *algorithm, const caf_algorithm *alg, ca
 /* Parent side: decodes a complete message into out. Returns the set-up status the child reported (with
  * its message in err), or CAF_ERR_FORMAT when the message is incomplete or malformed. */
 caf_status caf_runner_decode(const unsigned char *data, size_t size, caf_algo_run_result *out, caf_error *err);
+
+/* The execution child's whole life (process group, signals, death signal, log, memory limit, the algorithm
+ * loaded or the Python interpreter exec'd, the result sent); parent is the process that forked it. */
+_Noreturn void caf_runner_child_main(const caf_algo_run_spec *spec, int fd, int log_fd, pid_t parent);
+
+/* Zygote side of the runner (algorithm_zygote.c): asks z to fork the execution's child with result_fd as
+ * its pipe and log_fd as its output; a zygote found dead is restarted once (logged). */
+caf_status caf_runner_zygote_spawn(caf_algo_zygote *z, const caf_algo_run_spec *spec, int result_fd, int log_fd,
+                                   pid_t *pid, caf_error *err);
+
+/* The socket to poll for the child's end. */
+int caf_runner_zygote_fd(const caf_algo_zygote *z);
+
+/* The child's wait status once the zygote reported it (true); false when not yet (wait false). A zygote
+ * that died reports the child as killed by SIGKILL (its death signal). */
+bool caf_runner_zygote_status(caf_algo_zygote *z, bool wait, int *status);
 
 #endif

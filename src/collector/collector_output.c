@@ -269,6 +269,12 @@ caf_status caf_collector_output_open(const char *path, caf_collector_output **ou
     /* Memory-mapped reads: blobs span many pages, and a read call per page costs more than the data. */
     if (st == CAF_OK)
         sqlite3_exec(f->db, "PRAGMA mmap_size=1073741824", NULL, NULL, NULL);
+    /* A finished output is never written again (writers make a new file and rename it into place), so the
+     * shared lock taken by the first read is kept until close: without this, every statement takes and
+     * drops the lock and looks for a journal and a WAL file again (six system calls; an algorithm
+     * execution makes dozens of statements). */
+    if (st == CAF_OK)
+        sqlite3_exec(f->db, "PRAGMA locking_mode=EXCLUSIVE", NULL, NULL, NULL);
     if (st == CAF_OK)
         st = load_meta(f, err);
     if (st == CAF_OK)

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "caf/algorithm_runner.h"
+#include "caf/algorithm_zygote.h"
 #include "caf/collector_output.h"
 #include "caf/file.h"
 #include "caf/localdb.h"
@@ -43,13 +44,16 @@ typedef struct algo_ctx {
     caf_localdb *out_db;    /* database, open from the first commit on */
     caf_strategy_state *state;
     size_t saved;           /* executions recorded so far */
-    bool *committed;        /* committed flags as recorded */
+    size_t *pending;        /* uncommitted OK/ITERATE executions, whose commit is still to be reported */
+    size_t pending_count, pending_capacity;
     size_t found_saved;
     char message[512];      /* what the last execution said */
     char failure[512];      /* what the last execution that failed said (a crash, a limit) */
     bool has_settings;      /* the strategy applied experiment settings: executions set them up */
     int settings_exp;       /* the experiment they were applied for */
     run_lineage *lineage;   /* what the lineage records share, read at the first commit */
+    caf_algo_zygote *zygote; /* forks the executions, from the first on (NULL: this process does) */
+    bool zygote_tried;
     bool executed;          /* an execution ran in this driver ... */
     size_t last_executed;   /* ... this one, whose message is x->message */
 } algo_ctx;
@@ -121,7 +125,15 @@ static caf_status run_one(algo_ctx *x, const caf_exprun *runs, size_t count, con
         free(prev);
         free(path);
     }
+    if (!x->zygote_tried) { /* the driver is a copy of the loop, large; the zygote holds only the plugin */
+        x->zygote_tried = true;
+        caf_error why = {0};
+        if (caf_algo_zygote_open(x->plugin, &x->zygote, &why) != CAF_OK)
+            caf_warning("%s: algorithm %s: %s; executions are forked from the algorithm driver", x->c->cfg->name,
+                        x->cfg->plugin, why.message);
+    }
     caf_algo_run_spec spec = {
+        .zygote = x->zygote,
         .plugin = x->plugin,
         .algorithm = x->algorithm,
         .collector = x->c->cfg->collector,
@@ -285,30 +297,55 @@ static caf_status report(algo_ctx *x, json_t *message, caf_error *err)
     return CAF_OK;
 }
 
-/* Reports what changed since the last call: new executions, new commits, new boundaries. */
+static caf_status report_execution(algo_ctx *x, const caf_execution *e, bool is_new, caf_error *err)
+{
+    return report(x, json_pack("{s:s, s:i, s:i, s:I, s:o, s:[iiii], s:s, s:b, s:o}", "t", "execution", "a", x->index,
+                               "iteration", e->iteration, "index", (json_int_t)e->index, "runs",
+                               runs_json(e->runs, e->run_count), "iov", e->iov.exp_low, e->iov.run_low,
+                               e->iov.exp_high, e->iov.run_high, "result", caf_algorithm_result_name(e->result),
+                               "committed", e->committed, "message", is_new ? text_json(x->message) : json_null()),
+                  err);
+}
+
+/* Keeps i among the executions whose commit is still to be seen: only an uncommitted OK or ITERATE can be
+ * committed later (caf_strategy_commit refuses the others). */
+static caf_status track_pending(algo_ctx *x, const caf_execution *e, size_t i, caf_error *err)
+{
+    if (e->committed || !(e->result == CAF_RESULT_OK || e->result == CAF_RESULT_ITERATE))
+        return CAF_OK;
+    if (x->pending_count == x->pending_capacity) {
+        size_t cap = x->pending_capacity ? x->pending_capacity * 2 : 16;
+        size_t *grown = realloc(x->pending, cap * sizeof *grown);
+        if (!grown)
+            return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+        x->pending = grown;
+        x->pending_capacity = cap;
+    }
+    x->pending[x->pending_count++] = i;
+    return CAF_OK;
+}
+
+/* Reports what changed since the last call: new executions, new commits, new boundaries. Only the new
+ * executions and the uncommitted successes are looked at, so a call costs what changed, not the number of
+ * executions so far (a strategy calls it after every execution and commit). */
 static caf_status cb_progress(void *ctx, const caf_strategy_state *s, caf_error *err)
 {
     algo_ctx *x = ctx;
     caf_status rc = CAF_OK;
-    if (s->execution_count > x->saved) {
-        bool *grown = realloc(x->committed, s->execution_capacity * sizeof *grown);
-        if (!grown)
-            return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
-        x->committed = grown;
-    }
-    for (size_t i = 0; i < s->execution_count && rc == CAF_OK; i++) {
-        bool is_new = i >= x->saved;
+    size_t kept = 0;
+    for (size_t k = 0; k < x->pending_count; k++) { /* commits of earlier executions */
+        size_t i = x->pending[k];
         const caf_execution *e = &s->executions[i];
-        if (!is_new && x->committed[i] == e->committed)
-            continue;
-        rc = report(x, json_pack("{s:s, s:i, s:i, s:I, s:o, s:[iiii], s:s, s:b, s:o}", "t", "execution", "a",
-                                 x->index, "iteration", e->iteration, "index", (json_int_t)e->index, "runs",
-                                 runs_json(e->runs, e->run_count), "iov", e->iov.exp_low, e->iov.run_low,
-                                 e->iov.exp_high, e->iov.run_high, "result", caf_algorithm_result_name(e->result),
-                                 "committed", e->committed, "message",
-                                 is_new ? text_json(x->message) : json_null()),
-                    err);
-        x->committed[i] = e->committed;
+        if (i < s->execution_count && e->committed && rc == CAF_OK)
+            rc = report_execution(x, e, false, err);
+        else if (i < s->execution_count && !e->committed)
+            x->pending[kept++] = i;
+    }
+    x->pending_count = kept;
+    for (size_t i = x->saved; i < s->execution_count && rc == CAF_OK; i++) {
+        rc = report_execution(x, &s->executions[i], true, err);
+        if (rc == CAF_OK)
+            rc = track_pending(x, &s->executions[i], i, err);
     }
     if (rc == CAF_OK && s->execution_count > x->saved)
         x->saved = s->execution_count;
@@ -397,7 +434,8 @@ static void clear_ctx(algo_ctx *x)
     free(x->input_collectors);
     free(x->database);
     caf_localdb_close(x->out_db);
-    free(x->committed);
+    free(x->pending);
+    caf_algo_zygote_close(x->zygote);
     run_lineage_free(x->lineage);
 }
 
@@ -417,10 +455,8 @@ static caf_status run_algorithm(algo_plan *plan, int a, int fd, const caf_exprun
         x.state = state;
         x.saved = state->execution_count;
         x.found_saved = state->found_count;
-        if (!(x.committed = calloc(state->execution_count + 1, sizeof *x.committed)))
-            rc = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
         for (size_t i = 0; rc == CAF_OK && i < state->execution_count; i++)
-            x.committed[i] = state->executions[i].committed;
+            rc = track_pending(&x, &state->executions[i], i, err);
     }
     if (rc == CAF_OK) {
         if (state->execution_count > 0)

@@ -38,28 +38,34 @@ write reference.yaml "$W/reference"
 write campaign.yaml "$W/out"
 "$CAF" run "$W/reference.yaml" 2> reference.log || { cat reference.log; fail "reference run failed"; }
 
-# processes of the run of $W/campaign.yaml: caf run itself, its drivers and their executions (forked, so
-# they share its command line)
+# processes of the run of $W/campaign.yaml: caf run itself and its drivers (forked, so they share its command
+# line); each driver's execution zygote (exec'd: caf-algo-zygote) and its execution are found as the drivers'
+# descendants while they run, and must be gone too
 ours() { pgrep -f "run $W/campaign.yaml" || true; }
+tree() { local p; for p in "$@"; do echo "$p"; tree $(pgrep -P "$p" || true); done; }
 "$CAF" run "$W/campaign.yaml" 2> run1.log &
 pid=$!
 seen=
 for _ in $(seq 1 600); do
     kill -0 "$pid" 2>/dev/null || { cat run1.log; fail "caf ended before both drivers ran executions"; }
-    # both drivers (named after their calibrations), each with a runner child executing
-    if pgrep -P "$pid" -x 'caf-algo one' >/dev/null && pgrep -P "$pid" -x 'caf-algo two' >/dev/null &&
-        [ "$(ours | wc -l)" -ge 5 ]; then
-        seen=1
+    # both drivers (named after their calibrations), each with its zygote and the zygote's execution child
+    one=$(pgrep -P "$pid" -x 'caf-algo one' || true)
+    two=$(pgrep -P "$pid" -x 'caf-algo two' || true)
+    z1=$([ -n "$one" ] && pgrep -f caf-algo-zygote -P "$one" || true)
+    z2=$([ -n "$two" ] && pgrep -f caf-algo-zygote -P "$two" || true)
+    if [ -n "$z1" ] && [ -n "$z2" ] && pgrep -P "$z1" >/dev/null && pgrep -P "$z2" >/dev/null; then
+        seen=$(tree "$pid" | paste -sd' ')
         break
     fi
     sleep 0.02
 done
-[ -n "$seen" ] || fail "never saw two drivers running executions"
+[ -n "$seen" ] || fail "never saw two drivers running executions through their zygotes"
 kill -9 "$pid"
 wait "$pid" 2>/dev/null || true
 pid=
-for _ in $(seq 1 100); do [ -z "$(ours)" ] && break; sleep 0.1; done
-[ -z "$(ours)" ] || fail "processes left after caf run was killed: $(ps -o pid,ppid,comm,args -p "$(ours | paste -sd,)")"
+left() { ours; for p in $seen; do kill -0 "$p" 2>/dev/null && echo "$p"; done; true; }
+for _ in $(seq 1 100); do [ -z "$(left)" ] && break; sleep 0.1; done
+[ -z "$(left)" ] || fail "processes left after caf run was killed: $(ps -o pid,ppid,comm,args -p "$(left | paste -sd,)")"
 
 "$CAF" run "$W/campaign.yaml" 2> run2.log || { cat run2.log; fail "the resumed run failed"; }
 diff -r -x '.database.txt.lock' -x lineage reference/database out/database || fail "final databases differ"

@@ -8,13 +8,17 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "algorithm_fixture.h"
 #include "caf/algorithm_runner.h"
+#include "caf/algorithm_zygote.h"
 #include "caf/file.h"
 #include "caf/localdb.h"
 #include "test_support.h"
@@ -51,6 +55,9 @@ static int teardown(void **state)
     return 0;
 }
 
+/* The second pass runs every test with its executions forked by a zygote. */
+static caf_algo_zygote *zygote;
+
 /* A spec for the "test" algorithm with count (name, value) parameter pairs. */
 static caf_algo_run_spec spec_for(fixture *f, const char *const *names, const char *const *values, size_t count)
 {
@@ -67,6 +74,7 @@ static caf_algo_run_spec spec_for(fixture *f, const char *const *names, const ch
     s.output_db = f->db;
     s.log_path = f->log;
     s.timeout_seconds = 60;
+    s.zygote = zygote;
     return s;
 }
 
@@ -433,6 +441,55 @@ static void malformed_chain_database_is_a_failure_naming_the_algorithm(void **st
     free(bad);
 }
 
+/* The zygote forks the executions: its child is not ours. Killed between executions, it is started again
+ * for the next one; killed during one, that execution fails as killed (its child dies with it) and the next
+ * one gets a new zygote. */
+static void zygote_forks_and_is_restarted_when_it_died(void **state)
+{
+    fixture *f = *state;
+    assert_non_null(zygote);
+    const char *names[] = {"result"}, *values[] = {"OK"};
+    caf_algo_run_spec s = spec_for(f, names, values, 1);
+    caf_algo_run_result out = {0};
+    assert_int_equal(caf_algo_run(&s, &out, NULL), CAF_OK);
+    assert_int_equal(out.result, CAF_ALGO_OK);
+    caf_algo_run_result_clear(&out);
+    pid_t first = caf_algo_zygote_pid(zygote);
+    unsigned starts = caf_algo_zygote_starts(zygote);
+    assert_true(first > 0);
+    assert_int_equal(kill(first, 0), 0);
+
+    kill(first, SIGKILL);
+    assert_int_equal(caf_algo_run(&s, &out, NULL), CAF_OK);
+    assert_int_equal(out.result, CAF_ALGO_OK);
+    assert_false(out.crashed);
+    caf_algo_run_result_clear(&out);
+    assert_int_equal(caf_algo_zygote_starts(zygote), starts + 1);
+    assert_true(caf_algo_zygote_pid(zygote) != first);
+
+    /* killed while its child hangs: the execution ends killed, long before its time limit */
+    const char *hang_names[] = {"action"}, *hang_values[] = {"hang"};
+    caf_algo_run_spec h = spec_for(f, hang_names, hang_values, 1);
+    h.timeout_seconds = 600;
+    pid_t second = caf_algo_zygote_pid(zygote);
+    pid_t killer = fork();
+    if (killer == 0) {
+        usleep(500000);
+        kill(second, SIGKILL);
+        _exit(0);
+    }
+    assert_int_equal(caf_algo_run(&h, &out, NULL), CAF_OK);
+    waitpid(killer, NULL, 0);
+    assert_int_equal(out.result, CAF_ALGO_FAILURE);
+    assert_true(out.crashed);
+    assert_non_null(strstr(out.message, "signal 9"));
+    caf_algo_run_result_clear(&out);
+    assert_int_equal(caf_algo_run(&s, &out, NULL), CAF_OK);
+    assert_int_equal(out.result, CAF_ALGO_OK);
+    caf_algo_run_result_clear(&out);
+    assert_int_equal(caf_algo_zygote_starts(zygote), starts + 2);
+}
+
 int main(void)
 {
     /* the test plugins are built outside the user plugin path */
@@ -451,5 +508,17 @@ int main(void)
         cmocka_unit_test_setup_teardown(sequence_sees_earlier_payloads, setup, teardown),
         cmocka_unit_test_setup_teardown(malformed_chain_database_is_a_failure_naming_the_algorithm, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int failed = cmocka_run_group_tests_name("forked from the caller", tests, NULL, NULL);
+    caf_error err = {0};
+    if (caf_algo_zygote_open("TestAlgorithms", &zygote, &err) != CAF_OK || !zygote) {
+        fprintf(stderr, "cannot start the algorithm zygote: %s\n", err.message);
+        return failed + 1;
+    }
+    const struct CMUnitTest zygote_tests[] = {
+        cmocka_unit_test_setup_teardown(zygote_forks_and_is_restarted_when_it_died, setup, teardown),
+    };
+    failed += cmocka_run_group_tests_name("forked by a zygote", tests, NULL, NULL);
+    failed += cmocka_run_group_tests_name("the zygote", zygote_tests, NULL, NULL);
+    caf_algo_zygote_close(zygote);
+    return failed;
 }

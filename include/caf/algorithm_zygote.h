@@ -1,0 +1,46 @@
+/* The execution zygote: a small process, exec'd (not forked from the caller, whose address space may be
+ * large), that loads one algorithm plugin once and then forks one child per execution on request. Each
+ * child is set up exactly as the runner's own child (own process group, default signals, stdin from
+ * /dev/null, output into the log, memory limit, death signal) and sends its result over the runner's pipe,
+ * so the runner watches it, limits it, kills it and judges its end as before; only the fork and the plugin
+ * load move out of the caller. docs/ARCHITECTURE.md ("algorithm", Runner) has the protocol and the
+ * measurements.
+ *
+ * A zygote dies with the process that opened it (PR_SET_PDEATHSIG), and its children die with it. */
+#ifndef CAF_ALGORITHM_ZYGOTE_H
+#define CAF_ALGORITHM_ZYGOTE_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "caf/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct caf_algo_zygote caf_algo_zygote;
+
+/* Starts a zygote for plugin (a C plugin name; Python algorithms are not served). The executable is
+ * $CAF_ALGO_ZYGOTE, else the build tree's for a program of the build tree, else the installed one;
+ * CAF_ALGO_ZYGOTE=off disables zygotes (NULL returned, no error). *out is caller-owned
+ * (caf_algo_zygote_close); NULL with an error when it cannot be started. */
+caf_status caf_algo_zygote_open(const char *plugin, caf_algo_zygote **out, caf_error *err);
+
+/* Stops the zygote (closing its socket ends it and any child it still holds) and frees z (NULL is fine). */
+void caf_algo_zygote_close(caf_algo_zygote *z);
+
+/* The zygote's process id (0 when it is not running). */
+pid_t caf_algo_zygote_pid(const caf_algo_zygote *z);
+
+/* How many times z was started (1 after open; a restart after the zygote died adds one). */
+unsigned caf_algo_zygote_starts(const caf_algo_zygote *z);
+
+/* The zygote program's main: serves requests on the socket named by its arguments until it closes.
+ * Returns the process's exit code. */
+int caf_algo_zygote_main(int argc, char **argv);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

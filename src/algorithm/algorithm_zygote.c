@@ -1,0 +1,450 @@
+/* The execution zygote (caf/algorithm_zygote.h): both sides of its socket.
+ *
+ * Protocol over a SOCK_SEQPACKET socketpair, one execution at a time:
+ *   runner -> zygote  "R" + memory limit (uint64) with three descriptors: the result pipe's write end, the
+ *                     log, a memfd holding the spec's JSON (caf_algo_run_spec_to_json);
+ *   zygote -> runner  "P" + pid (int32) once the child is forked and in its own process group;
+ *   zygote -> runner  "S" + wait status (int32) once the child has ended (the zygote has then killed what
+ *                     the child left in its group).
+ * The zygote keeps an ended child as a zombie until the next request (or its end), so the runner can never
+ * signal a reused process group while it has not yet read the status. */
+#include "caf/algorithm_zygote.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "algorithm/runner_internal.h"
+#include "caf/algorithm_instance.h"
+#include "caf/log.h"
+#include "caf/plugin.h"
+#include "caf/python_algorithm.h"
+
+#ifndef CAF_BUILD_DIR
+#define CAF_BUILD_DIR ""
+#endif
+#ifndef CAF_ZYGOTE_INSTALL_PATH
+#define CAF_ZYGOTE_INSTALL_PATH ""
+#endif
+#ifndef CAF_ZYGOTE_FROM_BINDIR
+#define CAF_ZYGOTE_FROM_BINDIR ""
+#endif
+
+extern char **environ;
+
+struct caf_algo_zygote {
+    char *plugin;
+    pid_t pid;
+    int fd; /* the runner's end of the socket, -1 when not running */
+    unsigned starts;
+};
+
+/* ---- sending and receiving ---- */
+
+static ssize_t send_with_fds(int sock, const void *data, size_t size, const int *fds, size_t fd_count)
+{
+    struct iovec iov = {(void *)data, size};
+    union {
+        char buf[CMSG_SPACE(3 * sizeof(int))];
+        struct cmsghdr align;
+    } control;
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+    if (fd_count > 0) {
+        memset(&control, 0, sizeof control);
+        msg.msg_control = control.buf;
+        msg.msg_controllen = CMSG_SPACE(fd_count * sizeof(int));
+        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(fd_count * sizeof(int));
+        memcpy(CMSG_DATA(c), fds, fd_count * sizeof(int));
+    }
+    ssize_t n;
+    do
+        n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    return n;
+}
+
+/* Receives one message (up to size bytes) and up to 3 descriptors (close-on-exec); *fd_count set. */
+static ssize_t recv_with_fds(int sock, void *data, size_t size, int *fds, size_t *fd_count, int flags)
+{
+    struct iovec iov = {data, size};
+    union {
+        char buf[CMSG_SPACE(3 * sizeof(int))];
+        struct cmsghdr align;
+    } control;
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+                         .msg_controllen = sizeof control.buf};
+    ssize_t n;
+    do
+        n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | flags);
+    while (n < 0 && errno == EINTR);
+    if (fd_count)
+        *fd_count = 0;
+    for (struct cmsghdr *c = n >= 0 ? CMSG_FIRSTHDR(&msg) : NULL; c; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+            continue;
+        size_t got = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        int tmp[8];
+        memcpy(tmp, CMSG_DATA(c), (got < 8 ? got : 8) * sizeof(int));
+        for (size_t i = 0; i < got && i < 8; i++) {
+            if (fds && fd_count && *fd_count < 3)
+                fds[(*fd_count)++] = tmp[i];
+            else
+                close(tmp[i]);
+        }
+    }
+    return n;
+}
+
+/* ---- the zygote process ---- */
+
+static caf_algo_run_spec *read_spec(int fd)
+{
+    off_t size = lseek(fd, 0, SEEK_END);
+    if (size < 0)
+        return NULL;
+    char *text = malloc((size_t)size + 1);
+    ssize_t got = text ? pread(fd, text, (size_t)size, 0) : -1;
+    caf_algo_run_spec *spec = NULL;
+    caf_error err = {0};
+    if (got == size && caf_algo_run_spec_from_json(text, (size_t)size, &spec, &err) != CAF_OK)
+        spec = NULL;
+    free(text);
+    return spec;
+}
+
+static void reap(pid_t *child)
+{
+    if (*child > 0)
+        waitpid(*child, NULL, 0);
+    *child = 0;
+}
+
+/* The child's wait status from waitid's answer, encoded as waitpid encodes it. */
+static int wait_status_of(const siginfo_t *info)
+{
+    if (info->si_code == CLD_EXITED)
+        return (info->si_status & 0xff) << 8;
+    return (info->si_status & 0x7f) | (info->si_code == CLD_DUMPED ? 0x80 : 0);
+}
+
+/* Serves one request: forks the child, reports it, waits for its end and reports that. false when the
+ * socket broke (the runner is gone). */
+static bool serve(int sock, pid_t *child, const unsigned char *request, size_t size, int *fds, size_t fd_count)
+{
+    reap(child);
+    if (size != 9 || request[0] != 'R' || fd_count != 3) {
+        for (size_t i = 0; i < fd_count; i++)
+            close(fds[i]);
+        return false;
+    }
+    uint64_t memory_limit;
+    memcpy(&memory_limit, request + 1, sizeof memory_limit);
+    caf_algo_run_spec *spec = read_spec(fds[2]);
+    close(fds[2]);
+    pid_t zygote = getpid();
+    fflush(NULL);
+    pid_t pid = spec ? fork() : -1;
+    if (pid == 0) {
+        close(sock);
+        int devnull = open("/dev/null", O_RDONLY);
+        if (devnull >= 0) {
+            dup2(devnull, STDIN_FILENO);
+            close(devnull);
+        }
+        spec->memory_limit = (size_t)memory_limit;
+        caf_runner_child_main(spec, fds[0], fds[1], zygote);
+    }
+    close(fds[0]);
+    close(fds[1]);
+    caf_algo_run_spec_free(spec);
+    unsigned char reply[5];
+    int32_t value = pid > 0 ? (int32_t)pid : -1;
+    if (pid > 0)
+        setpgid(pid, pid); /* also done by the child: the group exists before the runner hears of it */
+    reply[0] = 'P';
+    memcpy(reply + 1, &value, sizeof value);
+    if (send_with_fds(sock, reply, sizeof reply, NULL, 0) != (ssize_t)sizeof reply)
+        return false;
+    if (pid < 0)
+        return true;
+    *child = pid;
+    siginfo_t info = {0};
+    while (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT) != 0 && errno == EINTR)
+        ;
+    kill(-pid, SIGKILL); /* a zombie keeps its group id: what it left behind goes with it */
+    value = (int32_t)wait_status_of(&info);
+    reply[0] = 'S';
+    memcpy(reply + 1, &value, sizeof value);
+    return send_with_fds(sock, reply, sizeof reply, NULL, 0) == (ssize_t)sizeof reply;
+}
+
+int caf_algo_zygote_main(int argc, char **argv)
+{
+    if (argc != 4) {
+        fprintf(stderr, "usage: caf-algo-zygote SOCKET_FD PARENT_PID PLUGIN (started by libcaf's algorithm runner)\n");
+        return 2;
+    }
+    int sock = atoi(argv[1]);
+    pid_t parent = (pid_t)atol(argv[2]);
+    prctl(PR_SET_PDEATHSIG, SIGKILL); /* a zygote must not outlive its runner */
+    if (getppid() != parent)
+        return 1;
+    prctl(PR_SET_NAME, "caf-zygote");
+    signal(SIGINT, SIG_IGN); /* Ctrl-C is the runner's to handle, as for the driver */
+    signal(SIGPIPE, SIG_IGN);
+    /* nothing of the runner's but the socket: an inherited lock or pipe must not live on in the zygote */
+    if (sock != 3 && dup2(sock, 3) == 3) {
+        close(sock);
+        sock = 3;
+    }
+    close_range(4, ~0U, 0);
+    fcntl(sock, F_SETFD, FD_CLOEXEC);
+    /* Loaded once here, the plugin is in every child's copy of this process: the children's own open
+     * finds it loaded. A plugin that fails to load is reported by each child as before. */
+    caf_plugin preloaded = {0};
+    caf_error err = {0};
+    if (!caf_algo_is_python(argv[3]) && caf_plugin_open(&preloaded, argv[3], &err) != CAF_OK)
+        caf_debug("algorithm zygote: %s", err.message);
+    pid_t child = 0;
+    for (;;) {
+        unsigned char request[64];
+        int fds[3];
+        size_t fd_count = 0;
+        ssize_t n = recv_with_fds(sock, request, sizeof request, fds, &fd_count, 0);
+        if (n <= 0 || !serve(sock, &child, request, (size_t)n, fds, fd_count))
+            break;
+    }
+    if (child > 0)
+        kill(-child, SIGKILL);
+    reap(&child);
+    return 0;
+}
+
+/* ---- the runner's side ---- */
+
+/* The zygote program: $CAF_ALGO_ZYGOTE, the build tree's for a program of the build tree, else the one
+ * installed beside the program (a relocated installation), else the one of the configured prefix. NULL when
+ * disabled. */
+static const char *zygote_program(void)
+{
+    const char *env = getenv("CAF_ALGO_ZYGOTE");
+    if (env && *env)
+        return strcmp(env, "off") == 0 ? NULL : env;
+    static char built[4200];
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[n > 0 ? n : 0] = '\0';
+    size_t len = strlen(CAF_BUILD_DIR);
+    if (n > 0 && len > 0) {
+        if (strncmp(exe, CAF_BUILD_DIR, len) == 0 && exe[len] == '/') {
+            snprintf(built, sizeof built, "%s/bin/caf-algo-zygote", CAF_BUILD_DIR);
+            return built;
+        }
+    }
+    char *slash = n > 0 && *CAF_ZYGOTE_FROM_BINDIR ? strrchr(exe, '/') : NULL;
+    if (slash) {
+        *slash = '\0';
+        snprintf(built, sizeof built, "%s/%s", exe, CAF_ZYGOTE_FROM_BINDIR);
+        if (access(built, X_OK) == 0)
+            return built;
+    }
+    return CAF_ZYGOTE_INSTALL_PATH;
+}
+
+static caf_status start(caf_algo_zygote *z, caf_error *err)
+{
+    const char *program = zygote_program();
+    if (!program || !*program || access(program, X_OK) != 0)
+        return caf_error_set(err, CAF_ERR_NOT_FOUND, "algorithm zygote: no program %s",
+                             program && *program ? program : "(none installed)");
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+        return caf_error_errno(err, errno, "algorithm zygote: socketpair");
+    char fd_arg[16], parent_arg[24];
+    snprintf(fd_arg, sizeof fd_arg, "%d", sv[1]);
+    snprintf(parent_arg, sizeof parent_arg, "%ld", (long)getpid());
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    /* dup2 onto itself clears close-on-exec for the zygote's end only */
+    posix_spawn_file_actions_adddup2(&actions, sv[1], sv[1]);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    char *argv[] = {(char *)program, fd_arg, parent_arg, z->plugin, NULL};
+    fflush(NULL);
+    pid_t pid;
+    int rc = posix_spawn(&pid, program, &actions, &attr, argv, environ);
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attr);
+    close(sv[1]);
+    if (rc != 0) {
+        close(sv[0]);
+        return caf_error_errno(err, rc, "algorithm zygote: cannot start %s", program);
+    }
+    z->pid = pid;
+    z->fd = sv[0];
+    z->starts++;
+    return CAF_OK;
+}
+
+static void stop(caf_algo_zygote *z)
+{
+    if (z->fd >= 0)
+        close(z->fd); /* the zygote sees its socket close and ends */
+    z->fd = -1;
+    if (z->pid > 0) {
+        kill(z->pid, SIGKILL);
+        waitpid(z->pid, NULL, 0);
+    }
+    z->pid = 0;
+}
+
+caf_status caf_algo_zygote_open(const char *plugin, caf_algo_zygote **out, caf_error *err)
+{
+    *out = NULL;
+    if (!zygote_program() || caf_algo_is_python(plugin))
+        return CAF_OK;
+    caf_algo_zygote *z = calloc(1, sizeof *z);
+    if (!z || !(z->plugin = strdup(plugin ? plugin : ""))) {
+        free(z);
+        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    }
+    z->fd = -1;
+    caf_status st = start(z, err);
+    if (st != CAF_OK) {
+        free(z->plugin);
+        free(z);
+        return st;
+    }
+    *out = z;
+    return CAF_OK;
+}
+
+void caf_algo_zygote_close(caf_algo_zygote *z)
+{
+    if (!z)
+        return;
+    stop(z);
+    free(z->plugin);
+    free(z);
+}
+
+pid_t caf_algo_zygote_pid(const caf_algo_zygote *z)
+{
+    return z ? z->pid : 0;
+}
+
+unsigned caf_algo_zygote_starts(const caf_algo_zygote *z)
+{
+    return z ? z->starts : 0;
+}
+
+/* A memfd holding text, positioned at its start; -1 on failure. */
+static int text_fd(const char *text)
+{
+    int fd = memfd_create("caf-algorithm-spec", MFD_CLOEXEC);
+    size_t size = strlen(text), done = 0;
+    while (fd >= 0 && done < size) {
+        ssize_t w = write(fd, text + done, size - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            close(fd);
+            return -1;
+        }
+        done += (size_t)w;
+    }
+    return fd;
+}
+
+/* One attempt: the request sent and the child's pid back. */
+static caf_status request(caf_algo_zygote *z, int spec_fd, uint64_t memory_limit, int result_fd, int log_fd,
+                          pid_t *pid, caf_error *err)
+{
+    unsigned char msg[9] = {'R'};
+    memcpy(msg + 1, &memory_limit, sizeof memory_limit);
+    int fds[3] = {result_fd, log_fd, spec_fd};
+    unsigned char reply[16];
+    if (send_with_fds(z->fd, msg, sizeof msg, fds, 3) != (ssize_t)sizeof msg)
+        return caf_error_errno(err, errno, "algorithm zygote (process %d) is gone", (int)z->pid);
+    ssize_t n = recv_with_fds(z->fd, reply, sizeof reply, NULL, NULL, 0);
+    int32_t value;
+    if (n != 5 || reply[0] != 'P')
+        return caf_error_set(err, CAF_ERR_IO, "algorithm zygote (process %d) ended without starting the execution",
+                             (int)z->pid);
+    memcpy(&value, reply + 1, sizeof value);
+    if (value <= 0)
+        return caf_error_set(err, CAF_ERR_IO, "algorithm zygote (process %d) could not fork", (int)z->pid);
+    *pid = (pid_t)value;
+    return CAF_OK;
+}
+
+caf_status caf_runner_zygote_spawn(caf_algo_zygote *z, const caf_algo_run_spec *spec, int result_fd, int log_fd,
+                                   pid_t *pid, caf_error *err)
+{
+    json_t *j = caf_algo_run_spec_to_json(spec);
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    int spec_fd = text ? text_fd(text) : -1;
+    free(text);
+    if (spec_fd < 0)
+        return caf_error_errno(err, errno ? errno : ENOMEM, "algorithm zygote: cannot write the spec");
+    caf_status st = z->fd >= 0 ? request(z, spec_fd, spec->memory_limit, result_fd, log_fd, pid, err)
+                               : caf_error_set(err, CAF_ERR_IO, "algorithm zygote is not running");
+    if (st != CAF_OK) { /* it died (killed, crashed): one new one, with a line saying so */
+        caf_warning("algorithm %s: %s; starting a new zygote", z->plugin, err->message);
+        stop(z);
+        caf_error again = {0};
+        st = start(z, &again);
+        if (st == CAF_OK)
+            st = request(z, spec_fd, spec->memory_limit, result_fd, log_fd, pid, &again);
+        if (st != CAF_OK) {
+            *err = again;
+            stop(z);
+        }
+    }
+    close(spec_fd);
+    return st;
+}
+
+int caf_runner_zygote_fd(const caf_algo_zygote *z)
+{
+    return z->fd;
+}
+
+bool caf_runner_zygote_status(caf_algo_zygote *z, bool wait, int *status)
+{
+    unsigned char reply[16];
+    ssize_t n = recv_with_fds(z->fd, reply, sizeof reply, NULL, NULL, wait ? 0 : MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return false;
+    if (n != 5 || reply[0] != 'S') { /* the zygote died with the child: the child died of it (SIGKILL) */
+        caf_warning("algorithm %s: the algorithm zygote (process %d) ended during the execution, which was killed "
+                    "with it; the next execution starts a new one", z->plugin, (int)z->pid);
+        *status = SIGKILL;
+        stop(z);
+        return true;
+    }
+    int32_t value;
+    memcpy(&value, reply + 1, sizeof value);
+    *status = (int)value;
+    return true;
+}
