@@ -161,7 +161,7 @@ static int run_one_size(int n)
     caf_strategy_state_init(&s);
     caf_error err = {0};
     double t0 = now(), c0 = cpu_seconds();
-    if (caf_algo_zygote_open("TestAlgorithms", &b.zygote, &err) != CAF_OK)
+    if (caf_algo_zygote_open(&(caf_algo_run_spec){.plugin = "TestAlgorithms"}, &b.zygote, &err) != CAF_OK)
         die("the zygote", &err);
     if (caf_strategy_run(&p, 0, runs, (size_t)n, NULL, 0, &cb, &s, &err) != CAF_OK)
         die("the strategy", &err);

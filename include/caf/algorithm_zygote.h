@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "caf/algorithm_runner.h"
 #include "caf/error.h"
 
 #ifdef __cplusplus
@@ -21,11 +22,12 @@ extern "C" {
 
 typedef struct caf_algo_zygote caf_algo_zygote;
 
-/* Starts a zygote for plugin (a C plugin name; Python algorithms are not served). The executable is
- * $CAF_ALGO_ZYGOTE, else the build tree's for a program of the build tree, else the installed one;
- * CAF_ALGO_ZYGOTE=off disables zygotes (NULL returned, no error). *out is caller-owned
- * (caf_algo_zygote_close); NULL with an error when it cannot be started. */
-caf_status caf_algo_zygote_open(const char *plugin, caf_algo_zygote **out, caf_error *err);
+/* Starts a zygote for the algorithm of spec (its plugin; for a Python algorithm, its module, imported by an
+ * interpreter started with the spec's python_path). A C zygote is $CAF_ALGO_ZYGOTE, else the build tree's
+ * program for a program of the build tree, else the installed one; CAF_ALGO_ZYGOTE=off disables zygotes
+ * (NULL returned, no error). *out is caller-owned (caf_algo_zygote_close); NULL with an error when it
+ * cannot be started. */
+caf_status caf_algo_zygote_open(const caf_algo_run_spec *spec, caf_algo_zygote **out, caf_error *err);
 
 /* Stops the zygote (closing its socket ends it and any child it still holds) and frees z (NULL is fine). */
 void caf_algo_zygote_close(caf_algo_zygote *z);
@@ -39,6 +41,20 @@ unsigned caf_algo_zygote_starts(const caf_algo_zygote *z);
 /* The zygote program's main: serves requests on the socket named by its arguments until it closes.
  * Returns the process's exit code. */
 int caf_algo_zygote_main(int argc, char **argv);
+
+/* What a zygote does around each fork: before and after it in the zygote (may be NULL), and in the child,
+ * which is already set up as the runner's own child (group, signals, death signal, log, memory limit),
+ * the execution itself: child must send the result to result_fd and end the process. */
+typedef struct caf_algo_zygote_hooks {
+    void (*before_fork)(void *ctx);
+    void (*after_fork)(void *ctx);
+    void (*child)(const caf_algo_run_spec *spec, int result_fd, void *ctx); /* must not return */
+    void *ctx;
+} caf_algo_zygote_hooks;
+
+/* Serves requests on sock until it closes (the runner is gone), forking each execution's child; asks for
+ * SIGKILL when parent (the runner) dies, and returns 1 at once when it is already gone, else 0. */
+int caf_algo_zygote_serve(int sock, pid_t parent, const caf_algo_zygote_hooks *hooks);
 
 #ifdef __cplusplus
 }

@@ -2,10 +2,15 @@
 
     python3 -m caf._algorithm_runner --spec-fd N --result-fd M   # started by caf's algorithm runner
     python3 -m caf._algorithm_runner --probe MODULE:FUNCTION     # caf config check: describe, as JSON
+    python3 -m caf._algorithm_runner --zygote SOCKET PARENT MODULE:FUNCTION   # started by the runner
 
 The runner forked this process, set its limits, process group and log, and exec'd the interpreter; the
 spec (what to run) comes on descriptor N, the result goes back on M in the runner's protocol, written by
-libcaf itself (caf._algorithm.run_algorithm)."""
+libcaf itself (caf._algorithm.run_algorithm).
+
+As a zygote (include/caf/algorithm_zygote.h) the interpreter imports the runner, numpy and the user's
+module once, then libcaf forks one child per execution from it (caf._algorithm.zygote_serve): each child
+is set up as the runner's own child and runs the execution as --spec-fd does."""
 import json
 import os
 import sys
@@ -24,10 +29,14 @@ def _probe(target: str) -> int:
 
 
 def _run(spec_fd: int, result_fd: int) -> int:
-    from caf import _algorithm, algorithm
-
     with os.fdopen(spec_fd, "rb") as f:
         text = f.read()
+    return _run_text(text, result_fd)
+
+
+def _run_text(text, result_fd: int) -> int:
+    from caf import _algorithm, algorithm
+
     spec = json.loads(text)
     target = spec.get("algorithm") or ""
     try:
@@ -47,7 +56,34 @@ def _run(spec_fd: int, result_fd: int) -> int:
     return 0 if sent else 1
 
 
+def _zygote_child(text: str, result_fd: int) -> int:
+    try:
+        code = _run_text(text, result_fd)
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    return code
+
+
+def _zygote(sock: int, parent: int, target: str) -> int:
+    from caf import _algorithm, algorithm
+
+    try:
+        algorithm.load(target)  # the module (and what it imports, numpy) in every child's copy
+        import numpy  # noqa: F401  (the package's object classes view collected objects with it)
+    except Exception:
+        pass  # each execution reports the problem itself
+    # What is imported stays out of the collector's reach: a collection in a child would touch (and so copy)
+    # every page of the zygote's objects.
+    import gc
+
+    gc.freeze()
+    return _algorithm.zygote_serve(sock, parent, _zygote_child)
+
+
 def main(argv) -> int:
+    if len(argv) == 5 and argv[1] == "--zygote":
+        return _zygote(int(argv[2]), int(argv[3]), argv[4])
     if len(argv) == 3 and argv[1] == "--probe":
         return _probe(argv[2])
     if len(argv) == 5 and argv[1] == "--spec-fd" and argv[3] == "--result-fd":

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "caf/algorithm_runner.h"
+#include "caf/algorithm_zygote.h"
 #include "caf/python_algorithm.h"
 
 typedef struct {
@@ -439,7 +440,51 @@ static PyObject *send_setup_error(PyObject *module, PyObject *args)
     return PyBool_FromLong(caf_algo_child_send_error(fd, algorithm, CAF_ERR_PLUGIN, &err));
 }
 
+/* ---- the zygote of a Python algorithm (caf/algorithm_zygote.h) ---- */
+
+static void py_before_fork(void *ctx)
+{
+    (void)ctx;
+    PyOS_BeforeFork();
+}
+
+static void py_after_fork(void *ctx)
+{
+    (void)ctx;
+    PyOS_AfterFork_Parent();
+}
+
+/* The execution's child: the handler runs it (handler(spec_text, result_fd) -> exit code); no teardown. */
+static void py_child(const caf_algo_run_spec *spec, int fd, void *ctx)
+{
+    PyOS_AfterFork_Child();
+    json_t *j = caf_algo_run_spec_to_json(spec);
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    PyObject *r = text ? PyObject_CallFunction((PyObject *)ctx, "si", text, fd) : NULL;
+    free(text);
+    int code = r && PyLong_Check(r) ? (int)PyLong_AsLong(r) : 1;
+    if (!r && PyErr_Occurred())
+        PyErr_Print();
+    fflush(NULL);
+    _exit(code);
+}
+
+/* zygote_serve(sock, parent, handler) -> int: serves the runner's requests on sock until it closes, each
+ * execution in a forked child set up as the runner's own child, where handler(spec_text, result_fd) runs it. */
+static PyObject *zygote_serve(PyObject *module, PyObject *args)
+{
+    int sock;
+    long parent;
+    PyObject *handler;
+    if (!PyArg_ParseTuple(args, "ilO", &sock, &parent, &handler))
+        return NULL;
+    caf_algo_zygote_hooks hooks = {py_before_fork, py_after_fork, py_child, handler};
+    return PyLong_FromLong(caf_algo_zygote_serve(sock, (pid_t)parent, &hooks));
+}
+
 PyMethodDef cafpy_algorithm_methods[] = {
+    {"zygote_serve", zygote_serve, METH_VARARGS, "Serves the runner's executions from this process (a zygote)."},
     {"run_algorithm", run_algorithm, METH_VARARGS, "Runs an algorithm written in Python (the runner's child)."},
     {"send_setup_error", send_setup_error, METH_VARARGS, "Reports an algorithm that could not be set up."},
     {NULL, NULL, 0, NULL},

@@ -154,8 +154,9 @@ bool caf_algo_child_send_error(int fd, const char *algorithm, caf_status status,
     return caf_runner_send(fd, algorithm, NULL, status, err, NULL, 0);
 }
 
-_Noreturn void caf_runner_child_main(const caf_algo_run_spec *spec, int fd, int log_fd, pid_t parent)
+void caf_runner_child_setup(const caf_algo_run_spec *spec, int fd, int log_fd, pid_t parent)
 {
+    (void)fd;
     setpgid(0, 0);
     default_signals();
     /* an algorithm must not outlive the calibration that started it */
@@ -168,20 +169,31 @@ _Noreturn void caf_runner_child_main(const caf_algo_run_spec *spec, int fd, int 
         dup2(log_fd, STDERR_FILENO);
         close(log_fd);
     }
-    char name[512];
+    static char name[512];
     snprintf(name, sizeof name, "%s:%s", spec->plugin ? spec->plugin : "", spec->algorithm ? spec->algorithm : "");
     child_algorithm_name = name;
     caf_log_set_sink(child_log_sink, NULL);
     apply_memory_limit(spec->memory_limit);
+}
+
+_Noreturn void caf_runner_child_run(const caf_algo_run_spec *spec, int fd)
+{
+    char name[512];
+    snprintf(name, sizeof name, "%s:%s", spec->plugin ? spec->plugin : "", spec->algorithm ? spec->algorithm : "");
     if (caf_algo_is_python(spec->plugin)) /* the interpreter takes over this process: same limits, log, pipe */
         caf_python_algorithm_exec(spec, fd, name);
-
     caf_error err = {0};
     caf_algorithm *alg = NULL;
     caf_status st = caf_algorithm_open(spec->plugin, spec->algorithm, &alg, &err);
     bool sent = st == CAF_OK ? caf_algo_run_in_child(spec, alg, fd) : caf_algo_child_send_error(fd, name, st, &err);
     /* no cleanup: the process ends here, and unloading a misbehaving plugin could still crash it */
     _exit(sent ? 0 : 1);
+}
+
+_Noreturn void caf_runner_child_main(const caf_algo_run_spec *spec, int fd, int log_fd, pid_t parent)
+{
+    caf_runner_child_setup(spec, fd, log_fd, parent);
+    caf_runner_child_run(spec, fd);
 }
 
 /* ---- The parent ---- */

@@ -25,7 +25,6 @@
 #include <unistd.h>
 
 #include "algorithm/runner_internal.h"
-#include "caf/algorithm_instance.h"
 #include "caf/log.h"
 #include "caf/plugin.h"
 #include "caf/python_algorithm.h"
@@ -44,6 +43,8 @@ extern char **environ;
 
 struct caf_algo_zygote {
     char *plugin;
+    char *algorithm;   /* a Python algorithm's MODULE:FUNCTION */
+    char *python_path;
     pid_t pid;
     int fd; /* the runner's end of the socket, -1 when not running */
     unsigned starts;
@@ -142,7 +143,8 @@ static int wait_status_of(const siginfo_t *info)
 
 /* Serves one request: forks the child, reports it, waits for its end and reports that. false when the
  * socket broke (the runner is gone). */
-static bool serve(int sock, pid_t *child, const unsigned char *request, size_t size, int *fds, size_t fd_count)
+static bool serve(int sock, pid_t *child, const unsigned char *request, size_t size, int *fds, size_t fd_count,
+                  const caf_algo_zygote_hooks *hooks)
 {
     reap(child);
     if (size != 9 || request[0] != 'R' || fd_count != 3) {
@@ -156,6 +158,8 @@ static bool serve(int sock, pid_t *child, const unsigned char *request, size_t s
     close(fds[2]);
     pid_t zygote = getpid();
     fflush(NULL);
+    if (spec && hooks->before_fork)
+        hooks->before_fork(hooks->ctx);
     pid_t pid = spec ? fork() : -1;
     if (pid == 0) {
         close(sock);
@@ -165,8 +169,12 @@ static bool serve(int sock, pid_t *child, const unsigned char *request, size_t s
             close(devnull);
         }
         spec->memory_limit = (size_t)memory_limit;
-        caf_runner_child_main(spec, fds[0], fds[1], zygote);
+        caf_runner_child_setup(spec, fds[0], fds[1], zygote);
+        hooks->child(spec, fds[0], hooks->ctx);
+        _exit(1); /* a child hook that returned sent nothing */
     }
+    if (spec && hooks->after_fork)
+        hooks->after_fork(hooks->ctx);
     close(fds[0]);
     close(fds[1]);
     caf_algo_run_spec_free(spec);
@@ -191,6 +199,35 @@ static bool serve(int sock, pid_t *child, const unsigned char *request, size_t s
     return send_with_fds(sock, reply, sizeof reply, NULL, 0) == (ssize_t)sizeof reply;
 }
 
+int caf_algo_zygote_serve(int sock, pid_t parent, const caf_algo_zygote_hooks *hooks)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL); /* a zygote must not outlive its runner */
+    if (getppid() != parent)
+        return 1;
+    signal(SIGINT, SIG_IGN); /* Ctrl-C is the runner's to handle, as for the driver */
+    signal(SIGPIPE, SIG_IGN);
+    fcntl(sock, F_SETFD, FD_CLOEXEC);
+    pid_t child = 0;
+    for (;;) {
+        unsigned char request[64];
+        int fds[3];
+        size_t fd_count = 0;
+        ssize_t n = recv_with_fds(sock, request, sizeof request, fds, &fd_count, 0);
+        if (n <= 0 || !serve(sock, &child, request, (size_t)n, fds, fd_count, hooks))
+            break;
+    }
+    if (child > 0)
+        kill(-child, SIGKILL);
+    reap(&child);
+    return 0;
+}
+
+static void c_child(const caf_algo_run_spec *spec, int result_fd, void *ctx)
+{
+    (void)ctx;
+    caf_runner_child_run(spec, result_fd);
+}
+
 int caf_algo_zygote_main(int argc, char **argv)
 {
     if (argc != 4) {
@@ -199,38 +236,24 @@ int caf_algo_zygote_main(int argc, char **argv)
     }
     int sock = atoi(argv[1]);
     pid_t parent = (pid_t)atol(argv[2]);
-    prctl(PR_SET_PDEATHSIG, SIGKILL); /* a zygote must not outlive its runner */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent)
         return 1;
     prctl(PR_SET_NAME, "caf-zygote");
-    signal(SIGINT, SIG_IGN); /* Ctrl-C is the runner's to handle, as for the driver */
-    signal(SIGPIPE, SIG_IGN);
     /* nothing of the runner's but the socket: an inherited lock or pipe must not live on in the zygote */
     if (sock != 3 && dup2(sock, 3) == 3) {
         close(sock);
         sock = 3;
     }
     close_range(4, ~0U, 0);
-    fcntl(sock, F_SETFD, FD_CLOEXEC);
     /* Loaded once here, the plugin is in every child's copy of this process: the children's own open
      * finds it loaded. A plugin that fails to load is reported by each child as before. */
     caf_plugin preloaded = {0};
     caf_error err = {0};
-    if (!caf_algo_is_python(argv[3]) && caf_plugin_open(&preloaded, argv[3], &err) != CAF_OK)
+    if (caf_plugin_open(&preloaded, argv[3], &err) != CAF_OK)
         caf_debug("algorithm zygote: %s", err.message);
-    pid_t child = 0;
-    for (;;) {
-        unsigned char request[64];
-        int fds[3];
-        size_t fd_count = 0;
-        ssize_t n = recv_with_fds(sock, request, sizeof request, fds, &fd_count, 0);
-        if (n <= 0 || !serve(sock, &child, request, (size_t)n, fds, fd_count))
-            break;
-    }
-    if (child > 0)
-        kill(-child, SIGKILL);
-    reap(&child);
-    return 0;
+    caf_algo_zygote_hooks hooks = {.child = c_child};
+    return caf_algo_zygote_serve(sock, parent, &hooks);
 }
 
 /* ---- the runner's side ---- */
@@ -264,15 +287,55 @@ static const char *zygote_program(void)
     return CAF_ZYGOTE_INSTALL_PATH;
 }
 
+/* environ with entries (NAME=VALUE) put over it: a new array whose strings are borrowed; NULL when out of
+ * memory. */
+static char **environment_with(char *const *entries)
+{
+    size_t n = 0, extra = 0;
+    while (environ[n])
+        n++;
+    while (entries[extra])
+        extra++;
+    char **env = calloc(n + extra + 1, sizeof *env);
+    size_t k = 0;
+    for (size_t i = 0; env && i < n; i++) {
+        bool replaced = false;
+        for (size_t j = 0; j < extra && !replaced; j++) {
+            size_t len = (size_t)(strchr(entries[j], '=') - entries[j]) + 1;
+            replaced = strncmp(environ[i], entries[j], len) == 0;
+        }
+        if (!replaced)
+            env[k++] = environ[i];
+    }
+    for (size_t j = 0; env && j < extra; j++)
+        env[k++] = entries[j];
+    return env;
+}
+
 static caf_status start(caf_algo_zygote *z, caf_error *err)
 {
-    const char *program = zygote_program();
-    if (!program || !*program || access(program, X_OK) != 0)
+    bool python = caf_algo_is_python(z->plugin);
+    const char *program = python ? caf_python_interpreter() : zygote_program();
+    if (!program || !*program || (!python && access(program, X_OK) != 0))
         return caf_error_set(err, CAF_ERR_NOT_FOUND, "algorithm zygote: no program %s",
                              program && *program ? program : "(none installed)");
+    char *entries[5] = {0};
+    char **env = environ;
+    if (python && (!caf_python_env_entries(z->python_path, entries) || !(env = environment_with(entries)))) {
+        for (int i = 0; i < 5; i++)
+            free(entries[i]);
+        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    }
     int sv[2];
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
-        return caf_error_errno(err, errno, "algorithm zygote: socketpair");
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+        caf_status st = caf_error_errno(err, errno, "algorithm zygote: socketpair");
+        if (python) {
+            free(env);
+            for (int i = 0; i < 5; i++)
+                free(entries[i]);
+        }
+        return st;
+    }
     char fd_arg[16], parent_arg[24];
     snprintf(fd_arg, sizeof fd_arg, "%d", sv[1]);
     snprintf(parent_arg, sizeof parent_arg, "%ld", (long)getpid());
@@ -288,13 +351,21 @@ static caf_status start(caf_algo_zygote *z, caf_error *err)
     posix_spawnattr_setsigmask(&attr, &none);
     posix_spawnattr_setsigdefault(&attr, &all);
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    char *argv[] = {(char *)program, fd_arg, parent_arg, z->plugin, NULL};
+    char *c_argv[] = {(char *)program, fd_arg, parent_arg, z->plugin, NULL};
+    char *py_argv[] = {(char *)program, "-m", "caf._algorithm_runner", "--zygote", fd_arg, parent_arg,
+                       z->algorithm ? z->algorithm : "", NULL};
     fflush(NULL);
     pid_t pid;
-    int rc = posix_spawn(&pid, program, &actions, &attr, argv, environ);
+    int rc = python ? posix_spawnp(&pid, program, &actions, &attr, py_argv, env)
+                    : posix_spawn(&pid, program, &actions, &attr, c_argv, env);
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attr);
     close(sv[1]);
+    if (python) {
+        free(env);
+        for (int i = 0; i < 5; i++)
+            free(entries[i]);
+    }
     if (rc != 0) {
         close(sv[0]);
         return caf_error_errno(err, rc, "algorithm zygote: cannot start %s", program);
@@ -317,21 +388,31 @@ static void stop(caf_algo_zygote *z)
     z->pid = 0;
 }
 
-caf_status caf_algo_zygote_open(const char *plugin, caf_algo_zygote **out, caf_error *err)
+static void free_zygote(caf_algo_zygote *z)
+{
+    free(z->plugin);
+    free(z->algorithm);
+    free(z->python_path);
+    free(z);
+}
+
+caf_status caf_algo_zygote_open(const caf_algo_run_spec *spec, caf_algo_zygote **out, caf_error *err)
 {
     *out = NULL;
-    if (!zygote_program() || caf_algo_is_python(plugin))
+    if (!zygote_program())
         return CAF_OK;
     caf_algo_zygote *z = calloc(1, sizeof *z);
-    if (!z || !(z->plugin = strdup(plugin ? plugin : ""))) {
-        free(z);
+    if (!z || !(z->plugin = strdup(spec->plugin ? spec->plugin : "")) ||
+        (spec->algorithm && !(z->algorithm = strdup(spec->algorithm))) ||
+        (spec->python_path && !(z->python_path = strdup(spec->python_path)))) {
+        if (z)
+            free_zygote(z);
         return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
     }
     z->fd = -1;
     caf_status st = start(z, err);
     if (st != CAF_OK) {
-        free(z->plugin);
-        free(z);
+        free_zygote(z);
         return st;
     }
     *out = z;
@@ -343,8 +424,7 @@ void caf_algo_zygote_close(caf_algo_zygote *z)
     if (!z)
         return;
     stop(z);
-    free(z->plugin);
-    free(z);
+    free_zygote(z);
 }
 
 pid_t caf_algo_zygote_pid(const caf_algo_zygote *z)

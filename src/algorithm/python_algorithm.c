@@ -16,6 +16,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "algorithm/runner_internal.h"
 #include "caf/process.h"
 
 #ifndef CAF_PYTHON_EXECUTABLE
@@ -64,7 +65,7 @@ static const char *package_dir(void)
 /* The environment entries the interpreter gets on top of the caller's, as "NAME=VALUE" strings
  * (malloc'd, NULL-terminated in entries[4]); false when out of memory. The package comes first on the
  * module path (it only holds caf), then the campaign's folders, then the user's PYTHONPATH. */
-static bool python_env(const char *python_path, char *entries[5])
+bool caf_python_env_entries(const char *python_path, char *entries[5])
 {
     memset(entries, 0, 5 * sizeof *entries);
     const char *user = getenv("PYTHONPATH");
@@ -120,7 +121,7 @@ _Noreturn void caf_python_algorithm_exec(const caf_algo_run_spec *spec, int fd, 
     free(text);
     char *env[5];
     const char *python = caf_python_interpreter();
-    if (spec_fd < 0 || !python_env(spec->python_path, env)) {
+    if (spec_fd < 0 || !caf_python_env_entries(spec->python_path, env)) {
         caf_error_errno(&err, errno, "algorithm %s: cannot pass the spec to the Python interpreter", name);
     } else {
         for (int i = 0; env[i]; i++)
@@ -158,7 +159,7 @@ caf_status caf_python_algorithm_probe(const char *target, const char *python_pat
 {
     *out = NULL;
     char *env[5];
-    if (!python_env(python_path, env)) {
+    if (!caf_python_env_entries(python_path, env)) {
         free_env(env);
         return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
     }

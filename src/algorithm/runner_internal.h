@@ -34,6 +34,16 @@ caf_status caf_runner_decode(const unsigned char *data, size_t size, caf_algo_ru
  * loaded or the Python interpreter exec'd, the result sent); parent is the process that forked it. */
 _Noreturn void caf_runner_child_main(const caf_algo_run_spec *spec, int fd, int log_fd, pid_t parent);
 
+/* caf_runner_child_main is these two: the set-up (everything up to the memory limit) ... */
+void caf_runner_child_setup(const caf_algo_run_spec *spec, int fd, int log_fd, pid_t parent);
+
+/* ... and the algorithm loaded (or the interpreter exec'd), run and its result sent. */
+_Noreturn void caf_runner_child_run(const caf_algo_run_spec *spec, int fd);
+
+/* The environment entries a Python interpreter for an algorithm gets on top of the caller's ("NAME=VALUE",
+ * malloc'd, NULL-terminated, at most 4); false when out of memory. python_algorithm.c. */
+bool caf_python_env_entries(const char *python_path, char *entries[5]);
+
 /* Zygote side of the runner (algorithm_zygote.c): asks z to fork the execution's child with result_fd as
  * its pipe and log_fd as its output; a zygote found dead is restarted once (logged). */
 caf_status caf_runner_zygote_spawn(caf_algo_zygote *z, const caf_algo_run_spec *spec, int result_fd, int log_fd,

@@ -125,15 +125,7 @@ static caf_status run_one(algo_ctx *x, const caf_exprun *runs, size_t count, con
         free(prev);
         free(path);
     }
-    if (!x->zygote_tried) { /* the driver is a copy of the loop, large; the zygote holds only the plugin */
-        x->zygote_tried = true;
-        caf_error why = {0};
-        if (caf_algo_zygote_open(x->plugin, &x->zygote, &why) != CAF_OK)
-            caf_warning("%s: algorithm %s: %s; executions are forked from the algorithm driver", x->c->cfg->name,
-                        x->cfg->plugin, why.message);
-    }
     caf_algo_run_spec spec = {
-        .zygote = x->zygote,
         .plugin = x->plugin,
         .algorithm = x->algorithm,
         .collector = x->c->cfg->collector,
@@ -161,6 +153,15 @@ static caf_status run_one(algo_ctx *x, const caf_exprun *runs, size_t count, con
         .memory_limit = (size_t)caf_algorithm_memory_limit_mb(x->c->loop->campaign, x->cfg) << 20,
         .python_path = x->c->loop->base_dir, /* a Python algorithm's modules may sit beside the campaign */
     };
+    if (rc == CAF_OK && !x->zygote_tried) { /* the driver is a copy of the loop, large; the zygote holds only
+                                                the plugin (or the interpreter with the module imported) */
+        x->zygote_tried = true;
+        caf_error why = {0};
+        if (caf_algo_zygote_open(&spec, &x->zygote, &why) != CAF_OK)
+            caf_warning("%s: algorithm %s: %s; executions are forked from the algorithm driver", x->c->cfg->name,
+                        x->cfg->plugin, why.message);
+    }
+    spec.zygote = x->zygote;
     if (rc == CAF_OK)
         rc = caf_algo_run(&spec, out, err);
     free_pairs(names, values, n);

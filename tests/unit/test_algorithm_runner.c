@@ -510,7 +510,7 @@ int main(void)
     };
     int failed = cmocka_run_group_tests_name("forked from the caller", tests, NULL, NULL);
     caf_error err = {0};
-    if (caf_algo_zygote_open("TestAlgorithms", &zygote, &err) != CAF_OK || !zygote) {
+    if (caf_algo_zygote_open(&(caf_algo_run_spec){.plugin = "TestAlgorithms"}, &zygote, &err) != CAF_OK || !zygote) {
         fprintf(stderr, "cannot start the algorithm zygote: %s\n", err.message);
         return failed + 1;
     }
