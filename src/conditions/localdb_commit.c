@@ -363,7 +363,8 @@ caf_status caf_db_commit_finish(caf_db_commit *commit, caf_error *err)
     if (rc == CAF_OK && db->file_names && !same_time(folder_mtime(db), db->listing_mtime))
         localdb_forget_listing(db);
     localdb_intent intent = {.fd = -1};
-    if (rc == CAF_OK && commit->count > 0)
+    /* a staging database (an execution's) is thrown away whole when its execution runs again: no intent file */
+    if (rc == CAF_OK && commit->count > 0 && !db->staging)
         rc = localdb_intent_open(&intent, db, err);
     char *text = NULL;
     size_t len = 0, capacity = 0;

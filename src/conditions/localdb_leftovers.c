@@ -56,6 +56,8 @@ caf_status localdb_intent_open(localdb_intent *intent, const caf_localdb *db, ca
 caf_status localdb_intent_add(localdb_intent *intent, const char *file_name, caf_error *err)
 {
     size_t n = strlen(file_name);
+    if (intent->fd < 0) /* none opened: a staging database's commit */
+        return CAF_OK;
     /* Not fsync'ed: a killed process leaves the written bytes in the page cache, which is what this file
      * is for; after a power loss the payload files it listed show up as orphans in caf db check. */
     if (write(intent->fd, file_name, n) != (ssize_t)n || write(intent->fd, "\n", 1) != 1)

@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,12 +56,27 @@ static unsigned long long start_time_of(long pid)
     return strtoull(p, NULL, 10);
 }
 
+/* Both are read once per process (a forked child reads its own start time again): a commit names two or three
+ * temporary files, and each read is an open of /proc. */
+static pthread_mutex_t writer_lock = PTHREAD_MUTEX_INITIALIZER;
+static char writer_boot[9];
+static long writer_pid;
+static unsigned long long writer_start;
+
 char *caf_temp_template(const char *final_path)
 {
     char boot[9];
-    boot_tag(boot);
     long pid = (long)getpid();
-    unsigned long long start = start_time_of(pid);
+    pthread_mutex_lock(&writer_lock);
+    if (!writer_boot[0])
+        boot_tag(writer_boot);
+    if (writer_pid != pid) {
+        writer_start = start_time_of(pid);
+        writer_pid = pid;
+    }
+    memcpy(boot, writer_boot, sizeof boot);
+    unsigned long long start = writer_start;
+    pthread_mutex_unlock(&writer_lock);
     const char *slash = strrchr(final_path, '/');
     int dir_len = slash ? (int)(slash - final_path + 1) : 0;
     const char *base = slash ? slash + 1 : final_path;
