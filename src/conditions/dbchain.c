@@ -89,7 +89,7 @@ caf_status caf_dbchain_server_parse(const char *entry, char **tag, char ***urls,
     if (!caf_dbchain_entry_is_server(entry))
         return caf_error_set(err, CAF_ERR_INVALID, "'%.200s' is not a server entry", entry ? entry : "");
     const char *name = entry + strlen(CAF_DBCHAIN_SERVER_PREFIX), *at = strchr(name, '@');
-    if (!at || at == name || (size_t)(at - name) > CAF_GT_NAME_MAX || !at[1])
+    if (!at || at == name || (size_t)(at - name) > CAF_GT_NAME_MAX || !at[1] || entry[strlen(entry) - 1] == ',')
         return caf_error_set(err, CAF_ERR_INVALID, "'%.200s' is not globaltag=NAME@URL[,URL...]", entry);
     char *t = strndup(name, (size_t)(at - name));
     char **list = calloc(strlen(at) + 1, sizeof *list);
