@@ -81,6 +81,10 @@ caf_status caf_dbchain_server_parse(const char *entry, char **tag, char ***urls,
 /* Frees what caf_dbchain_server_parse returned. */
 void caf_dbchain_server_free(char *tag, char **urls, size_t count);
 
+/* The entry as people read it: a local database as given; a server entry as "global tag NAME on URL[, URL...]"
+ * (a malformed one as given). malloc'd (caller frees); NULL when out of memory. */
+char *caf_dbchain_entry_describe(const char *entry);
+
 #ifdef __cplusplus
 }
 #endif

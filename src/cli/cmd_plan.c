@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "caf/dbchain.h"
 #include "caf/caf_run.h"
 #include "cli/campaign_args.h"
 #include "cli/cli.h"
@@ -214,8 +215,12 @@ static void print_text(const json_t *plan)
         printf("  runs for the algorithms: ");
         print_runs(json_object_get(cal, "runs"));
         printf("\n");
-        json_array_foreach(json_object_get(cal, "database_chain"), k, item)
-            printf("  %-16s %s (%s)\n", k ? "" : "database chain:", text_of(item, "database"), text_of(item, "source"));
+        json_array_foreach(json_object_get(cal, "database_chain"), k, item) {
+            char *described = caf_dbchain_entry_describe(text_of(item, "database"));
+            printf("  %-16s %s (%s)\n", k ? "" : "database chain:", described ? described : text_of(item, "database"),
+                   text_of(item, "source"));
+            free(described);
+        }
         json_array_foreach(json_object_get(cal, "algorithms"), k, item)
             print_algorithm(item);
     }

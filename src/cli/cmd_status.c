@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "caf/dbchain.h"
 #include "caf/caf_run.h"
 #include "cli/cli.h"
 #include "cli/operands.h"
@@ -58,9 +59,13 @@ static void print_text(const json_t *status)
                    json_string_value(json_object_get(problem, "status")),
                    json_string_value(json_object_get(problem, "reason")));
         json_t *db;
-        json_array_foreach(json_object_get(cal, "database_chain"), k, db)
-            printf("  %-15s %s (%s)\n", k ? "" : "database chain:", json_string_value(json_object_get(db, "database")),
+        json_array_foreach(json_object_get(cal, "database_chain"), k, db) {
+            const char *entry = json_string_value(json_object_get(db, "database"));
+            char *described = entry ? caf_dbchain_entry_describe(entry) : NULL;
+            printf("  %-15s %s (%s)\n", k ? "" : "database chain:", described ? described : entry ? entry : "?",
                    json_string_value(json_object_get(db, "source")));
+            free(described);
+        }
         const char *collection;
         json_t *cs;
         json_object_foreach(json_object_get(cal, "collections"), collection, cs)

@@ -134,6 +134,27 @@ static caf_status open_server(caf_dbchain *chain, const char *entry, caf_gt_reso
     return st;
 }
 
+char *caf_dbchain_entry_describe(const char *entry)
+{
+    char *tag, **urls, *text = NULL;
+    size_t count, size = 0;
+    caf_error ignored = {0};
+    if (caf_dbchain_server_parse(entry, &tag, &urls, &count, &ignored) != CAF_OK)
+        return strdup(entry ? entry : "");
+    FILE *f = open_memstream(&text, &size);
+    if (f) {
+        fprintf(f, "global tag %s on ", tag);
+        for (size_t i = 0; i < count; i++)
+            fprintf(f, "%s%s", i ? ", " : "", urls[i]);
+        if (fclose(f) != 0) {
+            free(text);
+            text = NULL;
+        }
+    }
+    caf_dbchain_server_free(tag, urls, count);
+    return text;
+}
+
 caf_status caf_dbchain_open(const char *const *paths, size_t count, caf_dbchain **out, caf_error *err)
 {
     *out = NULL;

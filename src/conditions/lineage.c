@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "caf/dbchain.h"
 #include "caf/file.h"
 #include "caf/json.h"
 #include "caf/lineage.h"
@@ -303,9 +304,12 @@ void caf_lineage_print(FILE *out, const json_t *answer)
             md5 ? ")" : "");
     size_t i, j;
     json_t *d, *job, *f;
-    json_array_foreach(json_object_get(l, "database_chain"), i, d)
-        fprintf(out, "  %s %s (%s)\n", i ? "               " : "database chain:", str(d, "database"),
-                str(d, "source"));
+    json_array_foreach(json_object_get(l, "database_chain"), i, d) {
+        char *described = caf_dbchain_entry_describe(str(d, "database"));
+        fprintf(out, "  %s %s (%s)\n", i ? "               " : "database chain:",
+                described ? described : str(d, "database"), str(d, "source"));
+        free(described);
+    }
     fprintf(out, "  collector jobs: %zu\n", json_array_size(json_object_get(l, "collector_jobs")));
     json_array_foreach(json_object_get(l, "collector_jobs"), i, job) {
         fprintf(out, "    %s subjob %lld (collection %s, %s, attempt %lld, %s), runs ", str(job, "job"),

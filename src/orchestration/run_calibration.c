@@ -163,6 +163,26 @@ caf_status run_cal_build_chain(run_cal *c, caf_error *err)
     return rc;
 }
 
+json_t *run_chain_item_json(const char *entry, const char *source)
+{
+    json_t *item = json_pack("{s:s, s:s?}", "database", entry, "source", source);
+    char *tag, **urls;
+    size_t count;
+    caf_error ignored = {0};
+    if (!item || caf_dbchain_server_parse(entry, &tag, &urls, &count, &ignored) != CAF_OK)
+        return item;
+    json_t *servers = json_array();
+    for (size_t i = 0; servers && i < count; i++)
+        json_array_append_new(servers, json_string(urls[i]));
+    if (!servers || json_object_set_new(item, "globaltag", json_string(tag)) != 0 ||
+        json_object_set_new(item, "servers", servers) != 0) {
+        json_decref(item);
+        item = NULL;
+    }
+    caf_dbchain_server_free(tag, urls, count);
+    return item;
+}
+
 caf_status run_cal_record_chain(run_cal *c, caf_error *err)
 {
     json_t *list = json_array();
@@ -170,9 +190,12 @@ caf_status run_cal_record_chain(run_cal *c, caf_error *err)
     size_t size = 0;
     FILE *f = open_memstream(&text, &size);
     for (size_t i = 0; list && i < c->chain_count; i++)
-        json_array_append_new(list, json_pack("{s:s, s:s}", "database", c->chain[i], "source", c->chain_sources[i]));
-    for (size_t i = 0; f && i < c->chain_count; i++)
-        fprintf(f, "%s%s (%s)", i ? ", " : "", c->chain[i], c->chain_sources[i]);
+        json_array_append_new(list, run_chain_item_json(c->chain[i], c->chain_sources[i]));
+    for (size_t i = 0; f && i < c->chain_count; i++) {
+        char *described = caf_dbchain_entry_describe(c->chain[i]);
+        fprintf(f, "%s%s (%s)", i ? ", " : "", described ? described : c->chain[i], c->chain_sources[i]);
+        free(described);
+    }
     if (f)
         fclose(f);
     char *dir = run_cal_iteration_dir(c, c->cm.iteration), *path = NULL;

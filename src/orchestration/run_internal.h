@@ -303,6 +303,11 @@ void run_cal_free_chain(run_cal *c);
 /* Writes the chain built by run_cal_build_chain to the iteration folder (RUN_CHAIN_FILE) and logs it. */
 caf_status run_cal_record_chain(run_cal *c, caf_error *err);
 
+/* One chain entry as recorded in RUN_CHAIN_FILE, plans and lineage: {"database": entry, "source": source}
+ * (source may be NULL), plus "globaltag" and "servers" for a server entry, so that readers need not decode
+ * it. New reference (caller owns); NULL when out of memory. */
+json_t *run_chain_item_json(const char *entry, const char *source);
+
 /* ---- collector phase (run_collect.c) ---- */
 
 /* True when run is one of the calibration's ignored_runs. */

@@ -154,8 +154,7 @@ caf_status run_lineage_open(const run_cal *c, int algorithm, run_lineage **out, 
     l->algorithm_record = algorithm_record(l);
     l->chain = json_array();
     for (size_t i = 0; l->chain && i < c->chain_count; i++)
-        json_array_append_new(l->chain, json_pack("{s:s, s:s?}", "database", c->chain[i], "source",
-                                                  c->chain_sources ? c->chain_sources[i] : NULL));
+        json_array_append_new(l->chain, run_chain_item_json(c->chain[i], c->chain_sources ? c->chain_sources[i] : NULL));
     if (rc == CAF_OK && (!l->algorithm_record || !l->chain))
         rc = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
     if (rc != CAF_OK) {

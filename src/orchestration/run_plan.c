@@ -373,7 +373,7 @@ static caf_status plan_calibration(run_cal *c, int wave, const char *cache, cons
     if (rc == CAF_OK)
         rc = run_cal_build_chain(c, err);
     for (size_t i = 0; rc == CAF_OK && i < c->chain_count; i++)
-        json_array_append_new(chain, json_pack("{s:s, s:s}", "database", c->chain[i], "source", c->chain_sources[i]));
+        json_array_append_new(chain, run_chain_item_json(c->chain[i], c->chain_sources[i]));
     run_list runs = {0};
     char problem[1200] = "";
     for (size_t k = 0; rc == CAF_OK && !problem[0] && k < caf_calibration_collection_count(cfg); k++) {

@@ -135,6 +135,18 @@ assert files == sorted(f"{md5(n)}.json" for n in ("geom1.json", "geom2.json", "c
 PYEOF
 grep -q "using the payload cache $W/cache" out/a/iteration_0/algorithms/*/*.log 2>/dev/null ||
   grep -rqs "using the payload cache $W/cache" out/a out/b || fail "no job said it worked from the cache"
+# caf status names the tag and its servers as the campaign did, not in the chain's encoded form
+"$CAF" status out >status.txt
+grep -q " global tag calib on http://127.0.0.1:$dead, $url (database_chain)$" status.txt ||
+  fail "caf status: $(grep -A2 'database chain' status.txt)"
+! grep -q 'globaltag=' status.txt || fail "caf status shows the encoded entry: $(grep globaltag= status.txt)"
+"$CAF" status out --json >status.json
+$PY - status.json "http://127.0.0.1:$dead" "$url" <<'PYEOF'
+import json, sys
+for cal in json.load(open(sys.argv[1]))["calibrations"]:
+    server = [d for d in cal["database_chain"] if "globaltag" in d]
+    assert [(d["globaltag"], d["servers"]) for d in server] == [("calib", sys.argv[2:])], cal["database_chain"]
+PYEOF
 # with the server gone, caf run still starts (a warning: the jobs may work from the cache); caf plan refuses
 stop_server
 "$CAF" run campaign.yaml 2>rerun.log || { cat rerun.log; fail "caf run with the server stopped failed"; }
