@@ -103,7 +103,33 @@ class _Keys:
         return keys[name]
 
 
-class Collection(_Keys):
+class _Chained(_Keys):
+    """What has a database_chain (a calibration, a collection): basf2's use_local_database and
+    use_central_database, which append to it. caf searches the chain in order and the first entry with a
+    payload for the run wins (docs/configuration.md), so an entry appended here is searched after the
+    ones before it; the calibration's ancestors come before all of them."""
+
+    def use_local_database(self, directory):
+        """Appends a local database folder (one holding database.txt) to database_chain."""
+        self._chain_append(os.fspath(directory))
+
+    def use_central_database(self, globaltag, server):
+        """Appends global tag globaltag on server (a URL, or a list of URLs tried in order with back-off:
+        mirrors) to database_chain; its payloads reach jobs through the local payload cache
+        (docs/conditions-service.md, "Global tags in a database chain")."""
+        servers = [server] if isinstance(server, str) else [str(s) for s in server]
+        self._chain_append({"server": servers[0] if len(servers) == 1 else servers, "globaltag": globaltag})
+
+    def _chain_append(self, entry):
+        chain = self.keys.get("database_chain")
+        if chain is None:
+            chain = []
+        elif isinstance(chain, (str, os.PathLike, dict)):
+            chain = [chain]
+        self.keys["database_chain"] = [*chain, entry]
+
+
+class Collection(_Chained):
     """A collector with its own inputs (basf2 caf.framework.Collection), added to a calibration with
     Calibration.add_collection. collector is a plugin name or {"plugin": NAME, "parameters": {...}};
     pre_collector_path a list of module names or {"module", "parameters", "conditions"} mappings; any
@@ -122,7 +148,7 @@ class Collection(_Keys):
         return _keys(self.keys)
 
 
-class Calibration(_Keys):
+class Calibration(_Chained):
     """One calibration (basf2 caf.framework.Calibration). The basf2 names are constructor arguments and
     attributes (collector, algorithms, input_files, pre_collector_path, database_chain, output_patterns,
     max_files_per_collector_job, max_collector_jobs, backend_args, max_iterations, ignored_runs, backend,

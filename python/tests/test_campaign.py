@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -210,3 +211,52 @@ def test_documented_example_runs(tmp_path, toy):
     assert lines[:4] == ["status wave 0 collector jobs: [3]", "gain wave 1 collector jobs: [3]",
                          "status completed iteration 0", "gain completed iteration 0"]
     assert re.fullmatch(r"[0-9a-f]{6,} \[1, 2, 1, -1\] from gain iteration 0", lines[4])
+
+
+@pytest.fixture
+def conditions_server(tmp_path, caf_command):
+    """`caf db serve` on loopback with an OPEN tag 'calib' holding one payload; yields its URL."""
+    (tmp_path / "token").write_text("token-of-the-python-chain-test\n")
+    port_file = tmp_path / "port"
+    server = subprocess.Popen([caf_command, "db", "serve", str(tmp_path / "store"), "--port", "0", "--port-file",
+                               str(port_file), "--token-file", str(tmp_path / "token")],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(400):
+            if port_file.exists() and port_file.read_text().strip():
+                break
+            assert server.poll() is None, "caf db serve ended"
+            time.sleep(0.05)
+        url = f"http://127.0.0.1:{port_file.read_text().strip()}"
+        subprocess.run([caf_command, "db", "tag", "create", url, "calib", "--token-file", str(tmp_path / "token")],
+                       check=True, capture_output=True)
+        yield url
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def test_use_central_and_local_database(toy, tmp_path, conditions_server, run_caf):
+    """basf2's use_local_database and use_central_database append database_chain entries, in order, which
+    the validator and `caf config check` take: an existing tag passes, a missing one is a problem naming
+    the tag and the server."""
+    os.makedirs(tmp_path / "local")
+    (tmp_path / "note.json").write_text('{"note": 1}\n')
+    run_caf("db", "add", str(tmp_path / "local"), "--iov", "0,0,-1,-1", f"Note={tmp_path / 'note.json'}")
+    fw = toy_campaign(toy, output_dir=str(tmp_path / "chain_out"))
+    status = fw.calibrations[0]
+    status.use_local_database(tmp_path / "local")
+    status.use_central_database("calib", conditions_server)
+    col = fw.calibrations[2].collections["mumu"]
+    col.use_central_database("calib", ["http://127.0.0.1:1", conditions_server])
+    assert status.to_dict()["database_chain"] == [str(tmp_path / "local"),
+                                                  {"server": conditions_server, "globaltag": "calib"}]
+    assert col.to_dict()["database_chain"] == [{"server": ["http://127.0.0.1:1", conditions_server],
+                                                "globaltag": "calib"}]
+    fw.validate()
+    fw.check()
+    status.keys["database_chain"][1]["globaltag"] = "calib_v2"
+    with pytest.raises(caf.InvalidError) as e:
+        fw.check()
+    assert "calibration 'status': database_chain: global tag calib_v2 on " + conditions_server + " does not exist" \
+        in str(e.value), str(e.value)
