@@ -43,9 +43,10 @@ caf_localdb *caf_dbchain_database(const caf_dbchain *chain, size_t i);
 /* The i-th entry's server resolver (owned by the chain); NULL for a local database. */
 caf_gt_resolver *caf_dbchain_resolver(const caf_dbchain *chain, size_t i);
 
-/* The entry for name at run r from the first LOCAL database that has one, and that database in *where (may
- * be NULL); NULL when none has one. Server entries are skipped: use caf_dbchain_lookup on chains that may
- * name servers. Both are owned by the chain. */
+/* The entry for name at run r from the first local database that has one, searching only up to the first
+ * server entry (which it cannot read: it logs a warning once per chain and answers NULL rather than a
+ * payload of lower priority), and that database in *where (may be NULL); NULL when none has one. Use
+ * caf_dbchain_lookup on chains that may name servers. Both are owned by the chain. */
 const caf_db_entry *caf_dbchain_find(const caf_dbchain *chain, const char *name, caf_exprun r,
                                      caf_localdb **where);
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "caf/gt_store.h"
+#include "caf/log.h"
 #include "caf/payload_cache.h"
 
 struct caf_dbchain {
@@ -14,6 +15,7 @@ struct caf_dbchain {
     caf_gt_resolver **resolvers; /* NULL where the entry is a local database */
     size_t count;
     caf_payload_cache *cache; /* opened with the first server entry */
+    bool find_warned;         /* caf_dbchain_find met a server entry and said so */
 };
 
 bool caf_dbchain_entry_is_server(const char *entry)
@@ -228,7 +230,19 @@ const caf_db_entry *caf_dbchain_find(const caf_dbchain *chain, const char *name,
                                      caf_localdb **where)
 {
     for (size_t i = 0; i < chain->count; i++) {
-        const caf_db_entry *e = chain->databases[i] ? caf_localdb_find(chain->databases[i], name, r) : NULL;
+        /* A server entry may hold the payload that applies: answering from a later local database would
+         * hand out a constant of lower priority without a word, so the search ends here. */
+        if (!chain->databases[i]) {
+            if (!chain->find_warned)
+                caf_log(CAF_LOG_WARNING, "database chain entry %zu is the global tag %s, which caf_dbchain_find "
+                        "cannot read: payloads after it are not looked up (the module must use "
+                        "caf_dbchain_lookup)", i + 1, caf_gt_resolver_name(chain->resolvers[i]));
+            /* said once per chain; every chain is caf_dbchain_open's malloc'd object, so the flag may
+             * change behind the const that the lookup-only API promises */
+            ((caf_dbchain *)chain)->find_warned = true;
+            break;
+        }
+        const caf_db_entry *e = caf_localdb_find(chain->databases[i], name, r);
         if (e) {
             if (where)
                 *where = chain->databases[i];

@@ -96,11 +96,50 @@ static void test_malformed_entries(void **state)
     assert_false(caf_dbchain_entry_is_server(NULL));
 }
 
+/* caf_dbchain_find cannot read a server entry: it answers from the local databases before it, and never
+ * from one after it, whose payload has a lower priority than what the server may hold. */
+static void test_find_stops_at_a_server_entry(void **state)
+{
+    (void)state;
+    char *dir = test_make_temp_dir("dbchain_find");
+    char *db = caf_path_join(dir, "db"), *cache = caf_path_join(dir, "cache");
+    caf_error err = {0};
+    assert_int_equal(caf_mkdir_p(db, &err), CAF_OK);
+    test_write_file(db, "database.txt", "dbstore/Gain 1 0,0,-1,-1\n");
+    setenv("CAF_PAYLOAD_CACHE", cache, 1);
+    const char *urls[] = {"http://127.0.0.1:1/"};
+    char *server = caf_dbchain_server_entry("calib", urls, 1);
+    const char *server_first[] = {server, db}, *local_first[] = {db, server};
+    caf_dbchain *chain;
+    caf_localdb *where = NULL;
+    assert_int_equal(caf_dbchain_open(local_first, 2, &chain, &err), CAF_OK);
+    const caf_db_entry *e = caf_dbchain_find(chain, "Gain", (caf_exprun){3, 4}, &where);
+    assert_non_null(e);
+    assert_ptr_equal(where, caf_dbchain_database(chain, 0));
+    assert_null(caf_dbchain_find(chain, "Other", (caf_exprun){3, 4}, &where));
+    assert_null(where);
+    caf_dbchain_close(chain);
+    assert_int_equal(caf_dbchain_open(server_first, 2, &chain, &err), CAF_OK);
+    for (int i = 0; i < 2; i++) { /* no answer from the database after the server, every time */
+        where = caf_dbchain_database(chain, 1);
+        assert_null(caf_dbchain_find(chain, "Gain", (caf_exprun){3, 4}, &where));
+        assert_null(where);
+    }
+    caf_dbchain_close(chain);
+    unsetenv("CAF_PAYLOAD_CACHE");
+    free(server);
+    free(cache);
+    free(db);
+    test_remove_tree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_malformed_entries),
+        cmocka_unit_test(test_find_stops_at_a_server_entry),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
