@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -437,24 +436,6 @@ unsigned caf_algo_zygote_starts(const caf_algo_zygote *z)
     return z ? z->starts : 0;
 }
 
-/* A memfd holding text, positioned at its start; -1 on failure. */
-static int text_fd(const char *text)
-{
-    int fd = memfd_create("caf-algorithm-spec", MFD_CLOEXEC);
-    size_t size = strlen(text), done = 0;
-    while (fd >= 0 && done < size) {
-        ssize_t w = write(fd, text + done, size - done);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            close(fd);
-            return -1;
-        }
-        done += (size_t)w;
-    }
-    return fd;
-}
-
 /* One attempt: the request sent and the child's pid back. */
 static caf_status request(caf_algo_zygote *z, int spec_fd, uint64_t memory_limit, int result_fd, int log_fd,
                           pid_t *pid, caf_error *err)
@@ -480,11 +461,7 @@ static caf_status request(caf_algo_zygote *z, int spec_fd, uint64_t memory_limit
 caf_status caf_runner_zygote_spawn(caf_algo_zygote *z, const caf_algo_run_spec *spec, int result_fd, int log_fd,
                                    pid_t *pid, caf_error *err)
 {
-    json_t *j = caf_algo_run_spec_to_json(spec);
-    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
-    int spec_fd = text ? text_fd(text) : -1;
-    free(text);
+    int spec_fd = caf_algo_run_spec_memfd(spec, false);
     if (spec_fd < 0)
         return caf_error_errno(err, errno ? errno : ENOMEM, "algorithm zygote: cannot write the spec");
     caf_status st = z->fd >= 0 ? request(z, spec_fd, spec->memory_limit, result_fd, log_fd, pid, err)

@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "algorithm/runner_internal.h"
@@ -90,35 +89,10 @@ static void free_env(char *entries[5])
         free(entries[i]);
 }
 
-/* A memfd holding text, positioned at its start and inherited across exec; -1 on failure. */
-static int text_fd(const char *text)
-{
-    int fd = memfd_create("caf-algorithm-spec", 0);
-    if (fd < 0)
-        return -1;
-    size_t size = strlen(text), done = 0;
-    while (done < size) {
-        ssize_t w = write(fd, text + done, size - done);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            close(fd);
-            return -1;
-        }
-        done += (size_t)w;
-    }
-    lseek(fd, 0, SEEK_SET);
-    return fd;
-}
-
 _Noreturn void caf_python_algorithm_exec(const caf_algo_run_spec *spec, int fd, const char *name)
 {
     caf_error err = {0};
-    json_t *j = caf_algo_run_spec_to_json(spec);
-    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
-    int spec_fd = text ? text_fd(text) : -1;
-    free(text);
+    int spec_fd = caf_algo_run_spec_memfd(spec, true);
     char *env[5];
     const char *python = caf_python_interpreter();
     if (spec_fd < 0 || !caf_python_env_entries(spec->python_path, env)) {

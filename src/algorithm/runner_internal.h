@@ -10,6 +10,7 @@
 #ifndef CAF_ALGORITHM_RUNNER_INTERNAL_H
 #define CAF_ALGORITHM_RUNNER_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -43,6 +44,10 @@ _Noreturn void caf_runner_child_run(const caf_algo_run_spec *spec, int fd);
 /* The environment entries a Python interpreter for an algorithm gets on top of the caller's ("NAME=VALUE",
  * malloc'd, NULL-terminated, at most 4); false when out of memory. python_algorithm.c. */
 bool caf_python_env_entries(const char *python_path, char *entries[5]);
+
+/* The spec as compact JSON in a memfd positioned at its start, close-on-exec unless inherited (an exec'd
+ * interpreter reads it); -1 with errno set on failure. The caller closes it. runner_spec_json.c. */
+int caf_algo_run_spec_memfd(const caf_algo_run_spec *spec, bool inherited);
 
 /* Zygote side of the runner (algorithm_zygote.c): asks z to fork the execution's child with result_fd as
  * its pipe and log_fd as its output; a zygote found dead is restarted once (logged). */

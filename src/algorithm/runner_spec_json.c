@@ -1,9 +1,13 @@
 /* The part of a runner spec an execution's child needs, as JSON: how the child of an algorithm written in
  * Python (python_algorithm.c), which execs an interpreter and so keeps nothing of its parent's memory,
  * learns what to run. Output database, log, limits stay in the parent, which enforces them. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
+#include "algorithm/runner_internal.h"
 #include "caf/algorithm_runner.h"
 
 static json_t *string_or_null(const char *s)
@@ -144,4 +148,32 @@ caf_status caf_algo_run_spec_from_json(const char *text, size_t size, caf_algo_r
     }
     *out = s;
     return CAF_OK;
+}
+
+int caf_algo_run_spec_memfd(const caf_algo_run_spec *spec, bool inherited)
+{
+    json_t *j = caf_algo_run_spec_to_json(spec);
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!text) {
+        errno = ENOMEM;
+        return -1;
+    }
+    int fd = memfd_create("caf-algorithm-spec", inherited ? 0 : MFD_CLOEXEC);
+    size_t size = strlen(text), done = 0;
+    while (fd >= 0 && done < size) {
+        ssize_t w = write(fd, text + done, size - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            close(fd);
+            fd = -1;
+            break;
+        }
+        done += (size_t)w;
+    }
+    free(text);
+    if (fd >= 0)
+        lseek(fd, 0, SEEK_SET);
+    return fd;
 }
