@@ -32,6 +32,7 @@ struct caf_gt_resolver {
     const char *state; /* NULL until known: from a server, or PUBLISHED from the cache */
     json_t *runs;      /* "E.R" -> the run's checked answer */
     json_t *entries;   /* "name/checksum/iov" -> index in entry_list */
+    json_t *files;     /* checksum -> its cached file, MD5-checked once by this process */
     caf_db_entry *entry_list;
     size_t entry_count, entry_capacity;
     caf_gt_resolver_stats stats;
@@ -71,7 +72,8 @@ caf_status caf_gt_resolver_open(const char *tag, const char *const *urls, size_t
         names += strlen(urls[i]) + 2;
     bool ok = r && (r->tag = strdup(tag)) && (r->urls = calloc(count, sizeof *r->urls)) &&
               (r->clients = calloc(count, sizeof *r->clients)) && (r->name = malloc(names)) &&
-              (r->key = malloc(names)) && (r->runs = json_object()) && (r->entries = json_object());
+              (r->key = malloc(names)) && (r->runs = json_object()) && (r->entries = json_object()) &&
+              (r->files = json_object());
     for (size_t i = 0; ok && i < count; i++)
         ok = (r->urls[r->url_count++] = strdup(urls[i])) != NULL;
     if (!ok) {
@@ -110,6 +112,7 @@ void caf_gt_resolver_close(caf_gt_resolver *r)
     free(r->offline_reason);
     json_decref(r->runs);
     json_decref(r->entries);
+    json_decref(r->files);
     free(r);
 }
 
@@ -446,8 +449,13 @@ caf_status caf_gt_resolver_find(caf_gt_resolver *r, const char *name, caf_exprun
     const caf_db_entry *e = entry_for(r, name, checksum, iov, err);
     if (!e)
         return CAF_ERR_NOMEM;
+    /* A job asks for the same payload at run after run: the cache checks the file's MD5 on a hit, so the
+     * file is taken from the cache (and checked) once per process, then reused. */
+    const char *known = json_string_value(json_object_get(r->files, checksum));
     caf_error miss = {0};
-    char *file = caf_payload_cache_get(r->cache, checksum, ext, &miss);
+    char *file = known ? strdup(known) : caf_payload_cache_get(r->cache, checksum, ext, &miss);
+    if (known && !file)
+        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
     if (file) {
         r->stats.payload_hits++;
     } else {
@@ -459,6 +467,10 @@ caf_status caf_gt_resolver_find(caf_gt_resolver *r, const char *name, caf_exprun
         if (st != CAF_OK)
             return caf_error_prefix(err, "payload '%s' (%s) of global tag %s: ", name, checksum, r->name);
         r->stats.payload_downloads++;
+    }
+    if (!known && json_object_set_new(r->files, checksum, json_string(file)) != 0) {
+        free(file);
+        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
     }
     *entry = e;
     *path = file;
