@@ -19,6 +19,10 @@ caf_status caf_json_load_file(const char *path, json_t **out, caf_error *err);
 /* Writes value to path atomically, indented, keys sorted, with a trailing newline. */
 caf_status caf_json_save_file(const char *path, const json_t *value, caf_error *err);
 
+/* Returns value as caf_json_save_file writes it (indented, keys sorted, trailing newline; malloc'd, caller
+ * frees; *size its length), or NULL when it cannot be encoded. */
+char *caf_json_dump_file_text(const json_t *value, size_t *size);
+
 /* Returns value as compact text with sorted keys (malloc'd, caller frees), or NULL when out of memory. */
 char *caf_json_dump_compact(const json_t *value);
 

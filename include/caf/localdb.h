@@ -14,6 +14,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "caf/error.h"
 #include "caf/iov.h"
 
@@ -61,6 +63,11 @@ bool caf_db_revision_is_hash(const char *revision);
  * *out is owned by the caller (caf_localdb_close). */
 caf_status caf_localdb_open(const char *path, unsigned flags, caf_localdb **out, caf_error *err);
 
+/* Makes what this handle committed with lineage records durable in database.txt and the record files
+ * themselves (fdatasync, one syncfs), so that the commit journal can be emptied; nothing to do when it
+ * made no such commit since the last checkpoint. caf_localdb_close does it too, but cannot report failure. */
+caf_status caf_localdb_checkpoint(caf_localdb *db, caf_error *err);
+
 /* Frees the database handle (NULL is fine). */
 void caf_localdb_close(caf_localdb *db);
 
@@ -94,7 +101,9 @@ typedef void (*caf_localdb_problem_fn)(const char *problem, void *userdata);
 caf_status caf_localdb_check(const char *path, caf_localdb_problem_fn report, void *userdata, size_t *problems,
                              caf_error *err);
 
-/* Repairs what a write cut short leaves at the end of database.txt, under the database's lock: a last line
+/* Repairs what a write cut short leaves at the end of database.txt, under the database's lock: first the
+ * commit journal's lines and lineage records a power loss kept out are restored (caf_db_commit_set_lineage),
+ * then a last line
  * without its newline, or NUL bytes after the last complete line, are cut off (the file is truncated after
  * its last complete line). *removed_line is the 1-based number of the line removed (0 when nothing was
  * wrong), *removed_bytes the bytes cut. NUL bytes followed by more lines are not a cut-short write: that
@@ -123,6 +132,14 @@ caf_status caf_db_commit_add_file(caf_db_commit *commit, const char *name, const
  * naming the file, so a staging copy damaged by a crash is never committed. */
 caf_status caf_db_commit_add_staged_file(caf_db_commit *commit, const char *name, const char *path, caf_iov iov,
                                          const char *revision, caf_error *err);
+
+/* Makes the commit write a lineage record (a JSON object; the commit takes a reference) as
+ * DB/lineage/record_file, durable together with the commit's lines: one entry in the database's commit
+ * journal (DB/commit-journal.jsonl, one fdatasync) instead of an fsync of database.txt, so that a commit
+ * of one new payload file makes three fsyncs in all. A power loss after the journal entry leaves the lines
+ * or the record out; the next writer's open (or caf db check --repair) restores them from the journal.
+ * Ignored for a staging database. */
+caf_status caf_db_commit_set_lineage(caf_db_commit *commit, const char *record_file, json_t *record, caf_error *err);
 
 /* Under the database's file lock: reads the lines other writers appended since db was read, writes the
  * staged payload files (new ones fsync'ed, then their folder once), appends all their lines to

@@ -284,6 +284,7 @@ caf_status localdb_new_handle(const char *path, caf_localdb **out, caf_error *er
     caf_localdb *db = calloc(1, sizeof *db);
     if (!db)
         return caf_error_set(err, CAF_ERR_NOMEM, "%s: out of memory", path);
+    db->journal_fd = -1;
     db->dir = database_dir_of(path);
     db->text_path = db->dir ? caf_path_join(db->dir, CAF_LOCALDB_TEXT_FILE) : NULL;
     db->lock_path = db->dir ? caf_path_join(db->dir, ".database.txt.lock") : NULL;
@@ -293,6 +294,29 @@ caf_status localdb_new_handle(const char *path, caf_localdb **out, caf_error *er
     }
     *out = db;
     return CAF_OK;
+}
+
+/* A writer's open replays what a power loss kept out of database.txt (localdb_journal.c); an empty or
+ * missing journal, the usual case, costs one stat and no lock. */
+static caf_status replay_journal(caf_localdb *db, caf_error *err)
+{
+    char *path = caf_path_join(db->dir, LOCALDB_JOURNAL_FILE);
+    struct stat st;
+    bool pending = path && stat(path, &st) == 0 && st.st_size > 0;
+    free(path);
+    if (!pending)
+        return CAF_OK;
+    caf_file_lock lock;
+    caf_status rc = caf_file_lock_acquire(&lock, db->lock_path, err);
+    if (rc != CAF_OK)
+        return rc;
+    int fd = open(db->text_path, O_RDWR | O_APPEND | O_CLOEXEC);
+    bool changed = false;
+    rc = fd < 0 ? caf_error_errno(err, errno, "%s", db->text_path) : localdb_journal_recover(db, fd, &changed, err);
+    if (fd >= 0)
+        close(fd);
+    caf_file_lock_release(&lock);
+    return rc;
 }
 
 /* Creates the folder and an empty database.txt under the lock, so that two creators do not race. */
@@ -332,6 +356,8 @@ caf_status caf_localdb_open(const char *path, unsigned flags, caf_localdb **out,
         else
             rc = caf_error_set(err, CAF_ERR_NOT_FOUND, "%s: not a database (no %s)", db->dir, CAF_LOCALDB_TEXT_FILE);
     }
+    if (rc == CAF_OK && (flags & CAF_LOCALDB_CREATE) && !db->staging)
+        rc = replay_journal(db, err);
     if (rc == CAF_OK)
         rc = caf_localdb_reload(db, err);
     if (rc != CAF_OK) {
@@ -355,6 +381,7 @@ void caf_localdb_close(caf_localdb *db)
 {
     if (!db)
         return;
+    localdb_journal_close(db);
     localdb_free_entries(db->entries, db->count);
     localdb_index_free(db->index);
     localdb_forget_listing(db);

@@ -1,6 +1,7 @@
 /* caf_localdb_check: the whole database examined, every problem reported, none fatal but unreadability. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,9 +164,16 @@ caf_status caf_localdb_repair(const char *path, int *removed_line, size_t *remov
         caf_localdb_close(db);
         return rc;
     }
+    /* what the commit journal holds goes back first: restored, not cut off */
+    int fd = open(db->text_path, O_RDWR | O_APPEND | O_CLOEXEC);
+    bool replayed = false;
+    rc = fd < 0 ? caf_error_errno(err, errno, "%s", db->text_path) : localdb_journal_recover(db, fd, &replayed, err);
+    if (fd >= 0)
+        close(fd);
     char *text = NULL;
     size_t size = 0;
-    rc = caf_file_read(db->text_path, &text, &size, err);
+    if (rc == CAF_OK)
+        rc = caf_file_read(db->text_path, &text, &size, err);
     size_t keep = size;
     if (rc == CAF_OK) {
         const char *nul = memchr(text, '\0', size);

@@ -30,6 +30,7 @@
 
 #include "caf/file.h"
 #include "caf/hash.h"
+#include "caf/lineage.h"
 #include "conditions/localdb_internal.h"
 
 typedef struct staged_payload {
@@ -47,6 +48,8 @@ struct caf_db_commit {
     staged_payload *items;
     size_t count;
     size_t capacity;
+    char *record_file; /* caf_db_commit_set_lineage: the record written with the lines, through the journal */
+    json_t *record;
 };
 
 caf_status caf_db_commit_begin(caf_localdb *db, caf_db_commit **out, caf_error *err)
@@ -74,7 +77,27 @@ void caf_db_commit_abort(caf_db_commit *commit)
     for (size_t i = 0; i < commit->count; i++)
         free_staged(&commit->items[i]);
     free(commit->items);
+    free(commit->record_file);
+    json_decref(commit->record);
     free(commit);
+}
+
+caf_status caf_db_commit_set_lineage(caf_db_commit *commit, const char *record_file, json_t *record, caf_error *err)
+{
+    size_t n = record_file ? strlen(record_file) : 0;
+    if (n <= 5 || record_file[0] == '.' || strchr(record_file, '/') || strcmp(record_file + n - 5, ".json") != 0)
+        return caf_error_set(err, CAF_ERR_INVALID, "'%s' is not a lineage record file name (NAME.json)",
+                             record_file ? record_file : "");
+    if (!json_is_object(record))
+        return caf_error_set(err, CAF_ERR_INVALID, "%s: a lineage record is a JSON object", record_file);
+    char *copy = strdup(record_file);
+    if (!copy)
+        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    free(commit->record_file);
+    json_decref(commit->record);
+    commit->record_file = copy;
+    commit->record = json_incref(record);
+    return CAF_OK;
 }
 
 static caf_status check_extension(const char *ext, caf_error *err)
@@ -306,7 +329,8 @@ static caf_status append_line(char **text, size_t *len, size_t *capacity, const 
 
 /* Appends text to database.txt (fd opened with O_APPEND, old_size bytes long) with one write, retrying
  * a short one; on failure cuts the file back to old_size so that no partial line stays. */
-static caf_status append_text(caf_localdb *db, int fd, off_t old_size, const char *text, size_t len, caf_error *err)
+static caf_status append_text(caf_localdb *db, int fd, off_t old_size, const char *text, size_t len, bool sync,
+                              caf_error *err)
 {
     caf_status rc = CAF_OK;
     for (size_t done = 0; done < len && rc == CAF_OK;) {
@@ -318,10 +342,29 @@ static caf_status append_text(caf_localdb *db, int fd, off_t old_size, const cha
         else
             done += (size_t)n;
     }
-    if (rc == CAF_OK && !db->staging && fdatasync(fd) != 0)
+    if (rc == CAF_OK && sync && !db->staging && fdatasync(fd) != 0)
         rc = caf_error_errno(err, errno, "%s: fdatasync", db->text_path);
-    if (rc != CAF_OK && ftruncate(fd, old_size) == 0 && !db->staging)
+    if (rc != CAF_OK && ftruncate(fd, old_size) == 0 && sync && !db->staging)
         fdatasync(fd);
+    return rc;
+}
+
+/* The journal entry of a commit with a lineage record, then the record file: both before database.txt is
+ * appended to, so that a line never stands without its record. */
+static caf_status journal_commit(caf_localdb *db, const caf_db_commit *commit, off_t at, bool newline_first,
+                                 const char *text, size_t len, caf_error *err)
+{
+    char *lines = malloc(len + 2);
+    if (!lines)
+        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    size_t n = 0;
+    if (newline_first)
+        lines[n++] = '\n';
+    memcpy(lines + n, text, len);
+    n += len;
+    lines[n] = '\0';
+    caf_status rc = localdb_journal_append(db, at, lines, n, commit->record_file, commit->record, err);
+    free(lines);
     return rc;
 }
 
@@ -352,6 +395,12 @@ caf_status caf_db_commit_finish(caf_db_commit *commit, caf_error *err)
     /* Lines other writers appended meanwhile are read (and checked: a malformed or torn file stops the
      * commit instead of being extended). */
     bool changed = false;
+    if (rc == CAF_OK && !db->swept && !db->staging) {
+        bool replayed = false;
+        rc = localdb_journal_recover(db, fd, &replayed, err);
+        if (replayed)
+            db->loaded = false; /* read it whole again */
+    }
     if (rc == CAF_OK)
         rc = localdb_catch_up(db, fd, &changed, err);
     if (rc == CAF_OK && !db->swept) {
@@ -384,21 +433,41 @@ caf_status caf_db_commit_finish(caf_db_commit *commit, caf_error *err)
         if (append_line(&text, &len, &capacity, line) != CAF_OK)
             rc = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
     }
-    /* the new payload files' names are durable before any line that names them */
-    if (rc == CAF_OK && created.count > 0 && !db->staging)
+    bool journaled = rc == CAF_OK && commit->count > 0 && commit->record && !db->staging, journal_created = false;
+    if (journaled)
+        rc = localdb_journal_open(db, &journal_created, err);
+    /* the new payload files' names (and a new journal's) are durable before any line that names them */
+    if (rc == CAF_OK && (created.count > 0 || journal_created) && !db->staging)
         rc = caf_fsync_dir(db->dir, err);
     /* a last line without newline here is a comment or blank (a torn entry was refused above) */
     bool newline_first = rc == CAF_OK && commit->count > 0 && !db->ends_in_newline;
     off_t old_size = db->text_size;
-    if (rc == CAF_OK && commit->count > 0) {
+    bool committed = false; /* past the journal's commit point: what follows is restored if it fails */
+    if (journaled && rc == CAF_OK) { /* the commit point: lines and record durable together (localdb_journal.c) */
+        rc = journal_commit(db, commit, old_size, newline_first, text, len, err);
+        committed = rc == CAF_OK;
+        if (committed) /* before the lines, so that a line never stands without its record */
+            rc = localdb_journal_write_record(db, commit->record_file, commit->record, err);
+    } else if (rc == CAF_OK && commit->count > 0) {
         if (newline_first) {
-            rc = append_text(db, fd, old_size, "\n", 1, err);
+            rc = append_text(db, fd, old_size, "\n", 1, true, err);
             old_size += 1;
         }
         if (rc == CAF_OK)
-            rc = append_text(db, fd, old_size, text, len, err);
+            rc = append_text(db, fd, old_size, text, len, true, err);
     }
-    if (rc == CAF_OK)
+    if (committed && rc == CAF_OK) {
+        if (newline_first) {
+            rc = append_text(db, fd, old_size, "\n", 1, false, err);
+            old_size += 1;
+        }
+        if (rc == CAF_OK)
+            rc = append_text(db, fd, old_size, text, len, false, err);
+    }
+    if (committed && rc != CAF_OK) /* the journal has the commit: a writer's next open restores it */
+        caf_error_prefix(err, "the commit is in %s/%s and is restored when the database is next written: ", db->dir,
+                         LOCALDB_JOURNAL_FILE);
+    if (rc == CAF_OK || committed)
         forget_created(&created);
     else
         remove_created(&created);
@@ -411,6 +480,8 @@ caf_status caf_db_commit_finish(caf_db_commit *commit, caf_error *err)
             rc = localdb_add_appended(db, text, len, old_size + (off_t)len, err);
         }
     }
+    if (rc == CAF_OK && journaled)
+        rc = localdb_journal_committed(db, fd, err);
     if (db->file_names)
         db->listing_mtime = folder_mtime(db);
     free(text);

@@ -7,6 +7,8 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "caf/localdb.h"
 
 /* Per payload name, which line wins where (localdb_index.c). */
@@ -41,6 +43,11 @@ struct caf_localdb {
     char **file_names;
     size_t file_count;
     struct timespec listing_mtime;
+    /* The commit journal (localdb_journal.c), open from this handle's first journaled commit; entries and
+     * bytes written to it since its last checkpoint. */
+    int journal_fd;
+    size_t journal_entries;
+    off_t journal_bytes;
 };
 
 /* Makes a handle for the database at path (a folder or its database.txt) without reading anything. */
@@ -69,6 +76,39 @@ char *localdb_listing_lookup(caf_localdb *db, const char *name, const char *revi
 
 /* Adds file_name (a base name just created in db's folder) to the cached listing, if there is one. */
 caf_status localdb_listing_add(caf_localdb *db, const char *file_name, caf_error *err);
+
+/* The commit journal beside database.txt (localdb_journal.c). */
+#define LOCALDB_JOURNAL_FILE "commit-journal.jsonl"
+
+/* Opens (creating it when missing) db's commit journal for appending; *created tells that it was created,
+ * so that its folder entry still needs an fsync before its first entry counts. */
+caf_status localdb_journal_open(caf_localdb *db, bool *created, caf_error *err);
+
+/* Under the lock: appends the journal entry of a commit whose lines (len bytes) go to database.txt at
+ * offset at, with its lineage record (record_file under DB/lineage/), and fdatasyncs it: the commit point. */
+caf_status localdb_journal_append(caf_localdb *db, off_t at, const char *lines, size_t len, const char *record_file,
+                                  const json_t *record, caf_error *err);
+
+/* Writes DB/lineage/record_file atomically, without fsync (the journal holds it until a checkpoint). */
+caf_status localdb_journal_write_record(const caf_localdb *db, const char *record_file, const json_t *record,
+                                        caf_error *err);
+
+/* Under the lock, after a journaled commit appended its lines to database.txt (open as text_fd):
+ * checkpoints when the journal has grown enough since the last one. */
+caf_status localdb_journal_committed(caf_localdb *db, int text_fd, caf_error *err);
+
+/* Under the lock: fdatasyncs database.txt (text_fd), syncs the file system (the record files) and empties
+ * the journal. Nothing to do when this handle wrote no entry since the last one. */
+caf_status localdb_journal_checkpoint(caf_localdb *db, int text_fd, caf_error *err);
+
+/* Under the lock, before a handle writes: replays what the journal holds that database.txt (open read-write
+ * as fd) or the lineage records lack after a power loss, then checkpoints. *changed tells that lines were
+ * written to database.txt again. Refuses (CAF_ERR_FORMAT, nothing changed) a database.txt that differs from
+ * the journal other than as a power loss leaves it. */
+caf_status localdb_journal_recover(caf_localdb *db, int fd, bool *changed, caf_error *err);
+
+/* Checkpoints (under the lock) what this handle journaled and closes the journal. */
+void localdb_journal_close(caf_localdb *db);
 
 /* Frees an entry array. */
 void localdb_free_entries(caf_db_entry *entries, size_t count);

@@ -23,21 +23,31 @@ caf_status caf_json_load_file(const char *path, json_t **out, caf_error *err)
     return CAF_OK;
 }
 
-caf_status caf_json_save_file(const char *path, const json_t *value, caf_error *err)
+char *caf_json_dump_file_text(const json_t *value, size_t *size)
 {
     char *text = json_dumps(value, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_ENCODE_ANY);
     if (!text)
-        return caf_error_set(err, CAF_ERR_NOMEM, "%s: cannot encode JSON", path);
+        return NULL;
     size_t n = strlen(text);
     char *with_newline = realloc(text, n + 2);
     if (!with_newline) {
         free(text);
-        return caf_error_set(err, CAF_ERR_NOMEM, "%s: out of memory", path);
+        return NULL;
     }
     with_newline[n] = '\n';
     with_newline[n + 1] = '\0';
-    caf_status rc = caf_file_write_atomic(path, with_newline, n + 1, err);
-    free(with_newline);
+    *size = n + 1;
+    return with_newline;
+}
+
+caf_status caf_json_save_file(const char *path, const json_t *value, caf_error *err)
+{
+    size_t n;
+    char *text = caf_json_dump_file_text(value, &n);
+    if (!text)
+        return caf_error_set(err, CAF_ERR_NOMEM, "%s: cannot encode JSON (out of memory?)", path);
+    caf_status rc = caf_file_write_atomic(path, text, n, err);
+    free(text);
     return rc;
 }
 

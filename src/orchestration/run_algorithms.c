@@ -227,15 +227,20 @@ static caf_status cb_commit(void *ctx, const caf_execution *e, caf_error *err)
         free(dir);
         return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
     }
-    /* The record goes first: a payload in the database always has one. */
+    /* The record goes with the lines: a payload in the database always has one (localdb_journal.c). */
+    json_t *record = NULL;
+    char *record_file = NULL;
     caf_status rc = x->lineage ? CAF_OK : run_lineage_open(x->c, x->index, &x->lineage, err);
     if (rc == CAF_OK)
-        rc = run_lineage_write(x->lineage, e, dir, x->executed && x->last_executed == e->index ? x->message : NULL,
-                               x->database, err);
+        rc = run_lineage_record(x->lineage, e, dir, x->executed && x->last_executed == e->index ? x->message : NULL,
+                                &record, &record_file, err);
     if (rc == CAF_OK && !x->out_db)
         rc = caf_localdb_open(x->database, CAF_LOCALDB_CREATE, &x->out_db, err);
     if (rc == CAF_OK)
-        rc = run_db_copy_staged(db, x->out_db, err);
+        rc = record ? run_db_copy_staged_with_lineage(db, x->out_db, record_file, record, err)
+                    : run_db_copy_staged(db, x->out_db, err);
+    json_decref(record);
+    free(record_file);
     free(dir);
     free(db);
     return rc;
@@ -488,6 +493,8 @@ static caf_status run_algorithm(algo_plan *plan, int a, int fd, const caf_exprun
                     : caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
         free(it_dir);
     }
+    if (rc == CAF_OK && x.out_db) /* the commits are durable in database.txt before the outcome is recorded */
+        rc = caf_localdb_checkpoint(x.out_db, err);
     if (rc == CAF_OK) {
         /* the strategy says which execution failed; the execution says why (a crash, a time or memory limit) */
         char why[1024];

@@ -385,11 +385,11 @@ typedef struct run_lineage run_lineage;
 /* Reads what algorithm (index in c's configuration) records share in the current iteration. */
 caf_status run_lineage_open(const run_cal *c, int algorithm, run_lineage **out, caf_error *err);
 
-/* Writes the lineage record of execution e (whose folder exec_dir holds its database) into target_db's
- * lineage folder, atomically; message is what the execution said (NULL when not known). Nothing when the
- * execution saved no payload. */
-caf_status run_lineage_write(run_lineage *l, const caf_execution *e, const char *exec_dir, const char *message,
-                             const char *target_db, caf_error *err);
+/* The lineage record of execution e (whose folder exec_dir holds its database): *record a new object and
+ * *file_name its record file's name in a database's lineage folder (both the caller's), or both NULL when
+ * the execution saved no payload; message is what the execution said (NULL when not known). */
+caf_status run_lineage_record(run_lineage *l, const caf_execution *e, const char *exec_dir, const char *message,
+                              json_t **record, char **file_name, caf_error *err);
 
 /* Frees l (NULL is fine). */
 void run_lineage_free(run_lineage *l);
@@ -409,6 +409,12 @@ caf_status run_db_copy_payloads(const char *src, const char *dst, bool once, caf
  * however many lines dst has) from an execution's staging database (CAF_LOCALDB_STAGING): each payload
  * file must still match its revision there, else nothing is added. */
 caf_status run_db_copy_staged(const char *src, caf_localdb *dst, caf_error *err);
+
+/* run_db_copy_staged with the execution's lineage record (record_file in dst's lineage folder), made durable
+ * together with the lines through dst's commit journal (caf_db_commit_set_lineage). When dst already ends
+ * with the lines, the record is written (durably) only if its file is missing. */
+caf_status run_db_copy_staged_with_lineage(const char *src, caf_localdb *dst, const char *record_file, json_t *record,
+                                           caf_error *err);
 
 /* Removes a folder and everything below it (missing is fine). */
 void run_remove_tree(const char *path);

@@ -210,9 +210,11 @@ static caf_status payload_records(const char *exec_db, json_t *out, caf_error *e
     return rc;
 }
 
-caf_status run_lineage_write(run_lineage *l, const caf_execution *e, const char *exec_dir, const char *message,
-                             const char *target_db, caf_error *err)
+caf_status run_lineage_record(run_lineage *l, const caf_execution *e, const char *exec_dir, const char *message,
+                              json_t **out, char **file_name, caf_error *err)
 {
+    *out = NULL;
+    *file_name = NULL;
     char *exec_db = caf_path_join(exec_dir, "database"), *text = exec_db ? caf_path_join(exec_db, CAF_LOCALDB_TEXT_FILE) : NULL;
     if (!text) {
         free(exec_db);
@@ -248,19 +250,18 @@ caf_status run_lineage_write(run_lineage *l, const caf_execution *e, const char 
         if (!record)
             rc = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
     }
-    char *dir = caf_path_join(target_db, CAF_LINEAGE_DIR), *path = NULL;
-    if (rc == CAF_OK && (!dir || asprintf(&path, "%s/%s.iteration_%d.algorithm_%d.execution_%zu.json", dir,
-                                          l->c->cfg->name, e->iteration, l->algorithm, e->index) < 0))
+    if (rc == CAF_OK && asprintf(file_name, "%s.iteration_%d.algorithm_%d.execution_%zu.json", l->c->cfg->name,
+                                 e->iteration, l->algorithm, e->index) < 0) {
+        *file_name = NULL;
         rc = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
-    if (rc == CAF_OK)
-        rc = caf_mkdir_p(dir, err);
-    if (rc == CAF_OK)
-        rc = caf_json_save_file(path, record, err);
+    }
+    if (rc == CAF_OK) {
+        *out = record;
+        record = NULL;
+    }
     json_decref(payloads);
     json_decref(jobs);
     json_decref(record);
-    free(dir);
-    free(path);
     free(exec_db);
     return rc;
 }

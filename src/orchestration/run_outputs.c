@@ -49,8 +49,26 @@ static bool ends_with(const caf_localdb *dst, const caf_localdb *src)
     return true;
 }
 
-/* Copies src's lines into the open database out; staged: src is a staging database, each file checked. */
-static caf_status copy_into(const char *src, caf_localdb *out, bool once, bool staged, caf_error *err)
+/* The lineage record of a commit found already done (a crash between it and the state's record of it):
+ * written again, durably, only when its file is missing (a commit made before the journal existed). */
+static caf_status ensure_record(const caf_localdb *out, const char *record_file, const json_t *record, caf_error *err)
+{
+    char *dir = caf_path_join(caf_localdb_dir(out), CAF_LINEAGE_DIR), *path = dir ? caf_path_join(dir, record_file) : NULL;
+    caf_status rc = path ? CAF_OK : caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    if (rc == CAF_OK && !caf_path_exists(path)) {
+        rc = caf_mkdir_p(dir, err);
+        if (rc == CAF_OK)
+            rc = caf_json_save_file(path, record, err);
+    }
+    free(path);
+    free(dir);
+    return rc;
+}
+
+/* Copies src's lines into the open database out; staged: src is a staging database, each file checked;
+ * record_file and record (or NULL): the lineage record committed with them. */
+static caf_status copy_into(const char *src, caf_localdb *out, bool once, bool staged, const char *record_file,
+                            json_t *record, caf_error *err)
 {
     char *text = NULL;
     if (asprintf(&text, "%s/%s", src, CAF_LOCALDB_TEXT_FILE) < 0)
@@ -64,8 +82,13 @@ static caf_status copy_into(const char *src, caf_localdb *out, bool once, bool s
     /* out holds every line: it was opened fresh or its handle made every commit since (the commit
      * itself reads, under the lock, whatever another writer appended) */
     caf_status rc = caf_localdb_open(src, 0, &in, err);
-    if (rc == CAF_OK && !(once && ends_with(out, in)))
+    bool done = rc == CAF_OK && once && ends_with(out, in);
+    if (done && record)
+        rc = ensure_record(out, record_file, record, err);
+    if (rc == CAF_OK && !done)
         rc = caf_db_commit_begin(out, &commit, err);
+    if (rc == CAF_OK && commit && record)
+        rc = caf_db_commit_set_lineage(commit, record_file, record, err);
     size_t added = 0;
     for (size_t i = 0; rc == CAF_OK && commit && i < caf_localdb_entry_count(in); i++) {
         const caf_db_entry *e = caf_localdb_entry(in, i);
@@ -92,14 +115,20 @@ caf_status run_db_copy_payloads(const char *src, const char *dst, bool once, caf
     caf_localdb *out = NULL;
     caf_status rc = caf_localdb_open(dst, CAF_LOCALDB_CREATE, &out, err);
     if (rc == CAF_OK)
-        rc = copy_into(src, out, once, false, err);
+        rc = copy_into(src, out, once, false, NULL, NULL, err);
     caf_localdb_close(out);
     return rc;
 }
 
 caf_status run_db_copy_staged(const char *src, caf_localdb *dst, caf_error *err)
 {
-    return copy_into(src, dst, true, true, err);
+    return copy_into(src, dst, true, true, NULL, NULL, err);
+}
+
+caf_status run_db_copy_staged_with_lineage(const char *src, caf_localdb *dst, const char *record_file, json_t *record,
+                                           caf_error *err)
+{
+    return copy_into(src, dst, true, true, record_file, record, err);
 }
 
 static json_t *iov_list(const char *database, size_t *payloads)
