@@ -14,6 +14,11 @@
 caf_status caf_algorithm_descriptor_upgrade(const caf_algorithm_descriptor *d, const char *where,
                                             caf_algorithm_descriptor *out, caf_error *err);
 
+/* caf_algorithm_open for a plugin that is already loaded (the execution zygote's, inherited by its child):
+ * no search on the plugin path and no dlopen. The instance does not keep loaded open. */
+caf_status caf_algo_open_loaded(const caf_plugin *loaded, const char *plugin, const char *name, caf_algorithm **out,
+                                caf_error *err);
+
 struct caf_algo_context {
     caf_algorithm *alg;
 };

@@ -62,15 +62,11 @@ typedef struct plugin_listing {
     const caf_algorithm_descriptor **list; /* NULL-terminated, pointing into copies */
 } plugin_listing;
 
-/* Opens PLUGIN.so and returns its descriptor list. */
-static caf_status load_list(const char *plugin, caf_plugin *so, const caf_algorithm_descriptor *const **list,
-                            caf_error *err)
+/* The descriptor list of the loaded plugin so, from its entry point. */
+static caf_status entry_list(const caf_plugin *so, const caf_algorithm_descriptor *const **list, caf_error *err)
 {
-    caf_status st = caf_plugin_open(so, plugin, err);
-    if (st != CAF_OK)
-        return st;
     void *sym;
-    st = caf_plugin_symbol(so, CAF_ALGORITHM_ENTRY_SYMBOL, &sym, err);
+    caf_status st = caf_plugin_symbol(so, CAF_ALGORITHM_ENTRY_SYMBOL, &sym, err);
     if (st == CAF_OK) {
         caf_algorithm_entry_fn entry;
         memcpy(&entry, &sym, sizeof entry); /* ISO C has no object-to-function pointer cast */
@@ -79,6 +75,17 @@ static caf_status load_list(const char *plugin, caf_plugin *so, const caf_algori
             st = caf_error_set(err, CAF_ERR_PLUGIN, "%s: %s returned no algorithms", so->path,
                                CAF_ALGORITHM_ENTRY_SYMBOL);
     }
+    return st;
+}
+
+/* Opens PLUGIN.so and returns its descriptor list. */
+static caf_status load_list(const char *plugin, caf_plugin *so, const caf_algorithm_descriptor *const **list,
+                            caf_error *err)
+{
+    caf_status st = caf_plugin_open(so, plugin, err);
+    if (st != CAF_OK)
+        return st;
+    st = entry_list(so, list, err);
     if (st != CAF_OK)
         caf_plugin_close(so);
     return st;
@@ -206,21 +213,17 @@ caf_status caf_algorithm_new_as(const char *source, const caf_algorithm_descript
     return new_instance(source, descriptor, NULL, out, err);
 }
 
-caf_status caf_algorithm_open(const char *plugin, const char *name, caf_algorithm **out, caf_error *err)
+/* Picks algorithm name (NULL: the only one) from list and makes an instance of it that takes over so. */
+static caf_status open_from_list(const char *plugin, const char *name, caf_plugin *so,
+                                 const caf_algorithm_descriptor *const *list, caf_algorithm **out, caf_error *err)
 {
-    *out = NULL;
-    caf_plugin so = {0};
-    const caf_algorithm_descriptor *const *list;
-    caf_status st = load_list(plugin, &so, &list, err);
-    if (st != CAF_OK)
-        return caf_error_prefix(err, "algorithm %s:%s: ", plugin, name ? name : "");
     const caf_algorithm_descriptor *d = NULL;
     size_t n = 0;
     for (; list[n]; n++)
         if (!name || (list[n]->name && strcmp(list[n]->name, name) == 0))
             d = d ? d : list[n];
     if (!name && n > 1) {
-        caf_plugin_close(&so);
+        caf_plugin_close(so);
         return caf_error_set(err, CAF_ERR_INVALID, "algorithm plugin %s holds %zu algorithms: say which (%s:NAME)",
                              plugin, n, plugin);
     }
@@ -230,14 +233,40 @@ caf_status caf_algorithm_open(const char *plugin, const char *name, caf_algorith
         for (size_t i = 0; list[i] && used < sizeof names; i++)
             used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", i ? ", " : "",
                                      list[i]->name ? list[i]->name : "?");
-        caf_plugin_close(&so);
+        caf_plugin_close(so);
         return caf_error_set(err, CAF_ERR_NOT_FOUND, "algorithm %s:%s: the plugin has no such algorithm (it has %s)",
                              plugin, name, names);
     }
-    st = new_instance(plugin, d, &so, out, err);
+    caf_status st = new_instance(plugin, d, so, out, err);
     if (st != CAF_OK)
-        caf_plugin_close(&so);
+        caf_plugin_close(so);
     return st;
+}
+
+caf_status caf_algorithm_open(const char *plugin, const char *name, caf_algorithm **out, caf_error *err)
+{
+    *out = NULL;
+    caf_plugin so = {0};
+    const caf_algorithm_descriptor *const *list;
+    caf_status st = load_list(plugin, &so, &list, err);
+    if (st != CAF_OK)
+        return caf_error_prefix(err, "algorithm %s:%s: ", plugin, name ? name : "");
+    return open_from_list(plugin, name, &so, list, out, err);
+}
+
+caf_status caf_algo_open_loaded(const caf_plugin *loaded, const char *plugin, const char *name, caf_algorithm **out,
+                                caf_error *err)
+{
+    *out = NULL;
+    const caf_algorithm_descriptor *const *list = NULL;
+    caf_status st = entry_list(loaded, &list, err);
+    if (st != CAF_OK)
+        return caf_error_prefix(err, "algorithm %s:%s: ", plugin, name ? name : "");
+    /* the instance names the file but holds no reference: closing it leaves the loader's handle loaded */
+    caf_plugin so = {.handle = NULL, .path = strdup(loaded->path)};
+    if (!so.path)
+        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    return open_from_list(plugin, name, &so, list, out, err);
 }
 
 void caf_algorithm_close(caf_algorithm *alg)

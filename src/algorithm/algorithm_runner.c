@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "algorithm/algorithm_internal.h"
 #include "algorithm/runner_internal.h"
 #include "caf/localdb.h"
 #include "caf/log.h"
@@ -176,7 +177,7 @@ void caf_runner_child_setup(const caf_algo_run_spec *spec, int fd, int log_fd, p
     apply_memory_limit(spec->memory_limit);
 }
 
-_Noreturn void caf_runner_child_run(const caf_algo_run_spec *spec, int fd)
+_Noreturn void caf_runner_child_run(const caf_algo_run_spec *spec, int fd, const caf_plugin *loaded)
 {
     char name[512];
     snprintf(name, sizeof name, "%s:%s", spec->plugin ? spec->plugin : "", spec->algorithm ? spec->algorithm : "");
@@ -184,7 +185,8 @@ _Noreturn void caf_runner_child_run(const caf_algo_run_spec *spec, int fd)
         caf_python_algorithm_exec(spec, fd, name);
     caf_error err = {0};
     caf_algorithm *alg = NULL;
-    caf_status st = caf_algorithm_open(spec->plugin, spec->algorithm, &alg, &err);
+    caf_status st = loaded ? caf_algo_open_loaded(loaded, spec->plugin, spec->algorithm, &alg, &err)
+                           : caf_algorithm_open(spec->plugin, spec->algorithm, &alg, &err);
     bool sent = st == CAF_OK ? caf_algo_run_in_child(spec, alg, fd) : caf_algo_child_send_error(fd, name, st, &err);
     /* no cleanup: the process ends here, and unloading a misbehaving plugin could still crash it */
     _exit(sent ? 0 : 1);
@@ -193,7 +195,7 @@ _Noreturn void caf_runner_child_run(const caf_algo_run_spec *spec, int fd)
 _Noreturn void caf_runner_child_main(const caf_algo_run_spec *spec, int fd, int log_fd, pid_t parent)
 {
     caf_runner_child_setup(spec, fd, log_fd, parent);
-    caf_runner_child_run(spec, fd);
+    caf_runner_child_run(spec, fd, NULL);
 }
 
 /* ---- The parent ---- */

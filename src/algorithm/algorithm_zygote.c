@@ -23,6 +23,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "algorithm/runner_internal.h"
 #include "caf/log.h"
 #include "caf/plugin.h"
@@ -39,6 +41,11 @@
 #endif
 
 extern char **environ;
+
+/* Set, with LD_BIND_NOW=1, in a C zygote's environment when the caller had no LD_BIND_NOW: the dynamic
+ * loader then binds every symbol at the zygote's start, once, instead of in each forked child at its first
+ * call (a page copied and a symbol lookup per function and per child). The zygote removes both. */
+#define BIND_NOW_ADDED "CAF_ZYGOTE_BIND_NOW_ADDED"
 
 struct caf_algo_zygote {
     char *plugin;
@@ -221,10 +228,17 @@ int caf_algo_zygote_serve(int sock, pid_t parent, const caf_algo_zygote_hooks *h
     return 0;
 }
 
+/* The plugin the C zygote loaded, and its name on the plugin path. */
+typedef struct zygote_plugin {
+    const char *name;
+    caf_plugin so; /* handle NULL when it did not load */
+} zygote_plugin;
+
 static void c_child(const caf_algo_run_spec *spec, int result_fd, void *ctx)
 {
-    (void)ctx;
-    caf_runner_child_run(spec, result_fd);
+    const zygote_plugin *z = ctx;
+    bool same = z->so.handle && spec->plugin && strcmp(spec->plugin, z->name) == 0;
+    caf_runner_child_run(spec, result_fd, same ? &z->so : NULL);
 }
 
 int caf_algo_zygote_main(int argc, char **argv)
@@ -239,19 +253,27 @@ int caf_algo_zygote_main(int argc, char **argv)
     if (getppid() != parent)
         return 1;
     prctl(PR_SET_NAME, "caf-zygote");
+    if (getenv(BIND_NOW_ADDED)) { /* the runner asked for it for this process only: not for the algorithms' own
+                                   * programs */
+        unsetenv("LD_BIND_NOW");
+        unsetenv(BIND_NOW_ADDED);
+    }
     /* nothing of the runner's but the socket: an inherited lock or pipe must not live on in the zygote */
     if (sock != 3 && dup2(sock, 3) == 3) {
         close(sock);
         sock = 3;
     }
     close_range(4, ~0U, 0);
-    /* Loaded once here, the plugin is in every child's copy of this process: the children's own open
-     * finds it loaded. A plugin that fails to load is reported by each child as before. */
-    caf_plugin preloaded = {0};
+    /* Loaded once here, the plugin is in every child's copy of this process, which uses this handle (no
+     * search, no dlopen: a plugin file removed or replaced meanwhile changes nothing for them). A plugin
+     * that fails to load is reported by each child as before. */
+    zygote_plugin plugin = {.name = argv[3]};
     caf_error err = {0};
-    if (caf_plugin_open(&preloaded, argv[3], &err) != CAF_OK)
+    if (caf_plugin_open(&plugin.so, argv[3], &err) != CAF_OK)
         caf_debug("algorithm zygote: %s", err.message);
-    caf_algo_zygote_hooks hooks = {.child = c_child};
+    /* what every child would otherwise do again after the fork: SQLite's one-time set-up */
+    sqlite3_initialize();
+    caf_algo_zygote_hooks hooks = {.child = c_child, .ctx = &plugin};
     return caf_algo_zygote_serve(sock, parent, &hooks);
 }
 
@@ -325,14 +347,20 @@ static caf_status start(caf_algo_zygote *z, caf_error *err)
             free(entries[i]);
         return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
     }
+    bool env_made = python;
+    static char *const bind_now[] = {"LD_BIND_NOW=1", BIND_NOW_ADDED "=1", NULL};
+    if (!python && !getenv("LD_BIND_NOW")) {
+        if (!(env = environment_with(bind_now)))
+            return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+        env_made = true;
+    }
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
         caf_status st = caf_error_errno(err, errno, "algorithm zygote: socketpair");
-        if (python) {
+        if (env_made)
             free(env);
-            for (int i = 0; i < 5; i++)
-                free(entries[i]);
-        }
+        for (int i = 0; i < 5; i++)
+            free(entries[i]);
         return st;
     }
     char fd_arg[16], parent_arg[24];
@@ -360,11 +388,10 @@ static caf_status start(caf_algo_zygote *z, caf_error *err)
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attr);
     close(sv[1]);
-    if (python) {
+    if (env_made)
         free(env);
-        for (int i = 0; i < 5; i++)
-            free(entries[i]);
-    }
+    for (int i = 0; i < 5; i++)
+        free(entries[i]);
     if (rc != 0) {
         close(sv[0]);
         return caf_error_errno(err, rc, "algorithm zygote: cannot start %s", program);

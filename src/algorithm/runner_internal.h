@@ -17,6 +17,7 @@
 #include "caf/algorithm_instance.h"
 #include "caf/algorithm_runner.h"
 #include "caf/algorithm_zygote.h"
+#include "caf/plugin.h"
 
 /* Replaces bytes that are not UTF-8 (binary output, a character cut at a buffer's end) and NULs in
  * size bytes of text with '?', so that logs and messages always fit in JSON. */
@@ -38,8 +39,10 @@ _Noreturn void caf_runner_child_main(const caf_algo_run_spec *spec, int fd, int 
 /* caf_runner_child_main is these two: the set-up (everything up to the memory limit) ... */
 void caf_runner_child_setup(const caf_algo_run_spec *spec, int fd, int log_fd, pid_t parent);
 
-/* ... and the algorithm loaded (or the interpreter exec'd), run and its result sent. */
-_Noreturn void caf_runner_child_run(const caf_algo_run_spec *spec, int fd);
+/* ... and the algorithm loaded (or the interpreter exec'd), run and its result sent. loaded: the plugin
+ * already loaded in this process (the zygote's) when it is spec's, used without searching or dlopen; NULL:
+ * the plugin is loaded here. */
+_Noreturn void caf_runner_child_run(const caf_algo_run_spec *spec, int fd, const caf_plugin *loaded);
 
 /* The environment entries a Python interpreter for an algorithm gets on top of the caller's ("NAME=VALUE",
  * malloc'd, NULL-terminated, at most 4); false when out of memory. python_algorithm.c. */

@@ -49,6 +49,8 @@ static const caf_param_spec test_params[] = {
     {"sleep", CAF_PARAM_DOUBLE, CAF_PARAM_DEFAULTED, "0", "seconds to sleep before saving payloads"},
     {"collections", CAF_PARAM_STRING_LIST, CAF_PARAM_DEFAULTED, "[]", "read object from each of these "
      "collections alone and write its entries to the JSON state's collection_entries"},
+    {"report_env", CAF_PARAM_STRING, CAF_PARAM_DEFAULTED, "''", "write this environment variable's value to the "
+     "JSON state's env (null when unset; empty: nothing)"},
     {NULL, 0, 0, NULL, NULL},
 };
 
@@ -348,6 +350,11 @@ static caf_algo_result test_calibrate_inner(caf_algo_context *ctx, caf_error *er
         return CAF_ALGO_FAILURE;
     }
     count_executions(ctx);
+    const char *variable = caf_params_string(p, "report_env", "");
+    if (*variable) {
+        const char *value = getenv(variable);
+        json_object_set_new(caf_algo_output_state(ctx), "env", value ? json_string(value) : json_null());
+    }
     if (caf_params_bool(p, "binary_output", false)) {
         static const char junk[] = "binary \xff\xfe\x00 \xc2\xb5s \xe2\x82\n";
         fwrite(junk, 1, sizeof junk - 1, stdout);

@@ -490,6 +490,83 @@ static void zygote_forks_and_is_restarted_when_it_died(void **state)
     assert_int_equal(caf_algo_zygote_starts(zygote), starts + 2);
 }
 
+/* A copy of file src at dst; false when it could not be made. */
+static bool copy_file(const char *src, const char *dst)
+{
+    FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
+    char buf[65536];
+    size_t n;
+    bool ok = in && out;
+    while (ok && (n = fread(buf, 1, sizeof buf, in)) > 0)
+        ok = fwrite(buf, 1, n, out) == n;
+    if (in)
+        fclose(in);
+    if (out && fclose(out) != 0)
+        ok = false;
+    return ok;
+}
+
+/* Whether the NUL-separated environment of process pid (as it was exec'd) holds entry. */
+static bool exec_environment_has(pid_t pid, const char *entry)
+{
+    char path[64], buf[65536];
+    snprintf(path, sizeof path, "/proc/%d/environ", (int)pid);
+    FILE *f = fopen(path, "rb");
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[n] = '\0';
+    for (size_t i = 0; i < n; i += strlen(buf + i) + 1)
+        if (strcmp(buf + i, entry) == 0)
+            return true;
+    return false;
+}
+
+/* The zygote's child runs the plugin the zygote loaded: it neither searches the plugin path nor loads the
+ * file again (so a plugin file gone since the zygote started still runs). The zygote was started with eager
+ * symbol binding (LD_BIND_NOW), which the algorithm does not see. */
+static void zygote_child_uses_the_loaded_plugin(void **state)
+{
+    fixture *f = *state;
+    const char *build = getenv("CAF_BUILD_DIR");
+    char src[4096];
+    snprintf(src, sizeof src, "%s/tests/plugins/TestAlgorithms.so", build ? build : ".");
+    char *dir = caf_path_join(f->dir, "plugins");
+    char *copy = caf_path_join(dir, "TestAlgorithms.so");
+    assert_int_equal(caf_mkdir_p(dir, NULL), CAF_OK);
+    assert_true(copy_file(src, copy));
+    char *saved = strdup(getenv("CAF_PLUGIN_PATH"));
+    setenv("CAF_PLUGIN_PATH", dir, 1);
+    caf_algo_zygote *own = NULL;
+    caf_error err = {0};
+    assert_int_equal(caf_algo_zygote_open(&(caf_algo_run_spec){.plugin = "TestAlgorithms"}, &own, &err), CAF_OK);
+    setenv("CAF_PLUGIN_PATH", saved, 1);
+    assert_non_null(own);
+
+    const char *names[] = {"result", "report_env"}, *values[] = {"OK", "LD_BIND_NOW"};
+    caf_algo_run_spec s = spec_for(f, names, values, 2);
+    s.zygote = own;
+    caf_algo_run_result out = {0};
+    assert_int_equal(caf_algo_run(&s, &out, &err), CAF_OK); /* loaded: the file is still there */
+    assert_int_equal(out.result, CAF_ALGO_OK);
+    caf_algo_run_result_clear(&out);
+    /* read once the zygote has served (while it is still being exec'd, the kernel shows no environment) */
+    if (!getenv("LD_BIND_NOW"))
+        assert_true(exec_environment_has(caf_algo_zygote_pid(own), "LD_BIND_NOW=1"));
+    assert_int_equal(unlink(copy), 0);
+    assert_int_equal(caf_algo_run(&s, &out, &err), CAF_OK);
+    assert_int_equal(out.result, CAF_ALGO_OK);
+    assert_false(out.crashed);
+    if (!getenv("LD_BIND_NOW"))
+        assert_true(json_is_null(json_object_get(out.state, "env")));
+    assert_int_equal(caf_algo_zygote_starts(own), 1);
+    caf_algo_run_result_clear(&out);
+    caf_algo_zygote_close(own);
+    free(saved);
+    free(copy);
+    free(dir);
+}
+
 int main(void)
 {
     /* the test plugins are built outside the user plugin path */
@@ -516,6 +593,7 @@ int main(void)
     }
     const struct CMUnitTest zygote_tests[] = {
         cmocka_unit_test_setup_teardown(zygote_forks_and_is_restarted_when_it_died, setup, teardown),
+        cmocka_unit_test_setup_teardown(zygote_child_uses_the_loaded_plugin, setup, teardown),
     };
     failed += cmocka_run_group_tests_name("forked by a zygote", tests, NULL, NULL);
     failed += cmocka_run_group_tests_name("the zygote", zygote_tests, NULL, NULL);
