@@ -113,7 +113,8 @@ caf_status caf_algorithm_set_chain(caf_algorithm *alg, const char *const *paths,
  * executions until replaced. */
 caf_status caf_algorithm_set_input_state(caf_algorithm *alg, const char *json_text, caf_error *err);
 
-/* The union of the runs of every input file (owned by alg; valid until set_inputs). */
+/* The union of the runs of every input file (owned by alg; valid until set_inputs), read from the files on
+ * the first call (a file that cannot give its runs: logged, and the range is empty). */
 const caf_run_range *caf_algorithm_collected(const caf_algorithm *alg);
 
 /* Executes calibrate for runs (NULL/0 = every collected run; sorted and de-duplicated) at iteration,

@@ -45,6 +45,12 @@ typedef struct caf_collector_object_info {
  * with caf_collector_output_close. */
 caf_status caf_collector_output_open(const char *path, caf_collector_output **out, caf_error *err);
 
+/* As caf_collector_output_open, but the RunRange and the objects' key counts, which take time in proportion
+ * to the runs and pieces, are read when first asked for (caf_collector_output_load_run_range, or
+ * caf_collector_output_has_run for one run; key_count by caf_collector_output_object / _find_object): what
+ * an algorithm execution reading a few runs of a large file opens. Close with caf_collector_output_close. */
+caf_status caf_collector_output_open_lazy(const char *path, caf_collector_output **out, caf_error *err);
+
 /* Closes the file and frees the handle (NULL is fine). */
 void caf_collector_output_close(caf_collector_output *f);
 
@@ -60,8 +66,18 @@ const char *caf_collector_output_module(const caf_collector_output *f);
 /* The collector's parameters as a JSON object {name: value} (borrowed; lives as long as f). */
 const json_t *caf_collector_output_parameters(const caf_collector_output *f);
 
-/* The RunRange: runs collected and granularity (owned by f). */
+/* The RunRange: runs collected and granularity (owned by f). A lazily opened file reads it now; if it cannot
+ * (a malformed row), the error is logged and the range is empty: use caf_collector_output_load_run_range
+ * to get the error. */
 const caf_run_range *caf_collector_output_run_range(const caf_collector_output *f);
+
+/* The RunRange in *out (owned by f; empty on failure), read now if the file was opened lazily; a malformed
+ * row is CAF_ERR_FORMAT naming the file, table and row. */
+caf_status caf_collector_output_load_run_range(const caf_collector_output *f, const caf_run_range **out,
+                                               caf_error *err);
+
+/* Whether run was collected (*has), with one indexed lookup when the RunRange is not read yet. */
+caf_status caf_collector_output_has_run(const caf_collector_output *f, caf_exprun run, bool *has, caf_error *err);
 
 /* The granularity (the same as the RunRange's). */
 caf_granularity caf_collector_output_granularity(const caf_collector_output *f);
@@ -71,6 +87,9 @@ size_t caf_collector_output_object_count(const caf_collector_output *f);
 
 /* Object i's description (owned by f; objects sorted by name), or NULL when out of range. */
 const caf_collector_object_info *caf_collector_output_object(const caf_collector_output *f, size_t i);
+
+/* Whether the file registers an object called name (never reads key counts). */
+bool caf_collector_output_has_object(const caf_collector_output *f, const char *name);
 
 /* The description of the object called name, or NULL when the file has no such object. */
 const caf_collector_object_info *caf_collector_output_find_object(const caf_collector_output *f,

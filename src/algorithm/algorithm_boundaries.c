@@ -62,8 +62,11 @@ caf_status caf_algorithm_find_boundaries(caf_algorithm *alg, const caf_exprun *r
                              caf_granularity_name(alg->collected.granularity));
     caf_exprun *list;
     size_t n;
-    caf_status st = runs && count ? caf_algo_sorted_runs(runs, count, &list, &n, err)
-                                  : caf_algo_sorted_runs(alg->collected.runs, alg->collected.count, &list, &n, err);
+    caf_status st = caf_algo_load_collected(alg, err); /* every run is looked at: read the whole list */
+    if (st != CAF_OK)
+        return st;
+    st = runs && count ? caf_algo_sorted_runs(runs, count, &list, &n, err)
+                       : caf_algo_sorted_runs(alg->collected.runs, alg->collected.count, &list, &n, err);
     if (st != CAF_OK)
         return st;
     size_t kept = 0;

@@ -54,8 +54,12 @@ caf_status caf_algo_require_execution(const caf_algorithm *alg, const char *what
 /* The requested runs that were collected; a warning for each that was not. */
 static caf_status select_runs(caf_algorithm *alg, const caf_exprun *runs, size_t count, caf_error *err)
 {
-    if (count == 0 || !runs)
-        return caf_algo_sorted_runs(alg->collected.runs, alg->collected.count, &alg->runs, &alg->run_count, err);
+    if (count == 0 || !runs) {
+        caf_status st = caf_algo_load_collected(alg, err);
+        return st != CAF_OK ? st
+                            : caf_algo_sorted_runs(alg->collected.runs, alg->collected.count, &alg->runs, &alg->run_count,
+                                                   err);
+    }
     caf_status st = caf_algo_sorted_runs(runs, count, &alg->runs, &alg->run_count, err);
     if (st != CAF_OK)
         return st;
@@ -65,7 +69,10 @@ static caf_status select_runs(caf_algorithm *alg, const caf_exprun *runs, size_t
                     alg->full_name, alg->run_count);
     size_t kept = 0;
     for (size_t i = 0; i < alg->run_count; i++) {
-        if (caf_run_range_contains(&alg->collected, alg->runs[i])) {
+        bool collected;
+        if ((st = caf_algo_was_collected(alg, alg->runs[i], &collected, err)) != CAF_OK)
+            return st;
+        if (collected) {
             alg->runs[kept++] = alg->runs[i];
         } else {
             caf_warning("algorithm %s: run %d,%d was requested but never collected", alg->full_name,

@@ -2,10 +2,12 @@
  * collection when they belong to named collections), the database chain it reads payloads from, and the
  * JSON state of its previous execution. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "algorithm/algorithm_internal.h"
+#include "caf/log.h"
 
 void caf_algo_close_inputs(caf_algorithm *alg)
 {
@@ -24,6 +26,7 @@ void caf_algo_close_inputs(caf_algorithm *alg)
     alg->input_collections = NULL;
     alg->input_count = 0;
     caf_run_range_clear(&alg->collected);
+    alg->collected_loaded = false;
 }
 
 caf_status caf_algorithm_set_inputs(caf_algorithm *alg, const char *const *paths, size_t count, caf_error *err)
@@ -83,7 +86,7 @@ caf_status caf_algorithm_set_collection_inputs(caf_algorithm *alg, const char *c
     caf_status st = CAF_OK;
     for (size_t i = 0; i < alg->input_count && st == CAF_OK; i++) {
         const char *path = alg->input_paths[i];
-        st = caf_collector_output_open(path, &alg->inputs[i], err);
+        st = caf_collector_output_open_lazy(path, &alg->inputs[i], err);
         if (st != CAF_OK)
             break;
         const char *collector = caf_collector_output_collector(alg->inputs[i]);
@@ -92,16 +95,15 @@ caf_status caf_algorithm_set_collection_inputs(caf_algorithm *alg, const char *c
                                expected[i]);
             break;
         }
-        const caf_run_range *rr = caf_collector_output_run_range(alg->inputs[i]);
+        caf_granularity g = caf_collector_output_granularity(alg->inputs[i]);
         if (i == 0) {
-            caf_run_range_init(&alg->collected, rr->granularity);
-        } else if (rr->granularity != alg->collected.granularity) {
+            caf_run_range_init(&alg->collected, g);
+        } else if (g != alg->collected.granularity) {
             st = caf_error_set(err, CAF_ERR_INVALID, "input %s has granularity '%s' but %s has '%s'", path,
-                               caf_granularity_name(rr->granularity), alg->input_paths[0],
+                               caf_granularity_name(g), alg->input_paths[0],
                                caf_granularity_name(alg->collected.granularity));
             break;
         }
-        st = caf_run_range_merge(&alg->collected, rr, err);
     }
     free(expected);
     if (st != CAF_OK) {
@@ -111,8 +113,44 @@ caf_status caf_algorithm_set_collection_inputs(caf_algorithm *alg, const char *c
     return st;
 }
 
+caf_status caf_algo_load_collected(caf_algorithm *alg, caf_error *err)
+{
+    caf_status st = CAF_OK;
+    for (size_t i = 0; !alg->collected_loaded && i < alg->input_count && st == CAF_OK; i++) {
+        const caf_run_range *rr;
+        st = caf_collector_output_load_run_range(alg->inputs[i], &rr, err);
+        if (st == CAF_OK)
+            st = caf_run_range_merge(&alg->collected, rr, err);
+    }
+    if (st != CAF_OK) { /* never half a list: asked again, the same error */
+        caf_granularity g = alg->collected.granularity;
+        caf_run_range_clear(&alg->collected);
+        caf_run_range_init(&alg->collected, g);
+        return caf_error_prefix(err, "algorithm %s: ", alg->full_name);
+    }
+    alg->collected_loaded = alg->input_count > 0;
+    return CAF_OK;
+}
+
+caf_status caf_algo_was_collected(caf_algorithm *alg, caf_exprun run, bool *was, caf_error *err)
+{
+    *was = false;
+    if (alg->collected_loaded) {
+        *was = caf_run_range_contains(&alg->collected, run);
+        return CAF_OK;
+    }
+    for (size_t i = 0; !*was && i < alg->input_count; i++)
+        if (caf_collector_output_has_run(alg->inputs[i], run, was, err) != CAF_OK)
+            return caf_error_prefix(err, "algorithm %s: ", alg->full_name);
+    return CAF_OK;
+}
+
 const caf_run_range *caf_algorithm_collected(const caf_algorithm *alg)
 {
+    caf_algorithm *m = (caf_algorithm *)(uintptr_t)alg; /* read on first use, cached in the instance */
+    caf_error err = {0};
+    if (caf_algo_load_collected(m, &err) != CAF_OK)
+        caf_log_error("%s", err.message);
     return &alg->collected;
 }
 

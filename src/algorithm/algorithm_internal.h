@@ -46,7 +46,8 @@ struct caf_algorithm {
     char **input_collections; /* the collection each input belongs to (NULL entries: none named) */
     caf_collector_output **inputs;
     size_t input_count;
-    caf_run_range collected;
+    caf_run_range collected; /* its granularity set at open; the runs once collected_loaded */
+    bool collected_loaded;   /* the inputs' RunRanges are read on first use: O(runs) per execution otherwise */
     caf_dbchain *chain;
     json_t *input_state;
 
@@ -80,6 +81,12 @@ struct caf_algorithm {
     size_t boundary_count;
     size_t boundary_capacity;
 };
+
+/* alg->collected with every input's runs, read now if not yet. */
+caf_status caf_algo_load_collected(caf_algorithm *alg, caf_error *err);
+
+/* Whether some input collected run (*was), without reading whole RunRanges when they are not read yet. */
+caf_status caf_algo_was_collected(caf_algorithm *alg, caf_exprun run, bool *was, caf_error *err);
 
 /* CAF_ERR_NOT_FOUND: no input belongs to collection, naming the collections there are. */
 caf_status caf_algo_unknown_collection(const caf_algorithm *alg, const char *collection, caf_error *err);

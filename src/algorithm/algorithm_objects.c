@@ -82,7 +82,7 @@ static caf_status check_known(const caf_algorithm *alg, const char *name, const 
         if (!in_collection(alg, i, collection))
             continue;
         any = true;
-        if (caf_collector_output_find_object(alg->inputs[i], name))
+        if (caf_collector_output_has_object(alg->inputs[i], name))
             return CAF_OK;
     }
     if (!any)
@@ -98,16 +98,20 @@ static caf_status check_known(const caf_algorithm *alg, const char *name, const 
                          "'%s' (it has: %s)", alg->full_name, name, alg->collector, n ? names : "nothing");
 }
 
-/* The runs of sorted that file f collected (into subset, which has room for count). */
-static size_t runs_in_file(const caf_collector_output *f, const caf_exprun *sorted, size_t count,
-                           caf_exprun *subset)
+/* The runs of sorted that file f collected (*n of them, into subset, which has room for count). */
+static caf_status runs_in_file(const caf_collector_output *f, const caf_exprun *sorted, size_t count,
+                               caf_exprun *subset, size_t *n, caf_error *err)
 {
-    const caf_run_range *rr = caf_collector_output_run_range(f);
-    size_t n = 0;
-    for (size_t i = 0; i < count; i++)
-        if (caf_run_range_contains(rr, sorted[i]))
-            subset[n++] = sorted[i];
-    return n;
+    *n = 0;
+    for (size_t i = 0; i < count; i++) {
+        bool has;
+        caf_status st = caf_collector_output_has_run(f, sorted[i], &has, err);
+        if (st != CAF_OK)
+            return st;
+        if (has)
+            subset[(*n)++] = sorted[i];
+    }
+    return CAF_OK;
 }
 
 /* Merges name over sorted runs from every input into *out (NULL when no file has data). */
@@ -123,9 +127,11 @@ static caf_status merge_inputs(caf_algorithm *alg, const char *name, const char 
     caf_object *acc = NULL;
     for (size_t i = 0; i < alg->input_count && st == CAF_OK; i++) {
         caf_collector_output *f = alg->inputs[i];
-        if (!in_collection(alg, i, collection) || !caf_collector_output_find_object(f, name))
+        if (!in_collection(alg, i, collection) || !caf_collector_output_has_object(f, name))
             continue;
-        size_t n = all ? 0 : runs_in_file(f, sorted, count, subset);
+        size_t n = 0;
+        if (!all && (st = runs_in_file(f, sorted, count, subset, &n, err)) != CAF_OK)
+            break;
         if (!all && n == 0)
             continue;
         caf_object *part = NULL;
@@ -188,10 +194,16 @@ static caf_status get_object(caf_algo_context *ctx, const char *collection, cons
         *out = hit->object;
         return CAF_OK;
     }
-    for (size_t i = 0; i < n; i++)
-        if (!caf_run_range_contains(&alg->collected, sorted[i]))
+    for (size_t i = 0; i < n; i++) {
+        bool collected;
+        if ((st = caf_algo_was_collected(alg, sorted[i], &collected, err)) != CAF_OK) {
+            free(sorted);
+            return st;
+        }
+        if (!collected)
             caf_warning("algorithm %s: object %s: run %d,%d was never collected", alg->full_name, name,
                         sorted[i].exp, sorted[i].run);
+    }
     caf_object *merged;
     st = merge_inputs(alg, name, collection, sorted, n, &merged, err);
     if (st != CAF_OK) {

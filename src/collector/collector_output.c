@@ -1,5 +1,7 @@
-/* Reading collector outputs: metadata, RunRange and object list at open; objects per key on demand,
- * every piece of a key merged. */
+/* Reading collector outputs: metadata and object list at open; the RunRange and the objects' key counts at
+ * open or, for a lazily opened file (what an algorithm execution opens), when first asked for; objects per
+ * key on demand, every piece of a key merged. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,11 +14,16 @@ struct caf_collector_output {
     sqlite3 *db;
     char *path, *collector, *module;
     json_t *parameters;
-    caf_run_range runs;
+    caf_run_range runs;           /* read when runs_loaded */
     caf_collector_object_info *objects;
     size_t n_objects;
+    bool runs_loaded, counts_loaded; /* lazily opened files read these on first use */
     sqlite3_stmt *pieces, *chunks, *keys;
+    sqlite3_stmt *has_run; /* prepared on first use */
 };
+
+static caf_status load_runs(caf_collector_output *f, caf_error *err);
+static caf_status load_counts(caf_collector_output *f, caf_error *err);
 
 sqlite3 *output_db(const caf_collector_output *f)
 {
@@ -48,9 +55,51 @@ const json_t *caf_collector_output_parameters(const caf_collector_output *f)
     return f->parameters;
 }
 
+/* The handle behind a const pointer: what is read on first use is cached in it (every handle is made by
+ * caf_collector_output_open*, never const). */
+static caf_collector_output *mutable_of(const caf_collector_output *f)
+{
+    return (caf_collector_output *)(uintptr_t)f;
+}
+
+caf_status caf_collector_output_load_run_range(const caf_collector_output *f, const caf_run_range **out,
+                                               caf_error *err)
+{
+    caf_status st = f->runs_loaded ? CAF_OK : load_runs(mutable_of(f), err);
+    *out = &f->runs;
+    return st;
+}
+
 const caf_run_range *caf_collector_output_run_range(const caf_collector_output *f)
 {
-    return &f->runs;
+    const caf_run_range *rr;
+    caf_error err = {0};
+    if (caf_collector_output_load_run_range(f, &rr, &err) != CAF_OK)
+        caf_log_error("%s", err.message);
+    return rr;
+}
+
+caf_status caf_collector_output_has_run(const caf_collector_output *f, caf_exprun run, bool *has, caf_error *err)
+{
+    *has = false;
+    if (f->runs_loaded) {
+        *has = caf_run_range_contains(&f->runs, run);
+        return CAF_OK;
+    }
+    caf_collector_output *m = mutable_of(f);
+    int rc = SQLITE_OK;
+    if (!m->has_run &&
+        (rc = sqlite3_prepare_v2(m->db, "SELECT 1 FROM runs WHERE exp = ? AND run = ?", -1, &m->has_run, NULL)) !=
+            SQLITE_OK)
+        return output_sqlite_error(err, f->db, rc, "%s: reading the RunRange", f->path);
+    sqlite3_bind_int(m->has_run, 1, run.exp);
+    sqlite3_bind_int(m->has_run, 2, run.run);
+    rc = sqlite3_step(m->has_run);
+    *has = rc == SQLITE_ROW;
+    sqlite3_reset(m->has_run);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return output_sqlite_error(err, f->db, rc, "%s: reading the RunRange", f->path);
+    return CAF_OK;
 }
 
 caf_granularity caf_collector_output_granularity(const caf_collector_output *f)
@@ -63,17 +112,41 @@ size_t caf_collector_output_object_count(const caf_collector_output *f)
     return f->n_objects;
 }
 
-const caf_collector_object_info *caf_collector_output_object(const caf_collector_output *f, size_t i)
+/* The key counts, read now if the file was opened lazily (a file that cannot answer leaves them 0, logged). */
+static void ensure_counts(const caf_collector_output *f)
 {
-    return i < f->n_objects ? &f->objects[i] : NULL;
+    caf_error err = {0};
+    if (!f->counts_loaded && load_counts(mutable_of(f), &err) != CAF_OK)
+        caf_log_error("%s", err.message);
 }
 
-const caf_collector_object_info *caf_collector_output_find_object(const caf_collector_output *f, const char *name)
+static const caf_collector_object_info *find_info(const caf_collector_output *f, const char *name)
 {
     for (size_t i = 0; i < f->n_objects; i++)
         if (!strcmp(f->objects[i].name, name))
             return &f->objects[i];
     return NULL;
+}
+
+const caf_collector_object_info *caf_collector_output_object(const caf_collector_output *f, size_t i)
+{
+    if (i >= f->n_objects)
+        return NULL;
+    ensure_counts(f);
+    return &f->objects[i];
+}
+
+const caf_collector_object_info *caf_collector_output_find_object(const caf_collector_output *f, const char *name)
+{
+    const caf_collector_object_info *o = find_info(f, name);
+    if (o)
+        ensure_counts(f);
+    return o;
+}
+
+bool caf_collector_output_has_object(const caf_collector_output *f, const char *name)
+{
+    return find_info(f, name) != NULL;
 }
 
 void caf_collector_output_close(caf_collector_output *f)
@@ -83,6 +156,7 @@ void caf_collector_output_close(caf_collector_output *f)
     sqlite3_finalize(f->pieces);
     sqlite3_finalize(f->chunks);
     sqlite3_finalize(f->keys);
+    sqlite3_finalize(f->has_run);
     sqlite3_close(f->db);
     for (size_t i = 0; i < f->n_objects; i++) {
         free((char *)f->objects[i].name);
@@ -156,49 +230,75 @@ caf_status output_column_exprun(sqlite3_stmt *s, int col, const char *path, cons
     return st;
 }
 
-/* Returns meta.value for key (malloc'd) or NULL. */
-static char *meta_value(sqlite3 *db, const char *key)
+/* The meta values the reader needs, in one pass over the table (malloc'd; NULL when absent). */
+typedef struct meta_values {
+    char *format, *version, *granularity, *params, *collector, *module;
+} meta_values;
+
+static caf_status read_meta(caf_collector_output *f, meta_values *m, caf_error *err)
 {
     sqlite3_stmt *s;
-    if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = ?", -1, &s, NULL) != SQLITE_OK)
-        return NULL;
-    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-    char *v = NULL;
-    if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0))
-        v = strdup((const char *)sqlite3_column_text(s, 0));
+    int rc = sqlite3_prepare_v2(f->db, "SELECT key, value FROM meta", -1, &s, NULL);
+    if (rc != SQLITE_OK) /* no meta table: not a collector output, said by the caller */
+        return CAF_OK;
+    struct {
+        const char *key;
+        char **value;
+    } wanted[] = {{"format", &m->format},         {"format_version", &m->version}, {"granularity", &m->granularity},
+                  {"parameters", &m->params},     {"collector", &m->collector},    {"module", &m->module}};
+    caf_status st = CAF_OK;
+    while (st == CAF_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *key = (const char *)sqlite3_column_text(s, 0);
+        const char *value = (const char *)sqlite3_column_text(s, 1);
+        for (size_t i = 0; key && value && i < sizeof wanted / sizeof wanted[0]; i++) {
+            if (strcmp(key, wanted[i].key) != 0)
+                continue;
+            free(*wanted[i].value);
+            if (!(*wanted[i].value = strdup(value)))
+                st = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+        }
+    }
     sqlite3_finalize(s);
-    return v;
+    if (st == CAF_OK && rc != SQLITE_DONE)
+        st = output_sqlite_error(err, f->db, rc, "%s: reading the metadata", f->path);
+    return st;
+}
+
+/* Checks the meta values and sets the handle's granularity and parameters from them. */
+static caf_status check_meta(caf_collector_output *f, const meta_values *m, caf_granularity *g, caf_error *err)
+{
+    if (!m->format || strcmp(m->format, OUTPUT_FORMAT_NAME) != 0 || !m->version || !f->collector || !f->module)
+        return caf_error_set(err, CAF_ERR_FORMAT, "%s: not a collector output (no '%s' metadata)", f->path,
+                             OUTPUT_FORMAT_NAME);
+    if (atoi(m->version) < 1 || atoi(m->version) > CAF_COLLECTOR_FORMAT_VERSION)
+        return caf_error_set(err, CAF_ERR_FORMAT, "%s: collector output format version %s is not supported (this caf "
+                             "reads up to %d)", f->path, m->version, CAF_COLLECTOR_FORMAT_VERSION);
+    if (caf_granularity_parse(m->granularity, g, err) != CAF_OK)
+        return caf_error_prefix(err, "%s: ", f->path);
+    if (!(f->parameters = json_loads(m->params ? m->params : "{}", 0, NULL)) || !json_is_object(f->parameters))
+        return caf_error_set(err, CAF_ERR_FORMAT, "%s: the collector parameters are not a JSON object", f->path);
+    return CAF_OK;
 }
 
 static caf_status load_meta(caf_collector_output *f, caf_error *err)
 {
-    char *format = meta_value(f->db, "format");
-    char *version = meta_value(f->db, "format_version");
-    char *granularity = meta_value(f->db, "granularity");
-    char *params = meta_value(f->db, "parameters");
-    f->collector = meta_value(f->db, "collector");
-    f->module = meta_value(f->db, "module");
-    caf_status st = CAF_OK;
+    meta_values m = {0};
+    caf_status st = read_meta(f, &m, err);
+    f->collector = m.collector;
+    f->module = m.module;
     caf_granularity g = CAF_GRANULARITY_RUN;
-    if (!format || strcmp(format, OUTPUT_FORMAT_NAME) != 0 || !version || !f->collector || !f->module)
-        st = caf_error_set(err, CAF_ERR_FORMAT, "%s: not a collector output (no '%s' metadata)", f->path,
-                           OUTPUT_FORMAT_NAME);
-    else if (atoi(version) < 1 || atoi(version) > CAF_COLLECTOR_FORMAT_VERSION)
-        st = caf_error_set(err, CAF_ERR_FORMAT, "%s: collector output format version %s is not supported (this caf reads "
-                           "up to %d)", f->path, version, CAF_COLLECTOR_FORMAT_VERSION);
-    else if (caf_granularity_parse(granularity, &g, err) != CAF_OK)
-        st = caf_error_prefix(err, "%s: ", f->path);
-    else if (!(f->parameters = json_loads(params ? params : "{}", 0, NULL)) || !json_is_object(f->parameters))
-        st = caf_error_set(err, CAF_ERR_FORMAT, "%s: the collector parameters are not a JSON object", f->path);
+    if (st == CAF_OK)
+        st = check_meta(f, &m, &g, err);
     caf_run_range_init(&f->runs, g);
-    free(format);
-    free(version);
-    free(granularity);
-    free(params);
+    free(m.format);
+    free(m.version);
+    free(m.granularity);
+    free(m.params);
     return st;
 }
 
-static caf_status load_lists(caf_collector_output *f, caf_error *err)
+/* The RunRange, O(runs): what an algorithm execution's lazily opened input reads only when asked. */
+static caf_status load_runs(caf_collector_output *f, caf_error *err)
 {
     sqlite3_stmt *s;
     int rc = sqlite3_prepare_v2(f->db, "SELECT rowid, exp, run FROM runs ORDER BY exp, run", -1, &s, NULL);
@@ -214,21 +314,31 @@ static caf_status load_lists(caf_collector_output *f, caf_error *err)
     sqlite3_finalize(s);
     if (st == CAF_OK && rc != SQLITE_DONE)
         st = output_sqlite_error(err, f->db, rc, "%s: reading the RunRange", f->path);
-    if (st != CAF_OK)
+    if (st != CAF_OK) { /* asked again, the file says the same: an empty range meanwhile, never a partial one */
+        caf_granularity g = f->runs.granularity;
+        caf_run_range_clear(&f->runs);
+        caf_run_range_init(&f->runs, g);
         return st;
-    rc = sqlite3_prepare_v2(f->db,
-                            "SELECT o.rowid, o.name, o.type, (SELECT COUNT(*) FROM (SELECT DISTINCT exp, run FROM pieces p"
-                            " WHERE p.name = o.name)) FROM objects o ORDER BY o.name",
-                            -1, &s, NULL);
+    }
+    f->runs_loaded = true;
+    return CAF_OK;
+}
+
+/* The object list (names and types), without their key counts. */
+static caf_status load_objects(caf_collector_output *f, caf_error *err)
+{
+    sqlite3_stmt *s;
+    int rc = sqlite3_prepare_v2(f->db, "SELECT rowid, name, type FROM objects ORDER BY name", -1, &s, NULL);
     if (rc != SQLITE_OK)
         return output_sqlite_error(err, f->db, rc, "%s: reading the object list", f->path);
+    caf_status st = CAF_OK;
     while (st == CAF_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
         sqlite3_int64 row = sqlite3_column_int64(s, 0);
         const char *name, *type;
         if ((st = output_column_text(s, 1, f->path, "objects", row, "name", &name, err)) != CAF_OK ||
             (st = output_column_text(s, 2, f->path, "objects", row, "type", &type, err)) != CAF_OK)
             break;
-        if (caf_collector_output_find_object(f, name)) {
+        if (find_info(f, name)) {
             st = caf_error_set(err, CAF_ERR_FORMAT, "%s: table 'objects', row %lld: object '%s' is listed twice", f->path,
                                (long long)row, name);
             break;
@@ -242,7 +352,7 @@ static caf_status load_lists(caf_collector_output *f, caf_error *err)
         caf_collector_object_info *o = &f->objects[f->n_objects++];
         o->name = strdup(name);
         o->type_name = strdup(type);
-        o->key_count = (size_t)sqlite3_column_int64(s, 3);
+        o->key_count = 0;
         if (!o->name || !o->type_name)
             st = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
     }
@@ -252,7 +362,28 @@ static caf_status load_lists(caf_collector_output *f, caf_error *err)
     return st;
 }
 
-caf_status caf_collector_output_open(const char *path, caf_collector_output **out, caf_error *err)
+/* Every object's number of keys holding data, O(pieces): only listings (caf collector, Python) need it. */
+static caf_status load_counts(caf_collector_output *f, caf_error *err)
+{
+    sqlite3_stmt *s;
+    int rc = sqlite3_prepare_v2(f->db, "SELECT name, COUNT(*) FROM (SELECT DISTINCT name, exp, run FROM pieces) GROUP BY name",
+                                -1, &s, NULL);
+    if (rc != SQLITE_OK)
+        return output_sqlite_error(err, f->db, rc, "%s: counting the objects' keys", f->path);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(s, 0);
+        caf_collector_object_info *o = name ? (caf_collector_object_info *)find_info(f, name) : NULL;
+        if (o)
+            o->key_count = (size_t)sqlite3_column_int64(s, 1);
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE)
+        return output_sqlite_error(err, f->db, rc, "%s: counting the objects' keys", f->path);
+    f->counts_loaded = true;
+    return CAF_OK;
+}
+
+static caf_status open_output(const char *path, bool lazy, caf_collector_output **out, caf_error *err)
 {
     *out = NULL;
     caf_collector_output *f = calloc(1, sizeof *f);
@@ -278,7 +409,11 @@ caf_status caf_collector_output_open(const char *path, caf_collector_output **ou
     if (st == CAF_OK)
         st = load_meta(f, err);
     if (st == CAF_OK)
-        st = load_lists(f, err);
+        st = load_objects(f, err);
+    if (st == CAF_OK && !lazy)
+        st = load_runs(f, err);
+    if (st == CAF_OK && !lazy)
+        st = load_counts(f, err);
     if (st == CAF_OK &&
         ((rc = sqlite3_prepare_v2(f->db, "SELECT id FROM pieces WHERE name = ? AND exp = ? AND run = ? ORDER BY idx", -1,
                                   &f->pieces, NULL)) != SQLITE_OK ||
@@ -293,6 +428,16 @@ caf_status caf_collector_output_open(const char *path, caf_collector_output **ou
     }
     *out = f;
     return CAF_OK;
+}
+
+caf_status caf_collector_output_open(const char *path, caf_collector_output **out, caf_error *err)
+{
+    return open_output(path, false, out, err);
+}
+
+caf_status caf_collector_output_open_lazy(const char *path, caf_collector_output **out, caf_error *err)
+{
+    return open_output(path, true, out, err);
 }
 
 /* ---- Reading objects ---- */
@@ -414,7 +559,7 @@ caf_status output_read_key(sqlite3 *db, sqlite3_stmt *pieces_stmt, sqlite3_stmt 
 
 static caf_status require_object(const caf_collector_output *f, const char *name, const char **type, caf_error *err)
 {
-    const caf_collector_object_info *o = caf_collector_output_find_object(f, name);
+    const caf_collector_object_info *o = find_info(f, name);
     if (o) {
         if (type)
             *type = o->type_name;
@@ -492,10 +637,10 @@ static caf_status merge_runs_into(const caf_collector_output *f, const char *nam
     size_t nkeys = 0;
     if (f->runs.granularity == CAF_GRANULARITY_ALL) {
         bool wanted = !runs;
-        for (size_t i = 0; !wanted && i < count; i++)
-            wanted = caf_run_range_contains(&f->runs, runs[i]);
-        if (!wanted)
-            return CAF_OK;
+        for (size_t i = 0; st == CAF_OK && !wanted && i < count; i++)
+            st = caf_collector_output_has_run(f, runs[i], &wanted, err);
+        if (st != CAF_OK || !wanted)
+            return st;
         static const caf_exprun all = {-1, -1};
         runs = &all;
         count = 1;
@@ -532,7 +677,7 @@ caf_status caf_collector_output_merge_runs(const caf_collector_output *f, const 
     }
     if (!*out)
         return caf_error_set(err, CAF_ERR_NOT_FOUND, "%s: no data for object '%s' of collector %s in the %zu runs asked for",
-                             f->path, name, f->collector, runs ? count : f->runs.count);
+                             f->path, name, f->collector, runs ? count : caf_collector_output_run_range(f)->count);
     return CAF_OK;
 }
 

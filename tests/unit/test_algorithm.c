@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -209,6 +210,38 @@ static void uncollected_runs_and_result_codes(void **state)
     assert_int_equal(caf_algorithm_execute(alg, NULL, 0, 0, NULL, &result, &err), CAF_OK);
     assert_int_equal(result, CAF_ALGO_FAILURE);
     assert_non_null(strstr(caf_algorithm_message(alg), "17"));
+    caf_algorithm_close(alg);
+    free(a);
+    free(b);
+    test_remove_tree(dir);
+    free(dir);
+}
+
+/* An execution over named runs asks the inputs about those runs only: it never reads their whole RunRange
+ * (O(runs) per execution), so a malformed row of another run does not stop it; an execution over every
+ * collected run reads them and names the row. */
+static void named_runs_do_not_read_the_run_lists(void **state)
+{
+    (void)state;
+    char *dir = test_make_temp_dir("algo-lazy-runs"), *a, *b;
+    caf_algorithm *alg = open_probe(dir, &a, &b);
+    caf_algorithm_close(alg);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(a, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "UPDATE runs SET exp = 'x' WHERE run = 2", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    caf_error err = {0};
+    assert_int_equal(caf_algorithm_new(&probe_descriptor, &alg, &err), CAF_OK);
+    const char *inputs[] = {a, b};
+    assert_int_equal(caf_algorithm_set_inputs(alg, inputs, 2, &err), CAF_OK);
+    caf_algo_result result;
+    caf_exprun named[] = {{1, 1}, {1, 3}, {1, 4}};
+    assert_int_equal(caf_algorithm_execute(alg, named, 3, 0, NULL, &result, &err), CAF_OK);
+    assert_int_equal(result, CAF_ALGO_OK);
+    assert_int_equal(probe.run_count, 2); /* 1,4 was never collected */
+    assert_int_equal(probe.entries, 10 + 30 + 5);
+    assert_int_equal(caf_algorithm_execute(alg, NULL, 0, 0, NULL, &result, &err), CAF_ERR_FORMAT);
+    assert_non_null(strstr(err.message, "table 'runs'"));
     caf_algorithm_close(alg);
     free(a);
     free(b);
@@ -563,6 +596,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(defaults_merging_and_cache),
         cmocka_unit_test(uncollected_runs_and_result_codes),
+        cmocka_unit_test(named_runs_do_not_read_the_run_lists),
         cmocka_unit_test(json_state_and_parameters),
         cmocka_unit_test(commit_only_on_success_and_all_together),
         cmocka_unit_test(boundaries_sorted_unique_and_granularity),

@@ -268,9 +268,54 @@ static void test_refused(void **state)
     free(a), free(b), free(all), free(out), free(text), free(missing), free(nodir);
 }
 
+/* A lazily opened output (what an algorithm execution opens) reads neither the RunRange nor the key counts at
+ * open: a malformed row of table 'runs' fails the plain open, but the lazy open succeeds, answers for single
+ * runs through the index and reports the row only when the whole range is asked for. Key counts are right
+ * when asked for. */
+static void test_lazy_open_reads_runs_and_counts_when_asked(void **state)
+{
+    (void)state;
+    caf_error err = {0};
+    char *path = write_output("lazy.sqlite", "A", CAF_GRANULARITY_RUN, 2, 4);
+    caf_collector_output *f;
+    assert_int_equal(caf_collector_output_open_lazy(path, &f, &err), CAF_OK);
+    assert_int_equal(caf_collector_output_find_object(f, "n")->key_count, 4);
+    assert_int_equal(caf_collector_output_find_object(f, "unused")->key_count, 0);
+    assert_int_equal(caf_collector_output_object(f, 0)->key_count, 4); /* "h" */
+    caf_collector_output_close(f);
+
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "UPDATE runs SET exp = 'x' WHERE run = 4", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(caf_collector_output_open(path, &f, &err), CAF_ERR_FORMAT);
+    assert_non_null(strstr(err.message, "table 'runs'"));
+
+    assert_int_equal(caf_collector_output_open_lazy(path, &f, &err), CAF_OK);
+    assert_true(caf_collector_output_has_object(f, "h"));
+    assert_false(caf_collector_output_has_object(f, "nope"));
+    bool has = false;
+    assert_int_equal(caf_collector_output_has_run(f, (caf_exprun){1, 2}, &has, &err), CAF_OK);
+    assert_true(has);
+    assert_int_equal(caf_collector_output_has_run(f, (caf_exprun){1, 4}, &has, &err), CAF_OK);
+    assert_false(has);
+    caf_object *o;
+    caf_exprun two[] = {{1, 2}, {1, 3}};
+    assert_int_equal(caf_collector_output_merge_runs(f, "n", two, 2, &o, &err), CAF_OK);
+    assert_int_equal(caf_counter_count(o), 2 * 2000 + 2 + 3);
+    caf_object_free(o);
+    const caf_run_range *rr;
+    assert_int_equal(caf_collector_output_load_run_range(f, &rr, &err), CAF_ERR_FORMAT);
+    assert_non_null(strstr(err.message, "table 'runs'"));
+    assert_int_equal(rr->count, 0);
+    caf_collector_output_close(f);
+    free(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_lazy_open_reads_runs_and_counts_when_asked),
         cmocka_unit_test(test_every_type_through_a_file),
         cmocka_unit_test(test_merge_many),
         cmocka_unit_test(test_refused),
