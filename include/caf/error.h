@@ -37,7 +37,8 @@ typedef struct caf_error {
 void caf_error_clear(caf_error *err);
 
 /* Sets err (if not NULL) to code and a printf-style message; returns code so callers can
- * `return caf_error_set(...)`. */
+ * `return caf_error_set(...)`. Control characters in the message (a quoted file name's newline) become
+ * '?', so that it stays one line. */
 caf_status caf_error_set(caf_error *err, caf_status code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -201,6 +201,18 @@ static void free_entries(journal_entry *e, size_t n)
     free(e);
 }
 
+/* True when an entry's lines are what a commit appends: complete database.txt lines that parse. */
+static bool lines_ok(const char *path, const char *lines, size_t len)
+{
+    if (len == 0 || lines[len - 1] != '\n' || memchr(lines, '\0', len))
+        return false;
+    caf_db_entry *entries = NULL;
+    size_t count = 0;
+    bool ok = localdb_parse_text(path, lines, &entries, &count, NULL) == CAF_OK && count > 0;
+    localdb_free_entries(entries, count);
+    return ok;
+}
+
 /* Parses the journal's text; a last line cut short (no newline, or not an entry) was no commit: it is
  * left out (*torn set). Any other line that is not an entry is refused, naming it. */
 static caf_status parse_journal(const char *path, const char *text, size_t size, journal_entry **out, size_t *count,
@@ -226,7 +238,7 @@ static caf_status parse_journal(const char *path, const char *text, size_t size,
             .entry = entry,
         };
         bool valid = json_is_integer(json_object_get(entry, "at")) && e.at >= 0 && e.lines &&
-                     record_name_ok(e.record_file) && json_is_object(e.record);
+                     record_name_ok(e.record_file) && json_is_object(e.record) && lines_ok(path, e.lines, e.len);
         pos = end + 1;
         if (!valid) {
             json_decref(entry);

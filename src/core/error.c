@@ -14,12 +14,21 @@ void caf_error_clear(caf_error *err)
     err->message[0] = '\0';
 }
 
+/* A message is one line whatever a file name or a value it quotes holds: control characters become '?'. */
+static void keep_on_one_line(char *message)
+{
+    for (unsigned char *p = (unsigned char *)message; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            *p = '?';
+}
+
 caf_status caf_error_setv(caf_error *err, caf_status code, const char *fmt, va_list ap)
 {
     if (!err)
         return code;
     err->code = code;
     vsnprintf(err->message, sizeof err->message, fmt, ap);
+    keep_on_one_line(err->message);
     return code;
 }
 
@@ -44,6 +53,7 @@ caf_status caf_error_prefix(caf_error *err, const char *fmt, ...)
     char joined[CAF_ERROR_MESSAGE_MAX];
     snprintf(joined, sizeof joined, "%s%s", prefix, err->message);
     memcpy(err->message, joined, sizeof joined);
+    keep_on_one_line(err->message);
     return err->code;
 }
 
