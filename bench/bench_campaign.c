@@ -10,7 +10,9 @@
  * of its state database. The same campaign at a tenth of the runs is run first in the same process, so
  * that each phase's time per run at both sizes shows what does not grow linearly.
  *
- * usage: bench_campaign BUILD_DIR [RUNS [FILES_PER_RUN]]   (default 1000 10; `make bench` runs 10000 10) */
+ * usage: bench_campaign BUILD_DIR [RUNS [FILES_PER_RUN]]   (default 1000 10; `make bench` runs 10000 10)
+ *        bench_campaign --write DIR RUNS FILES_PER_RUN    (only writes the files and campaign.yaml into DIR, for
+ *                                                          profiling `caf run campaign.yaml` there by hand) */
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,12 +131,9 @@ static void run_campaign(const char *caf, const char *dir, campaign_result *r)
     r->state_mb = file_mb(out, "caf-state.sqlite") + file_mb(out, "caf-state.sqlite-wal");
 }
 
-/* Writes the files and the campaign into a new folder, runs it; returns the result. */
-static campaign_result campaign_of(const char *caf, int runs, size_t per_run)
+/* Writes RUNS runs of per_run files into DIR/data and the campaign into DIR/campaign.yaml. */
+static void write_inputs(const char *dir, int runs, size_t per_run)
 {
-    char dir[] = "/tmp/caf-bench-campaign-XXXXXX";
-    if (!mkdtemp(dir))
-        die("mkdtemp");
     char data[4200], yaml[4200];
     snprintf(data, sizeof data, "%s/data", dir);
     snprintf(yaml, sizeof yaml, "%s/campaign.yaml", dir);
@@ -146,6 +145,15 @@ static campaign_result campaign_of(const char *caf, int runs, size_t per_run)
         bench_write_toy_run(data, 1 + r % EXPERIMENTS, 1 + r / EXPERIMENTS, per_run);
     write_campaign(yaml);
     printf("bench_campaign: %zu files in %d runs written in %.0f s\n", per_run * (size_t)runs, runs, now() - t0);
+}
+
+/* Writes the files and the campaign into a new folder, runs it; returns the result. */
+static campaign_result campaign_of(const char *caf, int runs, size_t per_run)
+{
+    char dir[] = "/tmp/caf-bench-campaign-XXXXXX";
+    if (!mkdtemp(dir))
+        die("mkdtemp");
+    write_inputs(dir, runs, per_run);
     campaign_result res = {0};
     run_campaign(caf, dir, &res);
     if (nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
@@ -164,8 +172,16 @@ static void print_result(int runs, size_t per_run, const campaign_result *r)
 
 int main(int argc, char **argv)
 {
+    if (argc == 5 && !strcmp(argv[1], "--write")) {
+        if (atoi(argv[3]) < 1 || atoi(argv[4]) < 1)
+            die("needs RUNS >= 1 and FILES_PER_RUN >= 1");
+        caf_hdf5_silence();
+        write_inputs(argv[2], atoi(argv[3]), strtoull(argv[4], NULL, 10));
+        return 0;
+    }
     if (argc < 2 || argc > 4) {
-        fprintf(stderr, "usage: bench_campaign BUILD_DIR [RUNS [FILES_PER_RUN]]\n");
+        fprintf(stderr, "usage: bench_campaign BUILD_DIR [RUNS [FILES_PER_RUN]]\n"
+                        "       bench_campaign --write DIR RUNS FILES_PER_RUN\n");
         return 2;
     }
     int runs = argc > 2 ? atoi(argv[2]) : 1000;

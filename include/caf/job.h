@@ -3,6 +3,8 @@
  * a restarted caf, which then re-attaches to subjobs the batch system still knows instead of running
  * them twice. Folder layout (all derived from working_dir and output_dir):
  *   WORKING_DIR/caf-job.json      the saved state (job + subjobs)
+ *   WORKING_DIR/caf-job.journal   the subjobs changed since that save, when the scheduler journals its
+ *                                 changes (include/caf/job_journal.h; caf run's collector jobs)
  *   WORKING_DIR/caf-sandbox/      the snapshot of the input_sandbox files (taken at the first submission)
  *   WORKING_DIR/subjobs/N/        subjob N's folder: the command runs here; holds run.sh (unless the
  *                                 local backend starts the command itself), stdout, stderr and the
@@ -82,6 +84,8 @@ typedef struct caf_subjob {
     long time_s;             /* what the current attempt asks for (raised on retries) */
     double lost_since;       /* wall time the backend first no longer ran it without an exit-code file; 0 = not */
     char *reason;            /* why the last attempt failed (malloc'd) or NULL */
+    bool unsaved;            /* changed since the state was last saved or journaled (set by whatever changes
+                                it: the scheduler, caf_job_fail_attempt, caf_job_retry_failed) */
 } caf_subjob;
 
 /* Retry policy for failed subjobs. */
@@ -114,6 +118,11 @@ typedef struct caf_job {
     json_t *policy;            /* the scheduling "policy" object (owned reference) or NULL */
     caf_subjob *subjobs;
     size_t n_subjobs;
+    /* The saved state's bookkeeping (job_json.c, job_journal.c): */
+    char journal_id[17];       /* id of the saved state this job was last saved to or loaded from; the
+                                  journal's records extend that state only ("" = none) */
+    size_t state_bytes;        /* size of the state this caf saved last; 0 = none saved by this caf yet */
+    size_t journal_bytes;      /* bytes in the journal of that state; 0 = no journal yet */
 } caf_job;
 
 /* Frees everything the job owns and zeroes it. Safe on a zeroed job. */
@@ -142,11 +151,12 @@ char *caf_job_state_path(const caf_job *job);
 /* The whole job, subjobs included, as JSON (a new reference, caller json_decref's it). */
 json_t *caf_job_to_json(const caf_job *job);
 
-/* Saves the job state atomically to caf_job_state_path. */
-caf_status caf_job_save(const caf_job *job, caf_error *err);
+/* Saves the job state atomically to caf_job_state_path under a new journal id, removes the journal of the
+ * state before, clears every subjob's unsaved mark and records state_bytes. */
+caf_status caf_job_save(caf_job *job, caf_error *err);
 
-/* Replaces job's subjobs with those in the saved state at caf_job_state_path (if it exists; sets
- * *found). The saved job must have the same name and the same subjobs; else CAF_ERR_STATE. While saved
+/* Replaces job's subjobs with those in the saved state at caf_job_state_path with its journal applied
+ * (caf_job_state_read; if the state exists; sets *found). The saved job must have the same name and the same subjobs; else CAF_ERR_STATE. While saved
  * subjobs are still submitted or running, job->backend becomes the saved backend (only it knows them). */
 caf_status caf_job_load_state(caf_job *job, bool *found, caf_error *err);
 

@@ -38,6 +38,11 @@ typedef struct caf_schedule_policy {
     int global_job_limit;      /* most jobs the user may have in the batch system, all of theirs counted, not
                                   only this job's (include/caf/user_job_limit.h); 0 = no such limit */
     double global_job_check_interval_s; /* least time between two counts of the user's jobs (default 30) */
+    bool journal_changes;      /* not a JOB.json key: every change is recorded at once by appending the changed
+                                  subjobs to the state's journal (include/caf/job_journal.h), whatever
+                                  save_interval_s says, and the whole state is saved only before the first
+                                  record, when the journal outgrows it and when forced (caf run's collector
+                                  jobs: a change costs its own size, not the job's) */
 } caf_schedule_policy;
 
 /* Fills policy with the defaults. */

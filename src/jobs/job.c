@@ -135,6 +135,7 @@ bool caf_job_fail_attempt(caf_job *job, caf_subjob *sub, const char *reason)
     free(sub->batch_id);
     sub->batch_id = NULL;
     sub->lost_since = 0;
+    sub->unsaved = true;
     if (sub->attempt <= job->retry.max_retries) {
         sub->status = CAF_JOB_INIT;
         sub->memory_mb = raised(sub->memory_mb, job->retry.memory_factor);
@@ -156,6 +157,7 @@ size_t caf_job_retry_failed(caf_job *job)
         free(sub->batch_id);
         sub->batch_id = NULL;
         sub->lost_since = 0;
+        sub->unsaved = true;
         n++;
     }
     return n;

@@ -1,21 +1,25 @@
 /* Jobs to and from JSON: the JOB.json a user writes (docs/jobs.md) and the state file caf keeps in the
- * working folder, which is the same object plus a "subjobs" array. */
+ * working folder, which is the same object plus a "subjobs" array and the id its journal names
+ * (include/caf/job_journal.h). */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "caf/file.h"
 #include "caf/input_sandbox.h"
 #include "caf/job.h"
+#include "caf/job_journal.h"
 #include "caf/json.h"
 
 static const char *const spec_keys[] = {"name", "command", "args", "input_files", "working_dir", "output_dir",
                                         "output_patterns", "input_sandbox", "setup", "env", "backend",
                                         "backend_args", "backend_settings", "split", "retry", "policy", "subjobs",
-                                        NULL};
+                                        "journal_id", NULL};
 
 static bool key_allowed(const char *key, const char *const *allowed)
 {
@@ -434,20 +438,13 @@ caf_status caf_job_load_spec(caf_job *job, const char *path, caf_error *err)
 
 static json_t *subjob_to_json(const caf_subjob *sub)
 {
-    json_t *s = json_object();
-    json_object_set_new(s, "index", json_integer((json_int_t)sub->index));
+    json_t *s = caf_subjob_progress_json(sub);
+    if (!s)
+        return NULL;
     json_object_set_new(s, "args", strings_to_json(&sub->args));
     json_object_set_new(s, "input_files", strings_to_json(&sub->input_files));
-    json_object_set_new(s, "status", json_string(caf_job_status_name(sub->status)));
-    json_object_set_new(s, "attempt", json_integer(sub->attempt));
-    json_object_set_new(s, "batch_id", sub->batch_id ? json_string(sub->batch_id) : json_null());
     json_object_set_new(s, "dir", json_string(sub->dir));
     json_object_set_new(s, "exit_code_file", json_string(sub->exit_code_file));
-    json_object_set_new(s, "exit_code", sub->exit_code >= 0 ? json_integer(sub->exit_code) : json_null());
-    json_object_set_new(s, "memory_mb", json_integer(sub->memory_mb));
-    json_object_set_new(s, "time_s", json_integer(sub->time_s));
-    json_object_set_new(s, "lost_since", json_real(sub->lost_since));
-    json_object_set_new(s, "reason", sub->reason ? json_string(sub->reason) : json_null());
     return s;
 }
 
@@ -506,15 +503,49 @@ json_t *caf_job_to_json(const caf_job *job)
     return j;
 }
 
-caf_status caf_job_save(const caf_job *job, caf_error *err)
+/* A new id for a saved state: random, so that no journal left by an earlier state can name it. */
+static void new_journal_id(char id[17])
+{
+    uint64_t v = 0;
+    if (getrandom(&v, sizeof v, 0) != (ssize_t)sizeof v) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        v = ((uint64_t)ts.tv_sec * 1000000007u) ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 40);
+    }
+    snprintf(id, 17, "%016llx", (unsigned long long)v);
+}
+
+caf_status caf_job_save(caf_job *job, caf_error *err)
 {
     char *path = caf_job_state_path(job);
+    char *journal = caf_job_journal_path(job);
+    char id[17];
+    new_journal_id(id);
     json_t *j = caf_job_to_json(job);
-    caf_status rc = (!path || !j) ? caf_error_set(err, CAF_ERR_NOMEM, "job %s: out of memory", job->name)
-                                  : caf_mkdir_p(job->working_dir, err);
-    if (rc == CAF_OK)
-        rc = caf_json_save_file(path, j, err);
+    caf_status rc = (!path || !journal || !j || json_object_set_new(j, "journal_id", json_string(id)) != 0)
+                        ? caf_error_set(err, CAF_ERR_NOMEM, "job %s: out of memory", job->name)
+                        : caf_mkdir_p(job->working_dir, err);
+    char *text = rc == CAF_OK ? json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+    size_t size = text ? strlen(text) : 0;
+    if (rc == CAF_OK && !text)
+        rc = caf_error_set(err, CAF_ERR_NOMEM, "job %s: out of memory", job->name);
+    if (rc == CAF_OK) {
+        text[size] = '\n'; /* json_dumps leaves room: the terminating NUL becomes the newline */
+        rc = caf_file_write_atomic(path, text, size + 1, err);
+    }
+    if (rc == CAF_OK) {
+        /* The journal of the state before is stale now (and ignored if this unlink is lost to a kill). */
+        if (unlink(journal) != 0 && errno != ENOENT)
+            rc = caf_error_errno(err, errno, "%s", journal);
+        memcpy(job->journal_id, id, sizeof id);
+        job->state_bytes = size + 1;
+        job->journal_bytes = 0;
+        for (size_t i = 0; i < job->n_subjobs; i++)
+            job->subjobs[i].unsaved = false;
+    }
+    free(text);
     json_decref(j);
+    free(journal);
     free(path);
     return rc;
 }
@@ -530,7 +561,7 @@ caf_status caf_job_load_state(caf_job *job, bool *found, caf_error *err)
         return CAF_OK;
     }
     json_t *saved = NULL;
-    caf_status rc = caf_json_load_file(path, &saved, err);
+    caf_status rc = caf_job_state_read(path, &saved, err);
     if (rc == CAF_OK) {
         const char *name = json_string_value(json_object_get(saved, "name"));
         if (!name || strcmp(name, job->name) != 0)
@@ -551,6 +582,9 @@ caf_status caf_job_load_state(caf_job *job, bool *found, caf_error *err)
             job->backend = copy;
         }
     }
+    const char *id = json_string_value(json_object_get(saved, "journal_id"));
+    if (rc == CAF_OK)
+        snprintf(job->journal_id, sizeof job->journal_id, "%s", id ? id : "");
     json_decref(saved);
     free(path);
     if (rc == CAF_OK)

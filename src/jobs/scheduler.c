@@ -15,6 +15,7 @@
 
 #include "caf/file.h"
 #include "caf/input_sandbox.h"
+#include "caf/job_journal.h"
 #include "caf/log.h"
 #include "caf/user_job_limit.h"
 #include "caf/wrapper_script.h"
@@ -141,13 +142,30 @@ caf_status caf_scheduler_save(caf_scheduler *sched, caf_error *err)
     return rc;
 }
 
+/* Records sub's change for the next save (or journal record). */
+static void changed(caf_scheduler *sched, caf_subjob *sub)
+{
+    sub->unsaved = true;
+    sched->dirty = true;
+}
+
 /* Saves when something changed and the last save is old enough (or force). A save rewrites the whole job,
  * so with a save interval the saves are also spread to at least ten times their own duration: a large
- * job's state costs at most about a tenth of the time however many subjobs change. */
+ * job's state costs at most about a tenth of the time however many subjobs change. With journal_changes,
+ * every change is appended to the journal at once instead (the size of the change), and the whole job is
+ * saved only when forced, before the first record, and when the journal has outgrown the saved state
+ * (so a record costs O(1) bytes amortised, and reading the state back stays linear in its size). */
 static caf_status maybe_save(caf_scheduler *sched, bool force, caf_error *err)
 {
     if (!sched->dirty)
         return CAF_OK;
+    caf_job *job = sched->job;
+    if (sched->policy.journal_changes && !force && job->state_bytes > 0 && job->journal_bytes < job->state_bytes) {
+        caf_status rc = caf_job_journal_append(job, err);
+        if (rc == CAF_OK)
+            sched->dirty = false;
+        return rc;
+    }
     double interval = sched->policy.save_interval_s;
     if (interval > 0 && interval < 10 * sched->last_save_duration)
         interval = 10 * sched->last_save_duration;
@@ -189,7 +207,7 @@ static void record_failure(caf_scheduler *sched, caf_subjob *sub, const char *re
     else
         caf_log_error("job %s, subjob %zu: failed after %d attempt%s: %s", sched->job->name, sub->index, attempt,
                       attempt == 1 ? "" : "s", reason);
-    sched->dirty = true;
+    changed(sched, sub);
 }
 
 /* Applies what the exit-code file says; returns false when it is not there (yet). */
@@ -211,7 +229,7 @@ static bool settle_from_exit_file(caf_scheduler *sched, caf_subjob *sub, const c
         sub->status = CAF_JOB_COMPLETED;
         free(sub->reason);
         sub->reason = NULL;
-        sched->dirty = true;
+        changed(sched, sub);
         return true;
     }
     snprintf(reason, sizeof reason, "exit code %d%s%s (see %s/stderr)", code, batch_reason ? "; " : "",
@@ -263,7 +281,7 @@ caf_status caf_scheduler_poll(caf_scheduler *sched, caf_error *err)
             if (sub->status != s || sub->lost_since != 0) {
                 sub->status = s;
                 sub->lost_since = 0;
-                sched->dirty = true;
+                changed(sched, sub);
             }
             break;
         }
@@ -284,13 +302,13 @@ caf_status caf_scheduler_poll(caf_scheduler *sched, caf_error *err)
                              job->name, sub->index, sub->dir, CAF_SUBJOB_LOCK_FILE);
                     sub->status = CAF_JOB_RUNNING;
                     sub->lost_since = 0;
-                    sched->dirty = true;
+                    changed(sched, sub);
                 }
                 break;
             }
             if (sub->lost_since == 0) {
                 sub->lost_since = now;
-                sched->dirty = true;
+                changed(sched, sub);
             } else if (now - sub->lost_since >= sched->policy.exit_file_grace_s) {
                 char reason[512];
                 snprintf(reason, sizeof reason,
@@ -342,6 +360,7 @@ static void fail_waiting_subjobs(caf_scheduler *sched, const char *refusal)
         sub->status = CAF_JOB_FAILED;
         free(sub->reason);
         sub->reason = strdup(reason);
+        sub->unsaved = true;
         failed++;
     }
     caf_log_error("job %s: %zu subjob%s failed: %s", job->name, failed, failed == 1 ? "" : "s", reason);
@@ -453,6 +472,7 @@ caf_status caf_scheduler_submit(caf_scheduler *sched, caf_error *err)
         rc = prepare_attempt(sched, sub, err);
         free(sub->batch_id);
         sub->batch_id = NULL;
+        sub->unsaved = true; /* its exit code is reset: recorded with the next change */
         batch[n++] = sub;
     }
     if (rc != CAF_OK) {
@@ -526,7 +546,7 @@ caf_status caf_scheduler_cancel(caf_scheduler *sched, caf_error *err)
         free(sub->reason);
         sub->reason = strdup("cancelled");
         sub->lost_since = 0;
-        sched->dirty = true;
+        changed(sched, sub);
     }
     return maybe_save(sched, true, err);
 }

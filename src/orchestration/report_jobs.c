@@ -1,5 +1,5 @@
 /* caf report: the collector jobs of every iteration of a calibration. Each collection's job is read from
- * its caf-job.json (docs/jobs.md); a subjob's events, wall time and peak memory from the summary line
+ * its caf-job.json with its journal applied (docs/jobs.md); a subjob's events, wall time and peak memory from the summary line
  * `caf process` prints last in its stdout; a failed subjob's (or a retried one's) last log lines from its
  * stderr. */
 #include <dirent.h>
@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "caf/file.h"
+#include "caf/job_journal.h"
 #include "caf/json.h"
 #include "orchestration/report_internal.h"
 
@@ -216,7 +217,7 @@ void report_collector_jobs(report_page *p, const report_cal *c)
         for (size_t k = 0; k < files.count; k++) {
             json_t *job = NULL;
             caf_error err = {0};
-            if (caf_json_load_file(files.items[k], &job, &err) != CAF_OK) {
+            if (caf_job_state_read(files.items[k], &job, &err) != CAF_OK) {
                 report_lines_add(&p->missing, "%s: %s", c->name, err.message);
                 continue;
             }

@@ -487,7 +487,8 @@ static caf_status open_collection(run_cal *c, size_t k, const char *cache, caf_e
         caf_job_policy jp;
         caf_calibration_job_policy(c->loop->campaign, c->cfg, &jp);
         caf_schedule_policy policy = jp.schedule;
-        policy.save_interval_s = 0; /* a batch id must be saved before caf can be killed */
+        policy.save_interval_s = 0; /* a batch id must be saved before caf can be killed ... */
+        policy.journal_changes = true; /* ... at the cost of the change, not of the job (all the input files) */
         policy.poll_interval_s = c->loop->campaign->poll_interval;
         if (rc == CAF_OK)
             rc = caf_scheduler_init(&col->sched, &col->job, c->backend, &policy, err);
@@ -602,6 +603,9 @@ void run_collect_close(run_cal *c)
         run_collection *col = &c->cols[k];
         if (!col->open)
             continue;
+        caf_error save_err = {0}; /* the journal holds every change already; this leaves one plain file */
+        if (col->job.journal_bytes > 0 && caf_scheduler_save(&col->sched, &save_err) != CAF_OK)
+            caf_warning("%s: %s", c->cfg->name, save_err.message);
         caf_job_close(&col->job);
         free(col->seen);
     }

@@ -463,6 +463,78 @@ static void saves_are_spread_to_ten_times_their_duration(void **state)
     drop_job(&job, dir);
 }
 
+/* The saved state's journal id (each save makes a new one); "" before the first save. */
+static void saved_state_id(const char *dir, char *id, size_t size)
+{
+    char *text = test_read_file(dir, "caf-job.json");
+    json_t *j = text ? json_loads(text, 0, NULL) : NULL;
+    const char *v = json_string_value(json_object_get(j, "journal_id"));
+    snprintf(id, size, "%s", v ? v : "");
+    json_decref(j);
+    free(text);
+}
+
+static void journaled_changes_save_the_whole_job_once(void **state)
+{
+    (void)state;
+    /* a large job (every subjob lists 60 input files) whose every change must be on disk at once, as caf
+     * run's collector jobs: the whole state is written before the first record only, each change after it
+     * is a journal record, and a fresh caf reads back exactly the state in memory */
+    char files[6000] = "";
+    for (int i = 0; i < 60; i++)
+        snprintf(files + strlen(files), sizeof files - strlen(files), "%s\"/data/experiment_1/run_%04d.h5\"",
+                 i ? ", " : "", i);
+    caf_job job;
+    char *dir;
+    make_job(&job, &dir,
+             "{\"name\": \"journal\", \"command\": \"sh\", \"args\": [\"-c\", \"exit $1\", \"sh\"],"
+             " \"input_files\": [%s], \"retry\": {\"max_retries\": 1},"
+             " \"split\": {\"arg_sets\": [[\"0\"],[\"0\"],[\"3\"],[\"0\"],[\"0\"],[\"0\"]]}}", files);
+    caf_backend backend;
+    open_local(&backend, 2);
+    caf_schedule_policy policy;
+    caf_schedule_policy_init(&policy);
+    policy.save_interval_s = 0;
+    policy.journal_changes = true;
+    policy.poll_interval_s = 0.05;
+    caf_scheduler sched;
+    caf_error err = {0};
+    assert_int_equal(caf_scheduler_init(&sched, &job, &backend, &policy, &err), CAF_OK);
+    char first[32] = "", id[32];
+    int saves = 0;
+    for (double until = now_s() + 30; caf_job_status_of(&job) != CAF_JOB_COMPLETED &&
+                                      caf_job_status_of(&job) != CAF_JOB_FAILED && now_s() < until;) {
+        assert_int_equal(caf_scheduler_poll(&sched, &err), CAF_OK);
+        assert_int_equal(caf_scheduler_submit(&sched, &err), CAF_OK);
+        assert_false(sched.dirty); /* every change is on disk when the call returns */
+        saved_state_id(job.working_dir, id, sizeof id);
+        if (strcmp(id, first) != 0) {
+            saves++;
+            snprintf(first, sizeof first, "%s", id);
+        }
+        backend.ops->wait(&backend, 0.05);
+    }
+    assert_int_equal(caf_job_status_of(&job), CAF_JOB_FAILED);
+    assert_int_equal(job.subjobs[2].attempt, 2);
+    assert_int_equal(saves, 1);
+    assert_true(job.journal_bytes > 0 && job.journal_bytes < job.state_bytes);
+    assert_true(count_lines(job.working_dir, "caf-job.journal") >= 1 + 2 * 6); /* a submission and an end per subjob */
+
+    caf_job again;
+    char *spec = caf_job_state_path(&job);
+    assert_int_equal(caf_job_load_spec(&again, spec, &err), CAF_OK);
+    bool found = false;
+    assert_int_equal(caf_job_load_state(&again, &found, &err), CAF_OK);
+    json_t *a = caf_job_to_json(&job), *b = caf_job_to_json(&again);
+    assert_true(json_equal(a, b));
+    json_decref(a);
+    json_decref(b);
+    caf_job_close(&again);
+    free(spec);
+    caf_backend_close(&backend);
+    drop_job(&job, dir);
+}
+
 static void unknown_backend_lists_the_known_ones(void **state)
 {
     (void)state;
@@ -514,6 +586,7 @@ int main(void)
         cmocka_unit_test(failing_status_queries_still_finish_from_exit_files),
         cmocka_unit_test(local_backend_wakes_a_caller_polling_its_descriptors),
         cmocka_unit_test(saves_are_spread_to_ten_times_their_duration),
+        cmocka_unit_test(journaled_changes_save_the_whole_job_once),
         cmocka_unit_test(unknown_backend_lists_the_known_ones),
         cmocka_unit_test(policy_reads_json_and_names_bad_keys),
     };
