@@ -16,6 +16,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* New files whose metadata is read (in child processes) per call of caf_event_files_check. */
+#define FILE_INDEX_CHECK_BATCH 1024
+
 typedef struct entry {
     caf_indexed_file pub;
     char *path;
@@ -431,36 +434,47 @@ caf_status caf_file_index_add_files(caf_file_index *ix, const char *const *paths
     if (reading)
         sqlite3_exec(ix->db, "COMMIT", NULL, NULL, NULL);
     caf_stat_cache_close(&folder.stats);
-    /* 2. files caf has not seen: their metadata is read in child processes (HDF5 may crash on them) */
+    /* 2. files caf has not seen: their metadata is read in child processes (HDF5 may crash on them), a
+     * batch at a time, so that the answers (a whole error message each) take memory for one batch, not
+     * for every new file of the campaign */
+    size_t batch = n_read < FILE_INDEX_CHECK_BATCH ? n_read : FILE_INDEX_CHECK_BATCH;
     if (rc == CAF_OK && n_read) {
-        metas = calloc(n_read, sizeof *metas);
-        errs = calloc(n_read, sizeof *errs);
+        metas = calloc(batch, sizeof *metas);
+        errs = calloc(batch, sizeof *errs);
         if (!metas || !errs)
             rc = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
-        else
-            caf_event_files_check(to_read, n_read, NULL, metas, errs);
-        ix->stats.files_opened += rc == CAF_OK ? n_read : 0;
-        for (size_t k = 0; rc == CAF_OK && k < n_read; k++) {
+    }
+    for (size_t from = 0; rc == CAF_OK && from < n_read; from += batch) {
+        size_t in_batch = n_read - from < batch ? n_read - from : batch;
+        for (size_t k = 0; k < batch; k++) {
+            caf_event_file_meta_free(&metas[k]);
+            memset(&metas[k], 0, sizeof metas[k]);
+            caf_error_clear(&errs[k]);
+        }
+        caf_event_files_check(to_read + from, in_batch, NULL, metas, errs);
+        ix->stats.files_opened += in_batch;
+        for (size_t b = 0; rc == CAF_OK && b < in_batch; b++) {
+            size_t k = from + b;
             pending *f = &p[read_at[k]];
-            if (errs[k].code) {
-                first_code = first_code ? first_code : errs[k].code;
+            if (errs[b].code) {
+                first_code = first_code ? first_code : errs[b].code;
                 f->bad = true;
                 bad_at[n_bad_here++] = read_at[k];
                 /* the child names the real path; name the file as the caller gave it */
                 char message[CAF_ERROR_MESSAGE_MAX];
                 size_t len = strlen(f->real);
-                if (strncmp(errs[k].message, f->real, len) == 0)
-                    snprintf(message, sizeof message, "%s%s", paths[read_at[k]], errs[k].message + len);
+                if (strncmp(errs[b].message, f->real, len) == 0)
+                    snprintf(message, sizeof message, "%s%s", paths[read_at[k]], errs[b].message + len);
                 else
-                    snprintf(message, sizeof message, "%s", errs[k].message);
+                    snprintf(message, sizeof message, "%s", errs[b].message);
                 rc = note_bad(ix, message, err);
                 continue;
             }
-            f->e.pub.n_events = metas[k].n_events;
-            f->e.pub.n_runs = metas[k].n_runs;
-            f->e.runs = metas[k].runs;
-            metas[k].runs = NULL;
-            metas[k].n_runs = 0;
+            f->e.pub.n_events = metas[b].n_events;
+            f->e.pub.n_runs = metas[b].n_runs;
+            f->e.runs = metas[b].runs;
+            metas[b].runs = NULL;
+            metas[b].n_runs = 0;
         }
     }
     /* 3. in the order given: append and cache the good ones (a bad file is never cached) */
@@ -484,7 +498,7 @@ caf_status caf_file_index_add_files(caf_file_index *ix, const char *const *paths
         free(p[i].real);
         free(p[i].e.runs);
     }
-    for (size_t k = 0; metas && k < n_read; k++)
+    for (size_t k = 0; metas && k < batch; k++)
         caf_event_file_meta_free(&metas[k]);
     if (rc == CAF_OK && n_bad_here)
         rc = bad_files_error(ix, first_bad, first_code, paths, bad_at, err);

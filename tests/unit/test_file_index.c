@@ -250,6 +250,47 @@ static void linked_paths_resolve_to_the_real_file(void **state)
     free(link), free(folder), free(via_folder), free(via_dots), free(dangling);
 }
 
+/* More new files than one batch of metadata reads (file_index.c reads them 1,024 at a time, so that the
+ * answers' memory does not grow with the campaign): every file is indexed with its runs, and bad files in
+ * later batches are named as the caller gave them. */
+static void new_files_are_read_in_batches(void **state)
+{
+    fixture *f = *state;
+    char *many = caf_path_join(f->dir, "many");
+    caf_error err = {0};
+    assert_int_equal(caf_mkdir_p(many, &err), CAF_OK);
+    char *text = NULL;
+    size_t size = 0;
+    assert_int_equal(caf_file_read(f->a, &text, &size, &err), CAF_OK);
+    enum { N = 2100 };
+    for (int i = 0; i < N; i++) {
+        char name[64], *path;
+        snprintf(name, sizeof name, "f%04d.h5", i);
+        path = caf_path_join(many, name);
+        if (i == 1500 || i == 2050)
+            assert_int_equal(caf_file_write_atomic(path, "not HDF5", 8, &err), CAF_OK);
+        else
+            assert_int_equal(caf_file_write_atomic(path, text, size, &err), CAF_OK);
+        free(path);
+    }
+    free(text);
+    caf_file_index *ix;
+    assert_int_equal(caf_file_index_open(&ix, NULL, &err), CAF_OK);
+    assert_int_equal(caf_file_index_add_dir(ix, many, &err), CAF_ERR_FORMAT);
+    assert_non_null(strstr(err.message, "many/f1500.h5"));
+    assert_int_equal(caf_file_index_count(ix), N - 2);
+    caf_file_index_stats st = caf_file_index_get_stats(ix);
+    assert_int_equal(st.files_opened, N);
+    const caf_run_files *runs;
+    size_t n;
+    assert_int_equal(caf_file_index_runs(ix, &runs, &n, &err), CAF_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(runs[0].n_files, N - 2);
+    assert_int_equal(runs[0].events, 10 * (N - 2));
+    caf_file_index_close(ix);
+    free(many);
+}
+
 int main(void)
 {
     caf_hdf5_silence();
@@ -258,6 +299,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(changed_file_is_read_again, setup, teardown),
         cmocka_unit_test_setup_teardown(without_cache_every_file_is_opened, setup, teardown),
         cmocka_unit_test_setup_teardown(bad_file_and_missing_path_are_named, setup, teardown),
+        cmocka_unit_test_setup_teardown(new_files_are_read_in_batches, setup, teardown),
         cmocka_unit_test_setup_teardown(linked_paths_resolve_to_the_real_file, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
