@@ -285,6 +285,7 @@ caf_status localdb_new_handle(const char *path, caf_localdb **out, caf_error *er
     if (!db)
         return caf_error_set(err, CAF_ERR_NOMEM, "%s: out of memory", path);
     db->journal_fd = -1;
+    db->intent_fd = -1;
     db->dir = database_dir_of(path);
     db->text_path = db->dir ? caf_path_join(db->dir, CAF_LOCALDB_TEXT_FILE) : NULL;
     db->lock_path = db->dir ? caf_path_join(db->dir, ".database.txt.lock") : NULL;
@@ -319,15 +320,17 @@ static caf_status replay_journal(caf_localdb *db, caf_error *err)
     return rc;
 }
 
-/* Creates the folder and an empty database.txt under the lock, so that two creators do not race. */
-static caf_status create_empty(caf_localdb *db, caf_error *err)
+/* Creates the folder and an empty database.txt under the lock, so that two creators do not race. A
+ * staging database has one writer (its execution's driver): no lock file; and when its folder is new, its
+ * payload listing is known to be empty without reading it. */
+static caf_status create_empty(caf_localdb *db, bool *fresh, caf_error *err)
 {
-    caf_status rc = caf_mkdir_p(db->dir, err);
+    bool new_folder = db->staging && mkdir(db->dir, 0755) == 0;
+    caf_status rc = new_folder ? CAF_OK : caf_mkdir_p(db->dir, err);
     if (rc != CAF_OK)
         return rc;
-    caf_file_lock lock;
-    rc = caf_file_lock_acquire(&lock, db->lock_path, err);
-    if (rc != CAF_OK)
+    caf_file_lock lock = {.fd = -1};
+    if (!db->staging && (rc = caf_file_lock_acquire(&lock, db->lock_path, err)) != CAF_OK)
         return rc;
     /* an empty file needs no temporary copy: creating it is atomic */
     int fd = open(db->text_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
@@ -338,7 +341,9 @@ static caf_status create_empty(caf_localdb *db, caf_error *err)
         if (!db->staging)
             rc = caf_fsync_dir(db->dir, err);
     }
-    caf_file_lock_release(&lock);
+    *fresh = rc == CAF_OK && new_folder && fd >= 0;
+    if (!db->staging)
+        caf_file_lock_release(&lock);
     return rc;
 }
 
@@ -350,9 +355,10 @@ caf_status caf_localdb_open(const char *path, unsigned flags, caf_localdb **out,
     if (rc != CAF_OK)
         return rc;
     db->staging = (flags & CAF_LOCALDB_STAGING) != 0;
+    bool fresh = false;
     if (!caf_path_exists(db->text_path)) {
         if (flags & CAF_LOCALDB_CREATE)
-            rc = create_empty(db, err);
+            rc = create_empty(db, &fresh, err);
         else
             rc = caf_error_set(err, CAF_ERR_NOT_FOUND, "%s: not a database (no %s)", db->dir, CAF_LOCALDB_TEXT_FILE);
     }
@@ -360,6 +366,11 @@ caf_status caf_localdb_open(const char *path, unsigned flags, caf_localdb **out,
         rc = replay_journal(db, err);
     if (rc == CAF_OK)
         rc = caf_localdb_reload(db, err);
+    struct stat st;
+    if (rc == CAF_OK && fresh && stat(db->dir, &st) == 0 && (db->file_names = malloc(1))) {
+        db->file_count = 0; /* a folder this handle made: its payload listing is empty, valid while its mtime stays */
+        db->listing_mtime = st.st_mtim;
+    }
     if (rc != CAF_OK) {
         caf_localdb_close(db);
         return rc;
@@ -382,6 +393,7 @@ void caf_localdb_close(caf_localdb *db)
     if (!db)
         return;
     localdb_journal_close(db);
+    localdb_intent_close(db);
     localdb_free_entries(db->entries, db->count);
     localdb_index_free(db->index);
     localdb_forget_listing(db);

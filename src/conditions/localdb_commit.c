@@ -231,10 +231,35 @@ static const char *extension_after(const char *path, size_t prefix_len_in_base)
     return base + prefix_len_in_base;
 }
 
+/* Creates path (which must not exist) with size bytes of data; removes it again on failure. */
+static caf_status write_in_place(const char *path, const char *data, size_t size, caf_error *err)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return caf_error_errno(err, errno, "%s: cannot create", path);
+    caf_status rc = CAF_OK;
+    for (size_t done = 0; done < size && rc == CAF_OK;) {
+        ssize_t n = write(fd, data + done, size - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            rc = caf_error_errno(err, n < 0 ? errno : EIO, "%s: cannot write", path);
+        else
+            done += (size_t)n;
+    }
+    if (close(fd) != 0 && rc == CAF_OK)
+        rc = caf_error_errno(err, errno, "%s: cannot write", path);
+    if (rc != CAF_OK)
+        unlink(path);
+    return rc;
+}
+
 /* Writes a new payload file atomically; its data is fsync'ed (not for a staging database), the folder
  * once for all files of the commit by the caller. */
 static caf_status write_payload_file(const char *path, const char *data, size_t size, bool staging, caf_error *err)
 {
+    if (staging) /* one writer, nothing durable, checked against its revision when copied: written in place */
+        return write_in_place(path, data, size, err);
     caf_atomic_file file;
     caf_status rc = caf_atomic_file_open(&file, path, err);
     if (rc == CAF_OK && (rc = caf_atomic_file_write(&file, data, size, err)) != CAF_OK)
@@ -247,7 +272,7 @@ static caf_status write_payload_file(const char *path, const char *data, size_t 
 /* Picks the revision for one payload: the shortest digest prefix (6 digits or more) whose file name is
  * free or already holds the same content in the same format. Writes the file when it is new. */
 static caf_status store_payload(caf_localdb *db, const staged_payload *p, char revision[CAF_MD5_HEX_SIZE],
-                                created_files *created, localdb_intent *intent, caf_error *err)
+                                created_files *created, caf_error *err)
 {
     char *owned = NULL;
     const char *data = p->data;
@@ -296,7 +321,7 @@ static caf_status store_payload(caf_localdb *db, const staged_payload *p, char r
             break;
         }
         created->paths = grown;
-        rc = localdb_intent_add(intent, file_name, err); /* listed before the file exists: localdb_leftovers.c */
+        rc = localdb_intent_add(db, file_name, err); /* listed before the file exists: localdb_leftovers.c */
         if (rc == CAF_OK)
             rc = write_payload_file(path, data, size, db->staging, err);
         if (rc != CAF_OK) {
@@ -383,12 +408,16 @@ static bool same_time(struct timespec a, struct timespec b)
 caf_status caf_db_commit_finish(caf_db_commit *commit, caf_error *err)
 {
     caf_localdb *db = commit->db;
-    caf_file_lock lock;
-    caf_status rc = caf_file_lock_acquire(&lock, db->lock_path, err);
+    caf_file_lock lock = {.fd = -1};
+    /* a staging database has a single writer (its execution's driver): no lock, nothing of other writers
+     * to sweep (its folder is removed whole before its execution runs again) */
+    caf_status rc = db->staging ? CAF_OK : caf_file_lock_acquire(&lock, db->lock_path, err);
     if (rc != CAF_OK) {
         caf_db_commit_abort(commit);
         return rc;
     }
+    if (db->staging)
+        db->swept = true;
     int fd = open(db->text_path, O_RDWR | O_APPEND | O_CLOEXEC);
     if (fd < 0)
         rc = caf_error_errno(err, errno, "%s", db->text_path);
@@ -411,17 +440,13 @@ caf_status caf_db_commit_finish(caf_db_commit *commit, caf_error *err)
      * last commit; anything else (another writer, a file put there by hand) lists it again. */
     if (rc == CAF_OK && db->file_names && !same_time(folder_mtime(db), db->listing_mtime))
         localdb_forget_listing(db);
-    localdb_intent intent = {.fd = -1};
-    /* a staging database (an execution's) is thrown away whole when its execution runs again: no intent file */
-    if (rc == CAF_OK && commit->count > 0 && !db->staging)
-        rc = localdb_intent_open(&intent, db, err);
     char *text = NULL;
     size_t len = 0, capacity = 0;
     created_files created = {0};
     for (size_t i = 0; rc == CAF_OK && i < commit->count; i++) {
         const staged_payload *p = &commit->items[i];
         char revision[CAF_MD5_HEX_SIZE];
-        rc = store_payload(db, p, revision, &created, &intent, err);
+        rc = store_payload(db, p, revision, &created, err);
         if (rc != CAF_OK) {
             caf_error_prefix(err, "payload '%s': ", p->name);
             break;
@@ -471,7 +496,7 @@ caf_status caf_db_commit_finish(caf_db_commit *commit, caf_error *err)
         forget_created(&created);
     else
         remove_created(&created);
-    localdb_intent_close(&intent);
+    localdb_intent_reset(db);
     if (rc == CAF_OK && commit->count > 0) {
         if (newline_first) { /* rare: read the whole file again */
             db->loaded = false;
@@ -487,7 +512,8 @@ caf_status caf_db_commit_finish(caf_db_commit *commit, caf_error *err)
     free(text);
     if (fd >= 0)
         close(fd);
-    caf_file_lock_release(&lock);
+    if (!db->staging)
+        caf_file_lock_release(&lock);
     caf_db_commit_abort(commit);
     return rc;
 }

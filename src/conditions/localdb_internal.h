@@ -48,6 +48,11 @@ struct caf_localdb {
     int journal_fd;
     size_t journal_entries;
     off_t journal_bytes;
+    /* The intent file of this handle's commits (localdb_leftovers.c): -1 / NULL until its first use. */
+    int intent_fd;
+    char *intent_path;
+    /* The folder was created empty by this handle: its listing is known without reading it. */
+    bool created_empty;
 };
 
 /* Makes a handle for the database at path (a folder or its database.txt) without reading anything. */
@@ -140,21 +145,16 @@ bool localdb_is_intent_name(const char *name);
 /* True when a line of entries references the payload file file_name (a base name). */
 bool localdb_file_referenced(const caf_db_entry *entries, size_t count, const char *file_name);
 
-/* A commit's list of the payload files it is about to create, on disk until database.txt names them. */
-typedef struct localdb_intent {
-    int fd;
-    char *path;
-} localdb_intent;
+/* Records, in the handle's intent file (created at its first use, named after this process, kept for
+ * the handle's later commits), that the payload file file_name is about to be created (written, not
+ * fsync'ed: see localdb_leftovers.c). Nothing for a staging database. */
+caf_status localdb_intent_add(caf_localdb *db, const char *file_name, caf_error *err);
 
-/* Creates the commit's intent file in db's folder. */
-caf_status localdb_intent_open(localdb_intent *intent, const caf_localdb *db, caf_error *err);
+/* Empties the intent file at the end of a commit (complete or undone), keeping it for the next one. */
+void localdb_intent_reset(caf_localdb *db);
 
-/* Records that the payload file file_name is about to be created (written, not fsync'ed: see
- * localdb_leftovers.c). */
-caf_status localdb_intent_add(localdb_intent *intent, const char *file_name, caf_error *err);
-
-/* Removes the intent file (the commit is complete or undone) and releases the handle. */
-void localdb_intent_close(localdb_intent *intent);
+/* Removes the handle's intent file and closes it (at caf_localdb_close). */
+void localdb_intent_close(caf_localdb *db);
 
 /* Under the database lock: undoes the commits that were killed (their unreferenced payload files) and
  * removes temporary files of writers that have ended; entries are database.txt's current lines. */

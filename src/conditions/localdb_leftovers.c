@@ -35,45 +35,58 @@ bool localdb_file_referenced(const caf_db_entry *entries, size_t count, const ch
     return false;
 }
 
-caf_status localdb_intent_open(localdb_intent *intent, const caf_localdb *db, caf_error *err)
+/* Creates the handle's intent file in db's folder, named as a temporary file of this process. */
+static caf_status intent_create(caf_localdb *db, caf_error *err)
 {
-    intent->fd = -1;
     char *final = caf_path_join(db->dir, LOCALDB_INTENT_PREFIX + 1); /* the template adds the leading dot */
-    intent->path = final ? caf_temp_template(final) : NULL;
+    db->intent_path = final ? caf_temp_template(final) : NULL;
     free(final);
-    if (!intent->path)
+    if (!db->intent_path)
         return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
-    intent->fd = mkostemp(intent->path, O_CLOEXEC);
-    if (intent->fd < 0) {
-        caf_status rc = caf_error_errno(err, errno, "%s: cannot create the commit's intent file", intent->path);
-        free(intent->path);
-        intent->path = NULL;
+    db->intent_fd = mkostemp(db->intent_path, O_CLOEXEC);
+    if (db->intent_fd < 0) {
+        caf_status rc = caf_error_errno(err, errno, "%s: cannot create the commit's intent file", db->intent_path);
+        free(db->intent_path);
+        db->intent_path = NULL;
         return rc;
     }
     return CAF_OK;
 }
 
-caf_status localdb_intent_add(localdb_intent *intent, const char *file_name, caf_error *err)
+caf_status localdb_intent_add(caf_localdb *db, const char *file_name, caf_error *err)
 {
-    size_t n = strlen(file_name);
-    if (intent->fd < 0) /* none opened: a staging database's commit */
+    if (db->staging) /* thrown away whole when its execution runs again: no intent file */
         return CAF_OK;
+    if (db->intent_fd < 0) {
+        caf_status rc = intent_create(db, err);
+        if (rc != CAF_OK)
+            return rc;
+    }
+    size_t n = strlen(file_name);
     /* Not fsync'ed: a killed process leaves the written bytes in the page cache, which is what this file
      * is for; after a power loss the payload files it listed show up as orphans in caf db check. */
-    if (write(intent->fd, file_name, n) != (ssize_t)n || write(intent->fd, "\n", 1) != 1)
-        return caf_error_errno(err, errno ? errno : EIO, "%s: cannot write", intent->path);
+    if (write(db->intent_fd, file_name, n) != (ssize_t)n || write(db->intent_fd, "\n", 1) != 1)
+        return caf_error_errno(err, errno ? errno : EIO, "%s: cannot write", db->intent_path);
     return CAF_OK;
 }
 
-void localdb_intent_close(localdb_intent *intent)
+void localdb_intent_reset(caf_localdb *db)
 {
-    if (intent->fd >= 0)
-        close(intent->fd);
-    if (intent->path)
-        unlink(intent->path);
-    free(intent->path);
-    intent->fd = -1;
-    intent->path = NULL;
+    /* once the lines name the files (or the files are removed), the list has done its work; the file
+     * stays for the handle's next commit, which saves creating one per commit */
+    if (db->intent_fd >= 0 && (ftruncate(db->intent_fd, 0) != 0 || lseek(db->intent_fd, 0, SEEK_SET) != 0))
+        localdb_intent_close(db); /* a stale list would be undone as if it were a dead commit's: drop it */
+}
+
+void localdb_intent_close(caf_localdb *db)
+{
+    if (db->intent_fd >= 0)
+        close(db->intent_fd);
+    if (db->intent_path)
+        unlink(db->intent_path);
+    free(db->intent_path);
+    db->intent_fd = -1;
+    db->intent_path = NULL;
 }
 
 /* Removes the payload files an ended commit's intent file lists that no line references, then the file. */

@@ -233,27 +233,31 @@ void caf_file_lock_release(caf_file_lock *lock)
 
 caf_status caf_mkdir_p(const char *path, caf_error *err)
 {
-    char *copy = strdup(path);
-    if (!copy)
-        return caf_error_set(err, CAF_ERR_NOMEM, "%s: out of memory", path);
-    for (char *p = copy + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(copy, 0755) != 0 && errno != EEXIST) {
-            int e = errno;
-            caf_error_errno(err, e, "%s: cannot create folder", copy);
-            free(copy);
-            return err ? err->code : CAF_ERR_IO;
+    /* the folder itself first: when it or its parent exists (the usual case), one or two calls instead of
+     * one per component from the root */
+    int made = mkdir(path, 0755), why = made == 0 ? 0 : errno;
+    if (why == ENOENT) {
+        char *copy = strdup(path);
+        if (!copy)
+            return caf_error_set(err, CAF_ERR_NOMEM, "%s: out of memory", path);
+        for (char *p = copy + 1; *p; p++) {
+            if (*p != '/')
+                continue;
+            *p = '\0';
+            if (mkdir(copy, 0755) != 0 && errno != EEXIST) {
+                int e = errno;
+                caf_error_errno(err, e, "%s: cannot create folder", copy);
+                free(copy);
+                return err ? err->code : CAF_ERR_IO;
+            }
+            *p = '/';
         }
-        *p = '/';
-    }
-    if (mkdir(copy, 0755) != 0 && errno != EEXIST) {
-        int e = errno;
         free(copy);
-        return caf_error_errno(err, e, "%s: cannot create folder", path);
+        if (mkdir(path, 0755) != 0 && errno != EEXIST)
+            return caf_error_errno(err, errno, "%s: cannot create folder", path);
+    } else if (why != 0 && why != EEXIST) {
+        return caf_error_errno(err, why, "%s: cannot create folder", path);
     }
-    free(copy);
     if (!caf_path_is_dir(path))
         return caf_error_set(err, CAF_ERR_EXISTS, "%s: exists and is not a folder", path);
     return CAF_OK;

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -258,10 +259,87 @@ static void damaged_staged_file_is_not_committed(void **state)
     free(target);
 }
 
+/* Names in dir that start with prefix, counted; the first one copied to first (may be NULL). */
+static int count_named(const char *dir, const char *prefix, char *first, size_t first_size)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (!strncmp(e->d_name, prefix, strlen(prefix))) {
+            if (n++ == 0 && first)
+                snprintf(first, first_size, "%s", e->d_name);
+        }
+    closedir(d);
+    return n;
+}
+
+/* A handle keeps one intent file for all its commits (emptied after each), instead of creating and
+ * removing one per commit; closing the handle removes it. */
+static void a_handle_reuses_its_intent_file(void **state)
+{
+    (void)state;
+    char *dir = test_make_temp_dir("dbintent");
+    caf_localdb *db;
+    caf_error err = {0};
+    assert_int_equal(caf_localdb_open(dir, CAF_LOCALDB_CREATE, &db, &err), CAF_OK);
+    commit_one(db, "A", "first", (caf_iov){1, 1, 1, 1});
+    char first[256] = "", again[256] = "";
+    assert_int_equal(count_named(dir, ".commit-intent", first, sizeof first), 1);
+    char *path = caf_path_join(dir, first);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_size, 0); /* the commit is done: nothing to undo */
+    ino_t inode = st.st_ino;
+    commit_one(db, "A", "second", (caf_iov){1, 2, 1, 2});
+    assert_int_equal(count_named(dir, ".commit-intent", again, sizeof again), 1);
+    assert_string_equal(first, again);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_ino, inode);
+    caf_localdb_close(db);
+    assert_int_equal(count_named(dir, ".commit-intent", NULL, 0), 0);
+    free(path);
+    test_remove_tree(dir);
+    free(dir);
+}
+
+/* A staging database (one writer, nothing durable) has no lock file and no temporary files: its payload
+ * files are written in place. */
+static void a_staging_database_has_no_lock_file(void **state)
+{
+    (void)state;
+    char *root = test_make_temp_dir("dbstaging"), *dir = caf_path_join(root, "database");
+    caf_localdb *db;
+    caf_error err = {0};
+    assert_int_equal(caf_localdb_open(dir, CAF_LOCALDB_CREATE | CAF_LOCALDB_STAGING, &db, &err), CAF_OK);
+    commit_one(db, "A", "staged", (caf_iov){1, 1, 1, 1});
+    commit_one(db, "B", "staged too", (caf_iov){1, 1, 1, 1});
+    assert_int_equal(count_named(dir, ".", NULL, 0), 2); /* . and .. only */
+    assert_int_equal(count_named(dir, "dbstore_", NULL, 0), 2);
+    caf_localdb_close(db);
+    assert_int_equal(caf_localdb_open(dir, 0, &db, &err), CAF_OK);
+    assert_int_equal(caf_localdb_entry_count(db), 2);
+    char *file = caf_localdb_payload_path(db, caf_localdb_entry(db, 1), &err);
+    assert_non_null(file);
+    char *text = NULL;
+    size_t size = 0;
+    assert_int_equal(caf_file_read(file, &text, &size, &err), CAF_OK);
+    assert_int_equal(size, strlen("staged too"));
+    free(text);
+    free(file);
+    caf_localdb_close(db);
+    test_remove_tree(root);
+    free(dir);
+    free(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(commits_extend_the_file_in_place),
+        cmocka_unit_test(a_handle_reuses_its_intent_file),
+        cmocka_unit_test(a_staging_database_has_no_lock_file),
         cmocka_unit_test(a_rewritten_file_is_read_whole),
         cmocka_unit_test(torn_last_line_is_refused_then_repaired),
         cmocka_unit_test(reader_waits_out_an_append_in_progress),
