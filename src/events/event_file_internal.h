@@ -27,6 +27,12 @@ static inline int caf_ef_exprun_cmp(caf_exprun a, caf_exprun b)
 /* Reads and checks the metadata of the open file (path only for messages). */
 caf_status caf_event_file_meta_read_h5(hid_t file, const char *path, caf_event_file_meta *meta, caf_error *err);
 
+/* Opens a reader on file, whose metadata meta was read from it already (caf_event_file_meta_read_h5): the
+ * reader owns both from now on, also when it fails (path only for messages). One HDF5 open per file for
+ * whoever reads the metadata first (caf_event_files_check's children); caf_event_reader_open otherwise. */
+caf_status caf_event_reader_open_h5(caf_event_reader **out, hid_t file, const char *path, caf_event_file_meta *meta,
+                                    const caf_event_reader_options *options, caf_error *err);
+
 /* True if name may name a column, array or field: non-empty, no '/' or '.', not a reserved name. */
 bool caf_event_name_is_valid(const char *name);
 

@@ -512,23 +512,23 @@ static caf_status allocate_buffers(caf_event_reader *r, caf_error *err)
     return CAF_OK;
 }
 
-caf_status caf_event_reader_open(caf_event_reader **out, const char *path, const caf_event_reader_options *options,
-                                 caf_error *err)
+caf_status caf_event_reader_open_h5(caf_event_reader **out, hid_t file, const char *path, caf_event_file_meta *meta,
+                                    const caf_event_reader_options *options, caf_error *err)
 {
     *out = NULL;
     caf_event_reader *r = calloc(1, sizeof *r);
     if (!r || !(r->path = strdup(path))) {
         free(r);
+        caf_event_file_meta_free(meta);
+        H5Fclose(file);
         return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
     }
     r->batch_size = options && options->batch_size ? options->batch_size : CAF_EVENT_DEFAULT_BATCH;
-    r->file = caf_h5_open_read(path, err);
-    caf_status rc = r->file < 0 ? (err ? err->code : CAF_ERR_FORMAT) : CAF_OK;
-    if (!rc)
-        rc = caf_event_file_meta_read_h5(r->file, path, &r->meta, err);
+    r->file = file;
+    r->meta = *meta;
+    memset(meta, 0, sizeof *meta);
     hsize_t n = (hsize_t)r->meta.n_events;
-    if (!rc)
-        rc = open_col(r, r->file, "events/exp", "events/exp", 1, n, 0, &r->exp, err);
+    caf_status rc = open_col(r, r->file, "events/exp", "events/exp", 1, n, 0, &r->exp, err);
     if (!rc)
         rc = open_col(r, r->file, "events/run", "events/run", 1, n, 0, &r->run, err);
     if (!rc)
@@ -551,6 +551,22 @@ caf_status caf_event_reader_open(caf_event_reader **out, const char *path, const
     }
     *out = r;
     return CAF_OK;
+}
+
+caf_status caf_event_reader_open(caf_event_reader **out, const char *path, const caf_event_reader_options *options,
+                                 caf_error *err)
+{
+    *out = NULL;
+    hid_t file = caf_h5_open_read(path, err);
+    if (file < 0)
+        return err ? err->code : CAF_ERR_FORMAT;
+    caf_event_file_meta meta;
+    caf_status rc = caf_event_file_meta_read_h5(file, path, &meta, err);
+    if (rc) {
+        H5Fclose(file);
+        return rc;
+    }
+    return caf_event_reader_open_h5(out, file, path, &meta, options, err);
 }
 
 const caf_event_file_meta *caf_event_reader_meta(const caf_event_reader *r)

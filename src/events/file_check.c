@@ -26,6 +26,8 @@
 #include <unistd.h>
 
 #include "caf/event_file.h"
+#include "events/event_file_internal.h"
+#include "events/hdf5_util.h"
 
 #define EVENTS_PHASE_MARK "E\n"
 #define RETIRE_AFTER_FILES 256 /* bounds what a silent corruption could reach */
@@ -139,37 +141,43 @@ static bool looks_like_nomem(const caf_error *err)
            strstr(err->message, "out of memory") || strstr(err->message, "unable to allocate");
 }
 
-/* Streams exp, run and trigger through the reader, whose own checks (segments against exp and run, the
- * run table, trigger values) then apply to the whole file before a caller reads it in its own process. */
-static caf_status check_events(const char *path, caf_error *err)
+/* Streams exp, run and trigger through a reader on the open file (which it takes, with meta, into *r), whose
+ * own checks (segments against exp and run, the run table, trigger values) then apply to the whole file
+ * before a caller reads it in its own process. */
+static caf_status check_events(hid_t file, const char *path, caf_event_file_meta *meta, caf_event_reader **r,
+                               caf_error *err)
 {
     static const char *const select[] = {CAF_EVENT_SELECT_EXP, CAF_EVENT_SELECT_RUN, CAF_EVENT_SELECT_TRIGGER};
     caf_event_reader_options ro = {.batch_size = 65536, .select = select, .n_select = 3};
-    caf_event_reader *r = NULL;
-    caf_status rc = caf_event_reader_open(&r, path, &ro, err);
+    caf_status rc = caf_event_reader_open_h5(r, file, path, meta, &ro, err);
     const caf_event_batch *b = NULL;
-    while (rc == CAF_OK && (rc = caf_event_reader_next(r, &b, err)) == CAF_OK && b)
+    while (rc == CAF_OK && (rc = caf_event_reader_next(*r, &b, err)) == CAF_OK && b)
         ;
-    caf_event_reader_close(r);
     return rc;
 }
 
+/* Answers for one file: its metadata, then (with o->events) its events, from one HDF5 open of the file. */
 static void answer(int fd, const char *path, const caf_file_check_options *o)
 {
-    caf_event_file_meta meta;
+    caf_event_file_meta meta = {0};
+    caf_event_reader *r = NULL;
     caf_error err = {0};
-    caf_status rc = caf_event_file_meta_read(path, &meta, &err);
+    hid_t file = caf_h5_open_read(path, &err);
+    caf_status rc = file < 0 ? (err.code ? err.code : CAF_ERR_FORMAT)
+                             : caf_event_file_meta_read_h5(file, path, &meta, &err);
     if (rc == CAF_OK && o->events) {
         write_all(fd, EVENTS_PHASE_MARK, strlen(EVENTS_PHASE_MARK));
-        rc = check_events(path, &err);
-        if (rc)
-            caf_event_file_meta_free(&meta);
+        rc = check_events(file, path, &meta, &r, &err); /* the reader holds file and meta from now on */
+        file = -1;
     }
-    json_t *j = rc == CAF_OK ? json_pack("{s:b, s:o}", "ok", 1, "meta", caf_event_file_meta_to_json(&meta))
+    json_t *j = rc == CAF_OK ? json_pack("{s:b, s:o}", "ok", 1, "meta",
+                                         caf_event_file_meta_to_json(r ? caf_event_reader_meta(r) : &meta))
                              : json_pack("{s:b, s:i, s:s, s:b}", "ok", 0, "code", (int)rc, "message", err.message,
                                          "nomem", looks_like_nomem(&err));
-    if (rc == CAF_OK)
-        caf_event_file_meta_free(&meta);
+    caf_event_reader_close(r);
+    caf_event_file_meta_free(&meta);
+    if (file >= 0)
+        H5Fclose(file);
     char *text = j ? json_dumps(j, JSON_COMPACT) : NULL; /* compact JSON has no newline */
     json_decref(j);
     if (!text)

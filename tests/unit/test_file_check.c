@@ -1,6 +1,7 @@
 /* The child reader (caf_event_files_check): good files answer with their metadata, also when they
  * follow a file that crashed HDF5 in the same pool (its worker is replaced); a named pipe, a folder and
- * a missing file are refused without a child; a crash is named; the caller's process survives. */
+ * a missing file are refused without a child; a crash is named; the caller's process survives; checking
+ * the events too opens a file no more often than checking its metadata alone. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -86,10 +88,50 @@ static void pool_answers_each_file_and_survives_crashes(void **state)
     free(dir);
 }
 
+/* How often path is opened (by any process) while it is checked with options o. */
+static int opens_while_checked(const char *path, const caf_file_check_options *o)
+{
+    int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    assert_true(fd >= 0);
+    /* closes too: inotify merges an event into the one before it when both are the same and unread */
+    assert_true(inotify_add_watch(fd, path, IN_OPEN | IN_CLOSE_NOWRITE) >= 0);
+    caf_event_file_meta meta;
+    caf_error err = {0};
+    assert_int_equal(caf_event_files_check(&path, 1, o, &meta, &err), 0);
+    assert_int_equal(meta.n_events, 9);
+    caf_event_file_meta_free(&meta);
+    int opens = 0;
+    char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0)
+        for (char *p = buf; p < buf + n; p += sizeof(struct inotify_event) + ((struct inotify_event *)p)->len)
+            opens += (((struct inotify_event *)p)->mask & IN_OPEN) != 0;
+    close(fd);
+    return opens;
+}
+
+static void events_check_reads_a_file_through_one_open(void **state)
+{
+    (void)state;
+    /* caf process checks every input this way before reading it: the events are streamed from the HDF5
+     * file the metadata came from, not from a second open of it (each open costs HDF5 a new cache) */
+    char *dir = test_make_temp_dir("filecheck");
+    char *path = caf_path_join(dir, "one.h5");
+    write_run(path, 1, 7, 9);
+    caf_file_check_options meta_only = {.jobs = 1}, events = {.jobs = 1, .events = true};
+    int base = opens_while_checked(path, &meta_only);
+    assert_true(base >= 1);
+    assert_int_equal(opens_while_checked(path, &events), base);
+    free(path);
+    test_remove_tree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(pool_answers_each_file_and_survives_crashes),
+        cmocka_unit_test(events_check_reads_a_file_through_one_open),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
