@@ -1,8 +1,14 @@
 /* The conditions service client (caf/gt_client.h) over libcurl: one easy handle per client, reused so
- * the connection stays open across requests. */
+ * the connection stays open across requests.
+ *
+ * libcurl is loaded with dlopen when the first client opens, not linked: with its TLS and protocol stack
+ * it is about 27 shared libraries, which every caf process would otherwise map, and every fork (an
+ * algorithm execution, a collector job) would copy and run fork handlers for, although only global-tag
+ * lookups and `caf db pull/push/tag` ever make a request. */
 #include "caf/gt_client.h"
 
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -53,20 +59,63 @@ static size_t collect(char *ptr, size_t size, size_t nmemb, void *userdata)
     return n;
 }
 
+/* The libcurl functions used here, found in the library loaded at the first client. */
+static struct {
+    CURLcode (*global_init)(long flags);
+    CURL *(*easy_init)(void);
+    void (*easy_cleanup)(CURL *h);
+    void (*easy_reset)(CURL *h);
+    CURLcode (*easy_setopt)(CURL *h, CURLoption option, ...);
+    CURLcode (*easy_perform)(CURL *h);
+    CURLcode (*easy_getinfo)(CURL *h, CURLINFO info, ...);
+    const char *(*easy_strerror)(CURLcode code);
+    struct curl_slist *(*slist_append)(struct curl_slist *list, const char *text);
+    void (*slist_free_all)(struct curl_slist *list);
+} curl;
+static char curl_missing[512]; /* why libcurl could not be used; empty once it is loaded */
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static void curl_init(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
+
+/* The sonames libcurl 7 and 8 have on Debian (OpenSSL, GnuTLS and NSS builds) and on EL9. */
+static const char *const curl_sonames[] = {"libcurl.so.4", "libcurl-gnutls.so.4", "libcurl-nss.so.4"};
+
+static void curl_load(void)
+{
+    void *lib = NULL;
+    for (size_t i = 0; !lib && i < sizeof curl_sonames / sizeof *curl_sonames; i++)
+        lib = dlopen(curl_sonames[i], RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+        snprintf(curl_missing, sizeof curl_missing, "libcurl cannot be loaded (%s): install libcurl4", dlerror());
+        return;
+    }
+    struct { void **slot; const char *name; } symbols[] = {
+        {(void **)&curl.global_init, "curl_global_init"},     {(void **)&curl.easy_init, "curl_easy_init"},
+        {(void **)&curl.easy_cleanup, "curl_easy_cleanup"},   {(void **)&curl.easy_reset, "curl_easy_reset"},
+        {(void **)&curl.easy_setopt, "curl_easy_setopt"},     {(void **)&curl.easy_perform, "curl_easy_perform"},
+        {(void **)&curl.easy_getinfo, "curl_easy_getinfo"},   {(void **)&curl.easy_strerror, "curl_easy_strerror"},
+        {(void **)&curl.slist_append, "curl_slist_append"},   {(void **)&curl.slist_free_all, "curl_slist_free_all"},
+    };
+    for (size_t i = 0; i < sizeof symbols / sizeof *symbols; i++)
+        if (!(*symbols[i].slot = dlsym(lib, symbols[i].name))) {
+            snprintf(curl_missing, sizeof curl_missing, "libcurl has no %s", symbols[i].name);
+            return;
+        }
+    if (curl.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        snprintf(curl_missing, sizeof curl_missing, "libcurl could not be initialised");
+}
 
 caf_status caf_gt_client_open(const char *url, const char *token, caf_gt_client **out, caf_error *err)
 {
     *out = NULL;
     if (!url || (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0))
         return caf_error_set(err, CAF_ERR_INVALID, "'%.200s' is not an http:// or https:// URL", url ? url : "");
-    pthread_once(&curl_once, curl_init);
+    pthread_once(&curl_once, curl_load);
+    if (curl_missing[0])
+        return caf_error_set(err, CAF_ERR_IO, "%s: %s", url, curl_missing);
     caf_gt_client *c = calloc(1, sizeof *c);
     size_t len = strlen(url);
     if (c)
         c->base = malloc(len + 2);
-    if (!c || !c->base || !(c->curl = curl_easy_init()) || (token && token[0] && !(c->token = strdup(token)))) {
+    if (!c || !c->base || !(c->curl = curl.easy_init()) || (token && token[0] && !(c->token = strdup(token)))) {
         caf_gt_client_close(c);
         return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
     }
@@ -80,7 +129,7 @@ void caf_gt_client_close(caf_gt_client *client)
     if (!client)
         return;
     if (client->curl)
-        curl_easy_cleanup(client->curl);
+        curl.easy_cleanup(client->curl);
     free(client->base);
     free(client->token);
     free(client);
@@ -98,37 +147,37 @@ static caf_status request(caf_gt_client *c, const char *method, const char *path
         return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
     snprintf(url, n, "%s%s", absolute ? "" : c->base, path);
     CURL *h = c->curl;
-    curl_easy_reset(h);
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, reply);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    struct curl_slist *headers = curl_slist_append(NULL, "Accept: application/json");
+    curl.easy_reset(h);
+    curl.easy_setopt(h, CURLOPT_URL, url);
+    curl.easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
+    curl.easy_setopt(h, CURLOPT_WRITEDATA, reply);
+    curl.easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
+    curl.easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl.easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
+    curl.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl.easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    struct curl_slist *headers = curl.slist_append(NULL, "Accept: application/json");
     char line[512];
     if (strcmp(method, "GET") != 0) {
-        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body ? body : "");
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)size);
+        curl.easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+        curl.easy_setopt(h, CURLOPT_POSTFIELDS, body ? body : "");
+        curl.easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)size);
         snprintf(line, sizeof line, "Content-Type: %s", content_type ? content_type : "application/json");
-        headers = curl_slist_append(headers, line);
+        headers = curl.slist_append(headers, line);
         if (c->token) {
             snprintf(line, sizeof line, "Authorization: Bearer %s", c->token);
-            headers = curl_slist_append(headers, line);
+            headers = curl.slist_append(headers, line);
         }
     }
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-    CURLcode rc = curl_easy_perform(h);
+    curl.easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+    CURLcode rc = curl.easy_perform(h);
     long code = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
-    curl_slist_free_all(headers);
+    curl.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+    curl.slist_free_all(headers);
     caf_status st = CAF_OK;
     if (rc != CURLE_OK) {
         st = caf_error_set(err, reply->too_large ? CAF_ERR_FORMAT : CAF_ERR_IO, "%s %s: %s", method, url,
-                           reply->too_large ? "the reply is too large" : curl_easy_strerror(rc));
+                           reply->too_large ? "the reply is too large" : curl.easy_strerror(rc));
     } else if (code >= 300) {
         json_t *j = reply->data ? json_loads(reply->data, 0, NULL) : NULL;
         const char *message = json_string_value(json_object_get(j, "message"));
