@@ -31,12 +31,20 @@ static bool mapped(const char *name)
 static void libcurl_is_loaded_by_the_first_client(void **state)
 {
     (void)state;
-    assert_false(mapped("libcurl"));
+    /* Debian's HDF5 links libcurl itself (its read-only S3 driver); where this program maps HDF5 (a build
+     * that links every listed library, as the sanitizer build does), libcurl comes with it, not from
+     * libcaf: then only the client's own loading is checked. */
+    bool strict = !mapped("libhdf5");
+    if (!strict)
+        printf("libhdf5 is mapped and brings libcurl with it: checking the client only\n");
+    if (strict)
+        assert_false(mapped("libcurl"));
     caf_gt_client *client = NULL;
     caf_error err = {0};
     /* a URL refused before any request needs no libcurl either */
     assert_int_equal(caf_gt_client_open("ftp://example.org/", NULL, &client, &err), CAF_ERR_INVALID);
-    assert_false(mapped("libcurl"));
+    if (strict)
+        assert_false(mapped("libcurl"));
     assert_int_equal(caf_gt_client_open("http://127.0.0.1:9/", NULL, &client, &err), CAF_OK);
     assert_true(mapped("libcurl"));
     caf_gt_client_close(client);
