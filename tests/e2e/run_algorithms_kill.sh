@@ -15,7 +15,9 @@ trap cleanup EXIT
 source "$CAF_SOURCE_DIR/tests/support/campaign_fixture.sh"
 cd "$W"
 make_toy
-write() { # write FILE OUTDIR: two SimpleRunByRun calibrations whose executions take a while
+write() { # write FILE OUTDIR: two SimpleRunByRun calibrations whose executions take a while (1.5 s each, 4 per
+          # calibration: under a loaded machine the two collector phases may end seconds apart, and both
+          # drivers must still be caught running an execution at the same time)
     cat > "$1" <<YAML
 output_dir: $2
 poll_interval: 0.2
@@ -23,13 +25,13 @@ calibrations:
   - name: one
     collector: ExampleHitCollector
     algorithms:
-      - {plugin: TestAlgorithms:test, parameters: {sleep: 0.4}, strategy: SimpleRunByRun}
+      - {plugin: TestAlgorithms:test, parameters: {sleep: 1.5}, strategy: SimpleRunByRun}
     input_files: ["toy/*_e0001_*.h5"]
     max_files_per_collector_job: 8
   - name: two
     collector: ExampleHitCollector
     algorithms:
-      - {plugin: TestAlgorithms:test, parameters: {sleep: 0.4, value: 2}, strategy: SimpleRunByRun}
+      - {plugin: TestAlgorithms:test, parameters: {sleep: 1.5, value: 2}, strategy: SimpleRunByRun}
     input_files: ["toy/*_e0002_*.h5"]
     max_files_per_collector_job: 8
 YAML
