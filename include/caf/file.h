@@ -20,6 +20,9 @@ caf_status caf_file_read(const char *path, char **data, size_t *size, caf_error 
 /* Replaces path atomically with size bytes of data (mode 0644). */
 caf_status caf_file_write_atomic(const char *path, const void *data, size_t size, caf_error *err);
 
+/* Writes all size bytes of data to fd, retrying short and interrupted writes; the error names path. */
+caf_status caf_write_all(int fd, const void *data, size_t size, const char *path, caf_error *err);
+
 /* A temporary file beside its final path, made visible only by caf_atomic_file_commit. */
 typedef struct caf_atomic_file {
     int fd;

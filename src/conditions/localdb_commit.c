@@ -84,8 +84,7 @@ void caf_db_commit_abort(caf_db_commit *commit)
 
 caf_status caf_db_commit_set_lineage(caf_db_commit *commit, const char *record_file, json_t *record, caf_error *err)
 {
-    size_t n = record_file ? strlen(record_file) : 0;
-    if (n <= 5 || record_file[0] == '.' || strchr(record_file, '/') || strcmp(record_file + n - 5, ".json") != 0)
+    if (!localdb_record_name_ok(record_file))
         return caf_error_set(err, CAF_ERR_INVALID, "'%s' is not a lineage record file name (NAME.json)",
                              record_file ? record_file : "");
     if (!json_is_object(record))
@@ -237,16 +236,7 @@ static caf_status write_in_place(const char *path, const char *data, size_t size
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0)
         return caf_error_errno(err, errno, "%s: cannot create", path);
-    caf_status rc = CAF_OK;
-    for (size_t done = 0; done < size && rc == CAF_OK;) {
-        ssize_t n = write(fd, data + done, size - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            rc = caf_error_errno(err, n < 0 ? errno : EIO, "%s: cannot write", path);
-        else
-            done += (size_t)n;
-    }
+    caf_status rc = caf_write_all(fd, data, size, path, err);
     if (close(fd) != 0 && rc == CAF_OK)
         rc = caf_error_errno(err, errno, "%s: cannot write", path);
     if (rc != CAF_OK)
@@ -357,16 +347,7 @@ static caf_status append_line(char **text, size_t *len, size_t *capacity, const 
 static caf_status append_text(caf_localdb *db, int fd, off_t old_size, const char *text, size_t len, bool sync,
                               caf_error *err)
 {
-    caf_status rc = CAF_OK;
-    for (size_t done = 0; done < len && rc == CAF_OK;) {
-        ssize_t n = write(fd, text + done, len - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            rc = caf_error_errno(err, n < 0 ? errno : EIO, "%s: cannot append", db->text_path);
-        else
-            done += (size_t)n;
-    }
+    caf_status rc = caf_write_all(fd, text, len, db->text_path, err);
     if (rc == CAF_OK && sync && !db->staging && fdatasync(fd) != 0)
         rc = caf_error_errno(err, errno, "%s: fdatasync", db->text_path);
     if (rc != CAF_OK && ftruncate(fd, old_size) == 0 && sync && !db->staging)

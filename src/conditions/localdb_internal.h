@@ -85,6 +85,10 @@ caf_status localdb_listing_add(caf_localdb *db, const char *file_name, caf_error
 /* The commit journal beside database.txt (localdb_journal.c). */
 #define LOCALDB_JOURNAL_FILE "commit-journal.jsonl"
 
+/* True when name can be a lineage record file's name: a plain base name ending in .json (a journal read
+ * back must not make caf write outside the lineage folder). */
+bool localdb_record_name_ok(const char *name);
+
 /* Opens (creating it when missing) db's commit journal for appending; *created tells that it was created,
  * so that its folder entry still needs an fsync before its first entry counts. */
 caf_status localdb_journal_open(caf_localdb *db, bool *created, caf_error *err);

@@ -61,20 +61,6 @@ caf_status localdb_journal_open(caf_localdb *db, bool *created, caf_error *err)
     return rc;
 }
 
-/* Writes all of text to fd (O_APPEND), retrying short writes. */
-static caf_status write_all(int fd, const char *text, size_t len, const char *what, caf_error *err)
-{
-    for (size_t done = 0; done < len;) {
-        ssize_t n = write(fd, text + done, len - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return caf_error_errno(err, n < 0 ? errno : EIO, "%s: cannot write", what);
-        done += (size_t)n;
-    }
-    return CAF_OK;
-}
-
 caf_status localdb_journal_append(caf_localdb *db, off_t at, const char *lines, size_t len, const char *record_file,
                                   const json_t *record, caf_error *err)
 {
@@ -87,7 +73,7 @@ caf_status localdb_journal_append(caf_localdb *db, off_t at, const char *lines, 
     size_t n = strlen(text);
     text[n] = '\n'; /* json_dumps's NUL becomes the line's end; the buffer is not a string any more */
     off_t before = lseek(db->journal_fd, 0, SEEK_END);
-    caf_status rc = write_all(db->journal_fd, text, n + 1, LOCALDB_JOURNAL_FILE, err);
+    caf_status rc = caf_write_all(db->journal_fd, text, n + 1, LOCALDB_JOURNAL_FILE, err);
     if (rc == CAF_OK && fdatasync(db->journal_fd) != 0)
         rc = caf_error_errno(err, errno, "%s/%s: fdatasync", db->dir, LOCALDB_JOURNAL_FILE);
     if (rc != CAF_OK && before >= 0 && ftruncate(db->journal_fd, before) == 0)
@@ -100,9 +86,7 @@ caf_status localdb_journal_append(caf_localdb *db, off_t at, const char *lines, 
     return rc;
 }
 
-/* True when name can be a record file's name: a plain base name ending in .json (the journal is read
- * back, and a damaged one must not make caf write elsewhere). */
-static bool record_name_ok(const char *name)
+bool localdb_record_name_ok(const char *name)
 {
     size_t n = name ? strlen(name) : 0;
     return n > 5 && name[0] != '.' && !strchr(name, '/') && !strcmp(name + n - 5, ".json");
@@ -111,7 +95,7 @@ static bool record_name_ok(const char *name)
 caf_status localdb_journal_write_record(const caf_localdb *db, const char *record_file, const json_t *record,
                                         caf_error *err)
 {
-    if (!record_name_ok(record_file))
+    if (!localdb_record_name_ok(record_file))
         return caf_error_set(err, CAF_ERR_INVALID, "%s: '%s' is not a lineage record file name", db->dir,
                              record_file ? record_file : "");
     char *dir = caf_path_join(db->dir, CAF_LINEAGE_DIR), *path = dir ? caf_path_join(dir, record_file) : NULL;
@@ -238,7 +222,7 @@ static caf_status parse_journal(const char *path, const char *text, size_t size,
             .entry = entry,
         };
         bool valid = json_is_integer(json_object_get(entry, "at")) && e.at >= 0 && e.lines &&
-                     record_name_ok(e.record_file) && json_is_object(e.record) && lines_ok(path, e.lines, e.len);
+                     localdb_record_name_ok(e.record_file) && json_is_object(e.record) && lines_ok(path, e.lines, e.len);
         pos = end + 1;
         if (!valid) {
             json_decref(entry);
@@ -309,7 +293,7 @@ static caf_status restore_lines(caf_localdb *db, int fd, const char *text, size_
     if (ftruncate(fd, (off_t)start) != 0)
         return caf_error_errno(err, errno, "%s: cannot truncate", db->text_path);
     for (size_t i = k; i < n; i++) {
-        caf_status rc = write_all(fd, e[i].lines, e[i].len, db->text_path, err);
+        caf_status rc = caf_write_all(fd, e[i].lines, e[i].len, db->text_path, err);
         if (rc != CAF_OK)
             return rc;
     }

@@ -100,20 +100,24 @@ caf_status caf_atomic_file_open(caf_atomic_file *file, const char *final_path, c
     return CAF_OK;
 }
 
-caf_status caf_atomic_file_write(caf_atomic_file *file, const void *data, size_t size, caf_error *err)
+caf_status caf_write_all(int fd, const void *data, size_t size, const char *path, caf_error *err)
 {
     const char *p = data;
     while (size > 0) {
-        ssize_t n = write(file->fd, p, size);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return caf_error_errno(err, errno, "%s", file->final_path);
-        }
+        ssize_t n = write(fd, p, size);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return caf_error_errno(err, n < 0 ? errno : EIO, "%s: cannot write", path);
         p += n;
         size -= (size_t)n;
     }
     return CAF_OK;
+}
+
+caf_status caf_atomic_file_write(caf_atomic_file *file, const void *data, size_t size, caf_error *err)
+{
+    return caf_write_all(file->fd, data, size, file->final_path, err);
 }
 
 void caf_atomic_file_abort(caf_atomic_file *file)

@@ -66,20 +66,6 @@ static bool buffer_add_line(text_buffer *b, const json_t *value)
     return true;
 }
 
-static caf_status write_all(int fd, const char *data, size_t size, const char *path, caf_error *err)
-{
-    while (size > 0) {
-        ssize_t w = write(fd, data, size);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return caf_error_errno(err, w < 0 ? errno : EIO, "%s: write", path);
-        data += w;
-        size -= (size_t)w;
-    }
-    return CAF_OK;
-}
-
 caf_status caf_job_journal_append(caf_job *job, caf_error *err)
 {
     if (job->state_bytes == 0 || job->journal_bytes == SIZE_MAX)
@@ -110,10 +96,12 @@ caf_status caf_job_journal_append(caf_job *job, caf_error *err)
         return CAF_OK;
     }
     char *path = caf_job_journal_path(job);
-    int fd = path ? open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (starts ? O_TRUNC : 0), 0644) : -1;
-    caf_status rc = !path ? caf_error_set(err, CAF_ERR_NOMEM, "job %s: out of memory", job->name)
-                          : fd < 0 ? caf_error_errno(err, errno, "%s", path)
-                                   : write_all(fd, b.data, b.size, path, err);
+    if (!path) {
+        free(b.data);
+        return caf_error_set(err, CAF_ERR_NOMEM, "job %s: out of memory", job->name);
+    }
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (starts ? O_TRUNC : 0), 0644);
+    caf_status rc = fd < 0 ? caf_error_errno(err, errno, "%s", path) : caf_write_all(fd, b.data, b.size, path, err);
     if (rc == CAF_OK && fdatasync(fd) != 0)
         rc = caf_error_errno(err, errno, "%s: fdatasync", path);
     if (fd >= 0 && close(fd) != 0 && rc == CAF_OK)
