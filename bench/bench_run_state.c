@@ -42,7 +42,7 @@ static caf_status progress(void *ctx, const caf_strategy_state *s, caf_error *er
     for (size_t i = 0; i < s->execution_count && rc == CAF_OK; i++) {
         if (i < b->saved && b->committed[i] == s->executions[i].committed)
             continue;
-        rc = run_db_save_execution(b->db, "bench", 0, &s->executions[i], NULL, err);
+        rc = run_db_save_execution(b->db, "bench", 0, &s->executions[i], NULL, NULL, err);
         b->committed[i] = s->executions[i].committed;
     }
     b->saved = s->execution_count;

@@ -106,7 +106,9 @@ caf_status caf_algorithm_set_collection_inputs(caf_algorithm *alg, const char *c
                                                const char *const *collections, const char *const *collectors,
                                                size_t count, caf_error *err);
 
-/* Opens the database chain payloads are read from (first match wins). */
+/* Sets the database chain payloads are read from (first match wins); paths are copied. The databases are
+ * opened on the first payload read, so an error in one is reported there, and an execution that reads no
+ * payload never reads them. */
 caf_status caf_algorithm_set_chain(caf_algorithm *alg, const char *const *paths, size_t count, caf_error *err);
 
 /* Sets the input JSON state from text (must be a JSON object). The input state is kept across

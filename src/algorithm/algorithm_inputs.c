@@ -154,16 +154,41 @@ const caf_run_range *caf_algorithm_collected(const caf_algorithm *alg)
     return &alg->collected;
 }
 
+void caf_algo_forget_chain(caf_algorithm *alg)
+{
+    caf_dbchain_close(alg->chain);
+    alg->chain = NULL;
+    for (size_t i = 0; i < alg->chain_count; i++)
+        free(alg->chain_paths[i]);
+    free(alg->chain_paths);
+    alg->chain_paths = NULL;
+    alg->chain_count = 0;
+}
+
 caf_status caf_algorithm_set_chain(caf_algorithm *alg, const char *const *paths, size_t count, caf_error *err)
 {
-    caf_dbchain *chain = NULL;
-    if (count > 0) {
-        caf_status st = caf_dbchain_open(paths, count, &chain, err);
-        if (st != CAF_OK)
-            return caf_error_prefix(err, "algorithm %s: database chain: ", alg->full_name);
+    char **copy = count ? calloc(count, sizeof *copy) : NULL;
+    bool ok = !count || copy;
+    for (size_t i = 0; ok && i < count; i++)
+        ok = (copy[i] = strdup(paths[i])) != NULL;
+    if (!ok) {
+        for (size_t i = 0; copy && i < count; i++)
+            free(copy[i]);
+        free(copy);
+        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
     }
-    caf_dbchain_close(alg->chain);
-    alg->chain = chain;
+    caf_algo_forget_chain(alg);
+    alg->chain_paths = copy;
+    alg->chain_count = count;
+    return CAF_OK;
+}
+
+caf_status caf_algo_open_chain(caf_algorithm *alg, caf_error *err)
+{
+    if (alg->chain || alg->chain_count == 0)
+        return CAF_OK;
+    if (caf_dbchain_open((const char *const *)alg->chain_paths, alg->chain_count, &alg->chain, err) != CAF_OK)
+        return caf_error_prefix(err, "algorithm %s: database chain: ", alg->full_name);
     return CAF_OK;
 }
 

@@ -48,6 +48,9 @@ struct caf_algorithm {
     size_t input_count;
     caf_run_range collected; /* its granularity set at open; the runs once collected_loaded */
     bool collected_loaded;   /* the inputs' RunRanges are read on first use: O(runs) per execution otherwise */
+    char **chain_paths; /* the database chain, opened into chain on the first payload read: the iteration's
+                           own output database grows with every commit, and most executions read nothing */
+    size_t chain_count;
     caf_dbchain *chain;
     json_t *input_state;
 
@@ -102,6 +105,10 @@ void caf_algo_reset_execution(caf_algorithm *alg);
 
 /* Closes the input files and forgets the collected runs. */
 void caf_algo_close_inputs(caf_algorithm *alg);
+/* Opens the database chain set by caf_algorithm_set_chain, once (no-op when open or empty). */
+caf_status caf_algo_open_chain(caf_algorithm *alg, caf_error *err);
+/* Closes the chain and forgets its paths. */
+void caf_algo_forget_chain(caf_algorithm *alg);
 
 /* Empties the merged-object cache. */
 void caf_algo_cache_clear(caf_algorithm *alg);

@@ -2,6 +2,7 @@
  * a bad name or an empty IoV where it made the mistake), committed by the caller all together, and read
  * back from the database chain. */
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,9 +99,12 @@ caf_status caf_algo_read_payload(const caf_algo_context *ctx, const char *name, 
     *size = 0;
     if (ext)
         *ext = NULL;
-    if (!alg->chain)
+    if (alg->chain_count == 0)
         return caf_error_set(err, CAF_ERR_NOT_FOUND, "algorithm %s: no payload '%s' for run %d,%d in an empty database "
                              "chain", alg->full_name, name, r.exp, r.run);
+    caf_status opened = caf_algo_open_chain((caf_algorithm *)(uintptr_t)alg, err); /* the instance's cache */
+    if (opened != CAF_OK)
+        return opened;
     caf_dbchain_match m;
     caf_status found = caf_dbchain_lookup(alg->chain, name, r, &m, err);
     if (found != CAF_OK)

@@ -280,7 +280,7 @@ void caf_algorithm_close(caf_algorithm *alg)
     free(alg->cache);
     free(alg->boundaries);
     caf_algo_close_inputs(alg);
-    caf_dbchain_close(alg->chain);
+    caf_algo_forget_chain(alg);
     caf_params_free(alg->params);
     free(alg->collector);
     free(alg->full_name);

@@ -28,6 +28,7 @@ typedef struct algo_plan {
     run_cal *c;
     caf_strategy_state *states;     /* recorded executions and boundaries, one per algorithm */
     caf_strategy_outcome *outcomes; /* recorded outcomes (NONE: to run) */
+    char **last_states;             /* the output state recorded with each algorithm's last execution, or NULL */
 } algo_plan;
 
 typedef struct algo_ctx {
@@ -56,6 +57,8 @@ typedef struct algo_ctx {
     bool zygote_tried;
     bool executed;          /* an execution ran in this driver ... */
     size_t last_executed;   /* ... this one, whose message is x->message */
+    char *last_state;       /* the JSON output state of the last execution, the next one's input (NULL:
+                               unknown, read from its folder's state.json, as rows recorded before had none) */
 } algo_ctx;
 
 static char *execution_dir(const algo_ctx *x, size_t index)
@@ -116,8 +119,11 @@ static caf_status run_one(algo_ctx *x, const caf_exprun *runs, size_t count, con
     caf_status rc = param_pairs(x->cfg->parameters, &names, &values, &n, err);
     if (rc == CAF_OK && (asprintf(&log, "%s/algorithm.log", out_dir) < 0 || asprintf(&db, "%s/database", out_dir) < 0))
         rc = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
-    /* The JSON state passes from one execution to the next. */
-    if (rc == CAF_OK && !boundaries && x->state->execution_count > 0) {
+    /* The JSON state passes from one execution to the next: kept by the driver and recorded with the
+     * execution's row, so that it is as durable as the execution's record. */
+    if (rc == CAF_OK && !boundaries && x->last_state && !(previous_state = strdup(x->last_state)))
+        rc = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    if (rc == CAF_OK && !boundaries && !x->last_state && x->state->execution_count > 0) {
         char *prev = execution_dir(x, x->state->execution_count - 1), *path = NULL;
         size_t size;
         if (prev && asprintf(&path, "%s/state.json", prev) >= 0)
@@ -171,6 +177,30 @@ static caf_status run_one(algo_ctx *x, const caf_exprun *runs, size_t count, con
     return rc;
 }
 
+/* Keeps an execution's output state (NULL: none) as the next one's input, to be recorded with its row. The
+ * folder's state.json, written when the state is not empty, is for reading: it is not made durable, the
+ * row is. */
+static caf_status keep_state(algo_ctx *x, const char *dir, const json_t *state, caf_error *err)
+{
+    free(x->last_state);
+    x->last_state = state ? caf_json_dump_compact(state) : strdup("{}");
+    if (!x->last_state)
+        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    char *path = NULL, *text = NULL;
+    size_t size = 0;
+    if (state && json_object_size(state) > 0 && asprintf(&path, "%s/state.json", dir) >= 0 &&
+        (text = caf_json_dump_file_text(state, &size)) != NULL) {
+        caf_atomic_file f;
+        if (caf_atomic_file_open(&f, path, NULL) == CAF_OK &&
+            (caf_atomic_file_write(&f, text, size, NULL) != CAF_OK ||
+             caf_atomic_file_commit_with(&f, CAF_ATOMIC_SYNC_NONE, NULL) != CAF_OK))
+            caf_atomic_file_abort(&f);
+    }
+    free(text);
+    free(path);
+    return CAF_OK;
+}
+
 static caf_status cb_execute(void *ctx, const caf_execution *e, caf_execution_result *result, caf_error *err)
 {
     algo_ctx *x = ctx;
@@ -196,16 +226,11 @@ static caf_status cb_execute(void *ctx, const caf_execution *e, caf_execution_re
         snprintf(x->message, sizeof x->message, "%s", out.message ? out.message : "");
         if (*result == CAF_RESULT_FAILURE)
             snprintf(x->failure, sizeof x->failure, "%s", x->message);
-        char *path = NULL;
-        /* an empty state is what a missing file reads as: not written (two fsyncs saved per execution) */
-        if (out.state && json_object_size(out.state) > 0 && asprintf(&path, "%s/state.json", dir) >= 0) {
-            caf_json_save_file(path, out.state, NULL);
-            free(path);
-        }
     }
+    rc = keep_state(x, dir, rc == CAF_OK ? out.state : NULL, err);
     caf_algo_run_result_clear(&out);
     free(dir);
-    return CAF_OK;
+    return rc;
 }
 
 /* Each execution runs in a fresh child, so the experiment is remembered here and passed with every
@@ -305,11 +330,13 @@ static caf_status report(algo_ctx *x, json_t *message, caf_error *err)
 
 static caf_status report_execution(algo_ctx *x, const caf_execution *e, bool is_new, caf_error *err)
 {
-    return report(x, json_pack("{s:s, s:i, s:i, s:I, s:o, s:[iiii], s:s, s:b, s:o}", "t", "execution", "a", x->index,
-                               "iteration", e->iteration, "index", (json_int_t)e->index, "runs",
+    bool ran_here = is_new && x->executed && x->last_executed == e->index;
+    return report(x, json_pack("{s:s, s:i, s:i, s:I, s:o, s:[iiii], s:s, s:b, s:o, s:o}", "t", "execution", "a",
+                               x->index, "iteration", e->iteration, "index", (json_int_t)e->index, "runs",
                                runs_json(e->runs, e->run_count), "iov", e->iov.exp_low, e->iov.run_low,
                                e->iov.exp_high, e->iov.run_high, "result", caf_algorithm_result_name(e->result),
-                               "committed", e->committed, "message", is_new ? text_json(x->message) : json_null()),
+                               "committed", e->committed, "message", is_new ? text_json(x->message) : json_null(),
+                               "state", ran_here && x->last_state ? json_string(x->last_state) : json_null()),
                   err);
 }
 
@@ -443,6 +470,7 @@ static void clear_ctx(algo_ctx *x)
     free(x->pending);
     caf_algo_zygote_close(x->zygote);
     run_lineage_free(x->lineage);
+    free(x->last_state);
 }
 
 /* In the driver: runs (or replays) one algorithm's strategy from its recorded state and reports its
@@ -460,6 +488,8 @@ static caf_status run_algorithm(algo_plan *plan, int a, int fd, const caf_exprun
         snprintf(state->plugin, sizeof state->plugin, "%s", x.cfg->strategy.plugin);
         x.state = state;
         x.saved = state->execution_count;
+        x.last_state = plan->last_states[a];
+        plan->last_states[a] = NULL;
         x.found_saved = state->found_count;
         for (size_t i = 0; rc == CAF_OK && i < state->execution_count; i++)
             rc = track_pending(&x, &state->executions[i], i, err);
@@ -601,7 +631,8 @@ static caf_status on_report(void *ctx, json_t *m, caf_error *err)
                                  c->cfg->name);
         const char *message = json_string_value(json_object_get(m, "message")); /* only with a new one */
         if ((rc = runs_from(json_object_get(m, "runs"), &e.runs, &e.run_count, err)) == CAF_OK)
-            rc = run_db_save_execution(db, c->cfg->name, a, &e, message, err);
+            rc = run_db_save_execution(db, c->cfg->name, a, &e, message,
+                                       json_string_value(json_object_get(m, "state")), err);
         /* logged once recorded: a run killed in between runs it again on resume, and logs it once */
         if (rc == CAF_OK && message && e.run_count > 0 && a >= 0 && (size_t)a < c->cfg->algorithm_count) {
             char iov_text[96];
@@ -669,6 +700,9 @@ static void plan_clear(algo_plan *p, size_t count)
 {
     for (size_t a = 0; p->states && a < count; a++)
         caf_strategy_state_clear(&p->states[a]);
+    for (size_t a = 0; p->last_states && a < count; a++)
+        free(p->last_states[a]);
+    free(p->last_states);
     free(p->states);
     free(p->outcomes);
 }
@@ -678,17 +712,22 @@ static caf_status start_driver(run_cal *c, caf_error *err)
 {
     size_t n = c->cfg->algorithm_count;
     algo_plan plan = {.c = c, .states = calloc(n ? n : 1, sizeof *plan.states),
-                      .outcomes = calloc(n ? n : 1, sizeof *plan.outcomes)};
+                      .outcomes = calloc(n ? n : 1, sizeof *plan.outcomes),
+                      .last_states = calloc(n ? n : 1, sizeof *plan.last_states)};
     bool complete;
     caf_strategy_outcome outcome;
     char reason[1024];
-    caf_status rc = plan.states && plan.outcomes ? CAF_OK : caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    caf_status rc = plan.states && plan.outcomes && plan.last_states ? CAF_OK
+                                                                     : caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
     if (rc == CAF_OK)
         rc = recorded_outcome(c, plan.outcomes, &complete, &outcome, reason, sizeof reason, err);
     for (size_t a = 0; rc == CAF_OK && a < n; a++) {
         caf_strategy_state_init(&plan.states[a]);
         if (plan.outcomes[a] == CAF_OUTCOME_NONE)
             rc = run_db_load_strategy(c->loop->db, c->cfg->name, c->cm.iteration, (int)a, &plan.states[a], err);
+        if (rc == CAF_OK && plan.outcomes[a] == CAF_OUTCOME_NONE)
+            rc = run_db_load_last_state(c->loop->db, c->cfg->name, c->cm.iteration, (int)a, &plan.last_states[a],
+                                        err);
     }
     if (rc == CAF_OK)
         rc = run_cal_build_chain(c, err);

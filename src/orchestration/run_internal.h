@@ -72,9 +72,15 @@ caf_status run_db_set_state(sqlite3 *db, const char *name, const char *from, con
 caf_status run_db_load_strategy(sqlite3 *db, const char *cal, int iteration, int algorithm,
                                 caf_strategy_state *state, caf_error *err);
 
-/* Records (insert or update) one execution. */
+/* Records (insert or update) one execution; message and state (its output state's JSON text) may be NULL
+ * to keep what the row has. */
 caf_status run_db_save_execution(sqlite3 *db, const char *cal, int algorithm, const caf_execution *e,
-                                 const char *message, caf_error *err);
+                                 const char *message, const char *state, caf_error *err);
+
+/* The output state recorded with the last execution of an algorithm and iteration: *state malloc'd (caller
+ * frees), NULL when there is no execution or its row has none (recorded before states were kept in rows). */
+caf_status run_db_load_last_state(sqlite3 *db, const char *cal, int iteration, int algorithm, char **state,
+                                  caf_error *err);
 
 /* Records the boundaries the algorithm found for one experiment. */
 caf_status run_db_save_boundaries(sqlite3 *db, const char *cal, int iteration, int algorithm,

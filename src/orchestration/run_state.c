@@ -28,7 +28,7 @@ static const char schema[] =
     "  PRIMARY KEY(calibration, iteration, idx, attempt));"
     "CREATE TABLE IF NOT EXISTS executions(calibration TEXT NOT NULL, iteration INTEGER NOT NULL,"
     "  algorithm INTEGER NOT NULL, idx INTEGER NOT NULL, runs TEXT NOT NULL, iov TEXT NOT NULL,"
-    "  result TEXT NOT NULL, committed INTEGER NOT NULL, message TEXT,"
+    "  result TEXT NOT NULL, committed INTEGER NOT NULL, message TEXT, state TEXT,"
     "  PRIMARY KEY(calibration, iteration, algorithm, idx));"
     "CREATE TABLE IF NOT EXISTS boundaries(calibration TEXT NOT NULL, iteration INTEGER NOT NULL,"
     "  algorithm INTEGER NOT NULL, exp INTEGER NOT NULL, runs TEXT NOT NULL,"
@@ -129,6 +129,9 @@ caf_status run_db_open(const char *dir, run_db_mode mode, sqlite3 **out, caf_err
     if (rc == SQLITE_OK && (rc = sqlite3_exec(db, schema, NULL, NULL, &msg)) == SQLITE_OK &&
         sqlite3_exec(db, "SELECT collection FROM subjobs LIMIT 0", NULL, NULL, NULL) != SQLITE_OK)
         rc = sqlite3_exec(db, "ALTER TABLE subjobs ADD COLUMN collection TEXT NOT NULL DEFAULT ''", NULL, NULL, &msg);
+    /* ... and executions their output state (NULL in older rows: it is then read from the folder's state.json) */
+    if (rc == SQLITE_OK && sqlite3_exec(db, "SELECT state FROM executions LIMIT 0", NULL, NULL, NULL) != SQLITE_OK)
+        rc = sqlite3_exec(db, "ALTER TABLE executions ADD COLUMN state TEXT", NULL, NULL, &msg);
     if (rc != SQLITE_OK) {
         caf_status st = caf_error_set(err, CAF_ERR_IO, "%s: %s", path, msg ? msg : "cannot set up");
         sqlite3_free(msg);
@@ -297,7 +300,7 @@ static caf_status runs_from_json(const char *text, caf_exprun **out, size_t *cou
 }
 
 caf_status run_db_save_execution(sqlite3 *db, const char *cal, int algorithm, const caf_execution *e,
-                                 const char *message, caf_error *err)
+                                 const char *message, const char *state, caf_error *err)
 {
     json_t *runs = runs_json(e->runs, e->run_count);
     char *text = runs ? json_dumps(runs, JSON_COMPACT) : NULL;
@@ -308,13 +311,30 @@ caf_status run_db_save_execution(sqlite3 *db, const char *cal, int algorithm, co
     caf_iov_format(e->iov, iov, sizeof iov);
     caf_status rc = run_db_exec(
         db, err,
-        "INSERT INTO executions(calibration, iteration, algorithm, idx, runs, iov, result, committed, message) "
-        "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(calibration, iteration, algorithm, idx) DO UPDATE SET "
+        "INSERT INTO executions(calibration, iteration, algorithm, idx, runs, iov, result, committed, message, state) "
+        "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(calibration, iteration, algorithm, idx) DO UPDATE SET "
         "result = excluded.result, committed = excluded.committed, "
-        "message = COALESCE(excluded.message, executions.message)",
-        "tiiitttit", cal, e->iteration, algorithm, (int)e->index, text, iov, caf_algorithm_result_name(e->result),
-        e->committed ? 1 : 0, message);
+        "message = COALESCE(excluded.message, executions.message), state = COALESCE(excluded.state, executions.state)",
+        "tiiitttitt", cal, e->iteration, algorithm, (int)e->index, text, iov, caf_algorithm_result_name(e->result),
+        e->committed ? 1 : 0, message, state);
     free(text);
+    return rc;
+}
+
+caf_status run_db_load_last_state(sqlite3 *db, const char *cal, int iteration, int algorithm, char **state,
+                                  caf_error *err)
+{
+    *state = NULL;
+    sqlite3_stmt *st = run_db_prepare(db, err, "SELECT state FROM executions WHERE calibration = ? AND iteration = ? "
+                                               "AND algorithm = ? ORDER BY idx DESC LIMIT 1", "tii", cal, iteration,
+                                      algorithm);
+    if (!st)
+        return err ? err->code : CAF_ERR_IO;
+    caf_status rc = CAF_OK;
+    const unsigned char *text = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_text(st, 0) : NULL;
+    if (text && !(*state = strdup((const char *)text)))
+        rc = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    sqlite3_finalize(st);
     return rc;
 }
 

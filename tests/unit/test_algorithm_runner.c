@@ -410,10 +410,10 @@ static void sequence_sees_earlier_payloads(void **state)
     free(chain_db);
 }
 
-/* A chain database whose database.txt is malformed: the child cannot set up and ends without a complete
- * result. The report must carry the algorithm's name (judge_end once formatted it from memory that
- * decoding the child's partial message had freed: garbage in the message and the state database). */
-static void malformed_chain_database_is_a_failure_naming_the_algorithm(void **state)
+/* A chain database whose database.txt is malformed. It is opened on the first payload read only (the
+ * iteration's own output database, first in every chain, grows with each commit): an execution that reads
+ * nothing succeeds, one that reads fails with the database's file and line and the algorithm's name. */
+static void malformed_chain_database_fails_only_the_executions_that_read_it(void **state)
 {
     fixture *f = *state;
     char *bad = caf_path_join(f->dir, "bad-db");
@@ -427,6 +427,37 @@ static void malformed_chain_database_is_a_failure_naming_the_algorithm(void **st
     s.chain_count = 1;
     caf_algo_run_result out = {0};
     caf_error err = {0};
+    assert_int_equal(caf_algo_run(&s, &out, &err), CAF_OK);
+    assert_int_equal(out.result, CAF_ALGO_OK);
+    caf_algo_run_result_clear(&out);
+    assert_int_equal(db_lines(f->db), 1);
+
+    const char *names[] = {"read_payload"}, *values[] = {"Gain"};
+    s = spec_for(f, names, values, 1);
+    s.chain = chain;
+    s.chain_count = 1;
+    assert_int_equal(caf_algo_run(&s, &out, &err), CAF_OK);
+    assert_int_equal(out.result, CAF_ALGO_FAILURE);
+    assert_false(out.committed);
+    assert_string_equal(out.algorithm, "TestAlgorithms:test");
+    assert_non_null(strstr(out.message, "algorithm TestAlgorithms:test: database chain: "));
+    assert_non_null(strstr(out.message, "database.txt:1"));
+    caf_algo_run_result_clear(&out);
+    assert_int_equal(db_lines(f->db), 1);
+    free(text);
+    free(bad);
+}
+
+/* An execution that cannot set up (its input state is not a JSON object) ends without a complete result.
+ * The report must carry the algorithm's name (judge_end once formatted it from memory that decoding the
+ * child's partial message had freed: garbage in the message and the state database). */
+static void a_set_up_failure_is_a_failure_naming_the_algorithm(void **state)
+{
+    fixture *f = *state;
+    caf_algo_run_spec s = spec_for(f, NULL, NULL, 0);
+    s.input_state = "[1]";
+    caf_algo_run_result out = {0};
+    caf_error err = {0};
     caf_status st = caf_algo_run(&s, &out, &err);
     assert_int_equal(st, CAF_OK);
     assert_int_equal(out.result, CAF_ALGO_FAILURE);
@@ -434,11 +465,9 @@ static void malformed_chain_database_is_a_failure_naming_the_algorithm(void **st
     assert_string_equal(out.algorithm, "TestAlgorithms:test");
     const char *start = "algorithm TestAlgorithms:test ended without reporting a complete result";
     assert_memory_equal(out.message, start, strlen(start));
-    assert_non_null(strstr(out.message, "database.txt:1"));
+    assert_non_null(strstr(out.message, "input state"));
     caf_algo_run_result_clear(&out);
     assert_int_equal(db_lines(f->db), 0);
-    free(text);
-    free(bad);
 }
 
 /* The zygote forks the executions: its child is not ours. Killed between executions, it is started again
@@ -583,7 +612,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(setup_errors_name_algorithm_and_culprit, setup, teardown),
         cmocka_unit_test_setup_teardown(boundaries_in_a_child, setup, teardown),
         cmocka_unit_test_setup_teardown(sequence_sees_earlier_payloads, setup, teardown),
-        cmocka_unit_test_setup_teardown(malformed_chain_database_is_a_failure_naming_the_algorithm, setup, teardown),
+        cmocka_unit_test_setup_teardown(malformed_chain_database_fails_only_the_executions_that_read_it, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_set_up_failure_is_a_failure_naming_the_algorithm, setup, teardown),
     };
     int failed = cmocka_run_group_tests_name("forked from the caller", tests, NULL, NULL);
     caf_error err = {0};

@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "caf/file.h"
 #include "caf/localdb.h"
 #include "orchestration/run_internal.h"
 #include "test_support.h"
@@ -80,10 +81,10 @@ static void strategy_state_round_trip(void **unused)
                         .result = CAF_RESULT_OK, .committed = false};
     caf_execution e1 = {.index = 1, .iteration = 1, .runs = r2, .run_count = 2, .iov = {1, 2, 1, -1},
                         .result = CAF_RESULT_NOT_ENOUGH_DATA};
-    assert_int_equal(run_db_save_execution(db, "gain", 0, &e0, "fine", NULL), CAF_OK);
-    assert_int_equal(run_db_save_execution(db, "gain", 0, &e1, NULL, NULL), CAF_OK);
+    assert_int_equal(run_db_save_execution(db, "gain", 0, &e0, "fine", NULL, NULL), CAF_OK);
+    assert_int_equal(run_db_save_execution(db, "gain", 0, &e1, NULL, NULL, NULL), CAF_OK);
     e0.committed = true; /* an update keeps the message */
-    assert_int_equal(run_db_save_execution(db, "gain", 0, &e0, NULL, NULL), CAF_OK);
+    assert_int_equal(run_db_save_execution(db, "gain", 0, &e0, NULL, NULL, NULL), CAF_OK);
     caf_exprun b[] = {{2, 0}, {2, 5}};
     caf_found_boundaries found = {.exp = 2, .boundaries = b, .count = 2};
     assert_int_equal(run_db_save_boundaries(db, "gain", 1, 0, &found, NULL), CAF_OK);
@@ -123,6 +124,63 @@ static void strategy_state_round_trip(void **unused)
     free(dir);
 }
 
+/* An execution's output state is recorded with its row, in the same statement: the next execution's input
+ * is as durable as the record that it ran. An update without one keeps it. */
+static void the_last_state_is_recorded_with_the_execution(void **unused)
+{
+    (void)unused;
+    char *dir = test_make_temp_dir("run_state");
+    sqlite3 *db;
+    assert_int_equal(run_db_open(dir, RUN_DB_CREATE, &db, NULL), CAF_OK);
+    char *state = (char *)"sentinel";
+    assert_int_equal(run_db_load_last_state(db, "gain", 0, 0, &state, NULL), CAF_OK);
+    assert_null(state);
+    caf_exprun r1[] = {{1, 1}}, r2[] = {{1, 2}};
+    caf_execution e0 = {.index = 0, .runs = r1, .run_count = 1, .iov = {1, 1, 1, 1}, .result = CAF_RESULT_OK};
+    caf_execution e1 = {.index = 1, .runs = r2, .run_count = 1, .iov = {1, 2, 1, 2}, .result = CAF_RESULT_OK};
+    assert_int_equal(run_db_save_execution(db, "gain", 0, &e0, "", "{\"n\":1}", NULL), CAF_OK);
+    assert_int_equal(run_db_save_execution(db, "gain", 0, &e1, "", "{\"n\":2}", NULL), CAF_OK);
+    e1.committed = true;
+    assert_int_equal(run_db_save_execution(db, "gain", 0, &e1, NULL, NULL, NULL), CAF_OK);
+    assert_int_equal(run_db_load_last_state(db, "gain", 0, 0, &state, NULL), CAF_OK);
+    assert_string_equal(state, "{\"n\":2}");
+    free(state);
+    /* another algorithm has none */
+    assert_int_equal(run_db_load_last_state(db, "gain", 0, 1, &state, NULL), CAF_OK);
+    assert_null(state);
+    sqlite3_close(db);
+    test_remove_tree(dir);
+    free(dir);
+}
+
+/* A state database written before rows had states gets the column, its rows none (their states are read
+ * from the executions' state.json). */
+static void an_older_state_database_gets_the_state_column(void **unused)
+{
+    (void)unused;
+    char *dir = test_make_temp_dir("run_state");
+    char *path = caf_path_join(dir, CAF_RUN_STATE_FILE);
+    sqlite3 *old;
+    assert_int_equal(sqlite3_open(path, &old), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(old, "CREATE TABLE executions(calibration TEXT NOT NULL, iteration INTEGER NOT NULL,"
+                                       " algorithm INTEGER NOT NULL, idx INTEGER NOT NULL, runs TEXT NOT NULL, iov TEXT "
+                                       "NOT NULL, result TEXT NOT NULL, committed INTEGER NOT NULL, message TEXT, "
+                                       "PRIMARY KEY(calibration, iteration, algorithm, idx));"
+                                       "INSERT INTO executions VALUES('gain', 0, 0, 0, '[[1,1]]', '1,1,1,1', 'ok', 1, '')",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(old);
+    sqlite3 *db;
+    assert_int_equal(run_db_open(dir, RUN_DB_CREATE, &db, NULL), CAF_OK);
+    char *state = (char *)"sentinel";
+    assert_int_equal(run_db_load_last_state(db, "gain", 0, 0, &state, NULL), CAF_OK);
+    assert_null(state);
+    sqlite3_close(db);
+    test_remove_tree(dir);
+    free(path);
+    free(dir);
+}
+
 static void dropping_an_iteration(void **unused)
 {
     (void)unused;
@@ -132,7 +190,7 @@ static void dropping_an_iteration(void **unused)
     for (int it = 0; it < 3; it++) {
         caf_exprun r[] = {{1, 1}};
         caf_execution e = {.index = 0, .iteration = it, .runs = r, .run_count = 1, .iov = {1, 1, 1, 1}};
-        assert_int_equal(run_db_save_execution(db, "gain", 0, &e, NULL, NULL), CAF_OK);
+        assert_int_equal(run_db_save_execution(db, "gain", 0, &e, NULL, NULL, NULL), CAF_OK);
         assert_int_equal(run_db_exec(db, NULL, "INSERT INTO subjobs(calibration, iteration, idx, status, attempt, files)"
                                                " VALUES('gain', ?, 0, 'completed', 1, 1)", "i", it),
                          CAF_OK);
@@ -256,6 +314,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(transitions_are_rows),
         cmocka_unit_test(strategy_state_round_trip),
+        cmocka_unit_test(the_last_state_is_recorded_with_the_execution),
+        cmocka_unit_test(an_older_state_database_gets_the_state_column),
         cmocka_unit_test(dropping_an_iteration),
         cmocka_unit_test(a_repeated_commit_adds_nothing),
         cmocka_unit_test(configuration_differences_name_keys),
