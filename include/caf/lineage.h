@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "caf/error.h"
+#include "caf/file.h"
 #include "caf/iov.h"
 
 #ifdef __cplusplus
@@ -22,6 +23,10 @@ extern "C" {
 /* Copies every lineage record of the database folder src into dst's lineage folder (created when needed,
  * a record of the same name replaced, each copy atomic). A database without records copies nothing. */
 caf_status caf_lineage_copy(const char *src_db, const char *dst_db, caf_error *err);
+
+/* caf_lineage_copy with the fsyncs sync names for each record (CAF_ATOMIC_SYNC_NONE: for a folder the caller
+ * makes durable whole, e.g. with syncfs before renaming it into place). */
+caf_status caf_lineage_copy_with(const char *src_db, const char *dst_db, enum caf_atomic_sync sync, caf_error *err);
 
 /* Why run gets payload name from the database at path (a database folder, or a caf output folder whose
  * database/ is taken): *answer is a new object {"database", "run", "payload": {name, revision, iov, file},

@@ -76,6 +76,11 @@ static void free_names(char **names)
 
 caf_status caf_lineage_copy(const char *src_db, const char *dst_db, caf_error *err)
 {
+    return caf_lineage_copy_with(src_db, dst_db, CAF_ATOMIC_SYNC_ALL, err);
+}
+
+caf_status caf_lineage_copy_with(const char *src_db, const char *dst_db, enum caf_atomic_sync sync, caf_error *err)
+{
     char *src = caf_path_join(src_db, CAF_LINEAGE_DIR), *dst = caf_path_join(dst_db, CAF_LINEAGE_DIR);
     char **names = NULL;
     bool missing = false;
@@ -84,7 +89,8 @@ caf_status caf_lineage_copy(const char *src_db, const char *dst_db, caf_error *e
         rc = caf_mkdir_p(dst, err);
     for (size_t i = 0; rc == CAF_OK && !missing && names[i]; i++) {
         char *from = caf_path_join(src, names[i]), *to = caf_path_join(dst, names[i]);
-        rc = from && to ? caf_file_copy_atomic(from, to, err) : caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+        rc = from && to ? caf_file_copy_atomic_with(from, to, sync, err)
+                        : caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
         free(from);
         free(to);
     }

@@ -294,6 +294,11 @@ char *caf_path_join(const char *dir, const char *name)
 
 caf_status caf_file_copy_atomic(const char *src, const char *dst, caf_error *err)
 {
+    return caf_file_copy_atomic_with(src, dst, CAF_ATOMIC_SYNC_ALL, err);
+}
+
+caf_status caf_file_copy_atomic_with(const char *src, const char *dst, enum caf_atomic_sync sync, caf_error *err)
+{
     int in = open(src, O_RDONLY | O_CLOEXEC);
     if (in < 0)
         return caf_error_errno(err, errno, "%s", src);
@@ -323,5 +328,5 @@ caf_status caf_file_copy_atomic(const char *src, const char *dst, caf_error *err
         caf_atomic_file_abort(&out);
         return rc;
     }
-    return caf_atomic_file_commit(&out, err);
+    return caf_atomic_file_commit_with(&out, sync, err);
 }

@@ -406,6 +406,11 @@ void run_lineage_free(run_lineage *l);
  * OUTPUT_DIR/summary.json and summary.txt. */
 caf_status run_write_outputs(run_loop *loop, caf_error *err);
 
+/* Rebuilds dir/database from the databases sources (payload lines and lineage records, in order) in a
+ * temporary folder made durable whole (one syncfs) and renamed into place: what a run leaves does not
+ * depend on how often it was written, and the sync calls do not grow with the number of payloads. */
+caf_status run_db_rebuild(const char *dir, const char *const *sources, size_t count, caf_error *err);
+
 /* Appends every payload line of the database at src to dst (created when missing). With once, nothing is
  * added when dst already ends with exactly those lines (same names, revisions and IoVs): a commit repeated
  * after a crash between it and its record changes nothing. */

@@ -148,43 +148,75 @@ static json_t *iov_list(const char *database, size_t *payloads)
     return list;
 }
 
-/* Rebuilds OUTPUT_DIR/database from scratch (in a temporary folder renamed into place), so that the
- * result depends only on the calibrations' databases, never on how often it was written. */
-static caf_status write_final_database(run_loop *loop, const size_t *order, caf_error *err)
+/* Makes the rebuilt folder durable before it is renamed into place: one syncfs for all its files, then its
+ * folders, instead of two fsyncs per payload and per lineage record (20,000 at 10,000 executions). */
+static caf_status sync_rebuilt(const char *tmp, caf_error *err)
+{
+    int fd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return caf_error_errno(err, errno, "%s", tmp);
+    caf_status rc = syncfs(fd) == 0 ? CAF_OK : caf_error_errno(err, errno, "%s: syncfs", tmp);
+    close(fd);
+    char *lineage = caf_path_join(tmp, CAF_LINEAGE_DIR);
+    if (rc == CAF_OK && lineage && caf_path_exists(lineage))
+        rc = caf_fsync_dir(lineage, err);
+    free(lineage);
+    return rc == CAF_OK ? caf_fsync_dir(tmp, err) : rc;
+}
+
+caf_status run_db_rebuild(const char *dir, const char *const *sources, size_t count, caf_error *err)
 {
     char *final = NULL, *tmp = NULL, *old = NULL;
-    if (asprintf(&final, "%s/database", loop->dir) < 0 || asprintf(&tmp, "%s/.database.tmp", loop->dir) < 0 ||
-        asprintf(&old, "%s/.database.old", loop->dir) < 0) {
+    if (asprintf(&final, "%s/database", dir) < 0 || asprintf(&tmp, "%s/.database.tmp", dir) < 0 ||
+        asprintf(&old, "%s/.database.old", dir) < 0) {
         free(final), free(tmp);
         return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
     }
     /* Leftovers of an interrupted rebuild go first. */
     run_remove_tree(tmp);
     run_remove_tree(old);
-    caf_status rc = caf_mkdir_p(tmp, err);
-    for (size_t k = 0; rc == CAF_OK && k < loop->count; k++) {
-        run_cal *c = &loop->cals[order[k]];
-        if (strcmp(run_cal_state(c), "completed") != 0 || !c->cfg->save_payloads)
-            continue; /* save_payloads: false: its payloads fed its dependents, they stay out of the result */
-        char *db = run_cal_database(c, c->cm.iteration);
-        rc = db ? run_db_copy_payloads(db, tmp, false, err) : caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    caf_localdb *out = NULL;
+    caf_status rc = caf_localdb_open(tmp, CAF_LOCALDB_CREATE | CAF_LOCALDB_STAGING, &out, err);
+    for (size_t k = 0; rc == CAF_OK && k < count; k++) {
+        rc = copy_into(sources[k], out, false, false, NULL, NULL, err);
         if (rc == CAF_OK) /* every payload keeps its lineage in the merged database */
-            rc = caf_lineage_copy(db, tmp, err);
-        free(db);
+            rc = caf_lineage_copy_with(sources[k], tmp, CAF_ATOMIC_SYNC_NONE, err);
     }
-    char *text = NULL;
-    if (rc == CAF_OK && asprintf(&text, "%s/%s", tmp, CAF_LOCALDB_TEXT_FILE) >= 0 && access(text, F_OK) != 0)
-        rc = caf_file_write_atomic(text, "", 0, err);
-    free(text);
+    caf_localdb_close(out);
+    if (rc == CAF_OK)
+        rc = sync_rebuilt(tmp, err);
     if (rc == CAF_OK) {
         rename(final, old);
         if (rename(tmp, final) != 0)
             rc = caf_error_errno(err, errno, "%s: cannot rename into place", final);
+        else
+            rc = caf_fsync_dir(dir, err);
     }
     run_remove_tree(old); /* the previous database, now aside */
     free(final);
     free(tmp);
     free(old);
+    return rc;
+}
+
+/* The merged database of every completed calibration whose payloads are saved, in dependency order. */
+static caf_status write_final_database(run_loop *loop, const size_t *order, caf_error *err)
+{
+    char **sources = calloc(loop->count ? loop->count : 1, sizeof *sources);
+    size_t n = 0;
+    caf_status rc = sources ? CAF_OK : caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    for (size_t k = 0; rc == CAF_OK && k < loop->count; k++) {
+        run_cal *c = &loop->cals[order[k]];
+        if (strcmp(run_cal_state(c), "completed") != 0 || !c->cfg->save_payloads)
+            continue; /* save_payloads: false: its payloads fed its dependents, they stay out of the result */
+        if (!(sources[n++] = run_cal_database(c, c->cm.iteration)))
+            rc = caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    }
+    if (rc == CAF_OK)
+        rc = run_db_rebuild(loop->dir, (const char *const *)sources, n, err);
+    for (size_t k = 0; k < n; k++)
+        free(sources[k]);
+    free(sources);
     return rc;
 }
 

@@ -6,8 +6,7 @@
  * handle that did not replay it, and by caf_localdb_repair. A database.txt changed otherwise is refused,
  * naming the byte, and left as it is; so is a journal with a damaged line that is not its last.
  *
- * The sync calls are counted by defining fsync, fdatasync and syncfs here: the test program's own
- * definitions take the place of libc's for every call libcaf makes. */
+ * The sync calls are counted by sync_counter.h. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -29,25 +28,7 @@
 #include "caf/localdb.h"
 #include "test_support.h"
 
-static int sync_calls;
-
-int fsync(int fd)
-{
-    sync_calls++;
-    return (int)syscall(SYS_fsync, fd);
-}
-
-int fdatasync(int fd)
-{
-    sync_calls++;
-    return (int)syscall(SYS_fdatasync, fd);
-}
-
-int syncfs(int fd)
-{
-    sync_calls++;
-    return (int)syscall(SYS_syncfs, fd);
-}
+#include "sync_counter.h"
 
 #define JOURNAL "commit-journal.jsonl"
 
