@@ -92,6 +92,8 @@ caf_status caf_localdb_check(const char *path, caf_localdb_problem_fn report, vo
         caf_localdb_close(db);
         return rc;
     }
+    char *pending = NULL; /* before text is cut into lines */
+    localdb_journal_check(db, text, size, report, userdata, problems, &pending);
     char message[CAF_ERROR_MESSAGE_MAX + 64];
     /* the lines as a commit reads them, to know which payload files are referenced (none when malformed) */
     caf_db_entry *entries = NULL;
@@ -144,6 +146,21 @@ caf_status caf_localdb_check(const char *path, caf_localdb_problem_fn report, vo
         caf_db_entry_clear(&entry);
     }
     free(text);
+    caf_db_entry *restored = NULL;
+    size_t restored_count = 0;
+    if (parsed && pending && localdb_parse_text(db->text_path, pending, &restored, &restored_count, NULL) == CAF_OK) {
+        caf_db_entry *all = realloc(entries, (count + restored_count) * sizeof *all);
+        if (all) { /* the journal's lines reference their payload files as well */
+            memcpy(all + count, restored, restored_count * sizeof *all);
+            entries = all;
+            count += restored_count;
+            free(restored);
+            restored = NULL;
+            restored_count = 0;
+        }
+    }
+    localdb_free_entries(restored, restored_count);
+    free(pending);
     report_leftovers(db, parsed, entries, count, report, userdata, problems);
     localdb_free_entries(entries, count);
     caf_localdb_close(db);

@@ -119,6 +119,12 @@ caf_status localdb_journal_recover(caf_localdb *db, int fd, bool *changed, caf_e
 /* Checkpoints (under the lock) what this handle journaled and closes the journal. */
 void localdb_journal_close(caf_localdb *db);
 
+/* Reports, without changing anything, what a replay of the journal would restore into database.txt (text,
+ * size bytes as read) and the lineage folder, or why it would refuse; one problem at most. *pending: the
+ * lines a replay would write (malloc'd, caller frees; NULL when none), whose payload files are no orphans. */
+void localdb_journal_check(const caf_localdb *db, const char *text, size_t size, caf_localdb_problem_fn report,
+                           void *userdata, size_t *problems, char **pending);
+
 /* Frees an entry array. */
 void localdb_free_entries(caf_db_entry *entries, size_t count);
 

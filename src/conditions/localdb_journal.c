@@ -250,17 +250,16 @@ static caf_status parse_journal(const char *path, const char *text, size_t size,
     return CAF_OK;
 }
 
-/* Brings database.txt (text, size bytes, open as fd) in line with the entries: the first entry whose
- * lines are not at their offset, and every one after it, are written again, when what stands there is
- * what a power loss leaves (the same bytes cut short, or NUL bytes where they were). *restored counts the
- * entries written again. */
-static caf_status restore_lines(caf_localdb *db, int fd, const char *text, size_t size, const journal_entry *e,
-                                size_t n, size_t *restored, caf_error *err)
+/* What a replay would write again into database.txt (text, size bytes): *first is the first entry whose
+ * lines are not at their offset (n when every one is), when what stands from there on is what a power loss
+ * leaves (the same bytes cut short, or NUL bytes where they were); an error naming the byte otherwise. */
+static caf_status lines_to_restore(const caf_localdb *db, const char *text, size_t size, const journal_entry *e,
+                                   size_t n, size_t *first, caf_error *err)
 {
-    *restored = 0;
     size_t k = 0;
     while (k < n && (size_t)e[k].at + e[k].len <= size && !memcmp(text + e[k].at, e[k].lines, e[k].len))
         k++;
+    *first = k;
     if (k == n)
         return CAF_OK;
     size_t expected_len = 0;
@@ -290,15 +289,27 @@ static caf_status restore_lines(caf_localdb *db, int fd, const char *text, size_
                                  "hand? Nothing was replayed", db->text_path, i, LOCALDB_JOURNAL_FILE);
         off++;
     }
+    return CAF_OK;
+}
+
+/* Brings database.txt (text, size bytes, open as fd) in line with the entries (lines_to_restore): the
+ * entries from the first one not in place on are written again. *restored counts them. */
+static caf_status restore_lines(caf_localdb *db, int fd, const char *text, size_t size, const journal_entry *e,
+                                size_t n, size_t *restored, caf_error *err)
+{
+    *restored = 0;
+    size_t k;
+    caf_status rc = lines_to_restore(db, text, size, e, n, &k, err);
+    if (rc != CAF_OK || k == n)
+        return rc;
+    size_t start = (size_t)e[k].at;
     if (ftruncate(fd, (off_t)start) != 0)
         return caf_error_errno(err, errno, "%s: cannot truncate", db->text_path);
-    for (size_t i = k; i < n; i++) {
-        caf_status rc = caf_write_all(fd, e[i].lines, e[i].len, db->text_path, err);
-        if (rc != CAF_OK)
-            return rc;
-    }
-    *restored = n - k;
-    return CAF_OK;
+    for (size_t i = k; i < n && rc == CAF_OK; i++)
+        rc = caf_write_all(fd, e[i].lines, e[i].len, db->text_path, err);
+    if (rc == CAF_OK)
+        *restored = n - k;
+    return rc;
 }
 
 /* True when the record file of e holds its record, byte for byte. */
@@ -362,4 +373,55 @@ caf_status localdb_journal_recover(caf_localdb *db, int fd, bool *changed, caf_e
     free(journal);
     free(path);
     return rc;
+}
+
+void localdb_journal_check(const caf_localdb *db, const char *text, size_t size, caf_localdb_problem_fn report,
+                           void *userdata, size_t *problems, char **pending)
+{
+    *pending = NULL;
+    char *path = journal_path(db), *journal = NULL;
+    size_t journal_size = 0;
+    struct stat st;
+    if (!path || stat(path, &st) != 0 || st.st_size == 0) {
+        free(path);
+        return;
+    }
+    journal_entry *e = NULL;
+    size_t n = 0, first = 0, records = 0;
+    bool torn = false;
+    caf_error why = {0};
+    caf_status rc = caf_file_read(path, &journal, &journal_size, &why);
+    if (rc == CAF_OK)
+        rc = parse_journal(path, journal, journal_size, &e, &n, &torn, &why);
+    if (rc == CAF_OK)
+        rc = lines_to_restore(db, text, size, e, n, &first, &why);
+    for (size_t i = 0; rc == CAF_OK && i < n; i++)
+        records += !record_intact(db, &e[i]);
+    size_t pending_len = 0;
+    for (size_t i = first; rc == CAF_OK && i < n; i++)
+        pending_len += e[i].len;
+    if (rc == CAF_OK && first < n && (*pending = malloc(pending_len + 1)) != NULL) {
+        size_t at = 0;
+        for (size_t i = first; i < n; i++) {
+            memcpy(*pending + at, e[i].lines, e[i].len);
+            at += e[i].len;
+        }
+        (*pending)[at] = '\0';
+    }
+    char message[CAF_ERROR_MESSAGE_MAX + 256];
+    if (rc != CAF_OK)
+        snprintf(message, sizeof message, "%s", why.message);
+    else if (first < n || records > 0)
+        snprintf(message, sizeof message, "%s: %zu commit%s not in database.txt and %zu lineage record%s missing or "
+                 "damaged: a writer ended uncleanly (a power loss?); caf db check --repair, or the next writer, "
+                 "restores them from the journal", path, n - first, n - first == 1 ? "" : "s", records,
+                 records == 1 ? "" : "s");
+    if (rc != CAF_OK || first < n || records > 0) {
+        if (report)
+            report(message, userdata);
+        (*problems)++;
+    }
+    free_entries(e, n);
+    free(journal);
+    free(path);
 }

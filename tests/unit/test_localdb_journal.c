@@ -220,6 +220,63 @@ static void a_power_loss_after_a_killed_writer_is_replayed_by_the_next_writer(vo
     free(dir);
 }
 
+/* Appends each problem as a line to userdata (4096 bytes). */
+static void collect_problem(const char *problem, void *userdata)
+{
+    char *all = userdata;
+    size_t n = strlen(all);
+    snprintf(all + n, 4096 - n, "%s\n", problem);
+}
+
+/* caf db check (without --repair) reports what a replay would restore, and changes nothing: a killed
+ * writer's consistent journal is no problem; lines and records a power loss took are; so is a database.txt
+ * changed by hand. */
+static void check_reports_what_the_journal_would_restore(void **state)
+{
+    (void)state;
+    char *dir = test_make_temp_dir("journal");
+    killed_writer(dir, 3);
+    size_t problems = 99, killed = 99;
+    char last[4096] = "";
+    caf_error err = {0};
+    assert_int_equal(caf_localdb_check(dir, collect_problem, last, &killed, &err), CAF_OK);
+    assert_null(strstr(last, JOURNAL)); /* only the killed writer's intent file, if anything */
+
+    char *full = test_read_file(dir, "database.txt");
+    const char *second = strchr(full, '\n') + 1;
+    truncate_to(dir, "database.txt", (off_t)(second - full));
+    char *ldir = lineage_dir(dir), *r3 = record_name(3), *p3 = caf_path_join(ldir, r3);
+    assert_int_equal(unlink(p3), 0);
+    off_t journal = size_of(dir, JOURNAL);
+    last[0] = '\0';
+    assert_int_equal(caf_localdb_check(dir, collect_problem, last, &problems, &err), CAF_OK);
+    assert_int_equal(problems, killed + 1);
+    assert_non_null(strstr(last, "commit-journal.jsonl: 2 commits not in database.txt and 1 lineage record missing"));
+    assert_non_null(strstr(last, "caf db check --repair"));
+    assert_int_equal(size_of(dir, "database.txt"), (off_t)(second - full)); /* nothing changed */
+    assert_int_equal(size_of(dir, JOURNAL), journal);
+    assert_false(caf_path_exists(p3));
+
+    /* a line changed by hand where the journal's second commit stands */
+    char *path = caf_path_join(dir, "database.txt");
+    FILE *f = fopen(path, "a");
+    fputs("dbstore/Hand 000000 0,0,-1,-1\n", f);
+    fclose(f);
+    last[0] = '\0';
+    assert_int_equal(caf_localdb_check(dir, collect_problem, last, &problems, &err), CAF_OK);
+    assert_non_null(strstr(last, "differs from its commit journal"));
+    char *text = test_read_file(dir, "database.txt");
+    assert_non_null(strstr(text, "dbstore/Hand"));
+    free(text);
+    free(path);
+    free(p3);
+    free(r3);
+    free(ldir);
+    free(full);
+    test_remove_tree(dir);
+    free(dir);
+}
+
 static void nul_bytes_where_lost_lines_were_are_written_again(void **state)
 {
     (void)state;
@@ -405,6 +462,7 @@ int main(void)
         cmocka_unit_test(a_journaled_commit_makes_three_syncs_and_a_clean_close_empties_the_journal),
         cmocka_unit_test(the_journal_is_emptied_every_thousand_commits),
         cmocka_unit_test(a_power_loss_after_a_killed_writer_is_replayed_by_the_next_writer),
+        cmocka_unit_test(check_reports_what_the_journal_would_restore),
         cmocka_unit_test(nul_bytes_where_lost_lines_were_are_written_again),
         cmocka_unit_test(a_database_changed_by_hand_is_refused_and_left_alone),
         cmocka_unit_test(an_unfinished_last_journal_entry_is_no_commit),
