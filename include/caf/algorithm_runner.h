@@ -56,6 +56,10 @@ typedef struct caf_algo_run_spec {
                                            module first, e.g. the campaign's folder; NULL = none */
     struct caf_algo_zygote *zygote;     /* fork the child from this zygote (caf/algorithm_zygote.h), which
                                            holds spec->plugin loaded; NULL = fork the caller */
+    void (*while_running)(void *ctx);   /* called once in the caller while the child runs (after it was
+                                           started, before waiting for it), with while_running_ctx; the time
+                                           limit counts from the start. NULL = none */
+    void *while_running_ctx;
 } caf_algo_run_spec;
 
 /* What came back. Zero-initialise; free with caf_algo_run_result_clear. */
@@ -79,7 +83,8 @@ typedef struct caf_algo_run_result {
 } caf_algo_run_result;
 
 /* Runs one execution (or boundary finding) in a child process and, on OK or ITERATE, commits its
- * payloads to spec->output_db. Returns CAF_OK when the algorithm ran, whatever its result (a crash is
+ * payloads to spec->output_db. spec->while_running, if any, is called once the child runs (not when it
+ * could not be started). Returns CAF_OK when the algorithm ran, whatever its result (a crash is
  * result FAILURE with crashed set); an error when it could not be set up (no such plugin or algorithm,
  * no entry point, a bad parameter, bad inputs: the message names the algorithm and the culprit), when
  * boundary finding failed, or when the commit failed (nothing committed). out is filled in every case. */

@@ -274,9 +274,8 @@ static void try_reap(child_watch *w)
 }
 
 /* Waits for the child to exit and its pipe to close, reading the pipe meanwhile. */
-static caf_status watch_child(child_watch *w, const caf_algo_run_spec *spec, caf_error *err)
+static caf_status watch_child(child_watch *w, const caf_algo_run_spec *spec, double start, caf_error *err)
 {
-    double start = now_seconds();
     double deadline = spec->timeout_seconds > 0 ? start + spec->timeout_seconds : 0;
     double exited_at = 0;
     while (!(w->eof && w->exited)) {
@@ -514,7 +513,9 @@ caf_status caf_algo_run(const caf_algo_run_spec *spec, caf_algo_run_result *out,
     close(fds[1]);
     child_watch w = {.pid = pid, .pidfd = zygote ? -1 : open_pidfd(pid), .pipe_fd = fds[0],
                      .resident_at_start = resident_at_start, .zygote = zygote};
-    st = watch_child(&w, spec, err);
+    if (spec->while_running) /* the caller's own work, overlapping the child's; the pipe waits meanwhile */
+        spec->while_running(spec->while_running_ctx);
+    st = watch_child(&w, spec, start, err);
     if (w.pidfd >= 0)
         close(w.pidfd);
     if (w.pipe_fd >= 0)

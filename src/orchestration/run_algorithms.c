@@ -21,6 +21,7 @@
 #include "caf/localdb.h"
 #include "caf/log.h"
 #include "caf/json.h"
+#include "orchestration/run_commit_queue.h"
 #include "orchestration/run_internal.h"
 
 /* What the loop prepares for a driver: the recorded progress of every algorithm of the iteration. */
@@ -59,6 +60,7 @@ typedef struct algo_ctx {
     size_t last_executed;   /* ... this one, whose message is x->message */
     char *last_state;       /* the JSON output state of the last execution, the next one's input (NULL:
                                unknown, read from its folder's state.json, as rows recorded before had none) */
+    run_commit_queue queue; /* the commit made while the next execution's child runs */
 } algo_ctx;
 
 static char *execution_dir(const algo_ctx *x, size_t index)
@@ -108,6 +110,38 @@ static void free_pairs(char **names, char **values, size_t count)
     }
     free(names);
     free(values);
+}
+
+/* The execution's chain while a commit waits: that execution's staging database before the iteration's
+ * output database. The commit is made while the child runs, so the output database may or may not hold it
+ * when the child reads it; with the staging database first, every lookup finds what it would find once
+ * the commit is made (its lines are the output database's last ones, and last-line-wins there gives the
+ * same payload as first-match-wins here), so the child sees exactly what it saw with commits made before
+ * it started: payloads committed for earlier executions are visible to later ones, as in basf2.
+ * *chain stays NULL (the calibration's chain) when no commit waits or it has no payload. */
+static caf_status chain_with_waiting_commit(const algo_ctx *x, const char ***chain, size_t *count, caf_error *err)
+{
+    *chain = NULL;
+    if (!x->queue.queued)
+        return CAF_OK;
+    char *dir = execution_dir(x, x->queue.index), *db = dir ? caf_path_join(dir, "database") : NULL;
+    char *text = db ? caf_path_join(db, CAF_LOCALDB_TEXT_FILE) : NULL;
+    free(dir);
+    if (!text) {
+        free(db);
+        return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
+    }
+    bool has_payloads = access(text, F_OK) == 0;
+    free(text);
+    if (!has_payloads || !(*chain = malloc((x->c->chain_count + 1) * sizeof **chain))) {
+        free(db);
+        return has_payloads ? caf_error_set(err, CAF_ERR_NOMEM, "out of memory") : CAF_OK;
+    }
+    (*chain)[0] = db;
+    for (size_t i = 0; i < x->c->chain_count; i++)
+        (*chain)[i + 1] = x->c->chain[i];
+    *count = x->c->chain_count + 1;
+    return CAF_OK;
 }
 
 static caf_status run_one(algo_ctx *x, const caf_exprun *runs, size_t count, const caf_iov *iov, int iteration,
@@ -168,8 +202,19 @@ static caf_status run_one(algo_ctx *x, const caf_exprun *runs, size_t count, con
                         x->cfg->plugin, why.message);
     }
     spec.zygote = x->zygote;
+    const char **chain = NULL;
+    if (rc == CAF_OK && !boundaries) {
+        spec.while_running = run_commit_queue_while_running;
+        spec.while_running_ctx = &x->queue;
+        rc = chain_with_waiting_commit(x, &chain, &spec.chain_count, err);
+        if (chain)
+            spec.chain = chain;
+    }
     if (rc == CAF_OK)
         rc = caf_algo_run(&spec, out, err);
+    if (chain)
+        free((char *)chain[0]);
+    free(chain);
     free_pairs(names, values, n);
     free(log);
     free(db);
@@ -230,23 +275,40 @@ static caf_status cb_execute(void *ctx, const caf_execution *e, caf_execution_re
     rc = keep_state(x, dir, rc == CAF_OK ? out.state : NULL, err);
     caf_algo_run_result_clear(&out);
     free(dir);
-    return rc;
+    /* the waiting commit was made while the child ran (or is made now, when none could start); a failed one
+     * fails the algorithm with its message, before this execution is recorded */
+    caf_status flushed = run_commit_queue_flush(&x->queue, rc == CAF_OK ? err : NULL);
+    return rc != CAF_OK ? rc : flushed;
 }
 
 /* Each execution runs in a fresh child, so the experiment is remembered here and passed with every
  * following execution, whose child calls the algorithm's setup_experiment hook before calibrate. */
 static caf_status cb_apply_experiment_settings(void *ctx, int exp, caf_error *err)
 {
-    (void)err;
     algo_ctx *x = ctx;
     x->has_settings = true;
     x->settings_exp = exp;
-    return CAF_OK;
+    return run_commit_queue_flush(&x->queue, err);
 }
 
-static caf_status cb_commit(void *ctx, const caf_execution *e, caf_error *err)
+static caf_status report_execution(algo_ctx *x, const caf_execution *e, bool is_new, caf_error *err);
+
+/* Drops index from the executions whose commit is still to be reported. */
+static void forget_pending(algo_ctx *x, size_t index)
+{
+    size_t kept = 0;
+    for (size_t k = 0; k < x->pending_count; k++)
+        if (x->pending[k] != index)
+            x->pending[kept++] = x->pending[k];
+    x->pending_count = kept;
+}
+
+/* Makes execution index's commit (run_commit_queue.h) and only then reports it to the loop. Repeated after
+ * a kill between the two, the copy finds the lines already at the end of the database and adds nothing. */
+static caf_status commit_now(void *ctx, size_t index, const char *message, caf_error *err)
 {
     algo_ctx *x = ctx;
+    const caf_execution *e = &x->state->executions[index];
     char *dir = execution_dir(x, e->index), *db = NULL;
     if (!dir || asprintf(&db, "%s/database", dir) < 0) {
         free(dir);
@@ -257,8 +319,7 @@ static caf_status cb_commit(void *ctx, const caf_execution *e, caf_error *err)
     char *record_file = NULL;
     caf_status rc = x->lineage ? CAF_OK : run_lineage_open(x->c, x->index, &x->lineage, err);
     if (rc == CAF_OK)
-        rc = run_lineage_record(x->lineage, e, dir, x->executed && x->last_executed == e->index ? x->message : NULL,
-                                &record, &record_file, err);
+        rc = run_lineage_record(x->lineage, e, dir, message, &record, &record_file, err);
     if (rc == CAF_OK && !x->out_db)
         rc = caf_localdb_open(x->database, CAF_LOCALDB_CREATE, &x->out_db, err);
     if (rc == CAF_OK)
@@ -268,7 +329,19 @@ static caf_status cb_commit(void *ctx, const caf_execution *e, caf_error *err)
     free(record_file);
     free(dir);
     free(db);
+    if (rc == CAF_OK)
+        rc = report_execution(x, e, false, err);
+    if (rc == CAF_OK)
+        forget_pending(x, index);
     return rc;
+}
+
+/* Queues the commit, made while the next execution's child runs (run_commit_queue.h). */
+static caf_status cb_commit(void *ctx, const caf_execution *e, caf_error *err)
+{
+    algo_ctx *x = ctx;
+    return run_commit_queue_push(&x->queue, e->index,
+                                 x->executed && x->last_executed == e->index ? x->message : NULL, err);
 }
 
 static caf_status cb_find_boundaries(void *ctx, const caf_exprun *runs, size_t count, caf_exprun **out,
@@ -276,6 +349,9 @@ static caf_status cb_find_boundaries(void *ctx, const caf_exprun *runs, size_t c
 {
     algo_ctx *x = ctx;
     char *dir = NULL;
+    caf_status flushed = run_commit_queue_flush(&x->queue, err); /* boundary finding reads the chain too */
+    if (flushed != CAF_OK)
+        return flushed;
     if (asprintf(&dir, "%s/boundaries_%d", x->dir, runs[0].exp) < 0)
         return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
     caf_status rc = caf_mkdir_p(dir, err);
@@ -328,6 +404,12 @@ static caf_status report(algo_ctx *x, json_t *message, caf_error *err)
     return CAF_OK;
 }
 
+/* committed only once the commit is made: the strategy marks it when the commit is queued */
+static bool commit_made(const algo_ctx *x, const caf_execution *e)
+{
+    return e->committed && !run_commit_queue_holds(&x->queue, e->index);
+}
+
 static caf_status report_execution(algo_ctx *x, const caf_execution *e, bool is_new, caf_error *err)
 {
     bool ran_here = is_new && x->executed && x->last_executed == e->index;
@@ -335,7 +417,7 @@ static caf_status report_execution(algo_ctx *x, const caf_execution *e, bool is_
                                x->index, "iteration", e->iteration, "index", (json_int_t)e->index, "runs",
                                runs_json(e->runs, e->run_count), "iov", e->iov.exp_low, e->iov.run_low,
                                e->iov.exp_high, e->iov.run_high, "result", caf_algorithm_result_name(e->result),
-                               "committed", e->committed, "message", is_new ? text_json(x->message) : json_null(),
+                               "committed", commit_made(x, e), "message", is_new ? text_json(x->message) : json_null(),
                                "state", ran_here && x->last_state ? json_string(x->last_state) : json_null()),
                   err);
 }
@@ -344,7 +426,7 @@ static caf_status report_execution(algo_ctx *x, const caf_execution *e, bool is_
  * committed later (caf_strategy_commit refuses the others). */
 static caf_status track_pending(algo_ctx *x, const caf_execution *e, size_t i, caf_error *err)
 {
-    if (e->committed || !(e->result == CAF_RESULT_OK || e->result == CAF_RESULT_ITERATE))
+    if (commit_made(x, e) || !(e->result == CAF_RESULT_OK || e->result == CAF_RESULT_ITERATE))
         return CAF_OK;
     if (x->pending_count == x->pending_capacity) {
         size_t cap = x->pending_capacity ? x->pending_capacity * 2 : 16;
@@ -369,9 +451,9 @@ static caf_status cb_progress(void *ctx, const caf_strategy_state *s, caf_error 
     for (size_t k = 0; k < x->pending_count; k++) { /* commits of earlier executions */
         size_t i = x->pending[k];
         const caf_execution *e = &s->executions[i];
-        if (i < s->execution_count && e->committed && rc == CAF_OK)
+        if (i < s->execution_count && commit_made(x, e) && rc == CAF_OK)
             rc = report_execution(x, e, false, err);
-        else if (i < s->execution_count && !e->committed)
+        else if (i < s->execution_count && !commit_made(x, e))
             x->pending[kept++] = i;
     }
     x->pending_count = kept;
@@ -471,6 +553,7 @@ static void clear_ctx(algo_ctx *x)
     caf_algo_zygote_close(x->zygote);
     run_lineage_free(x->lineage);
     free(x->last_state);
+    run_commit_queue_clear(&x->queue);
 }
 
 /* In the driver: runs (or replays) one algorithm's strategy from its recorded state and reports its
@@ -483,6 +566,7 @@ static caf_status run_algorithm(algo_plan *plan, int a, int fd, const caf_exprun
     caf_strategy_state *state = &plan->states[a];
     caf_status rc = prepare_ctx(c, a, &x, err);
     x.fd = fd;
+    run_commit_queue_init(&x.queue, commit_now, &x);
     if (rc == CAF_OK) {
         state->kind = x.cfg->strategy.kind; /* rows are recorded per algorithm, whose strategy cannot change */
         snprintf(state->plugin, sizeof state->plugin, "%s", x.cfg->strategy.plugin);
@@ -516,6 +600,10 @@ static caf_status run_algorithm(algo_plan *plan, int a, int fd, const caf_exprun
             caf_strategy_params_clear(&params);
         }
     }
+    /* the last commit waits for no further execution; after an error too, as it would have been made */
+    caf_status flushed = run_commit_queue_flush(&x.queue, rc == CAF_OK ? err : NULL);
+    if (rc == CAF_OK)
+        rc = flushed;
     if (rc == CAF_OK) {
         char *it_dir = run_cal_iteration_dir(c, c->cm.iteration);
         char *name = strrchr(x.dir, '/') + 1;

@@ -596,6 +596,78 @@ static void zygote_child_uses_the_loaded_plugin(void **state)
     free(dir);
 }
 
+/* What the caller does while the child runs: waits for the child to start calibrating (MARKER.start), then
+ * lets it go on (creates the file it waits for). */
+typedef struct window {
+    char *started, *go;
+    int calls;
+    bool saw_child;
+    double sleep_seconds;
+} window;
+
+static void while_child_runs(void *ctx)
+{
+    window *w = ctx;
+    w->calls++;
+    for (int i = 0; w->started && i < 3000 && !w->saw_child; i++) {
+        w->saw_child = caf_path_exists(w->started);
+        if (!w->saw_child)
+            usleep(10000);
+    }
+    if (w->go)
+        assert_int_equal(caf_file_write_atomic(w->go, "", 0, NULL), CAF_OK);
+    if (w->sleep_seconds > 0)
+        usleep((useconds_t)(w->sleep_seconds * 1e6));
+}
+
+/* spec->while_running is called once, while the child runs (the child waits for what the callback
+ * creates), not when the execution cannot start; the time limit still applies. */
+static void while_running_overlaps_the_child(void **state)
+{
+    fixture *f = *state;
+    char *marker = caf_path_join(f->dir, "marker"), *go = caf_path_join(f->dir, "go");
+    window w = {.go = go};
+    assert_true(asprintf(&w.started, "%s.start", marker) > 0);
+    const char *names[] = {"marker", "wait_for", "wait_timeout"}, *values[] = {marker, go, "30"};
+    caf_algo_run_spec s = spec_for(f, names, values, 3);
+    s.while_running = while_child_runs;
+    s.while_running_ctx = &w;
+    caf_algo_run_result out = {0};
+    caf_error err = {0};
+    assert_int_equal(caf_algo_run(&s, &out, &err), CAF_OK);
+    assert_int_equal(out.result, CAF_ALGO_OK);
+    assert_true(out.committed);
+    assert_int_equal(w.calls, 1);
+    assert_true(w.saw_child);
+    caf_algo_run_result_clear(&out);
+
+    /* a child that hangs is killed at its time limit, a callback running past it notwithstanding */
+    window late = {.sleep_seconds = 1.5};
+    const char *hang_names[] = {"action"}, *hang_values[] = {"hang"};
+    s = spec_for(f, hang_names, hang_values, 1);
+    s.timeout_seconds = 1.0;
+    s.while_running = while_child_runs;
+    s.while_running_ctx = &late;
+    assert_int_equal(caf_algo_run(&s, &out, &err), CAF_OK);
+    assert_int_equal(out.result, CAF_ALGO_FAILURE);
+    assert_non_null(strstr(out.message, "timed out after 1 s"));
+    assert_int_equal(late.calls, 1);
+    caf_algo_run_result_clear(&out);
+
+    /* no execution, no call */
+    window none = {0};
+    s = spec_for(f, NULL, NULL, 0);
+    s.while_running = while_child_runs;
+    s.while_running_ctx = &none;
+    s.plugin = NULL;
+    assert_int_not_equal(caf_algo_run(&s, &out, &err), CAF_OK);
+    assert_int_equal(none.calls, 0);
+    caf_algo_run_result_clear(&out);
+    free(marker);
+    free(go);
+    free(w.started);
+}
+
 int main(void)
 {
     /* the test plugins are built outside the user plugin path */
@@ -614,6 +686,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(sequence_sees_earlier_payloads, setup, teardown),
         cmocka_unit_test_setup_teardown(malformed_chain_database_fails_only_the_executions_that_read_it, setup, teardown),
         cmocka_unit_test_setup_teardown(a_set_up_failure_is_a_failure_naming_the_algorithm, setup, teardown),
+        cmocka_unit_test_setup_teardown(while_running_overlaps_the_child, setup, teardown),
     };
     int failed = cmocka_run_group_tests_name("forked from the caller", tests, NULL, NULL);
     caf_error err = {0};
