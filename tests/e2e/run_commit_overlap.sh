@@ -14,7 +14,7 @@ W=$(mktemp -d)
 pid=
 holder=
 # caf run and the lock holder of this test, and any driver left of a killed caf run
-trap 'kill -9 $pid $holder $(pgrep -f "run $W/" || true) 2>/dev/null; rm -rf "$W"' EXIT
+trap 'kill -9 $pid $holder $(pgrep -f "run $W/" || true) 2>/dev/null || true; rm -rf "$W"' EXIT
 source "$CAF_SOURCE_DIR/tests/support/campaign_fixture.sh"
 cd "$W"
 make_toy
