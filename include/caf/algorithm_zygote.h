@@ -1,5 +1,7 @@
 /* The execution zygote: a small process, exec'd (not forked from the caller, whose address space may be
- * large), that loads one algorithm plugin once and then forks one child per execution on request. Each
+ * large), that loads one algorithm plugin once and then forks one child per execution, ahead of its request
+ * (the child waits, having opened the inputs the previous request named, so that neither the fork nor the
+ * inputs' opening is on the execution's path; a waiting child that died is replaced by a fork). Each
  * child is set up exactly as the runner's own child (own process group, default signals, stdin from
  * /dev/null, output into the log, memory limit, death signal) and sends its result over the runner's pipe,
  * so the runner watches it, limits it, kills it and judges its end as before; only the fork and the plugin
@@ -42,14 +44,16 @@ unsigned caf_algo_zygote_starts(const caf_algo_zygote *z);
  * Returns the process's exit code. */
 int caf_algo_zygote_main(int argc, char **argv);
 
-/* What a zygote does around each fork: before and after it in the zygote (may be NULL), and in the child,
- * which is already set up as the runner's own child (group, signals, death signal, log, memory limit),
+/* What a zygote does around each fork: before and after it in the zygote (may be NULL); child_start in the
+ * child right after the fork, before its request may have come (may be NULL); and in the child, once its
+ * request came and it is set up as the runner's own child (group, signals, death signal, log, memory limit),
  * the execution itself: child must send the result to result_fd and end the process. */
 typedef struct caf_algo_zygote_hooks {
     void (*before_fork)(void *ctx);
     void (*after_fork)(void *ctx);
     void (*child)(const caf_algo_run_spec *spec, int result_fd, void *ctx); /* must not return */
     void *ctx;
+    void (*child_start)(void *ctx);
 } caf_algo_zygote_hooks;
 
 /* Serves requests on sock until it closes (the runner is gone), forking each execution's child; asks for

@@ -454,10 +454,15 @@ static void py_after_fork(void *ctx)
     PyOS_AfterFork_Parent();
 }
 
-/* The execution's child: the handler runs it (handler(spec_text, result_fd) -> exit code); no teardown. */
+/* The execution's child, once its request came (py_child_start ran right after the fork): the handler runs it (handler(spec_text, result_fd) -> exit code); no teardown. */
+static void py_child_start(void *ctx)
+{
+    (void)ctx;
+    PyOS_AfterFork_Child();
+}
+
 static void py_child(const caf_algo_run_spec *spec, int fd, void *ctx)
 {
-    PyOS_AfterFork_Child();
     json_t *j = caf_algo_run_spec_to_json(spec);
     char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
@@ -479,7 +484,8 @@ static PyObject *zygote_serve(PyObject *module, PyObject *args)
     PyObject *handler;
     if (!PyArg_ParseTuple(args, "ilO", &sock, &parent, &handler))
         return NULL;
-    caf_algo_zygote_hooks hooks = {py_before_fork, py_after_fork, py_child, handler};
+    caf_algo_zygote_hooks hooks = {.before_fork = py_before_fork, .after_fork = py_after_fork, .child = py_child,
+                                   .ctx = handler, .child_start = py_child_start};
     return PyLong_FromLong(caf_algo_zygote_serve(sock, (pid_t)parent, &hooks));
 }
 

@@ -8,6 +8,7 @@
 
 #include "algorithm/algorithm_internal.h"
 #include "caf/log.h"
+#include "collector/output_warm.h"
 
 void caf_algo_close_inputs(caf_algorithm *alg)
 {
@@ -106,6 +107,7 @@ caf_status caf_algorithm_set_collection_inputs(caf_algorithm *alg, const char *c
         }
     }
     free(expected);
+    caf_collector_output_warm_discard(); /* what a zygote's child opened ahead for other inputs */
     if (st != CAF_OK) {
         caf_error_prefix(err, "algorithm %s: ", alg->full_name);
         caf_algo_close_inputs(alg);

@@ -155,9 +155,8 @@ bool caf_algo_child_send_error(int fd, const char *algorithm, caf_status status,
     return caf_runner_send(fd, algorithm, NULL, status, err, NULL, 0);
 }
 
-void caf_runner_child_setup(const caf_algo_run_spec *spec, int fd, int log_fd, pid_t parent)
+void caf_runner_child_detach(pid_t parent)
 {
-    (void)fd;
     setpgid(0, 0);
     default_signals();
     /* an algorithm must not outlive the calibration that started it */
@@ -165,6 +164,10 @@ void caf_runner_child_setup(const caf_algo_run_spec *spec, int fd, int log_fd, p
     if (getppid() != parent)
         _exit(1);
     signal(SIGPIPE, SIG_IGN);
+}
+
+void caf_runner_child_attach(const caf_algo_run_spec *spec, int log_fd)
+{
     if (log_fd >= 0) {
         dup2(log_fd, STDOUT_FILENO);
         dup2(log_fd, STDERR_FILENO);
@@ -175,6 +178,13 @@ void caf_runner_child_setup(const caf_algo_run_spec *spec, int fd, int log_fd, p
     child_algorithm_name = name;
     caf_log_set_sink(child_log_sink, NULL);
     apply_memory_limit(spec->memory_limit);
+}
+
+void caf_runner_child_setup(const caf_algo_run_spec *spec, int fd, int log_fd, pid_t parent)
+{
+    (void)fd;
+    caf_runner_child_detach(parent);
+    caf_runner_child_attach(spec, log_fd);
 }
 
 _Noreturn void caf_runner_child_run(const caf_algo_run_spec *spec, int fd, const caf_plugin *loaded)

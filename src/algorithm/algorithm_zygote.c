@@ -7,11 +7,24 @@
  *   zygote -> runner  "S" + wait status (int32) once the child has ended (the zygote has then killed what
  *                     the child left in its group).
  * The zygote keeps an ended child as a zombie until the next request (or its end), so the runner can never
- * signal a reused process group while it has not yet read the status. */
+ * signal a reused process group while it has not yet read the status.
+ *
+ * Children forked ahead: the zygote forks the next execution's child before its request comes (at its start,
+ * and once it reported a child's end, while the runner commits that execution's result). That child does what
+ * does not depend on the request (its own process group, default signals, death signal, stdin from /dev/null;
+ * caf_runner_child_detach), opens the collector outputs the previous request named (collector/output_warm.h:
+ * in the child, never in the zygote, as an SQLite connection must not cross a fork; used only when the next
+ * request names the same file, unchanged), and waits on a socketpair of its own for the request, which the
+ * zygote passes on as it came ("R" + memory limit with the three descriptors). The child then applies what
+ * depends on it (log, memory limit; caf_runner_child_attach) and runs it. So the fork and the inputs' opening
+ * leave the execution's critical path; "P" names that child, already in its own group. A child forked ahead
+ * that died before its request (killed, OOM) is reaped and the request gets a child forked then; one never
+ * used is killed and reaped when the zygote ends, which it does before its runner stops waiting for it. */
 #include "caf/algorithm_zygote.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdint.h>
@@ -20,6 +33,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,6 +43,7 @@
 #include "caf/log.h"
 #include "caf/plugin.h"
 #include "caf/python_algorithm.h"
+#include "collector/output_warm.h"
 
 #ifndef CAF_BUILD_DIR
 #define CAF_BUILD_DIR ""
@@ -117,6 +132,18 @@ static ssize_t recv_with_fds(int sock, void *data, size_t size, int *fds, size_t
 
 /* ---- the zygote process ---- */
 
+/* What the zygote keeps between requests. */
+typedef struct zygote_state {
+    int sock;               /* the runner's socket */
+    pid_t self;
+    const caf_algo_zygote_hooks *hooks;
+    pid_t served;           /* the last child served: kept as a zombie once ended, reaped at the next request */
+    pid_t ready;            /* the child forked ahead, waiting for its request on ready_sock; 0: none */
+    int ready_sock;         /* the zygote's end of that child's socket */
+    char **inputs;          /* the last request's inputs, which the child forked ahead opens */
+    size_t input_count;
+} zygote_state;
+
 static caf_algo_run_spec *read_spec(int fd)
 {
     off_t size = lseek(fd, 0, SEEK_END);
@@ -147,54 +174,174 @@ static int wait_status_of(const siginfo_t *info)
     return (info->si_status & 0x7f) | (info->si_code == CLD_DUMPED ? 0x80 : 0);
 }
 
-/* Serves one request: forks the child, reports it, waits for its end and reports that. false when the
- * socket broke (the runner is gone). */
-static bool serve(int sock, pid_t *child, const unsigned char *request, size_t size, int *fds, size_t fd_count,
-                  const caf_algo_zygote_hooks *hooks)
+/* In a child just forked: what every execution's process does before its request (its own group, default
+ * signals, death signal, stdin from /dev/null, the hooks' start). */
+static void child_start(const zygote_state *z)
 {
-    reap(child);
+    close(z->sock);
+    if (z->ready_sock >= 0)
+        close(z->ready_sock);
+    int devnull = open("/dev/null", O_RDONLY);
+    if (devnull >= 0) {
+        dup2(devnull, STDIN_FILENO);
+        close(devnull);
+    }
+    caf_runner_child_detach(z->self);
+    if (z->hooks->child_start)
+        z->hooks->child_start(z->hooks->ctx);
+}
+
+/* In the child: the request (memory limit; result pipe, log and spec descriptors) carried out. */
+static _Noreturn void child_execute(const zygote_state *z, uint64_t memory_limit, const int fds[3])
+{
+    caf_algo_run_spec *spec = read_spec(fds[2]);
+    close(fds[2]);
+    if (!spec) {
+        caf_error err = {0};
+        caf_error_set(&err, CAF_ERR_NOMEM, "algorithm zygote: cannot read the execution's spec");
+        _exit(caf_algo_child_send_error(fds[0], "", err.code, &err) ? 0 : 1);
+    }
+    spec->memory_limit = (size_t)memory_limit;
+    caf_runner_child_attach(spec, fds[1]);
+    z->hooks->child(spec, fds[0], z->hooks->ctx);
+    _exit(1); /* a child hook that returned sent nothing */
+}
+
+/* In the child forked ahead: opens the last request's inputs, then waits for its own request. The zygote's end
+ * closing (the zygote ended or dropped this child) ends it. */
+static _Noreturn void child_wait_for_request(const zygote_state *z, int sock)
+{
+    caf_collector_output_warm_up((const char *const *)z->inputs, z->input_count);
+    unsigned char request[16];
+    int fds[3];
+    size_t fd_count = 0;
+    ssize_t n = recv_with_fds(sock, request, sizeof request, fds, &fd_count, 0);
+    if (n != 9 || request[0] != 'R' || fd_count != 3)
+        _exit(0);
+    close(sock);
+    uint64_t memory_limit;
+    memcpy(&memory_limit, request + 1, sizeof memory_limit);
+    child_execute(z, memory_limit, fds);
+}
+
+/* Forks the next execution's child ahead of its request, unless one is waiting already. */
+static void fork_ahead(zygote_state *z)
+{
+    if (z->ready > 0)
+        return;
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+        return;
+    fflush(NULL);
+    if (z->hooks->before_fork)
+        z->hooks->before_fork(z->hooks->ctx);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(sv[0]);
+        child_start(z);
+        child_wait_for_request(z, sv[1]);
+    }
+    if (z->hooks->after_fork)
+        z->hooks->after_fork(z->hooks->ctx);
+    close(sv[1]);
+    if (pid < 0) {
+        close(sv[0]);
+        return;
+    }
+    setpgid(pid, pid); /* also done by the child: the group exists before any request */
+    z->ready = pid;
+    z->ready_sock = sv[0];
+}
+
+/* Ends the child forked ahead, if any (it is in its own group, with nothing started yet). */
+static void drop_ready(zygote_state *z)
+{
+    if (z->ready > 0) {
+        kill(z->ready, SIGKILL);
+        waitpid(z->ready, NULL, 0);
+    }
+    if (z->ready_sock >= 0)
+        close(z->ready_sock);
+    z->ready = 0;
+    z->ready_sock = -1;
+}
+
+/* The request handed to the child forked ahead when it is still alive, else to a child forked now: its pid,
+ * -1 when none could be forked. */
+static pid_t hand_over(zygote_state *z, const unsigned char *request, int *fds)
+{
+    if (z->ready > 0) {
+        pid_t ready = z->ready, ended = waitpid(ready, NULL, WNOHANG); /* it may have died meanwhile (OOM) */
+        if (ended == 0 && send_with_fds(z->ready_sock, request, 9, fds, 3) == 9) {
+            close(z->ready_sock);
+            z->ready = 0;
+            z->ready_sock = -1;
+            return ready;
+        }
+        if (ended == ready) /* reaped: nothing left to end */
+            z->ready = 0;
+        drop_ready(z);
+    }
+    uint64_t memory_limit;
+    memcpy(&memory_limit, request + 1, sizeof memory_limit);
+    fflush(NULL);
+    if (z->hooks->before_fork)
+        z->hooks->before_fork(z->hooks->ctx);
+    pid_t pid = fork();
+    if (pid == 0) {
+        child_start(z);
+        child_execute(z, memory_limit, fds);
+    }
+    if (z->hooks->after_fork)
+        z->hooks->after_fork(z->hooks->ctx);
+    if (pid > 0)
+        setpgid(pid, pid); /* also done by the child: the group exists before the runner hears of it */
+    return pid;
+}
+
+/* Keeps the inputs the spec in fd names, for the next child forked ahead (none when it cannot be read). */
+static void remember_inputs(zygote_state *z, int fd)
+{
+    for (size_t i = 0; i < z->input_count; i++)
+        free(z->inputs[i]);
+    free(z->inputs);
+    z->inputs = NULL;
+    z->input_count = 0;
+    caf_algo_run_spec *spec = read_spec(fd);
+    if (spec && spec->input_count > 0 && (z->inputs = calloc(spec->input_count, sizeof *z->inputs))) {
+        for (size_t i = 0; i < spec->input_count; i++)
+            if (spec->inputs[i] && (z->inputs[z->input_count] = strdup(spec->inputs[i])))
+                z->input_count++;
+    }
+    caf_algo_run_spec_free(spec);
+}
+
+/* Serves one request: hands it to a child, reports the child, waits for its end, reports that and forks the
+ * next one ahead. false when the socket broke (the runner is gone). */
+static bool serve(zygote_state *z, const unsigned char *request, size_t size, int *fds, size_t fd_count)
+{
+    reap(&z->served);
     if (size != 9 || request[0] != 'R' || fd_count != 3) {
         for (size_t i = 0; i < fd_count; i++)
             close(fds[i]);
         return false;
     }
-    uint64_t memory_limit;
-    memcpy(&memory_limit, request + 1, sizeof memory_limit);
-    caf_algo_run_spec *spec = read_spec(fds[2]);
-    close(fds[2]);
-    pid_t zygote = getpid();
-    fflush(NULL);
-    if (spec && hooks->before_fork)
-        hooks->before_fork(hooks->ctx);
-    pid_t pid = spec ? fork() : -1;
-    if (pid == 0) {
-        close(sock);
-        int devnull = open("/dev/null", O_RDONLY);
-        if (devnull >= 0) {
-            dup2(devnull, STDIN_FILENO);
-            close(devnull);
-        }
-        spec->memory_limit = (size_t)memory_limit;
-        caf_runner_child_setup(spec, fds[0], fds[1], zygote);
-        hooks->child(spec, fds[0], hooks->ctx);
-        _exit(1); /* a child hook that returned sent nothing */
-    }
-    if (spec && hooks->after_fork)
-        hooks->after_fork(hooks->ctx);
+    pid_t pid = hand_over(z, request, fds);
     close(fds[0]);
     close(fds[1]);
-    caf_algo_run_spec_free(spec);
     unsigned char reply[5];
     int32_t value = pid > 0 ? (int32_t)pid : -1;
-    if (pid > 0)
-        setpgid(pid, pid); /* also done by the child: the group exists before the runner hears of it */
     reply[0] = 'P';
     memcpy(reply + 1, &value, sizeof value);
-    if (send_with_fds(sock, reply, sizeof reply, NULL, 0) != (ssize_t)sizeof reply)
+    bool sent = send_with_fds(z->sock, reply, sizeof reply, NULL, 0) == (ssize_t)sizeof reply;
+    if (pid > 0)
+        remember_inputs(z, fds[2]); /* while the child runs */
+    close(fds[2]);
+    if (!sent)
         return false;
     if (pid < 0)
         return true;
-    *child = pid;
+    z->served = pid;
     siginfo_t info = {0};
     while (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT) != 0 && errno == EINTR)
         ;
@@ -202,7 +349,11 @@ static bool serve(int sock, pid_t *child, const unsigned char *request, size_t s
     value = (int32_t)wait_status_of(&info);
     reply[0] = 'S';
     memcpy(reply + 1, &value, sizeof value);
-    return send_with_fds(sock, reply, sizeof reply, NULL, 0) == (ssize_t)sizeof reply;
+    bool sent_status = send_with_fds(z->sock, reply, sizeof reply, NULL, 0) == (ssize_t)sizeof reply;
+    /* after the status, not while the child runs: a fork then would delay the status of a child that ends
+     * meanwhile; now it overlaps with the runner's commit of the result */
+    fork_ahead(z);
+    return sent_status;
 }
 
 int caf_algo_zygote_serve(int sock, pid_t parent, const caf_algo_zygote_hooks *hooks)
@@ -213,18 +364,23 @@ int caf_algo_zygote_serve(int sock, pid_t parent, const caf_algo_zygote_hooks *h
     signal(SIGINT, SIG_IGN); /* Ctrl-C is the runner's to handle, as for the driver */
     signal(SIGPIPE, SIG_IGN);
     fcntl(sock, F_SETFD, FD_CLOEXEC);
-    pid_t child = 0;
+    zygote_state z = {.sock = sock, .self = getpid(), .hooks = hooks, .ready_sock = -1};
+    fork_ahead(&z);
     for (;;) {
         unsigned char request[64];
         int fds[3];
         size_t fd_count = 0;
         ssize_t n = recv_with_fds(sock, request, sizeof request, fds, &fd_count, 0);
-        if (n <= 0 || !serve(sock, &child, request, (size_t)n, fds, fd_count, hooks))
+        if (n <= 0 || !serve(&z, request, (size_t)n, fds, fd_count))
             break;
     }
-    if (child > 0)
-        kill(-child, SIGKILL);
-    reap(&child);
+    drop_ready(&z);
+    if (z.served > 0)
+        kill(-z.served, SIGKILL);
+    reap(&z.served);
+    for (size_t i = 0; i < z.input_count; i++)
+        free(z.inputs[i]);
+    free(z.inputs);
     return 0;
 }
 
@@ -402,12 +558,35 @@ static caf_status start(caf_algo_zygote *z, caf_error *err)
     return CAF_OK;
 }
 
+/* Whether process pid (our child) ended within ms milliseconds; reaped then. */
+static bool ended_within(pid_t pid, int ms)
+{
+    int fd = -1;
+#ifdef SYS_pidfd_open
+    fd = (int)syscall(SYS_pidfd_open, pid, 0);
+#endif
+    if (fd >= 0) {
+        struct pollfd p = {fd, POLLIN, 0};
+        while (poll(&p, 1, ms) < 0 && errno == EINTR)
+            ;
+        close(fd);
+    }
+    for (int waited = 0;; waited++) {
+        pid_t r = waitpid(pid, NULL, WNOHANG);
+        if (r == pid || (r < 0 && errno == ECHILD))
+            return true;
+        if (fd >= 0 || waited >= ms)
+            return false;
+        usleep(1000);
+    }
+}
+
 static void stop(caf_algo_zygote *z)
 {
     if (z->fd >= 0)
-        close(z->fd); /* the zygote sees its socket close and ends */
+        close(z->fd); /* the zygote sees its socket close, ends and reaps its children, and ends */
     z->fd = -1;
-    if (z->pid > 0) {
+    if (z->pid > 0 && !ended_within(z->pid, 1000)) { /* busy with a child that does not end, or dead already */
         kill(z->pid, SIGKILL);
         waitpid(z->pid, NULL, 0);
     }

@@ -39,6 +39,14 @@ _Noreturn void caf_runner_child_main(const caf_algo_run_spec *spec, int fd, int 
 /* caf_runner_child_main is these two: the set-up (everything up to the memory limit) ... */
 void caf_runner_child_setup(const caf_algo_run_spec *spec, int fd, int log_fd, pid_t parent);
 
+/* ... which is these two: what does not depend on the execution (own process group, default signals, death
+ * signal, SIGPIPE ignored; ends the process when parent is already gone), which a zygote's child forked ahead
+ * does before its request comes ... */
+void caf_runner_child_detach(pid_t parent);
+
+/* ... and what does: output into log_fd (closed), the log's name for the algorithm, the memory limit. */
+void caf_runner_child_attach(const caf_algo_run_spec *spec, int log_fd);
+
 /* ... and the algorithm loaded (or the interpreter exec'd), run and its result sent. loaded: the plugin
  * already loaded in this process (the zygote's) when it is spec's, used without searching or dlopen; NULL:
  * the plugin is loaded here. */

@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "caf/file.h"
 #include "caf/log.h"
@@ -20,6 +21,7 @@ struct caf_collector_output {
     bool runs_loaded, counts_loaded; /* lazily opened files read these on first use */
     sqlite3_stmt *pieces, *chunks, *keys;
     sqlite3_stmt *has_run; /* prepared on first use */
+    int witness;           /* a descriptor of the file opened ahead (output_set_witness), -1: none */
 };
 
 static caf_status load_runs(caf_collector_output *f, caf_error *err);
@@ -158,6 +160,8 @@ void caf_collector_output_close(caf_collector_output *f)
     sqlite3_finalize(f->keys);
     sqlite3_finalize(f->has_run);
     sqlite3_close(f->db);
+    if (f->witness >= 0) /* after the connection: closing a descriptor of the file drops its locks */
+        close(f->witness);
     for (size_t i = 0; i < f->n_objects; i++) {
         free((char *)f->objects[i].name);
         free((char *)f->objects[i].type_name);
@@ -391,6 +395,7 @@ static caf_status open_output(const char *path, bool lazy, caf_collector_output 
         free(f);
         return caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
     }
+    f->witness = -1;
     caf_status st = CAF_OK;
     int rc = SQLITE_OK;
     if (!caf_path_exists(path))
@@ -437,7 +442,19 @@ caf_status caf_collector_output_open(const char *path, caf_collector_output **ou
 
 caf_status caf_collector_output_open_lazy(const char *path, caf_collector_output **out, caf_error *err)
 {
+    if (output_warm_take(path, out)) /* opened ahead by a zygote's child, and the file is still the same */
+        return CAF_OK;
     return open_output(path, true, out, err);
+}
+
+caf_status output_open_cold(const char *path, caf_collector_output **out, caf_error *err)
+{
+    return open_output(path, true, out, err);
+}
+
+void output_set_witness(caf_collector_output *f, int fd)
+{
+    f->witness = fd;
 }
 
 /* ---- Reading objects ---- */

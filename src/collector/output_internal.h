@@ -53,4 +53,16 @@ caf_status output_writer_flush_if(caf_collector_writer *w, int64_t threshold, ca
 sqlite3 *output_db(const caf_collector_output *f);
 sqlite3_stmt *output_chunks_stmt(const caf_collector_output *f);
 
+/* caf_collector_output_open_lazy without looking at the files opened ahead (collector_output_warm.c). */
+caf_status output_open_cold(const char *path, caf_collector_output **out, caf_error *err);
+
+/* Gives f a descriptor of its file to keep (closed with f, after the connection); the files opened ahead keep
+ * one to compare with the path when they are asked for. */
+void output_set_witness(caf_collector_output *f, int fd);
+
+/* When path (canonical) was opened ahead and the file at path is still the one opened (same device, inode,
+ * size and modification time), moves that handle to *out (true); otherwise false, and a stale handle for
+ * path is closed. */
+bool output_warm_take(const char *path, caf_collector_output **out);
+
 #endif

@@ -51,6 +51,8 @@ static const caf_param_spec test_params[] = {
      "collections alone and write its entries to the JSON state's collection_entries"},
     {"report_env", CAF_PARAM_STRING, CAF_PARAM_DEFAULTED, "''", "write this environment variable's value to the "
      "JSON state's env (null when unset; empty: nothing)"},
+    {"report_pid", CAF_PARAM_BOOL, CAF_PARAM_DEFAULTED, "false", "write the process id of the execution to the "
+     "JSON state's pid"},
     {NULL, 0, 0, NULL, NULL},
 };
 
@@ -355,6 +357,8 @@ static caf_algo_result test_calibrate_inner(caf_algo_context *ctx, caf_error *er
         const char *value = getenv(variable);
         json_object_set_new(caf_algo_output_state(ctx), "env", value ? json_string(value) : json_null());
     }
+    if (caf_params_bool(p, "report_pid", false))
+        json_object_set_new(caf_algo_output_state(ctx), "pid", json_integer(getpid()));
     if (caf_params_bool(p, "binary_output", false)) {
         static const char junk[] = "binary \xff\xfe\x00 \xc2\xb5s \xe2\x82\n";
         fwrite(junk, 1, sizeof junk - 1, stdout);

@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +24,8 @@
 #include "caf/file.h"
 #include "caf/localdb.h"
 #include "test_support.h"
+
+#include <sqlite3.h>
 
 typedef struct fixture {
     char *dir;
@@ -668,6 +672,252 @@ static void while_running_overlaps_the_child(void **state)
     free(w.started);
 }
 
+/* The processes whose parent is pid: the live ones (not zombies) into live (up to 16; NULL: not kept), the
+ * zombies into zombies likewise, their number into *zombie_count; returns the number of live ones. */
+static size_t children_of(pid_t pid, pid_t *live, size_t *zombie_count, pid_t *zombies)
+{
+    size_t n = 0, z = 0;
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        char path[300], buf[512];
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+        FILE *f = fopen(path, "r");
+        size_t got = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+        if (f)
+            fclose(f);
+        buf[got] = '\0';
+        char *close_paren = strrchr(buf, ')'), state;
+        int ppid;
+        if (!close_paren || sscanf(close_paren + 1, " %c %d", &state, &ppid) != 2 || ppid != (int)pid)
+            continue;
+        pid_t child = (pid_t)atoi(e->d_name);
+        if (state == 'Z') {
+            if (zombies && z < 16)
+                zombies[z] = child;
+            z++;
+        } else {
+            if (live && n < 16)
+                live[n] = child;
+            n++;
+        }
+    }
+    if (d)
+        closedir(d);
+    if (zombie_count)
+        *zombie_count = z;
+    return n;
+}
+
+/* Whether process pid has path open. */
+static bool has_open(pid_t pid, const char *path)
+{
+    char dir[64], link[600], target[4096];
+    snprintf(dir, sizeof dir, "/proc/%d/fd", (int)pid);
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    bool found = false;
+    while (d && !found && (e = readdir(d))) {
+        snprintf(link, sizeof link, "%s/%s", dir, e->d_name);
+        ssize_t n = readlink(link, target, sizeof target - 1);
+        target[n > 0 ? n : 0] = '\0';
+        found = n > 0 && strcmp(target, path) == 0;
+    }
+    if (d)
+        closedir(d);
+    return found;
+}
+
+/* The zygote's child forked ahead of the next request (waited for up to 20 s), having opened path when path is
+ * not NULL; 0 when there is none. */
+static pid_t child_forked_ahead(caf_algo_zygote *z, const char *path)
+{
+    for (int i = 0; i < 2000; i++) {
+        pid_t live[16];
+        size_t n = children_of(caf_algo_zygote_pid(z), live, NULL, NULL);
+        if (n == 1 && (!path || has_open(live[0], path)))
+            return live[0];
+        usleep(10000);
+    }
+    return 0;
+}
+
+/* Runs the "test" algorithm reading the histogram peak of input with z; returns the execution's process id
+ * and the number of entries it read. */
+static pid_t run_reading(fixture *f, caf_algo_zygote *z, const char *input, double *entries)
+{
+    const char *names[] = {"object", "report_pid"}, *values[] = {"peak", "true"};
+    caf_algo_run_spec s = spec_for(f, names, values, 2);
+    const char *inputs[] = {input};
+    s.inputs = inputs;
+    s.zygote = z;
+    caf_algo_run_result out = {0};
+    caf_error err = {0};
+    assert_int_equal(caf_algo_run(&s, &out, &err), CAF_OK);
+    assert_int_equal(out.result, CAF_ALGO_OK);
+    assert_false(out.crashed);
+    pid_t pid = (pid_t)json_integer_value(json_object_get(out.state, "pid"));
+    const char *at = strstr(out.log, "object peak: ");
+    assert_non_null(at);
+    *entries = atof(at + strlen("object peak: "));
+    caf_algo_run_result_clear(&out);
+    return pid;
+}
+
+static caf_algo_zygote *open_zygote(void)
+{
+    caf_algo_zygote *z = NULL;
+    caf_error err = {0};
+    assert_int_equal(caf_algo_zygote_open(&(caf_algo_run_spec){.plugin = "TestAlgorithms"}, &z, &err), CAF_OK);
+    assert_non_null(z);
+    return z;
+}
+
+/* The zygote forks each execution's child ahead of its request: the request is served by a process that
+ * existed before it came, and while it runs the next one is forked. That child opens the inputs the last
+ * request named, without keeping a lock on them (a writer may work on the file in place meanwhile), and the
+ * next request naming the same unchanged file is served by it. */
+static void zygote_serves_with_a_child_forked_ahead(void **state)
+{
+    fixture *f = *state;
+    caf_algo_zygote *z = open_zygote();
+    pid_t ahead = child_forked_ahead(z, NULL);
+    assert_true(ahead > 0);
+    double entries = 0;
+    assert_int_equal(run_reading(f, z, f->input, &entries), ahead);
+    assert_true(entries == 350);
+
+    char *real = realpath(f->input, NULL);
+    pid_t next = child_forked_ahead(z, real);
+    assert_true(next > 0 && next != ahead);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(f->input, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    sqlite3_busy_timeout(db, 20000); /* the child may still be opening it: the lock goes once it waits */
+    assert_int_equal(sqlite3_exec(db, "BEGIN EXCLUSIVE; COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(run_reading(f, z, f->input, &entries), next);
+    assert_true(entries == 350);
+    assert_int_equal(caf_algo_zygote_starts(z), 1);
+    caf_algo_zygote_close(z);
+    free(real);
+}
+
+/* dir/name holding the fixture's runs with per_run entries each; the path is malloc'd. */
+static char *write_entries(const char *dir, const char *name, int per_run)
+{
+    fixture_run r[4];
+    for (size_t i = 0; i < 4; i++)
+        r[i] = (fixture_run){runs[i].exp, runs[i].run, per_run, runs[i].mean};
+    return fixture_write_output(dir, name, "TestCollector", CAF_GRANULARITY_RUN, r, 4);
+}
+
+/* An input the child forked ahead opened is read again when the file changed: replaced at the same path
+ * (renamed over it, as writers do), rewritten in place, or another path named. Each request is served by the
+ * child that was waiting, having opened the last input. */
+static void zygote_reads_changed_inputs_fresh(void **state)
+{
+    fixture *f = *state;
+    caf_algo_zygote *z = open_zygote();
+    char *real = realpath(f->input, NULL);
+    double entries = 0;
+    run_reading(f, z, f->input, &entries);
+    assert_true(entries == 350);
+
+    pid_t next = child_forked_ahead(z, real);
+    free(write_entries(f->dir, "in.sqlite", 7));
+    assert_int_equal(run_reading(f, z, f->input, &entries), next);
+    assert_true(next > 0 && entries == 28);
+
+    next = child_forked_ahead(z, real);
+    char *other = write_entries(f->dir, "other.sqlite", 3);
+    usleep(20000); /* a modification time the file system tells from the last one */
+    assert_true(copy_file(other, f->input));
+    assert_int_equal(run_reading(f, z, f->input, &entries), next);
+    assert_true(next > 0 && entries == 12);
+
+    next = child_forked_ahead(z, real);
+    char *third = write_entries(f->dir, "third.sqlite", 2);
+    assert_int_equal(run_reading(f, z, third, &entries), next);
+    assert_true(next > 0 && entries == 8);
+    caf_algo_zygote_close(z);
+    free(third);
+    free(other);
+    free(real);
+}
+
+/* A child forked ahead that died before its request (killed, as by the OOM killer): the request gets a child
+ * forked then, from the same zygote. The memory limit applies to a child forked ahead as to any. */
+static void zygote_child_forked_ahead_killed_or_limited(void **state)
+{
+    fixture *f = *state;
+    caf_algo_zygote *z = open_zygote();
+    pid_t ahead = child_forked_ahead(z, NULL);
+    assert_true(ahead > 0);
+    assert_int_equal(kill(ahead, SIGKILL), 0);
+    size_t zombies = 0;
+    for (int i = 0; i < 2000 && zombies == 0; i++) { /* a zombie of the zygote's now */
+        usleep(1000);
+        children_of(caf_algo_zygote_pid(z), NULL, &zombies, NULL);
+    }
+    assert_int_equal(zombies, 1);
+    double entries = 0;
+    pid_t served = run_reading(f, z, f->input, &entries);
+    assert_true(served > 0 && served != ahead);
+    assert_true(entries == 350);
+    assert_int_equal(caf_algo_zygote_starts(z), 1);
+
+    ahead = child_forked_ahead(z, NULL);
+    assert_true(ahead > 0);
+    const char *names[] = {"action", "eat_limit_mb"}, *values[] = {"eat_memory", "2048"};
+    caf_algo_run_spec s = spec_for(f, names, values, 2);
+    s.zygote = z;
+    s.memory_limit = 64u << 20;
+    caf_algo_run_result out = {0};
+    assert_int_equal(caf_algo_run(&s, &out, NULL), CAF_OK);
+    assert_int_equal(out.result, CAF_ALGO_FAILURE);
+    assert_true(out.crashed);
+    assert_non_null(strstr(out.message, "memory limit"));
+    caf_algo_run_result_clear(&out);
+    assert_int_equal(caf_algo_zygote_starts(z), 1);
+    caf_algo_zygote_close(z);
+}
+
+/* The number of descriptors this process has open. */
+static size_t open_descriptors(void)
+{
+    size_t n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    while (d && readdir(d))
+        n++;
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* Closing a zygote ends every process it forked (the child forked ahead, the last one served, kept as a
+ * zombie) and leaves no descriptor behind. */
+static void zygote_close_leaves_no_process(void **state)
+{
+    fixture *f = *state;
+    size_t descriptors = open_descriptors();
+    caf_algo_zygote *z = open_zygote();
+    double entries = 0;
+    run_reading(f, z, f->input, &entries);
+    pid_t live[16], zombies[16];
+    size_t zombie_count = 0;
+    pid_t ahead = child_forked_ahead(z, NULL);
+    size_t live_count = children_of(caf_algo_zygote_pid(z), live, &zombie_count, zombies);
+    assert_true(ahead > 0);
+    assert_int_equal(live_count, 1);
+    assert_int_equal(zombie_count, 1);
+    caf_algo_zygote_close(z);
+    assert_true(kill(live[0], 0) != 0 && errno == ESRCH);
+    assert_true(kill(zombies[0], 0) != 0 && errno == ESRCH);
+    assert_int_equal(open_descriptors(), descriptors);
+}
+
 int main(void)
 {
     /* the test plugins are built outside the user plugin path */
@@ -697,6 +947,10 @@ int main(void)
     const struct CMUnitTest zygote_tests[] = {
         cmocka_unit_test_setup_teardown(zygote_forks_and_is_restarted_when_it_died, setup, teardown),
         cmocka_unit_test_setup_teardown(zygote_child_uses_the_loaded_plugin, setup, teardown),
+        cmocka_unit_test_setup_teardown(zygote_serves_with_a_child_forked_ahead, setup, teardown),
+        cmocka_unit_test_setup_teardown(zygote_reads_changed_inputs_fresh, setup, teardown),
+        cmocka_unit_test_setup_teardown(zygote_child_forked_ahead_killed_or_limited, setup, teardown),
+        cmocka_unit_test_setup_teardown(zygote_close_leaves_no_process, setup, teardown),
     };
     failed += cmocka_run_group_tests_name("forked by a zygote", tests, NULL, NULL);
     failed += cmocka_run_group_tests_name("the zygote", zygote_tests, NULL, NULL);
