@@ -100,6 +100,8 @@ wait_for "the lock taken" test -f locked
 # execution 1 has run while commit 0 waited for the lock
 exec1=out/one/iteration_0/algorithms/0_TestAlgorithms_test/execution_1
 wait_for "execution 1 start while commit 0 waits (the commit is not overlapped)" test -s "$exec1/algorithm.log"
+recorded() { [ -n "$(rows out)" ]; }
+wait_for "execution 0 recorded" recorded
 sleep 2 # execution 1 (1 s) is over; the driver still waits in commit 0
 [ ! -s "$db/database.txt" ] || fail "commit 0 made while its database was locked"
 [ "$(rows out)" = "one 0 ok 0" ] || fail "the loop recorded a commit not in database.txt: $(rows out)"
