@@ -10,6 +10,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <glob.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -918,6 +919,51 @@ static void zygote_close_leaves_no_process(void **state)
     assert_int_equal(open_descriptors(), descriptors);
 }
 
+/* A Python algorithm's zygote (the interpreter) forks ahead too: the request is served by the child that was
+ * waiting, which had opened the last request's input. Skipped when the Python package was not built. */
+static void python_zygote_serves_with_a_child_forked_ahead(void **state)
+{
+    fixture *f = *state;
+    const char *build = getenv("CAF_BUILD_DIR");
+    char pattern[4096];
+    snprintf(pattern, sizeof pattern, "%s/python/caf/_algorithm*.so", build ? build : ".");
+    glob_t g;
+    bool built = glob(pattern, 0, NULL, &g) == 0;
+    globfree(&g);
+    if (!built)
+        skip();
+    char *module = caf_path_join(f->dir, "prefork_algorithm.py");
+    const char *text = "import os\nimport caf\n\ndef read(ctx):\n    h = ctx.get_object('peak')\n"
+                       "    ctx.output_state['pid'] = os.getpid()\n    ctx.output_state['entries'] = float(h.entries)\n"
+                       "    return caf.Result.OK\n";
+    assert_int_equal(caf_file_write_atomic(module, text, strlen(text), NULL), CAF_OK);
+    caf_algo_run_spec s = spec_for(f, NULL, NULL, 0);
+    s.plugin = "python";
+    s.algorithm = "prefork_algorithm:read";
+    s.python_path = f->dir;
+    caf_algo_zygote *z = NULL;
+    caf_error err = {0};
+    assert_int_equal(caf_algo_zygote_open(&s, &z, &err), CAF_OK);
+    assert_non_null(z);
+    s.zygote = z;
+    char *real = realpath(f->input, NULL);
+    for (int i = 0; i < 2; i++) {
+        pid_t ahead = child_forked_ahead(z, i == 0 ? NULL : real);
+        assert_true(ahead > 0);
+        caf_algo_run_result out = {0};
+        assert_int_equal(caf_algo_run(&s, &out, &err), CAF_OK);
+        if (out.result != CAF_ALGO_OK)
+            fail_msg("%s\n%s", out.message, out.log);
+        assert_int_equal(json_integer_value(json_object_get(out.state, "pid")), ahead);
+        assert_true(json_real_value(json_object_get(out.state, "entries")) == 350);
+        caf_algo_run_result_clear(&out);
+    }
+    assert_int_equal(caf_algo_zygote_starts(z), 1);
+    caf_algo_zygote_close(z);
+    free(real);
+    free(module);
+}
+
 int main(void)
 {
     /* the test plugins are built outside the user plugin path */
@@ -951,6 +997,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(zygote_reads_changed_inputs_fresh, setup, teardown),
         cmocka_unit_test_setup_teardown(zygote_child_forked_ahead_killed_or_limited, setup, teardown),
         cmocka_unit_test_setup_teardown(zygote_close_leaves_no_process, setup, teardown),
+        cmocka_unit_test_setup_teardown(python_zygote_serves_with_a_child_forked_ahead, setup, teardown),
     };
     failed += cmocka_run_group_tests_name("forked by a zygote", tests, NULL, NULL);
     failed += cmocka_run_group_tests_name("the zygote", zygote_tests, NULL, NULL);
