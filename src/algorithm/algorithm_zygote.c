@@ -430,7 +430,9 @@ int caf_algo_zygote_main(int argc, char **argv)
     /* what every child would otherwise do again after the fork: SQLite's one-time set-up */
     sqlite3_initialize();
     caf_algo_zygote_hooks hooks = {.child = c_child, .ctx = &plugin};
-    return caf_algo_zygote_serve(sock, parent, &hooks);
+    int rc = caf_algo_zygote_serve(sock, parent, &hooks);
+    caf_plugin_close(&plugin.so); /* the zygote now ends by itself when its runner closes the socket */
+    return rc;
 }
 
 /* ---- the runner's side ---- */
