@@ -7,13 +7,8 @@
 set -euo pipefail
 W=$(mktemp -d)
 pid=
-cleanup() {
-    [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
-    for p in $(pgrep -f "run $W/" || true); do kill -9 "$p" 2>/dev/null || true; done
-    rm -rf "$W"
-}
-trap cleanup EXIT
 source "$CAF_SOURCE_DIR/tests/support/campaign_fixture.sh"
+trap cleanup_runs EXIT
 cd "$W"
 make_toy
 cat > "$W/campaign.yaml" <<YAML

@@ -6,6 +6,14 @@ export CAF_PLUGIN_PATH="$CAF_BUILD_DIR/plugins:$CAF_BUILD_DIR/tests/plugins"
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
+# For `trap cleanup_runs EXIT` in tests that kill caf run: kills $pid (when set) and every process of a
+# `caf run` of a campaign under $W (its forked drivers share its command line), then removes $W.
+cleanup_runs() {
+    [ -n "${pid:-}" ] && kill -9 "$pid" 2>/dev/null
+    for p in $(pgrep -f "run $W/" || true); do kill -9 "$p" 2>/dev/null || true; done
+    rm -rf "$W"
+}
+
 # Toy data: experiments 1 and 2, runs 1-4 (run 3 short), two files per run. THRESHOLD is a hit count
 # between the short runs' and the normal runs' (from truth.json), so that a run alone has enough data
 # exactly when it is not run 3.
