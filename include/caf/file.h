@@ -86,6 +86,10 @@ caf_status caf_fsync_dir(const char *path, caf_error *err);
 /* Copies src to dst atomically (dst is replaced only when the copy is complete). */
 caf_status caf_file_copy_atomic(const char *src, const char *dst, caf_error *err);
 
+/* caf_file_write_atomic with the fsyncs sync names. */
+caf_status caf_file_write_atomic_with(const char *path, const void *data, size_t size, enum caf_atomic_sync sync,
+                                      caf_error *err);
+
 /* caf_file_copy_atomic with the fsyncs sync names. */
 caf_status caf_file_copy_atomic_with(const char *src, const char *dst, enum caf_atomic_sync sync, caf_error *err);
 

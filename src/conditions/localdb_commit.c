@@ -250,13 +250,7 @@ static caf_status write_payload_file(const char *path, const char *data, size_t 
 {
     if (staging) /* one writer, nothing durable, checked against its revision when copied: written in place */
         return write_in_place(path, data, size, err);
-    caf_atomic_file file;
-    caf_status rc = caf_atomic_file_open(&file, path, err);
-    if (rc == CAF_OK && (rc = caf_atomic_file_write(&file, data, size, err)) != CAF_OK)
-        caf_atomic_file_abort(&file);
-    if (rc == CAF_OK)
-        rc = caf_atomic_file_commit_with(&file, staging ? CAF_ATOMIC_SYNC_NONE : CAF_ATOMIC_SYNC_DATA, err);
-    return rc;
+    return caf_file_write_atomic_with(path, data, size, CAF_ATOMIC_SYNC_DATA, err);
 }
 
 /* Picks the revision for one payload: the shortest digest prefix (6 digits or more) whose file name is

@@ -102,16 +102,8 @@ caf_status localdb_journal_write_record(const caf_localdb *db, const char *recor
     size_t size = 0;
     char *text = path ? caf_json_dump_file_text(record, &size) : NULL;
     caf_status rc = text ? caf_mkdir_p(dir, err) : caf_error_set(err, CAF_ERR_NOMEM, "out of memory");
-    caf_atomic_file f;
-    if (rc == CAF_OK)
-        rc = caf_atomic_file_open(&f, path, err);
-    if (rc == CAF_OK) {
-        rc = caf_atomic_file_write(&f, text, size, err);
-        if (rc == CAF_OK)
-            rc = caf_atomic_file_commit_with(&f, CAF_ATOMIC_SYNC_NONE, err); /* the journal holds it */
-        else
-            caf_atomic_file_abort(&f);
-    }
+    if (rc == CAF_OK) /* the journal holds it */
+        rc = caf_file_write_atomic_with(path, text, size, CAF_ATOMIC_SYNC_NONE, err);
     free(text);
     free(path);
     free(dir);

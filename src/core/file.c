@@ -166,6 +166,12 @@ caf_status caf_atomic_file_commit_with(caf_atomic_file *file, enum caf_atomic_sy
 
 caf_status caf_file_write_atomic(const char *path, const void *data, size_t size, caf_error *err)
 {
+    return caf_file_write_atomic_with(path, data, size, CAF_ATOMIC_SYNC_ALL, err);
+}
+
+caf_status caf_file_write_atomic_with(const char *path, const void *data, size_t size, enum caf_atomic_sync sync,
+                                      caf_error *err)
+{
     caf_atomic_file file;
     caf_status rc = caf_atomic_file_open(&file, path, err);
     if (rc != CAF_OK)
@@ -175,7 +181,7 @@ caf_status caf_file_write_atomic(const char *path, const void *data, size_t size
         caf_atomic_file_abort(&file);
         return rc;
     }
-    return caf_atomic_file_commit(&file, err);
+    return caf_atomic_file_commit_with(&file, sync, err);
 }
 
 caf_status caf_fsync_dir(const char *path, caf_error *err)

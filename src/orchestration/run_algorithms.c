@@ -234,13 +234,8 @@ static caf_status keep_state(algo_ctx *x, const char *dir, const json_t *state, 
     char *path = NULL, *text = NULL;
     size_t size = 0;
     if (state && json_object_size(state) > 0 && asprintf(&path, "%s/state.json", dir) >= 0 &&
-        (text = caf_json_dump_file_text(state, &size)) != NULL) {
-        caf_atomic_file f;
-        if (caf_atomic_file_open(&f, path, NULL) == CAF_OK &&
-            (caf_atomic_file_write(&f, text, size, NULL) != CAF_OK ||
-             caf_atomic_file_commit_with(&f, CAF_ATOMIC_SYNC_NONE, NULL) != CAF_OK))
-            caf_atomic_file_abort(&f);
-    }
+        (text = caf_json_dump_file_text(state, &size)) != NULL)
+        caf_file_write_atomic_with(path, text, size, CAF_ATOMIC_SYNC_NONE, NULL);
     free(text);
     free(path);
     return CAF_OK;
